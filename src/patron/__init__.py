@@ -1,0 +1,3 @@
+"""Patron: a self-hosted customer and loyalty-wallet server."""
+
+__version__ = "0.1.0"

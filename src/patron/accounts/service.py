@@ -1,0 +1,278 @@
+"""Accounts (tenants) and their API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from patron.accounts.principal import SCOPES, Principal
+from patron.accounts.tables import accounts, api_tokens
+from patron.core.clock import as_utc, utcnow
+from patron.core.db import Database
+from patron.core.errors import InvalidInput, NotFound, Unauthenticated
+from patron.core.money import normalise_currency
+
+TOKEN_PREFIX = "patron_"  # noqa: S105 - a prefix, not a secret
+_TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    uuid: str
+    name: str
+    currency: str
+    points_precision: int
+    settings: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    token_id: str
+    account_uuid: str
+    scope: str
+    name: str | None
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    info: TokenInfo
+    token: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _validate_scope(scope: str) -> str:
+    if scope not in SCOPES:
+        raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}", field="scope")
+    return scope
+
+
+def create_account(
+    db: Database, *, name: str, currency: str = "USD", points_precision: int = 0
+) -> tuple[Account, IssuedToken]:
+    """A new tenant with one admin token, shown only here."""
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise InvalidInput("name must be 1 to 200 characters", field="name")
+    if not 0 <= points_precision <= 6:
+        raise InvalidInput("points precision must be 0 to 6", field="points_precision")
+    account = Account(
+        uuid=str(uuid.uuid4()),
+        name=name,
+        currency=normalise_currency(currency),
+        points_precision=points_precision,
+        settings={},
+        created_at=utcnow(),
+    )
+    with db.write() as connection:
+        connection.execute(
+            accounts.insert().values(
+                account_id=account.uuid,
+                name=account.name,
+                currency=account.currency,
+                points_precision=account.points_precision,
+                settings=account.settings,
+                next_customer_number=0,
+                created_at=account.created_at,
+            )
+        )
+        issued = _insert_token(connection, account.uuid, "admin", "initial admin token")
+    return account, issued
+
+
+def _insert_token(connection: Any, account_id: str, scope: str, name: str | None) -> IssuedToken:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(_TOKEN_BYTES)
+    info = TokenInfo(
+        token_id=str(uuid.uuid4()),
+        account_uuid=account_id,
+        scope=scope,
+        name=name,
+        prefix=token[: len(TOKEN_PREFIX) + 6],
+        created_at=utcnow(),
+        revoked_at=None,
+        last_used_at=None,
+    )
+    connection.execute(
+        api_tokens.insert().values(
+            account_id=account_id,
+            token_id=info.token_id,
+            token_hash=hash_token(token),
+            prefix=info.prefix,
+            name=name,
+            scope=scope,
+            created_at=info.created_at,
+        )
+    )
+    return IssuedToken(info=info, token=token)
+
+
+def _account_from_row(row: Any) -> Account:
+    return Account(
+        uuid=row.account_id,
+        name=row.name,
+        currency=row.currency,
+        points_precision=row.points_precision,
+        settings=dict(row.settings or {}),
+        created_at=as_utc(row.created_at),
+    )
+
+
+def list_accounts(db: Database) -> list[Account]:
+    with db.read() as connection:
+        rows = connection.execute(select(accounts).order_by(accounts.c.created_at)).all()
+    return [_account_from_row(row) for row in rows]
+
+
+def get_account(db: Database, account_uuid: str) -> Account:
+    with db.read() as connection:
+        row = connection.execute(
+            select(accounts).where(accounts.c.account_id == account_uuid)
+        ).first()
+    if row is None:
+        raise NotFound(f"no account with uuid '{account_uuid}'", field="account")
+    return _account_from_row(row)
+
+
+def update_account_settings(db: Database, account_uuid: str, changes: dict[str, Any]) -> Account:
+    """Merge ``changes`` into the account's settings; a None value removes a key."""
+    with db.write() as connection:
+        row = connection.execute(
+            select(accounts).where(accounts.c.account_id == account_uuid)
+        ).first()
+        if row is None:
+            raise NotFound(f"no account with uuid '{account_uuid}'", field="account")
+        settings = dict(row.settings or {})
+        for key, value in changes.items():
+            if value is None:
+                settings.pop(key, None)
+            else:
+                settings[key] = value
+        connection.execute(
+            update(accounts).where(accounts.c.account_id == account_uuid).values(settings=settings)
+        )
+    return get_account(db, account_uuid)
+
+
+def create_token(
+    db: Database, *, account_uuid: str, scope: str = "write", name: str | None = None
+) -> IssuedToken:
+    _validate_scope(scope)
+    with db.write() as connection:
+        exists = connection.execute(
+            select(accounts.c.account_id).where(accounts.c.account_id == account_uuid)
+        ).first()
+        if exists is None:
+            raise NotFound(f"no account with uuid '{account_uuid}'", field="account")
+        return _insert_token(connection, account_uuid, scope, name)
+
+
+def _token_from_row(row: Any) -> TokenInfo:
+    return TokenInfo(
+        token_id=row.token_id,
+        account_uuid=row.account_id,
+        scope=row.scope,
+        name=row.name,
+        prefix=row.prefix,
+        created_at=as_utc(row.created_at),
+        revoked_at=as_utc(row.revoked_at) if row.revoked_at else None,
+        last_used_at=as_utc(row.last_used_at) if row.last_used_at else None,
+    )
+
+
+def list_tokens(db: Database, *, account_uuid: str | None = None) -> list[TokenInfo]:
+    query = select(api_tokens).order_by(api_tokens.c.created_at)
+    if account_uuid is not None:
+        query = query.where(api_tokens.c.account_id == account_uuid)
+    with db.read() as connection:
+        return [_token_from_row(row) for row in connection.execute(query)]
+
+
+def revoke_token(db: Database, token_id: str) -> TokenInfo:
+    with db.write() as connection:
+        connection.execute(
+            update(api_tokens)
+            .where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        row = connection.execute(
+            select(api_tokens).where(api_tokens.c.token_id == token_id)
+        ).first()
+    if row is None:
+        raise NotFound(f"no token with id '{token_id}'", field="token_id")
+    return _token_from_row(row)
+
+
+def authenticate(db: Database, token: str, *, touch_after_seconds: int = 60) -> Principal:
+    """The principal of a presented token, or Unauthenticated. ``last_used_at`` is throttled."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise Unauthenticated("the API token is malformed")
+    presented = hash_token(token)
+    query = (
+        select(
+            api_tokens.c.token_id,
+            api_tokens.c.token_hash,
+            api_tokens.c.scope,
+            api_tokens.c.revoked_at,
+            api_tokens.c.last_used_at,
+            accounts.c.account_id,
+            accounts.c.name,
+            accounts.c.currency,
+            accounts.c.points_precision,
+            accounts.c.settings,
+        )
+        .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
+        .where(api_tokens.c.token_hash == presented)
+    )
+    with db.read() as connection:
+        row = connection.execute(query).first()
+    if row is None or not hmac.compare_digest(row.token_hash, presented):
+        raise Unauthenticated("the API token is not valid")
+    if row.revoked_at is not None:
+        raise Unauthenticated("the API token has been revoked")
+    now = utcnow()
+    last_used = as_utc(row.last_used_at) if row.last_used_at else None
+    if last_used is None or now - last_used > timedelta(seconds=touch_after_seconds):
+        with db.write() as connection:
+            connection.execute(
+                update(api_tokens)
+                .where(
+                    api_tokens.c.account_id == row.account_id,
+                    api_tokens.c.token_id == row.token_id,
+                )
+                .values(last_used_at=now)
+            )
+    return Principal(
+        account_id=row.account_id,
+        account_name=row.name,
+        currency=row.currency,
+        points_precision=row.points_precision,
+        scope=row.scope,
+        token_id=row.token_id,
+        settings=dict(row.settings or {}),
+    )
+
+
+def count_accounts(db: Database) -> int:
+    with db.read() as connection:
+        return int(connection.execute(select(func.count()).select_from(accounts)).scalar_one())
+
+
+def ensure_default_account(db: Database) -> tuple[Account, IssuedToken] | None:
+    """On a store with no account yet, create one named ``default``; else do nothing."""
+    if count_accounts(db) > 0:
+        return None
+    return create_account(db, name="default")

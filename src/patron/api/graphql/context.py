@@ -1,0 +1,109 @@
+"""Per-request context: the principal, one read connection, and the batch loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from sqlalchemy import Connection
+
+from patron.accounts.principal import Principal
+from patron.core.db import Database
+from patron.customers import service as customers
+from patron.wallets import service as wallets
+from patron.wallets.models import CreditEntry, Wallet
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class BatchLoader(Generic[K, V]):
+    """A synchronous data loader: keys announced by a list resolver are fetched in one go.
+
+    A list field calls ``expect`` with the keys its rows will ask for; the first ``load``
+    then fetches all of them with one statement. Later loads are answered from the cache.
+    """
+
+    def __init__(self, fetch: Callable[[list[K]], dict[K, V]], default: V) -> None:
+        self._fetch = fetch
+        self._default = default
+        self._cache: dict[K, V] = {}
+        self._pending: dict[K, None] = {}
+
+    def expect(self, keys: Iterable[K]) -> None:
+        for key in keys:
+            if key not in self._cache:
+                self._pending[key] = None
+
+    def load(self, key: K) -> V:
+        if key not in self._cache:
+            self._pending[key] = None
+            keys = list(self._pending)
+            self._pending.clear()
+            found = self._fetch(keys)
+            for wanted in keys:
+                self._cache[wanted] = found.get(wanted, self._default)
+        return self._cache[key]
+
+
+@dataclass
+class Context:
+    db: Database
+    principal: Principal
+    request_id: str
+    _connection: Connection | None = None
+    _loaders: dict[str, BatchLoader] = field(default_factory=dict)  # type: ignore[type-arg]
+    seen_wallets: dict[str, None] = field(default_factory=dict)
+
+    def connection(self) -> Connection:
+        """One read transaction per request, opened on first use."""
+        if self._connection is None:
+            self._connection = self.db.engine.connect()
+            self._connection.begin()
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.rollback()
+            finally:
+                self._connection.close()
+                self._connection = None
+
+    def wallet_by_customer(self) -> BatchLoader[str, Wallet | None]:
+        loader = self._loaders.get("wallet_by_customer")
+        if loader is None:
+
+            def fetch(keys: list[str]) -> dict[str, Wallet | None]:
+                found = wallets.wallets_for_customers(self.connection(), self.principal, keys)
+                for wallet in found.values():
+                    self.seen_wallets[wallet.uuid] = None
+                return dict(found)
+
+            loader = BatchLoader(fetch, None)
+            self._loaders["wallet_by_customer"] = loader
+        return loader
+
+    def identities_by_customer(self) -> BatchLoader[str, dict[str, str]]:
+        loader = self._loaders.get("identities_by_customer")
+        if loader is None:
+            loader = BatchLoader(
+                lambda keys: customers.identities_for(self.connection(), self.principal, keys), {}
+            )
+            self._loaders["identities_by_customer"] = loader
+        return loader
+
+    def entries_by_wallet(self, limit: int, offset: int) -> BatchLoader[str, list[CreditEntry]]:
+        name = f"entries_by_wallet:{limit}:{offset}"
+        loader = self._loaders.get(name)
+        if loader is None:
+            loader = BatchLoader(
+                lambda keys: wallets.entries_for_wallets(
+                    self.connection(), self.principal, keys, limit=limit, offset=offset
+                ),
+                [],
+            )
+            self._loaders[name] = loader
+        loader.expect(self.seen_wallets)
+        return loader

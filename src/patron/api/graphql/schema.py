@@ -1,0 +1,108 @@
+"""The native schema: ``Query.account`` and the mutations of seeds 000 and 001, plus extensions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, Info
+
+from patron.api.graphql import contacts as contact_api
+from patron.api.graphql import wallets as wallet_api
+from patron.api.graphql.context import Context
+from patron.api.graphql.scalars import DecimalScalar
+from patron.core.settings import Settings
+from patron.customers import service as customer_service
+
+
+@strawberry.type(description="The merchant account the token belongs to.")
+class Account:
+    uuid: str
+    name: str
+    currency: str
+    points_precision: int
+
+    @strawberry.field(
+        description="Newest first. limit 0 to 250 (default 50); filters by uuid, email "
+        "(case-insensitive) or Shopify id (GID or number)."
+    )
+    def contacts(
+        self,
+        info: Info[Context, None],
+        limit: int | None = None,
+        offset: int | None = None,
+        uuid: str | None = None,
+        email: str | None = None,
+        shopify_id: str | None = None,
+    ) -> list[contact_api.Contact]:
+        context = info.context
+        found = customer_service.find_customers(
+            context.connection(),
+            context.principal,
+            limit=limit,
+            offset=offset,
+            uuid=uuid,
+            email=email,
+            shopify_id=shopify_id,
+        )
+        rows = [contact_api.Contact.of(customer) for customer in found]
+        contact_api.expect_rows(context, rows)
+        return rows
+
+    @strawberry.field(description="How many contacts the account has.")
+    def contacts_count(self, info: Info[Context, None]) -> int:
+        return customer_service.count_customers(info.context.connection(), info.context.principal)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The token's account.")
+    def account(self, info: Info[Context, None]) -> Account:
+        principal = info.context.principal
+        return Account(
+            uuid=principal.account_id,
+            name=principal.account_name,
+            currency=principal.currency,
+            points_precision=principal.points_precision,
+        )
+
+
+@strawberry.type
+class Mutation:
+    create_contact = strawberry.mutation(resolver=contact_api.create_contact)
+    update_contact = strawberry.mutation(resolver=contact_api.update_contact)
+    delete_contact = strawberry.mutation(resolver=contact_api.delete_contact)
+    add_credit_entry = strawberry.mutation(resolver=wallet_api.add_credit_entry)
+    convert_credit = strawberry.mutation(resolver=wallet_api.convert_credit)
+
+
+class PatronSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client errors are answers, not incidents; unexpected ones are logged by the executor."""
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return PatronSchema(
+        query=Query,
+        mutation=Mutation,
+        scalar_overrides={Decimal: DecimalScalar},
+        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        ],
+    )

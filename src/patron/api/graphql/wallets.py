@@ -1,0 +1,220 @@
+"""Wallets and credit entries on the native API (seed 001)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from patron.accounts.principal import Principal
+from patron.api.graphql.context import Context
+from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.core.errors import DomainError
+from patron.core.money import from_minor
+from patron.core.paging import check_page
+from patron.wallets import ledger
+from patron.wallets import service as wallet_service
+from patron.wallets.models import ConversionCommand, EntryCommand
+from patron.wallets.models import CreditEntry as CreditEntryModel
+from patron.wallets.models import CreditType as CreditTypeModel
+from patron.wallets.models import Wallet as WalletModel
+
+
+@strawberry.enum(description="What an entry did to its balance.")
+class CreditAction(Enum):
+    ADD = "ADD"
+    SPEND = "SPEND"
+    REMOVE = "REMOVE"
+
+
+@strawberry.enum(description="GLOBAL is money (store credit); LOCAL is loyalty points.")
+class CreditType(Enum):
+    GLOBAL = "GLOBAL"
+    LOCAL = "LOCAL"
+
+
+@strawberry.enum(description="Why an entry was written.")
+class CreditReason(Enum):
+    MANUAL = "MANUAL"
+    CONVERSION = "CONVERSION"
+    REDEMPTION = "REDEMPTION"
+    REDEMPTION_REFUND = "REDEMPTION_REFUND"
+    ORDER = "ORDER"
+    ORDER_REFUND = "ORDER_REFUND"
+    EXPIRY = "EXPIRY"
+    IMPORT = "IMPORT"
+
+
+@strawberry.type(description="An immutable ledger line.")
+class CreditEntry:
+    uuid: str
+    action: CreditAction
+    credit_type: CreditType
+    amount: Decimal
+    amount_minor: int = strawberry.field(description="The amount in the smallest unit.")
+    balance_after: Decimal = strawberry.field(description="The type's balance after this entry.")
+    reason: CreditReason
+    note: str | None
+    idempotency_key: str | None
+    conversion_uuid: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: CreditEntryModel, principal: Principal) -> CreditEntry:
+        places = ledger.precision(principal, entry.credit_type)
+        return cls(
+            uuid=entry.uuid,
+            action=CreditAction(entry.action.value),
+            credit_type=CreditType(entry.credit_type.value),
+            amount=from_minor(entry.amount, places),
+            amount_minor=entry.amount,
+            balance_after=from_minor(entry.balance_after, places),
+            reason=CreditReason(entry.reason.value),
+            note=entry.note,
+            idempotency_key=entry.idempotency_key,
+            conversion_uuid=entry.conversion_uuid,
+            created_at=entry.created_at,
+        )
+
+
+@strawberry.type(description="A contact's wallet. Balances are what can be spent now.")
+class Wallet:
+    uuid: str
+    global_credit_balance: Decimal
+    local_credit_balance: Decimal
+    global_credit_held: Decimal = strawberry.field(
+        description="GLOBAL credit reserved by open redemption codes."
+    )
+    local_credit_held: Decimal = strawberry.field(
+        description="LOCAL credit reserved by open redemption codes."
+    )
+    shopify_credit_balance: Decimal | None = strawberry.field(
+        description="Shopify's store-credit balance as last synced; null before any sync."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, wallet: WalletModel, principal: Principal) -> Wallet:
+        money = principal.currency_precision
+        points = principal.points_precision
+        return cls(
+            uuid=wallet.uuid,
+            global_credit_balance=from_minor(wallet.available(CreditTypeModel.GLOBAL), money),
+            local_credit_balance=from_minor(wallet.available(CreditTypeModel.LOCAL), points),
+            global_credit_held=from_minor(wallet.global_held, money),
+            local_credit_held=from_minor(wallet.local_held, points),
+            shopify_credit_balance=(
+                from_minor(wallet.shopify_balance, money)
+                if wallet.shopify_balance is not None
+                else None
+            ),
+            created_at=wallet.created_at,
+            updated_at=wallet.updated_at,
+        )
+
+    @strawberry.field(description="Newest first; limit 0 to 250 (default 50), offset 0 or more.")
+    def credit_entries(
+        self, info: Info[Context, None], limit: int | None = None, offset: int | None = None
+    ) -> list[CreditEntry]:
+        size, start = check_page(limit, offset)
+        context = info.context
+        entries = context.entries_by_wallet(size, start).load(self.uuid)
+        return [CreditEntry.of(entry, context.principal) for entry in entries]
+
+
+@strawberry.input
+class AddCreditEntryInput:
+    wallet_uuid: str
+    action: CreditAction
+    credit_type: CreditType
+    amount: Decimal
+    note: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ConvertCreditInput:
+    wallet_uuid: str
+    amount: Decimal
+    from_: CreditType = strawberry.field(name="from")
+    to: CreditType
+    conversion_rate: Decimal | None = strawberry.field(
+        default=None,
+        description="Target units per source unit; may be left out when the account sets a rate.",
+    )
+    note: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class AddCreditEntryResponse:
+    success: bool
+    credit_entry: CreditEntry | None = None
+    errors: list[str] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ConvertCreditResponse:
+    success: bool
+    credit_entry: CreditEntry | None = strawberry.field(
+        default=None, description="The entry that added the converted credit."
+    )
+    removed_entry: CreditEntry | None = strawberry.field(
+        default=None, description="The entry that removed the source credit."
+    )
+    conversion_uuid: str | None = None
+    errors: list[str] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def add_credit_entry(
+    info: Info[Context, None], credit_entry: AddCreditEntryInput
+) -> AddCreditEntryResponse:
+    context = info.context
+    command = EntryCommand(
+        wallet_uuid=credit_entry.wallet_uuid,
+        action=credit_entry.action.value,
+        credit_type=credit_entry.credit_type.value,
+        amount=credit_entry.amount,
+        note=credit_entry.note,
+        idempotency_key=credit_entry.idempotency_key,
+    )
+    try:
+        entry = wallet_service.post_entry(context.db, context.principal, command)
+    except DomainError as error:
+        return AddCreditEntryResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return AddCreditEntryResponse(
+        success=True, credit_entry=CreditEntry.of(entry, context.principal)
+    )
+
+
+def convert_credit(info: Info[Context, None], credit: ConvertCreditInput) -> ConvertCreditResponse:
+    context = info.context
+    command = ConversionCommand(
+        wallet_uuid=credit.wallet_uuid,
+        amount=credit.amount,
+        from_type=credit.from_.value,
+        to_type=credit.to.value,
+        conversion_rate=credit.conversion_rate,
+        note=credit.note,
+        idempotency_key=credit.idempotency_key,
+    )
+    try:
+        conversion = wallet_service.convert_credit(context.db, context.principal, command)
+    except DomainError as error:
+        return ConvertCreditResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return ConvertCreditResponse(
+        success=True,
+        credit_entry=CreditEntry.of(conversion.added, context.principal),
+        removed_entry=CreditEntry.of(conversion.removed, context.principal),
+        conversion_uuid=conversion.conversion_uuid,
+    )

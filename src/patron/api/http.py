@@ -1,0 +1,87 @@
+"""HTTP helpers shared by every surface: JSON bodies within limits, tokens from headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+
+class HttpError(Exception):
+    """A transport-level refusal (401, 400, 413, ...) with a JSON body."""
+
+    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def error_response(error: HttpError) -> Response:
+    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    return json_response(body, error.status, error.headers)
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HttpError(400, "Content-Length is not a number", "BAD_REQUEST")
+        if int(declared) > max_bytes:
+            raise HttpError(
+                413, f"request body is larger than {max_bytes} bytes", "PAYLOAD_TOO_LARGE"
+            )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise HttpError(
+                413, f"request body is larger than {max_bytes} bytes", "PAYLOAD_TOO_LARGE"
+            )
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw:
+        raise HttpError(400, "the request body is empty; send a JSON object", "BAD_REQUEST")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise HttpError(
+            400, f"the request body is not valid JSON: {error}", "BAD_REQUEST"
+        ) from None
+
+
+def bearer_token(
+    request: Request, *extra_headers: str, schemes: tuple[str, ...] = ("bearer",)
+) -> str:
+    """The presented token: ``Authorization: <scheme> <token>`` or one of ``extra_headers``."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() not in schemes or not value.strip():
+            raise HttpError(
+                401,
+                "the Authorization header must be 'Bearer <token>'",
+                "UNAUTHENTICATED",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        return value.strip()
+    for header in extra_headers:
+        presented = request.headers.get(header)
+        if presented:
+            return presented.strip()
+    raise HttpError(
+        401,
+        "an API token is required: send 'Authorization: Bearer <token>'",
+        "UNAUTHENTICATED",
+        {"WWW-Authenticate": "Bearer"},
+    )

@@ -1,0 +1,85 @@
+"""The transactional outbox and the audit trail, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, Column, Connection, DateTime, Index, Integer, String, Table, Text
+
+from patron.core.clock import utcnow
+from patron.core.db import metadata
+
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("event_type", String(60), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(12), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Index("ix_outbox_events_account_id_status_created_at", "account_id", "status", "created_at"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("action", String(60), nullable=False),
+    Column("subject_type", String(40), nullable=False),
+    Column("subject_uuid", String(36), nullable=False),
+    Column("actor", String(60), nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_audit_events_account_id_created_at", "account_id", "created_at"),
+)
+
+
+def record_event(
+    connection: Connection, account_id: str, event_type: str, payload: dict[str, Any]
+) -> str:
+    """Queue an integration event in the caller's transaction; a worker delivers it later."""
+    event_id = str(uuid.uuid4())
+    connection.execute(
+        outbox_events.insert().values(
+            account_id=account_id,
+            event_id=event_id,
+            event_type=event_type,
+            payload=payload,
+            status="pending",
+            attempts=0,
+            created_at=utcnow(),
+        )
+    )
+    return event_id
+
+
+def record_audit(
+    connection: Connection,
+    account_id: str,
+    *,
+    action: str,
+    subject_type: str,
+    subject_uuid: str,
+    actor: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """An audit line; callers pass identifiers and counts only, never personal data."""
+    connection.execute(
+        audit_events.insert().values(
+            account_id=account_id,
+            event_id=str(uuid.uuid4()),
+            action=action,
+            subject_type=subject_type,
+            subject_uuid=subject_uuid,
+            actor=actor,
+            details=details or {},
+            created_at=utcnow(),
+        )
+    )

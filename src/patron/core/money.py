@@ -1,0 +1,260 @@
+"""Exact amounts: Decimal inside, integers of the smallest unit in storage, never floats."""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+
+from patron.core.errors import InvalidInput
+
+# ISO 4217 active codes. Most have two minor-unit digits; the exceptions are listed below.
+_ISO_4217 = frozenset(
+    [
+        "AED",
+        "AFN",
+        "ALL",
+        "AMD",
+        "ANG",
+        "AOA",
+        "ARS",
+        "AUD",
+        "AWG",
+        "AZN",
+        "BAM",
+        "BBD",
+        "BDT",
+        "BGN",
+        "BHD",
+        "BIF",
+        "BMD",
+        "BND",
+        "BOB",
+        "BRL",
+        "BSD",
+        "BTN",
+        "BWP",
+        "BYN",
+        "BZD",
+        "CAD",
+        "CDF",
+        "CHF",
+        "CLP",
+        "CNY",
+        "COP",
+        "CRC",
+        "CUP",
+        "CVE",
+        "CZK",
+        "DJF",
+        "DKK",
+        "DOP",
+        "DZD",
+        "EGP",
+        "ERN",
+        "ETB",
+        "EUR",
+        "FJD",
+        "FKP",
+        "GBP",
+        "GEL",
+        "GHS",
+        "GIP",
+        "GMD",
+        "GNF",
+        "GTQ",
+        "GYD",
+        "HKD",
+        "HNL",
+        "HTG",
+        "HUF",
+        "IDR",
+        "ILS",
+        "INR",
+        "IQD",
+        "IRR",
+        "ISK",
+        "JMD",
+        "JOD",
+        "JPY",
+        "KES",
+        "KGS",
+        "KHR",
+        "KMF",
+        "KPW",
+        "KRW",
+        "KWD",
+        "KYD",
+        "KZT",
+        "LAK",
+        "LBP",
+        "LKR",
+        "LRD",
+        "LSL",
+        "LYD",
+        "MAD",
+        "MDL",
+        "MGA",
+        "MKD",
+        "MMK",
+        "MNT",
+        "MOP",
+        "MRU",
+        "MUR",
+        "MVR",
+        "MWK",
+        "MXN",
+        "MYR",
+        "MZN",
+        "NAD",
+        "NGN",
+        "NIO",
+        "NOK",
+        "NPR",
+        "NZD",
+        "OMR",
+        "PAB",
+        "PEN",
+        "PGK",
+        "PHP",
+        "PKR",
+        "PLN",
+        "PYG",
+        "QAR",
+        "RON",
+        "RSD",
+        "RUB",
+        "RWF",
+        "SAR",
+        "SBD",
+        "SCR",
+        "SDG",
+        "SEK",
+        "SGD",
+        "SHP",
+        "SLE",
+        "SOS",
+        "SRD",
+        "SSP",
+        "STN",
+        "SVC",
+        "SYP",
+        "SZL",
+        "THB",
+        "TJS",
+        "TMT",
+        "TND",
+        "TOP",
+        "TRY",
+        "TTD",
+        "TWD",
+        "TZS",
+        "UAH",
+        "UGX",
+        "USD",
+        "UYU",
+        "UZS",
+        "VES",
+        "VND",
+        "VUV",
+        "WST",
+        "XAF",
+        "XCD",
+        "XOF",
+        "XPF",
+        "YER",
+        "ZAR",
+        "ZMW",
+        "ZWL",
+    ]
+)
+_ZERO_DECIMALS = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
+_THREE_DECIMALS = frozenset(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"])
+
+MAX_PRECISION = 6
+# A ceiling far above any real wallet, far below 2**63: keeps arithmetic and JSON exact.
+MAX_MINOR_UNITS = 10**15
+
+
+def normalise_currency(code: str) -> str:
+    value = code.strip().upper()
+    if value not in _ISO_4217:
+        raise InvalidInput(f"currency '{code}' is not an ISO 4217 code", field="currency")
+    return value
+
+
+def currency_precision(code: str) -> int:
+    """The number of minor-unit digits of an ISO 4217 currency."""
+    if code in _ZERO_DECIMALS:
+        return 0
+    if code in _THREE_DECIMALS:
+        return 3
+    return 2
+
+
+def to_decimal(value: object, *, field: str = "amount") -> Decimal:
+    """Convert an edge value (int, float from JSON, numeric string, Decimal) once, exactly."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"{field} must be a number, not a boolean", field=field)
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | float | str):
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise InvalidInput(f"{field} must be a number, got '{value}'", field=field) from None
+    else:
+        raise InvalidInput(f"{field} must be a number", field=field)
+    if not number.is_finite():
+        raise InvalidInput(f"{field} must be a finite number, got '{value}'", field=field)
+    return number
+
+
+def to_minor(amount: Decimal, precision: int, *, field: str = "amount") -> int:
+    """Exact integer of the smallest unit; refuses more decimal places than ``precision``."""
+    scaled = amount.scaleb(precision)
+    if scaled != scaled.to_integral_value():
+        raise InvalidInput(
+            f"{field} {amount} has more than {precision} decimal place(s)", field=field
+        )
+    minor = int(scaled)
+    if abs(minor) > MAX_MINOR_UNITS:
+        raise InvalidInput(
+            f"{field} {amount} is above the maximum of {from_minor(MAX_MINOR_UNITS, precision)}",
+            field=field,
+        )
+    return minor
+
+
+def positive_minor(value: object, precision: int, *, field: str = "amount") -> int:
+    """A strictly positive amount from an edge value, as minor units."""
+    number = to_decimal(value, field=field)
+    if number <= 0:
+        raise InvalidInput(f"{field} must be greater than 0, got {number}", field=field)
+    return to_minor(number, precision, field=field)
+
+
+def from_minor(minor: int, precision: int) -> Decimal:
+    """The exact decimal of ``minor`` smallest units, written with ``precision`` places."""
+    return Decimal(minor).scaleb(-precision).quantize(Decimal(1).scaleb(-precision))
+
+
+def round_down(amount: Decimal, precision: int) -> Decimal:
+    return amount.quantize(Decimal(1).scaleb(-precision), rounding=ROUND_DOWN)

@@ -1,0 +1,283 @@
+"""Customer commands and reads. Creating a customer creates its wallet in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from patron.accounts.principal import Principal
+from patron.core import idempotency
+from patron.core.clock import utcnow
+from patron.core.db import Database
+from patron.core.errors import Conflict, NotFound
+from patron.core.events import record_audit, record_event
+from patron.core.paging import check_page
+from patron.core.unit import run_command
+from patron.customers import repository, validation
+from patron.customers.models import Customer, CustomerChanges, CustomerFilter, NewCustomer
+from patron.customers.profile import clean_profile
+from patron.wallets import repository as wallet_repository
+
+
+class EmailTaken(Conflict):
+    code = "EMAIL_TAKEN"
+
+
+class IdentityTaken(Conflict):
+    code = "IDENTITY_TAKEN"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedCustomer:
+    customer: Customer
+    wallet_uuid: str
+
+
+def _clean_services(services: Sequence[str]) -> list[str]:
+    cleaned: list[str] = []
+    for service in services:
+        value = validation.choice(service, validation.SERVICES, field="connectedServices")
+        if value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+def _clean_identities(given: dict[str, str | None]) -> dict[str, str | None]:
+    cleaned: dict[str, str | None] = {}
+    for service, external in given.items():
+        name = validation.choice(service, validation.SERVICES, field="identities")
+        cleaned[name] = None if external is None else validation.external_id(name, external)
+    return cleaned
+
+
+def _check_unique(
+    connection: Connection,
+    principal: Principal,
+    profile: dict[str, Any],
+    identities: dict[str, str | None],
+    customer_uuid: str | None,
+) -> None:
+    account_id = principal.account_id
+    if profile.get("email_normalized"):
+        owner = repository.customer_uuid_for_email(
+            connection, account_id, profile["email_normalized"]
+        )
+        if owner is not None and owner != customer_uuid:
+            raise EmailTaken(
+                f"email '{profile['email']}' is already used by another contact", field="email"
+            )
+    if profile.get("loyalty_id"):
+        owner = repository.customer_uuid_for_loyalty_id(
+            connection, account_id, profile["loyalty_id"]
+        )
+        if owner is not None and owner != customer_uuid:
+            raise Conflict(
+                f"loyaltyId '{profile['loyalty_id']}' is already used by another contact",
+                field="loyaltyId",
+            )
+    for service, external in identities.items():
+        if external is None:
+            continue
+        owner = repository.identity_owner(connection, account_id, service, external)
+        if owner is not None and owner != customer_uuid:
+            raise IdentityTaken(
+                f"{service.lower()} id '{validation.display_external_id(service, external)}' "
+                "is already linked to another contact",
+                field=f"identities.{service.lower()}Id",
+            )
+
+
+def _event(customer: Customer, wallet_uuid: str | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "contact_uuid": customer.uuid,
+        "number": customer.number,
+        "connected_services": customer.connected_services,
+    }
+    if wallet_uuid is not None:
+        payload["wallet_uuid"] = wallet_uuid
+    return payload
+
+
+def create_customer(
+    db: Database,
+    principal: Principal,
+    command: NewCustomer,
+    *,
+    idempotency_key: str | None = None,
+) -> CreatedCustomer:
+    """A new customer with its wallet, identities, outbox event; all or nothing."""
+    principal.require("write")
+    profile = clean_profile(command.profile)
+    identities = _clean_identities(dict(command.identities))
+    services = _clean_services(command.connected_services)
+    key = idempotency.validate_key(idempotency_key)
+    operation = "create_customer"
+    digest = idempotency.fingerprint(
+        operation, {"profile": profile, "identities": identities, "services": services}
+    )
+
+    def write(connection: Connection) -> CreatedCustomer:
+        if key is not None:
+            stored = idempotency.find_result(
+                connection, principal.account_id, key, operation, digest
+            )
+            if stored is not None:
+                existing = repository.get_customer(connection, principal.account_id, stored["uuid"])
+                if existing is None:
+                    raise NotFound("the contact created with this idempotencyKey was deleted")
+                return CreatedCustomer(customer=existing, wallet_uuid=stored["wallet_uuid"])
+        _check_unique(connection, principal, profile, identities, None)
+        now = utcnow()
+        customer_uuid = str(uuid.uuid4())
+        wallet_uuid = str(uuid.uuid4())
+        number = repository.next_number(connection, principal.account_id)
+        repository.insert_customer(
+            connection,
+            {
+                "account_id": principal.account_id,
+                "uuid": customer_uuid,
+                "number": number,
+                "accepts_marketing": False,
+                "verified": False,
+                "archived": False,
+                "user_type": "CONSUMER",
+                **profile,
+                "connected_services": services,
+                "password_hash": command.password_hash,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        for service, external in identities.items():
+            if external is not None:
+                repository.set_identity(
+                    connection, principal.account_id, customer_uuid, service, external, now
+                )
+        wallet_repository.insert_wallet(
+            connection, principal.account_id, wallet_uuid, customer_uuid, now
+        )
+        customer = repository.get_customer(connection, principal.account_id, customer_uuid)
+        assert customer is not None
+        record_event(
+            connection, principal.account_id, "contact.created", _event(customer, wallet_uuid)
+        )
+        if key is not None:
+            idempotency.store_result(
+                connection,
+                principal.account_id,
+                key,
+                operation,
+                digest,
+                {"uuid": customer_uuid, "wallet_uuid": wallet_uuid},
+            )
+        return CreatedCustomer(customer=customer, wallet_uuid=wallet_uuid)
+
+    return run_command(db, write)
+
+
+def update_customer(
+    db: Database, principal: Principal, customer_uuid: str, changes: CustomerChanges
+) -> Customer:
+    """Change only the fields given; the same uniqueness rules as on create."""
+    principal.require("write")
+    profile = clean_profile(changes.profile)
+    identities = _clean_identities(dict(changes.identities))
+    services = (
+        _clean_services(changes.connected_services)
+        if changes.connected_services is not None
+        else None
+    )
+
+    def write(connection: Connection) -> Customer:
+        current = repository.get_customer(
+            connection, principal.account_id, customer_uuid, for_update=not db.is_sqlite
+        )
+        if current is None:
+            raise NotFound(f"no contact with uuid '{customer_uuid}'", field="uuid")
+        _check_unique(connection, principal, profile, identities, customer_uuid)
+        now = utcnow()
+        values: dict[str, Any] = {**profile, "updated_at": now}
+        if services is not None:
+            values["connected_services"] = services
+        repository.update_customer(connection, principal.account_id, customer_uuid, values)
+        for service, external in identities.items():
+            repository.set_identity(
+                connection, principal.account_id, customer_uuid, service, external, now
+            )
+        updated = repository.get_customer(connection, principal.account_id, customer_uuid)
+        assert updated is not None
+        changed = sorted(
+            set(profile) - {"email_normalized"} | {f"identities.{s}" for s in identities}
+        )
+        payload = _event(updated)
+        payload["changed_fields"] = changed
+        record_event(connection, principal.account_id, "contact.updated", payload)
+        return updated
+
+    return run_command(db, write)
+
+
+def delete_customer(db: Database, principal: Principal, customer_uuid: str) -> None:
+    """Remove a customer with its wallet, entries and identities, as the seed documents."""
+    principal.require("write")
+
+    def write(connection: Connection) -> None:
+        current = repository.get_customer(connection, principal.account_id, customer_uuid)
+        if current is None:
+            raise NotFound(f"no contact with uuid '{customer_uuid}'", field="uuid")
+        repository.delete_customer(connection, principal.account_id, customer_uuid)
+        record_event(
+            connection,
+            principal.account_id,
+            "contact.deleted",
+            {"contact_uuid": customer_uuid, "number": current.number},
+        )
+        record_audit(
+            connection,
+            principal.account_id,
+            action="contact.deleted",
+            subject_type="contact",
+            subject_uuid=customer_uuid,
+            actor=principal.actor,
+            details={"number": current.number},
+        )
+
+    run_command(db, write)
+
+
+def find_customers(
+    connection: Connection,
+    principal: Principal,
+    *,
+    limit: int | None = None,
+    offset: int | None = None,
+    uuid: str | None = None,
+    email: str | None = None,
+    shopify_id: str | None = None,
+) -> list[Customer]:
+    """Newest first; filters narrow, a malformed Shopify id is an error."""
+    size, start = check_page(limit, offset)
+    where = CustomerFilter(
+        uuid=uuid,
+        email=validation.normalised_email(email) if email is not None else None,
+        shopify_id=validation.external_id("SHOPIFY", shopify_id)
+        if shopify_id is not None
+        else None,
+    )
+    return repository.find_customers(
+        connection, principal.account_id, where, limit=size, offset=start
+    )
+
+
+def identities_for(
+    connection: Connection, principal: Principal, customer_uuids: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    return repository.identities_for(connection, principal.account_id, customer_uuids)
+
+
+def count_customers(connection: Connection, principal: Principal) -> int:
+    return repository.count_customers(connection, principal.account_id)

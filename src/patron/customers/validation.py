@@ -1,0 +1,118 @@
+"""Field rules for customers: each failure names the field and the rule."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from patron.core.errors import InvalidInput
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SHOPIFY_GID = re.compile(r"^gid://shopify/Customer/(\d{1,20})$")
+_DIGITS = re.compile(r"^\d{1,20}$")
+
+SERVICES = ("SHOPIFY", "KLAVIYO", "LIGHTSPEED", "SALESFORCE")
+GENDERS = ("FEMALE", "MALE", "OTHER", "UNSPECIFIED")
+USER_TYPES = ("CONSUMER", "MERCHANT")
+
+
+def email(value: str, *, field: str = "email") -> str:
+    text = value.strip()
+    if len(text) > 254:
+        raise InvalidInput(f"{field} must be at most 254 characters", field=field)
+    try:
+        validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        raise InvalidInput(f"{field} '{value}' is not a valid email address", field=field) from None
+    return text
+
+
+def normalised_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def phone(value: str, *, field: str = "phone") -> str:
+    text = value.strip().replace(" ", "")
+    if not _E164.match(text):
+        raise InvalidInput(
+            f"{field} '{value}' must be in E.164 form: '+', country code and number, 8-16 chars",
+            field=field,
+        )
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput(f"{field} '{value}' has an unknown country code", field=field) from None
+    if parsed.country_code is None or (
+        phonenumbers.region_code_for_country_code(parsed.country_code) == "ZZ"
+    ):
+        raise InvalidInput(f"{field} '{value}' has an unknown country code", field=field)
+    return text
+
+
+def text(value: str, *, field: str, max_length: int, min_length: int = 0) -> str:
+    stripped = value.strip()
+    if not min_length <= len(stripped) <= max_length:
+        raise InvalidInput(
+            f"{field} must be {min_length} to {max_length} characters, got {len(stripped)}",
+            field=field,
+        )
+    if any(ord(char) < 32 and char not in "\t\n" for char in stripped):
+        raise InvalidInput(f"{field} must not contain control characters", field=field)
+    return stripped
+
+
+def choice(value: str, options: tuple[str, ...], *, field: str) -> str:
+    upper = value.strip().upper()
+    if upper not in options:
+        raise InvalidInput(f"{field} must be one of {', '.join(options)}", field=field)
+    return upper
+
+
+def country(value: str, *, field: str = "country") -> str:
+    code = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}", code):
+        raise InvalidInput(f"{field} must be an ISO 3166 two-letter code", field=field)
+    return code
+
+
+def birthday(value: date, *, field: str = "birthday") -> date:
+    if value > date.today() or value.year < 1900:
+        raise InvalidInput(f"{field} must be between 1900-01-01 and today", field=field)
+    return value
+
+
+def extra_info(value: Any, *, field: str = "extraInfo") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} must be a JSON object", field=field)
+    if len(repr(value)) > 10_000:
+        raise InvalidInput(f"{field} must be at most 10,000 characters", field=field)
+    return value
+
+
+def external_id(service: str, value: str) -> str:
+    """The stored form of an external id; Shopify GIDs and bare numbers are the same id."""
+    raw = value.strip()
+    field = f"identities.{service.lower()}Id"
+    if service == "SHOPIFY":
+        match = _SHOPIFY_GID.match(raw)
+        if match:
+            return match.group(1)
+        if _DIGITS.match(raw):
+            return raw
+        raise InvalidInput(
+            f"{field} must be a Shopify customer GID (gid://shopify/Customer/123) or number",
+            field=field,
+        )
+    if not 1 <= len(raw) <= 200:
+        raise InvalidInput(f"{field} must be 1 to 200 characters", field=field)
+    return raw
+
+
+def display_external_id(service: str, stored: str) -> str:
+    if service == "SHOPIFY":
+        return f"gid://shopify/Customer/{stored}"
+    return stored

@@ -1,0 +1,103 @@
+"""Wallet and ledger values. Amounts are integers of the smallest unit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    ADD = "ADD"
+    SPEND = "SPEND"
+    REMOVE = "REMOVE"
+
+
+class CreditType(StrEnum):
+    GLOBAL = "GLOBAL"
+    LOCAL = "LOCAL"
+
+
+class Reason(StrEnum):
+    MANUAL = "MANUAL"
+    CONVERSION = "CONVERSION"
+    REDEMPTION = "REDEMPTION"
+    REDEMPTION_REFUND = "REDEMPTION_REFUND"
+    ORDER = "ORDER"
+    ORDER_REFUND = "ORDER_REFUND"
+    EXPIRY = "EXPIRY"
+    IMPORT = "IMPORT"
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    uuid: str
+    customer_uuid: str
+    global_balance: int
+    local_balance: int
+    global_held: int
+    local_held: int
+    shopify_balance: int | None
+    entry_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    def available(self, credit_type: CreditType) -> int:
+        if credit_type is CreditType.GLOBAL:
+            return self.global_balance - self.global_held
+        return self.local_balance - self.local_held
+
+    def held(self, credit_type: CreditType) -> int:
+        return self.global_held if credit_type is CreditType.GLOBAL else self.local_held
+
+
+@dataclass(frozen=True, slots=True)
+class CreditEntry:
+    uuid: str
+    wallet_uuid: str
+    seq: int
+    action: Action
+    credit_type: CreditType
+    amount: int
+    balance_after: int
+    reason: Reason
+    note: str | None
+    idempotency_key: str | None
+    conversion_uuid: str | None
+    redemption_uuid: str | None
+    order_uuid: str | None
+    reverses_uuid: str | None
+    expires_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EntryCommand:
+    """A client's ADD, SPEND or REMOVE. ``amount`` is the exact decimal from the edge."""
+
+    wallet_uuid: str
+    action: str
+    credit_type: str
+    amount: object
+    note: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionCommand:
+    wallet_uuid: str
+    amount: object
+    from_type: str
+    to_type: str
+    conversion_rate: object | None = None
+    note: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    conversion_uuid: str
+    rate: Decimal
+    removed: CreditEntry
+    added: CreditEntry

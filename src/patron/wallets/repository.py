@@ -1,0 +1,260 @@
+"""SQL for wallets and credit entries. Every statement is scoped by the account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from patron.core.clock import as_utc
+from patron.core.money import MAX_MINOR_UNITS
+from patron.wallets.models import Action, CreditEntry, CreditType, Reason, Wallet
+from patron.wallets.tables import credit_entries, wallets
+
+_BALANCE = {CreditType.GLOBAL: wallets.c.global_balance, CreditType.LOCAL: wallets.c.local_balance}
+_HELD = {CreditType.GLOBAL: wallets.c.global_held, CreditType.LOCAL: wallets.c.local_held}
+
+
+def wallet_from_row(row: Any) -> Wallet:
+    return Wallet(
+        uuid=row.uuid,
+        customer_uuid=row.customer_uuid,
+        global_balance=row.global_balance,
+        local_balance=row.local_balance,
+        global_held=row.global_held,
+        local_held=row.local_held,
+        shopify_balance=row.shopify_balance,
+        entry_count=row.entry_count,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def entry_from_row(row: Any) -> CreditEntry:
+    return CreditEntry(
+        uuid=row.uuid,
+        wallet_uuid=row.wallet_uuid,
+        seq=row.seq,
+        action=Action(row.action),
+        credit_type=CreditType(row.credit_type),
+        amount=row.amount,
+        balance_after=row.balance_after,
+        reason=Reason(row.reason),
+        note=row.note,
+        idempotency_key=row.idempotency_key,
+        conversion_uuid=row.conversion_uuid,
+        redemption_uuid=row.redemption_uuid,
+        order_uuid=row.order_uuid,
+        reverses_uuid=row.reverses_uuid,
+        expires_at=as_utc(row.expires_at) if row.expires_at else None,
+        created_at=as_utc(row.created_at),
+    )
+
+
+def insert_wallet(
+    connection: Connection, account_id: str, wallet_uuid: str, customer_uuid: str, now: datetime
+) -> None:
+    connection.execute(
+        insert(wallets).values(
+            account_id=account_id,
+            uuid=wallet_uuid,
+            customer_uuid=customer_uuid,
+            global_balance=0,
+            local_balance=0,
+            global_held=0,
+            local_held=0,
+            entry_count=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def get_wallet(connection: Connection, account_id: str, wallet_uuid: str) -> Wallet | None:
+    row = connection.execute(
+        select(wallets).where(wallets.c.account_id == account_id, wallets.c.uuid == wallet_uuid)
+    ).first()
+    return wallet_from_row(row) if row else None
+
+
+def wallets_for_customers(
+    connection: Connection, account_id: str, customer_uuids: Sequence[str]
+) -> dict[str, Wallet]:
+    if not customer_uuids:
+        return {}
+    rows = connection.execute(
+        select(wallets).where(
+            wallets.c.account_id == account_id,
+            wallets.c.customer_uuid.in_(list(customer_uuids)),
+        )
+    )
+    return {row.customer_uuid: wallet_from_row(row) for row in rows}
+
+
+def apply_delta(
+    connection: Connection,
+    account_id: str,
+    wallet_uuid: str,
+    credit_type: CreditType,
+    delta: int,
+    now: datetime,
+    *,
+    entries: int = 1,
+) -> tuple[int, int] | None:
+    """Move one balance by ``delta`` only if the result stays within bounds.
+
+    The guard sits in the UPDATE itself, so concurrent writers can never overdraw: a debit
+    needs ``balance - held >= amount`` at the moment the row is locked. Returns the new
+    balance and entry count, or None when the wallet is missing or the guard refused.
+    """
+    balance = _BALANCE[credit_type]
+    query = update(wallets).where(wallets.c.account_id == account_id, wallets.c.uuid == wallet_uuid)
+    if delta < 0:
+        query = query.where(balance - _HELD[credit_type] >= -delta)
+    else:
+        query = query.where(balance <= MAX_MINOR_UNITS - delta)
+    row = connection.execute(
+        query.values(
+            {
+                balance: balance + delta,
+                wallets.c.entry_count: wallets.c.entry_count + entries,
+                wallets.c.updated_at: now,
+            }
+        ).returning(balance, wallets.c.entry_count)
+    ).first()
+    if row is None:
+        return None
+    return int(row[0]), int(row[1])
+
+
+def apply_conversion(
+    connection: Connection,
+    account_id: str,
+    wallet_uuid: str,
+    from_type: CreditType,
+    removed: int,
+    to_type: CreditType,
+    added: int,
+    now: datetime,
+) -> tuple[int, int, int] | None:
+    """Both legs of a conversion in one guarded row update: (from balance, to balance, count)."""
+    source, target = _BALANCE[from_type], _BALANCE[to_type]
+    row = connection.execute(
+        update(wallets)
+        .where(
+            wallets.c.account_id == account_id,
+            wallets.c.uuid == wallet_uuid,
+            source - _HELD[from_type] >= removed,
+            target <= MAX_MINOR_UNITS - added,
+        )
+        .values(
+            {
+                source: source - removed,
+                target: target + added,
+                wallets.c.entry_count: wallets.c.entry_count + 2,
+                wallets.c.updated_at: now,
+            }
+        )
+        .returning(source, target, wallets.c.entry_count)
+    ).first()
+    if row is None:
+        return None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def insert_entry(connection: Connection, account_id: str, entry: CreditEntry) -> None:
+    connection.execute(
+        insert(credit_entries).values(
+            account_id=account_id,
+            uuid=entry.uuid,
+            wallet_uuid=entry.wallet_uuid,
+            seq=entry.seq,
+            action=entry.action.value,
+            credit_type=entry.credit_type.value,
+            amount=entry.amount,
+            balance_after=entry.balance_after,
+            reason=entry.reason.value,
+            note=entry.note,
+            idempotency_key=entry.idempotency_key,
+            conversion_uuid=entry.conversion_uuid,
+            redemption_uuid=entry.redemption_uuid,
+            order_uuid=entry.order_uuid,
+            reverses_uuid=entry.reverses_uuid,
+            expires_at=entry.expires_at,
+            created_at=entry.created_at,
+        )
+    )
+
+
+def get_entries(
+    connection: Connection, account_id: str, entry_uuids: Sequence[str]
+) -> list[CreditEntry]:
+    rows = connection.execute(
+        select(credit_entries).where(
+            credit_entries.c.account_id == account_id,
+            credit_entries.c.uuid.in_(list(entry_uuids)),
+        )
+    )
+    return [entry_from_row(row) for row in rows]
+
+
+def entries_for_wallets(
+    connection: Connection,
+    account_id: str,
+    wallet_uuids: Sequence[str],
+    *,
+    limit: int,
+    offset: int,
+) -> dict[str, list[CreditEntry]]:
+    """Newest-first pages of entries for many wallets in one statement (a window per wallet)."""
+    found: dict[str, list[CreditEntry]] = {uuid: [] for uuid in wallet_uuids}
+    if not wallet_uuids:
+        return found
+    if len(wallet_uuids) == 1:
+        rows = connection.execute(
+            select(credit_entries)
+            .where(
+                credit_entries.c.account_id == account_id,
+                credit_entries.c.wallet_uuid == wallet_uuids[0],
+            )
+            .order_by(credit_entries.c.seq.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    else:
+        position = (
+            func.row_number()
+            .over(partition_by=credit_entries.c.wallet_uuid, order_by=credit_entries.c.seq.desc())
+            .label("position")
+        )
+        ranked = (
+            select(credit_entries, position)
+            .where(
+                credit_entries.c.account_id == account_id,
+                credit_entries.c.wallet_uuid.in_(list(wallet_uuids)),
+            )
+            .subquery()
+        )
+        rows = connection.execute(
+            select(ranked)
+            .where(ranked.c.position > offset, ranked.c.position <= offset + limit)
+            .order_by(ranked.c.wallet_uuid, ranked.c.position)
+        )
+    for row in rows:
+        found[row.wallet_uuid].append(entry_from_row(row))
+    return found
+
+
+def count_entries(connection: Connection, account_id: str, wallet_uuid: str) -> int:
+    return int(
+        connection.execute(
+            select(func.count())
+            .select_from(credit_entries)
+            .where(
+                credit_entries.c.account_id == account_id,
+                credit_entries.c.wallet_uuid == wallet_uuid,
+            )
+        ).scalar_one()
+    )

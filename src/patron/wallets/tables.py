@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from patron.core.db import metadata
+
+wallets = Table(
+    "wallets",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("uuid", String(36), primary_key=True),
+    Column("customer_uuid", String(36), nullable=False),
+    # Balances are totals in minor units; held amounts are reserved by open redemption codes.
+    Column("global_balance", BigInteger, nullable=False, server_default="0"),
+    Column("local_balance", BigInteger, nullable=False, server_default="0"),
+    Column("global_held", BigInteger, nullable=False, server_default="0"),
+    Column("local_held", BigInteger, nullable=False, server_default="0"),
+    Column("shopify_balance", BigInteger, nullable=True),
+    Column("entry_count", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(
+        ["account_id", "customer_uuid"],
+        ["customers.account_id", "customers.uuid"],
+        ondelete="CASCADE",
+    ),
+    UniqueConstraint("account_id", "customer_uuid"),
+    CheckConstraint("global_balance >= 0", name="global_balance"),
+    CheckConstraint("local_balance >= 0", name="local_balance"),
+    CheckConstraint("global_held >= 0 AND global_held <= global_balance", name="global_held"),
+    CheckConstraint("local_held >= 0 AND local_held <= local_balance", name="local_held"),
+)
+
+credit_entries = Table(
+    "credit_entries",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("uuid", String(36), primary_key=True),
+    Column("wallet_uuid", String(36), nullable=False),
+    # Position in the wallet's ledger (1, 2, 3, ...): the order of balance_after.
+    Column("seq", BigInteger, nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("credit_type", String(10), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("reason", String(30), nullable=False),
+    Column("note", String(500), nullable=True),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("conversion_uuid", String(36), nullable=True),
+    Column("redemption_uuid", String(36), nullable=True),
+    Column("order_uuid", String(36), nullable=True),
+    Column("reverses_uuid", String(36), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(
+        ["account_id", "wallet_uuid"],
+        ["wallets.account_id", "wallets.uuid"],
+        ondelete="CASCADE",
+    ),
+    UniqueConstraint("account_id", "wallet_uuid", "seq"),
+    CheckConstraint("amount > 0", name="amount"),
+    CheckConstraint("balance_after >= 0", name="balance_after"),
+    CheckConstraint("action IN ('ADD', 'SPEND', 'REMOVE')", name="action"),
+    CheckConstraint("credit_type IN ('GLOBAL', 'LOCAL')", name="credit_type"),
+)

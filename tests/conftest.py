@@ -1,0 +1,85 @@
+"""Every test runs on both stores: SQLite and PostgreSQL, each a fresh database per test run.
+
+Tests isolate themselves by tenant: each gets its own account, so they share a database
+the way real merchants share a server, and cross-tenant leaks would show.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from patron.core import migrate
+from patron.core.db import Database
+from tests.support.client import Api
+from tests.support.postgres import PostgresServer
+from tests.support.server import ThreadServer
+from tests.support.tenants import Tenant, new_tenant
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.acquire()
+    yield server
+    server.release()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'patron.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    if server.url is None:
+        message = f"PostgreSQL tests cannot run: {server.problem}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: PostgreSQL is required)")
+        pytest.skip("!!! " + message + " !!!")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"patron_test_{worker}_{secrets.token_hex(4)}"
+    url = server.create_database(name)
+    migrate.upgrade(url)
+    yield url
+    server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url, pool_size=8)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def tenant(db: Database) -> Tenant:
+    """A fresh merchant account with an admin token."""
+    return new_tenant(db)
+
+
+@pytest.fixture
+def other_tenant(db: Database) -> Tenant:
+    return new_tenant(db, name="Other merchant")
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, db: Database) -> Iterator[ThreadServer]:
+    running = ThreadServer(database_url).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def api(server: ThreadServer) -> Iterator[Api]:
+    client = Api(server.base_url)
+    yield client
+    client.close()
