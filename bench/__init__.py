@@ -1,0 +1,1 @@
+"""Patron's benchmarks: ``make bench``."""
