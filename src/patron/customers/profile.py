@@ -123,6 +123,8 @@ def clean_profile(
         raise errors[0]
     if errors:
         raise ValidationErrors(errors)
+    if "birthday" in cleaned:
+        cleaned["birthday_month"] = cleaned["birthday"].month if cleaned["birthday"] else None
     if "email" in cleaned:
         cleaned["email_normalized"] = (
             validation.normalised_email(cleaned["email"]) if cleaned["email"] else None

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -32,6 +33,8 @@ customers = Table(
     Column("secondary_email", String(254), nullable=True),
     Column("phone", String(16), nullable=True),
     Column("birthday", Date, nullable=True),
+    # Kept beside the date so that audience rules can match a month the same way on both stores.
+    Column("birthday_month", SmallInteger, nullable=True),
     Column("gender", String(20), nullable=True),
     Column("address_line1", String(200), nullable=True),
     Column("address_line2", String(200), nullable=True),
@@ -56,6 +59,7 @@ customers = Table(
     UniqueConstraint("account_id", "number"),
     UniqueConstraint("account_id", "email_normalized"),
     UniqueConstraint("account_id", "loyalty_id"),
+    Index("ix_customers_account_id_birthday_month", "account_id", "birthday_month"),
 )
 
 identities = Table(

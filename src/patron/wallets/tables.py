@@ -6,6 +6,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKeyConstraint,
+    Index,
     String,
     Table,
     UniqueConstraint,
@@ -26,6 +27,8 @@ wallets = Table(
     Column("local_held", BigInteger, nullable=False, server_default="0"),
     Column("shopify_balance", BigInteger, nullable=True),
     Column("entry_count", BigInteger, nullable=False, server_default="0"),
+    # Lots with credit left to expire: spends only look for lots when there are some.
+    Column("open_lots", BigInteger, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     ForeignKeyConstraint(
@@ -38,6 +41,7 @@ wallets = Table(
     CheckConstraint("local_balance >= 0", name="local_balance"),
     CheckConstraint("global_held >= 0 AND global_held <= global_balance", name="global_held"),
     CheckConstraint("local_held >= 0 AND local_held <= local_balance", name="local_held"),
+    CheckConstraint("open_lots >= 0", name="open_lots"),
 )
 
 credit_entries = Table(
@@ -67,6 +71,9 @@ credit_entries = Table(
         ondelete="CASCADE",
     ),
     UniqueConstraint("account_id", "wallet_uuid", "seq"),
+    Index("ix_credit_entries_account_id_reverses_uuid", "account_id", "reverses_uuid"),
+    Index("ix_credit_entries_account_id_order_uuid", "account_id", "order_uuid"),
+    Index("ix_credit_entries_account_id_redemption_uuid", "account_id", "redemption_uuid"),
     CheckConstraint("amount > 0", name="amount"),
     CheckConstraint("balance_after >= 0", name="balance_after"),
     CheckConstraint("action IN ('ADD', 'SPEND', 'REMOVE')", name="action"),
