@@ -40,13 +40,17 @@ class Wallet:
     local_held: int
     shopify_balance: int | None
     entry_count: int
+    open_lots: int
     created_at: datetime
     updated_at: datetime
+    # Credit in lots past their expiry that no sweep has removed yet: never spendable.
+    global_expired: int = 0
+    local_expired: int = 0
 
     def available(self, credit_type: CreditType) -> int:
         if credit_type is CreditType.GLOBAL:
-            return self.global_balance - self.global_held
-        return self.local_balance - self.local_held
+            return self.global_balance - self.global_held - self.global_expired
+        return self.local_balance - self.local_held - self.local_expired
 
     def held(self, credit_type: CreditType) -> int:
         return self.global_held if credit_type is CreditType.GLOBAL else self.local_held
@@ -82,6 +86,7 @@ class EntryCommand:
     amount: object
     note: str | None = None
     idempotency_key: str | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

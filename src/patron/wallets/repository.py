@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from patron.core.clock import as_utc
 from patron.core.money import MAX_MINOR_UNITS
+from patron.wallets.lots import expired_unswept
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason, Wallet
 from patron.wallets.tables import credit_entries, wallets
 
@@ -27,6 +29,7 @@ def wallet_from_row(row: Any) -> Wallet:
         local_held=row.local_held,
         shopify_balance=row.shopify_balance,
         entry_count=row.entry_count,
+        open_lots=row.open_lots,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
     )
@@ -66,10 +69,31 @@ def insert_wallet(
             global_held=0,
             local_held=0,
             entry_count=0,
+            open_lots=0,
             created_at=now,
             updated_at=now,
         )
     )
+
+
+def with_expired(
+    connection: Connection, account_id: str, found: list[Wallet], now: datetime
+) -> list[Wallet]:
+    """Count out credit in lots past their expiry that no sweep has removed yet."""
+    with_lots = [wallet.uuid for wallet in found if wallet.open_lots]
+    if not with_lots:
+        return found
+    expired = expired_unswept(connection, account_id, with_lots, now)
+    return [
+        replace(
+            wallet,
+            global_expired=expired.get((wallet.uuid, CreditType.GLOBAL), 0),
+            local_expired=expired.get((wallet.uuid, CreditType.LOCAL), 0),
+        )
+        if wallet.open_lots
+        else wallet
+        for wallet in found
+    ]
 
 
 def get_wallet(connection: Connection, account_id: str, wallet_uuid: str) -> Wallet | None:
@@ -93,75 +117,60 @@ def wallets_for_customers(
     return {row.customer_uuid: wallet_from_row(row) for row in rows}
 
 
-def apply_delta(
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A wallet row after a guarded update: one credit type's balance and hold, and counters."""
+
+    balance: int
+    held: int
+    entry_count: int
+    open_lots: int
+
+
+def move(
     connection: Connection,
     account_id: str,
     wallet_uuid: str,
     credit_type: CreditType,
-    delta: int,
     now: datetime,
     *,
+    balance_delta: int = 0,
+    held_delta: int = 0,
     entries: int = 1,
-) -> tuple[int, int] | None:
-    """Move one balance by ``delta`` only if the result stays within bounds.
+    open_lots_delta: int = 0,
+) -> Moved | None:
+    """Move one credit type's balance and/or hold, only if the result stays within bounds.
 
-    The guard sits in the UPDATE itself, so concurrent writers can never overdraw: a debit
-    needs ``balance - held >= amount`` at the moment the row is locked. Returns the new
-    balance and entry count, or None when the wallet is missing or the guard refused.
+    The guard sits in the UPDATE itself, so concurrent writers can never overdraw: whatever
+    leaves the available balance (a debit, a new hold) needs ``balance - held`` to cover it at
+    the moment the row is locked. Returns the row after the change, or None when the wallet
+    is missing or the guard refused.
     """
-    balance = _BALANCE[credit_type]
+    balance, held = _BALANCE[credit_type], _HELD[credit_type]
     query = update(wallets).where(wallets.c.account_id == account_id, wallets.c.uuid == wallet_uuid)
-    if delta < 0:
-        query = query.where(balance - _HELD[credit_type] >= -delta)
-    else:
-        query = query.where(balance <= MAX_MINOR_UNITS - delta)
+    leaving = held_delta - balance_delta
+    if leaving > 0:
+        query = query.where(balance - held >= leaving)
+    if held_delta < 0:
+        query = query.where(held >= -held_delta)
+    if balance_delta > 0:
+        query = query.where(balance <= MAX_MINOR_UNITS - balance_delta)
+    values: dict[Any, Any] = {
+        wallets.c.entry_count: wallets.c.entry_count + entries,
+        wallets.c.updated_at: now,
+    }
+    if balance_delta:
+        values[balance] = balance + balance_delta
+    if held_delta:
+        values[held] = held + held_delta
+    if open_lots_delta:
+        values[wallets.c.open_lots] = wallets.c.open_lots + open_lots_delta
     row = connection.execute(
-        query.values(
-            {
-                balance: balance + delta,
-                wallets.c.entry_count: wallets.c.entry_count + entries,
-                wallets.c.updated_at: now,
-            }
-        ).returning(balance, wallets.c.entry_count)
+        query.values(values).returning(balance, held, wallets.c.entry_count, wallets.c.open_lots)
     ).first()
     if row is None:
         return None
-    return int(row[0]), int(row[1])
-
-
-def apply_conversion(
-    connection: Connection,
-    account_id: str,
-    wallet_uuid: str,
-    from_type: CreditType,
-    removed: int,
-    to_type: CreditType,
-    added: int,
-    now: datetime,
-) -> tuple[int, int, int] | None:
-    """Both legs of a conversion in one guarded row update: (from balance, to balance, count)."""
-    source, target = _BALANCE[from_type], _BALANCE[to_type]
-    row = connection.execute(
-        update(wallets)
-        .where(
-            wallets.c.account_id == account_id,
-            wallets.c.uuid == wallet_uuid,
-            source - _HELD[from_type] >= removed,
-            target <= MAX_MINOR_UNITS - added,
-        )
-        .values(
-            {
-                source: source - removed,
-                target: target + added,
-                wallets.c.entry_count: wallets.c.entry_count + 2,
-                wallets.c.updated_at: now,
-            }
-        )
-        .returning(source, target, wallets.c.entry_count)
-    ).first()
-    if row is None:
-        return None
-    return int(row[0]), int(row[1]), int(row[2])
+    return Moved(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
 def insert_entry(connection: Connection, account_id: str, entry: CreditEntry) -> None:
