@@ -22,7 +22,9 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         formatted["message"] = original.message
         formatted["extensions"] = {"code": original.code, "field": original.field}
         return formatted
-    if original is not None:
+    # Without a path the error came from checking the request (a variable of the wrong
+    # type, an unknown enum value) before any resolver ran: the client's mistake, shown.
+    if original is not None and error.path is not None:
         log.error("unexpected error in request %s", request_id, exc_info=original)
         return {
             "message": f"Internal server error (request id {request_id})",

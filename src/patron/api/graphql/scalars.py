@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, NewType
 
 import orjson
 import strawberry
@@ -32,4 +32,23 @@ DecimalScalar = strawberry.scalar(
     ),
     serialize=_serialize,
     parse_value=_parse_value,
+)
+
+
+# GraphQL's Int is 32-bit; amounts in minor units go up to MAX_MINOR_UNITS (10**15), which a
+# JSON number and a JavaScript number still hold exactly.
+BigInt = NewType("BigInt", int)
+
+
+def _parse_big_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("expected an integer")
+    return value
+
+
+BigIntScalar = strawberry.scalar(
+    name="BigInt",
+    description="A whole number beyond GraphQL's 32-bit Int (up to 10^15), as a JSON number.",
+    serialize=int,
+    parse_value=_parse_big_int,
 )

@@ -19,7 +19,7 @@ from strawberry.types import ExecutionContext, Info
 from patron.api.graphql import contacts as contact_api
 from patron.api.graphql import wallets as wallet_api
 from patron.api.graphql.context import Context
-from patron.api.graphql.scalars import DecimalScalar
+from patron.api.graphql.scalars import BigInt, BigIntScalar, DecimalScalar
 from patron.core.settings import Settings
 from patron.customers import service as customer_service
 
@@ -96,7 +96,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return PatronSchema(
         query=Query,
         mutation=Mutation,
-        scalar_overrides={Decimal: DecimalScalar},
+        scalar_overrides={Decimal: DecimalScalar, BigInt: BigIntScalar},
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             lambda: ParserCache(maxsize=512),

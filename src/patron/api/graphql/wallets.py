@@ -12,6 +12,7 @@ from strawberry.types import Info
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.scalars import BigInt
 from patron.core.errors import DomainError
 from patron.core.money import from_minor
 from patron.core.paging import check_page
@@ -54,7 +55,7 @@ class CreditEntry:
     action: CreditAction
     credit_type: CreditType
     amount: Decimal
-    amount_minor: int = strawberry.field(description="The amount in the smallest unit.")
+    amount_minor: BigInt = strawberry.field(description="The amount in the smallest unit.")
     balance_after: Decimal = strawberry.field(description="The type's balance after this entry.")
     reason: CreditReason
     note: str | None
@@ -70,7 +71,7 @@ class CreditEntry:
             action=CreditAction(entry.action.value),
             credit_type=CreditType(entry.credit_type.value),
             amount=from_minor(entry.amount, places),
-            amount_minor=entry.amount,
+            amount_minor=BigInt(entry.amount),
             balance_after=from_minor(entry.balance_after, places),
             reason=CreditReason(entry.reason.value),
             note=entry.note,
