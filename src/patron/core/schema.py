@@ -1,6 +1,7 @@
 """Every table, imported once so that the metadata is complete (for Alembic and tests)."""
 
 from patron.accounts import tables as _accounts  # noqa: F401
+from patron.contact_persons import tables as _contact_persons  # noqa: F401
 from patron.core import counters as _counters  # noqa: F401
 from patron.core import events as _events  # noqa: F401
 from patron.core import idempotency as _idempotency  # noqa: F401
