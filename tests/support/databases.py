@@ -1,0 +1,36 @@
+"""A store of a test's own, of the same kind as the session's, for tests that fill or break one.
+
+The crash, concurrency and state-machine tests write thousands of entries and check the
+whole ledger; on a database of their own that check covers exactly what they wrote.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from patron.core import migrate
+
+
+@contextmanager
+def own_store(request: pytest.FixtureRequest, database_url: str, directory: Path) -> Iterator[str]:
+    """A freshly migrated database on the same engine as ``database_url``; dropped afterwards."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{directory / f'own-{secrets.token_hex(4)}.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    from tests.support.postgres import PostgresServer
+
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"patron_own_{secrets.token_hex(6)}"
+    url = server.create_database(name)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        server.drop_database(name)
