@@ -266,6 +266,19 @@ def authenticate(db: Database, token: str, *, touch_after_seconds: int = 60) -> 
     )
 
 
+def system_principal(account: Account) -> Principal:
+    """Who background jobs (expiry, the outbox worker) act as: the account itself, admin."""
+    return Principal(
+        account_id=account.uuid,
+        account_name=account.name,
+        currency=account.currency,
+        points_precision=account.points_precision,
+        scope="admin",
+        token_id=None,
+        settings=account.settings,
+    )
+
+
 def count_accounts(db: Database) -> int:
     with db.read() as connection:
         return int(connection.execute(select(func.count()).select_from(accounts)).scalar_one())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from patron.cli import accounts, ledger, serve
+from patron.cli import accounts, ledger, serve, worker
 
 app = typer.Typer(
     help="Patron: customers, store credit and loyalty points over GraphQL.",
@@ -13,6 +13,8 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("migrate")(serve.migrate)
+app.command("worker")(worker.worker)
+app.command("expire")(worker.expire)
 app.add_typer(accounts.account_app, name="account")
 app.add_typer(accounts.token_app, name="token")
 app.add_typer(ledger.ledger_app, name="ledger")

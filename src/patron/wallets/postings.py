@@ -203,7 +203,7 @@ def post_up_to(
     connection: Connection, principal: Principal, posting: Posting, now: datetime
 ) -> CreditEntry | None:
     """A debit of what is there, at most ``posting.amount``; None when nothing is available."""
-    _lock_wallet(connection, principal, posting.wallet_uuid)
+    lock_wallet(connection, principal, posting.wallet_uuid)
     wallet = load_wallet(connection, principal, posting.wallet_uuid, now)
     amount = min(posting.amount, max(wallet.available(posting.credit_type), 0))
     if amount <= 0:
@@ -217,14 +217,21 @@ def _with_amount(posting: Posting, amount: int) -> Posting:
     return replace(posting, amount=amount)
 
 
-def _lock_wallet(connection: Connection, principal: Principal, wallet_uuid: str) -> None:
-    """Take the wallet row's lock before reading it (PostgreSQL; SQLite writers are serial)."""
-    if connection.dialect.name != "sqlite":
-        connection.execute(
-            select(wallets.c.uuid)
-            .where(wallets.c.account_id == principal.account_id, wallets.c.uuid == wallet_uuid)
-            .with_for_update()
-        )
+def lock_wallet(
+    connection: Connection, principal: Principal, wallet_uuid: str, *, skip_locked: bool = False
+) -> bool:
+    """Take the wallet row's lock before reading it (PostgreSQL; SQLite writers are serial).
+
+    With ``skip_locked`` a wallet busy in another transaction is skipped: False is returned.
+    """
+    if connection.dialect.name == "sqlite":
+        return True
+    locked = connection.execute(
+        select(wallets.c.uuid)
+        .where(wallets.c.account_id == principal.account_id, wallets.c.uuid == wallet_uuid)
+        .with_for_update(skip_locked=skip_locked)
+    ).first()
+    return locked is not None
 
 
 def _draw_on_lots(

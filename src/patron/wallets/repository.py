@@ -267,3 +267,15 @@ def count_entries(connection: Connection, account_id: str, wallet_uuid: str) -> 
             )
         ).scalar_one()
     )
+
+
+def reversed_amount(connection: Connection, account_id: str, entry_uuid: str) -> int:
+    """How much of an entry later entries have already given back."""
+    return int(
+        connection.execute(
+            select(func.coalesce(func.sum(credit_entries.c.amount), 0)).where(
+                credit_entries.c.account_id == account_id,
+                credit_entries.c.reverses_uuid == entry_uuid,
+            )
+        ).scalar_one()
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -11,10 +12,11 @@ from patron.accounts.principal import Principal
 from patron.core import idempotency
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
-from patron.core.errors import InvalidInput
+from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import from_minor
 from patron.core.unit import run_command
-from patron.wallets import ledger, postings, repository
+from patron.wallets import ledger, lots, postings, repository
+from patron.wallets.ledger import InsufficientCredit
 from patron.wallets.models import (
     Action,
     Conversion,
@@ -180,6 +182,115 @@ def convert_credit(db: Database, principal: Principal, command: ConversionComman
     return run_command(db, write)
 
 
+_REVERSAL_REASON = {
+    Reason.MANUAL: Reason.MANUAL,
+    Reason.ORDER: Reason.ORDER_REFUND,
+    Reason.REDEMPTION: Reason.REDEMPTION_REFUND,
+    Reason.IMPORT: Reason.IMPORT,
+}
+
+
+class AlreadyReversed(Conflict):
+    code = "ALREADY_REVERSED"
+
+
+def reverse_entry(
+    db: Database,
+    principal: Principal,
+    entry_uuid: str,
+    *,
+    amount: object | None = None,
+    note: str | None = None,
+    idempotency_key: str | None = None,
+) -> CreditEntry:
+    """Give back a SPEND or REMOVE (restoring the lots it drew on), or take back an unspent ADD.
+
+    Over all its reversals an entry gives back at most its own amount.
+    """
+    principal.require("write")
+    note = ledger.clean_note(note)
+    key = idempotency.validate_key(idempotency_key)
+    operation = "reverse_entry"
+    digest = idempotency.fingerprint(
+        operation, {"entry": entry_uuid, "amount": str(amount), "note": note}
+    )
+
+    def write(connection: Connection) -> CreditEntry:
+        replay = _replayed(connection, principal, key, operation, digest)
+        if replay is not None:
+            return replay[0]
+        found = repository.get_entries(connection, principal.account_id, [entry_uuid])
+        if not found:
+            raise NotFound(f"no credit entry with uuid '{entry_uuid}'", field="uuid")
+        original = found[0]
+        if original.reason not in _REVERSAL_REASON or original.reverses_uuid is not None:
+            raise InvalidInput(
+                f"a {original.reason.value} entry cannot be reversed"
+                + (" (it is itself a reversal)" if original.reverses_uuid else ""),
+                field="uuid",
+            )
+        postings.lock_wallet(connection, principal, original.wallet_uuid)
+        left = original.amount - repository.reversed_amount(
+            connection, principal.account_id, original.uuid
+        )
+        places = ledger.precision(principal, original.credit_type)
+        if left <= 0:
+            raise AlreadyReversed("this entry has already been reversed in full", field="uuid")
+        wanted = (
+            left if amount is None else ledger.amount_minor(principal, original.credit_type, amount)
+        )
+        if wanted > left:
+            raise InvalidInput(
+                f"at most {from_minor(left, places)} of this entry can still be reversed",
+                field="amount",
+            )
+        now = utcnow()
+        posting = Posting(
+            wallet_uuid=original.wallet_uuid,
+            action=Action.ADD if original.action is not Action.ADD else Action.REMOVE,
+            credit_type=original.credit_type,
+            amount=wanted,
+            reason=_REVERSAL_REASON[original.reason],
+            note=note,
+            idempotency_key=key,
+            order_uuid=original.order_uuid,
+            redemption_uuid=original.redemption_uuid,
+            reverses_uuid=original.uuid,
+        )
+        if original.action is Action.ADD:
+            entry = _take_back(connection, principal, posting, original, now)
+        else:
+            entry = postings.post(connection, principal, posting, now)
+            postings.restore_draws(
+                connection, principal, original.wallet_uuid, original.uuid, wanted
+            )
+        if key is not None:
+            idempotency.store_result(
+                connection, principal.account_id, key, operation, digest, {"entries": [entry.uuid]}
+            )
+        return entry
+
+    return run_command(db, write)
+
+
+def _take_back(
+    connection: Connection,
+    principal: Principal,
+    posting: Posting,
+    original: CreditEntry,
+    now: datetime,
+) -> CreditEntry:
+    lot = lots.lot_of_entry(connection, principal.account_id, original.uuid)
+    if lot is not None:
+        return postings.remove_from_lot(connection, principal, posting, lot, now)
+    try:
+        return postings.post(connection, principal, posting, now)
+    except InsufficientCredit as error:
+        raise postings.CreditAlreadySpent(
+            "the credit of this entry is already spent: " + error.message, field="amount"
+        ) from None
+
+
 def wallets_for_customers(
     connection: Connection, principal: Principal, customer_uuids: Sequence[str]
 ) -> dict[str, Wallet]:
@@ -205,3 +316,9 @@ def entries_for_wallets(
 
 def get_wallet(connection: Connection, principal: Principal, wallet_uuid: str) -> Wallet:
     return postings.load_wallet(connection, principal, wallet_uuid, utcnow())
+
+
+def upcoming_lots(
+    connection: Connection, principal: Principal, wallet_uuids: Sequence[str]
+) -> dict[str, list[lots.Lot]]:
+    return lots.upcoming(connection, principal.account_id, wallet_uuids, utcnow())

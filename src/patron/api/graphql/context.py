@@ -11,7 +11,10 @@ from sqlalchemy import Connection
 from patron.accounts.principal import Principal
 from patron.core.db import Database
 from patron.customers import service as customers
+from patron.redemptions import service as redemptions
+from patron.redemptions.models import Redemption
 from patron.wallets import service as wallets
+from patron.wallets.lots import Lot
 from patron.wallets.models import CreditEntry, Wallet
 
 K = TypeVar("K", bound=Hashable)
@@ -92,6 +95,30 @@ class Context:
                 lambda keys: customers.identities_for(self.connection(), self.principal, keys), {}
             )
             self._loaders["identities_by_customer"] = loader
+        return loader
+
+    def codes_by_wallet(self, limit: int, offset: int) -> BatchLoader[str, list[Redemption]]:
+        name = f"codes_by_wallet:{limit}:{offset}"
+        loader = self._loaders.get(name)
+        if loader is None:
+            loader = BatchLoader(
+                lambda keys: redemptions.codes_for_wallets(
+                    self.connection(), self.principal, keys, limit=limit, offset=offset
+                ),
+                [],
+            )
+            self._loaders[name] = loader
+        loader.expect(self.seen_wallets)
+        return loader
+
+    def lots_by_wallet(self) -> BatchLoader[str, list[Lot]]:
+        loader = self._loaders.get("lots_by_wallet")
+        if loader is None:
+            loader = BatchLoader(
+                lambda keys: wallets.upcoming_lots(self.connection(), self.principal, keys), []
+            )
+            self._loaders["lots_by_wallet"] = loader
+        loader.expect(self.seen_wallets)
         return loader
 
     def entries_by_wallet(self, limit: int, offset: int) -> BatchLoader[str, list[CreditEntry]]:

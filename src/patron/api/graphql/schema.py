@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from patron.api.graphql import contacts as contact_api
+from patron.api.graphql import redemptions as redemption_api
 from patron.api.graphql import wallets as wallet_api
 from patron.api.graphql.context import Context
 from patron.api.graphql.scalars import BigInt, BigIntScalar, DecimalScalar
@@ -58,6 +59,15 @@ class Account:
         contact_api.expect_rows(context, rows)
         return rows
 
+    redemption_code: redemption_api.RedemptionCode | None = strawberry.field(
+        resolver=redemption_api.redemption_code,
+        description="A code by its text (dashes and case do not matter).",
+    )
+    redemption_codes: list[redemption_api.RedemptionCode] = strawberry.field(
+        resolver=redemption_api.redemption_codes, description="Newest first."
+    )
+    redemption_codes_count: int = strawberry.field(resolver=redemption_api.redemption_codes_count)
+
     @strawberry.field(description="How many contacts the account has.")
     def contacts_count(self, info: Info[Context, None]) -> int:
         return customer_service.count_customers(info.context.connection(), info.context.principal)
@@ -83,6 +93,10 @@ class Mutation:
     delete_contact = strawberry.mutation(resolver=contact_api.delete_contact)
     add_credit_entry = strawberry.mutation(resolver=wallet_api.add_credit_entry)
     convert_credit = strawberry.mutation(resolver=wallet_api.convert_credit)
+    reverse_credit_entry = strawberry.mutation(resolver=wallet_api.reverse_credit_entry)
+    create_redemption = strawberry.mutation(resolver=redemption_api.create_redemption)
+    redeem_redemption = strawberry.mutation(resolver=redemption_api.redeem_redemption)
+    cancel_redemption = strawberry.mutation(resolver=redemption_api.cancel_redemption)
 
 
 class PatronSchema(strawberry.Schema):

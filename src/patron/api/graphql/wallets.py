@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -22,6 +23,9 @@ from patron.wallets.models import ConversionCommand, EntryCommand
 from patron.wallets.models import CreditEntry as CreditEntryModel
 from patron.wallets.models import CreditType as CreditTypeModel
 from patron.wallets.models import Wallet as WalletModel
+
+if TYPE_CHECKING:
+    from patron.api.graphql.redemptions import RedemptionCode
 
 
 @strawberry.enum(description="What an entry did to its balance.")
@@ -81,6 +85,14 @@ class CreditEntry:
         )
 
 
+@strawberry.type(description="Credit of one lot that expires at a given time.")
+class ExpiringCredit:
+    credit_type: CreditType
+    amount: Decimal
+    expires_at: datetime
+    entry_uuid: str = strawberry.field(description="The ADD that brought this credit.")
+
+
 @strawberry.type(description="A contact's wallet. Balances are what can be spent now.")
 class Wallet:
     uuid: str
@@ -117,6 +129,35 @@ class Wallet:
             updated_at=wallet.updated_at,
         )
 
+    @strawberry.field(description="Redemption codes of this wallet, newest first.")
+    def redemption_codes(
+        self, info: Info[Context, None], limit: int | None = None, offset: int | None = None
+    ) -> list[Annotated[RedemptionCode, strawberry.lazy("patron.api.graphql.redemptions")]]:
+        from patron.api.graphql.redemptions import RedemptionCode
+
+        context = info.context
+        size, start = check_page(limit, offset)
+        found = context.codes_by_wallet(size, start).load(self.uuid)
+        return [RedemptionCode.of(item, context.principal) for item in found]
+
+    @strawberry.field(
+        description="Credit that will expire, per lot, soonest first (already-expired credit "
+        "is never counted in the balances)."
+    )
+    def expiring_credit(self, info: Info[Context, None]) -> list[ExpiringCredit]:
+        context = info.context
+        return [
+            ExpiringCredit(
+                credit_type=CreditType(lot.credit_type.value),
+                amount=from_minor(
+                    lot.remaining, ledger.precision(context.principal, lot.credit_type)
+                ),
+                expires_at=lot.expires_at,
+                entry_uuid=lot.entry_uuid,
+            )
+            for lot in context.lots_by_wallet().load(self.uuid)
+        ]
+
     @strawberry.field(description="Newest first; limit 0 to 250 (default 50), offset 0 or more.")
     def credit_entries(
         self, info: Info[Context, None], limit: int | None = None, offset: int | None = None
@@ -135,6 +176,9 @@ class AddCreditEntryInput:
     amount: Decimal
     note: str | None = None
     idempotency_key: str | None = None
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="ADD only: the credit expires at this time (a lot)."
+    )
 
 
 @strawberry.input
@@ -184,6 +228,7 @@ def add_credit_entry(
         amount=credit_entry.amount,
         note=credit_entry.note,
         idempotency_key=credit_entry.idempotency_key,
+        expires_at=credit_entry.expires_at,
     )
     try:
         entry = wallet_service.post_entry(context.db, context.principal, command)
@@ -218,4 +263,36 @@ def convert_credit(info: Info[Context, None], credit: ConvertCreditInput) -> Con
         credit_entry=CreditEntry.of(conversion.added, context.principal),
         removed_entry=CreditEntry.of(conversion.removed, context.principal),
         conversion_uuid=conversion.conversion_uuid,
+    )
+
+
+@strawberry.input
+class ReverseCreditEntryInput:
+    uuid: str = strawberry.field(description="The entry to give back or take back.")
+    amount: Decimal | None = strawberry.field(
+        default=None, description="Part of it; default: all that is not reversed yet."
+    )
+    note: str | None = None
+    idempotency_key: str | None = None
+
+
+def reverse_credit_entry(
+    info: Info[Context, None], reversal: ReverseCreditEntryInput
+) -> AddCreditEntryResponse:
+    context = info.context
+    try:
+        entry = wallet_service.reverse_entry(
+            context.db,
+            context.principal,
+            reversal.uuid,
+            amount=reversal.amount,
+            note=reversal.note,
+            idempotency_key=reversal.idempotency_key,
+        )
+    except DomainError as error:
+        return AddCreditEntryResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return AddCreditEntryResponse(
+        success=True, credit_entry=CreditEntry.of(entry, context.principal)
     )

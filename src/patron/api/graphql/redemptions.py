@@ -1,0 +1,187 @@
+"""Redemption codes on the native API, in the seed vendor's style."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from patron.accounts.principal import Principal
+from patron.api.graphql.context import Context
+from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.wallets import CreditEntry, CreditType
+from patron.core.errors import DomainError
+from patron.core.money import from_minor
+from patron.redemptions import codes
+from patron.redemptions import service as redemption_service
+from patron.redemptions.models import NewRedemption, Redemption
+from patron.wallets import ledger
+
+
+@strawberry.enum(description="ACTIVE codes hold their amount on the wallet until used.")
+class RedemptionStatus(Enum):
+    ACTIVE = "ACTIVE"
+    REDEEMED = "REDEEMED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+
+@strawberry.type(description="A code that holds credit for a contact until it is redeemed.")
+class RedemptionCode:
+    uuid: str
+    code: str = strawberry.field(description="As printed for the customer (dashes optional).")
+    credit_type: CreditType
+    reward_value: Decimal
+    allocated: bool = strawberry.field(description="Whether the code belongs to a contact.")
+    redeemed: bool
+    redeemed_at: datetime | None
+    status: RedemptionStatus
+    expires_at: datetime | None
+    released_at: datetime | None = strawberry.field(
+        description="When a cancelled or expired code gave its hold back (REDEMPTION_REFUND)."
+    )
+    contact_uuid: str
+    wallet_uuid: str
+    note: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, redemption: Redemption, principal: Principal) -> RedemptionCode:
+        return cls(
+            uuid=redemption.uuid,
+            code=codes.display(redemption.code),
+            credit_type=CreditType(redemption.credit_type.value),
+            reward_value=from_minor(
+                redemption.amount, ledger.precision(principal, redemption.credit_type)
+            ),
+            allocated=True,
+            redeemed=redemption.redeemed_at is not None,
+            redeemed_at=redemption.redeemed_at,
+            status=RedemptionStatus(redemption.status.value),
+            expires_at=redemption.expires_at,
+            released_at=redemption.released_at,
+            contact_uuid=redemption.customer_uuid,
+            wallet_uuid=redemption.wallet_uuid,
+            note=redemption.note,
+            created_at=redemption.created_at,
+        )
+
+
+@strawberry.input
+class CreateRedemptionInput:
+    credit_type: CreditType
+    reward_value: Decimal
+    wallet_uuid: str | None = None
+    contact_uuid: str | None = None
+    quantity: int = 1
+    expires_at: datetime | None = None
+    note: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class CreateRedemptionResponse:
+    success: bool
+    redemption_codes: list[RedemptionCode] = strawberry.field(default_factory=list)
+    errors: list[str] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RedemptionCodeResponse:
+    success: bool
+    redemption_code: RedemptionCode | None = None
+    credit_entry: CreditEntry | None = strawberry.field(
+        default=None, description="The SPEND that captured the code's hold."
+    )
+    errors: list[str] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def create_redemption(
+    info: Info[Context, None], redemption: CreateRedemptionInput
+) -> CreateRedemptionResponse:
+    context = info.context
+    command = NewRedemption(
+        credit_type=redemption.credit_type.value,
+        amount=redemption.reward_value,
+        wallet_uuid=redemption.wallet_uuid,
+        customer_uuid=redemption.contact_uuid,
+        quantity=redemption.quantity,
+        expires_at=redemption.expires_at,
+        note=redemption.note,
+        idempotency_key=redemption.idempotency_key,
+    )
+    try:
+        made = redemption_service.create_redemptions(context.db, context.principal, command)
+    except DomainError as error:
+        return CreateRedemptionResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return CreateRedemptionResponse(
+        success=True,
+        redemption_codes=[RedemptionCode.of(item, context.principal) for item in made],
+    )
+
+
+def redeem_redemption(info: Info[Context, None], code: str) -> RedemptionCodeResponse:
+    context = info.context
+    try:
+        redeemed = redemption_service.redeem_code(context.db, context.principal, code)
+    except DomainError as error:
+        return RedemptionCodeResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return RedemptionCodeResponse(
+        success=True,
+        redemption_code=RedemptionCode.of(redeemed.redemption, context.principal),
+        credit_entry=CreditEntry.of(redeemed.entry, context.principal),
+    )
+
+
+def cancel_redemption(info: Info[Context, None], code: str) -> RedemptionCodeResponse:
+    context = info.context
+    try:
+        cancelled = redemption_service.cancel_code(context.db, context.principal, code)
+    except DomainError as error:
+        return RedemptionCodeResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return RedemptionCodeResponse(
+        success=True, redemption_code=RedemptionCode.of(cancelled, context.principal)
+    )
+
+
+def redemption_code(info: Info[Context, None], code: str) -> RedemptionCode | None:
+    context = info.context
+    found = redemption_service.find_code(context.connection(), context.principal, code)
+    return RedemptionCode.of(found, context.principal) if found else None
+
+
+def redemption_codes(
+    info: Info[Context, None],
+    status: RedemptionStatus | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> list[RedemptionCode]:
+    context = info.context
+    found = redemption_service.list_codes(
+        context.connection(),
+        context.principal,
+        status=status.value if status else None,
+        limit=limit,
+        offset=offset,
+    )
+    return [RedemptionCode.of(item, context.principal) for item in found]
+
+
+def redemption_codes_count(
+    info: Info[Context, None], status: RedemptionStatus | None = None
+) -> int:
+    context = info.context
+    return redemption_service.count_codes(
+        context.connection(), context.principal, status.value if status else None
+    )

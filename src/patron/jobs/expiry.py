@@ -1,0 +1,84 @@
+"""The expiry sweep: lots past their date and redemption codes past theirs, in short batches.
+
+Each batch is its own transaction. On PostgreSQL a wallet that another transaction is
+spending from is skipped (``SKIP LOCKED``) and picked up by the next pass, so the sweep
+never makes a customer's checkout wait.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from patron.accounts import service as accounts
+from patron.core.clock import utcnow
+from patron.core.db import Database
+from patron.redemptions import service as redemptions
+from patron.wallets import lots, postings
+from patron.wallets.lot_tables import credit_lots
+
+
+@dataclass
+class SweepReport:
+    accounts: int = 0
+    lots_expired: int = 0
+    codes_expired: int = 0
+    wallets_skipped: int = 0
+    seconds: float = 0.0
+
+
+def _due_wallets(db: Database, account_id: str, now: datetime, limit: int) -> list[str]:
+    with db.read() as connection:
+        return list(
+            connection.execute(
+                select(credit_lots.c.wallet_uuid)
+                .where(
+                    credit_lots.c.account_id == account_id,
+                    credit_lots.c.remaining > 0,
+                    credit_lots.c.expires_at <= now,
+                )
+                .group_by(credit_lots.c.wallet_uuid)
+                .limit(limit)
+            ).scalars()
+        )
+
+
+def sweep(
+    db: Database, *, now: datetime | None = None, batch_size: int = 200, max_passes: int = 1_000_000
+) -> SweepReport:
+    """Expire everything due at ``now`` (default: the current time) in every account."""
+    started = time.monotonic()
+    moment = now or utcnow()
+    report = SweepReport()
+    for account in accounts.list_accounts(db):
+        report.accounts += 1
+        principal = accounts.system_principal(account)
+        for _ in range(max_passes):
+            wallets = _due_wallets(db, account.uuid, moment, batch_size)
+            if not wallets:
+                break
+            expired_before = report.lots_expired
+            with db.write() as connection:
+                for wallet_uuid in wallets:
+                    if not postings.lock_wallet(
+                        connection, principal, wallet_uuid, skip_locked=True
+                    ):
+                        report.wallets_skipped += 1
+                        continue
+                    due = lots.due_lots(connection, account.uuid, wallet_uuid, moment)
+                    report.lots_expired += len(
+                        postings.expire_lots(connection, principal, wallet_uuid, due, moment)
+                    )
+            if report.lots_expired == expired_before:
+                time.sleep(0.05)  # every due wallet was busy: let the spenders finish
+        while True:
+            with db.write() as connection:
+                expired = redemptions.expire_codes(connection, principal, moment, batch_size)
+            report.codes_expired += expired
+            if expired < batch_size:
+                break
+    report.seconds = time.monotonic() - started
+    return report

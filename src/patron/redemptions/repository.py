@@ -1,0 +1,204 @@
+"""SQL for redemption codes. Every statement is scoped by the account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, or_, select, update
+
+from patron.core.clock import as_utc
+from patron.redemptions.models import Redemption, RedemptionStatus
+from patron.redemptions.tables import redemptions
+from patron.wallets.models import CreditType
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def redemption_from_row(row: Any) -> Redemption:
+    return Redemption(
+        uuid=row.uuid,
+        code=row.code,
+        customer_uuid=row.customer_uuid,
+        wallet_uuid=row.wallet_uuid,
+        credit_type=CreditType(row.credit_type),
+        amount=row.amount,
+        status=RedemptionStatus(row.status),
+        note=row.note,
+        expires_at=_utc(row.expires_at),
+        redeemed_at=_utc(row.redeemed_at),
+        released_at=_utc(row.released_at),
+        release_reason=row.release_reason,
+        spend_entry_uuid=row.spend_entry_uuid,
+        promotion_uuid=row.promotion_uuid,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def insert_redemption(connection: Connection, account_id: str, values: dict[str, Any]) -> None:
+    connection.execute(insert(redemptions).values(account_id=account_id, **values))
+
+
+def code_exists(connection: Connection, account_id: str, code: str) -> bool:
+    return (
+        connection.execute(
+            select(redemptions.c.uuid).where(
+                redemptions.c.account_id == account_id, redemptions.c.code == code
+            )
+        ).first()
+        is not None
+    )
+
+
+def get_by_code(connection: Connection, account_id: str, code: str) -> Redemption | None:
+    row = connection.execute(
+        select(redemptions).where(
+            redemptions.c.account_id == account_id, redemptions.c.code == code
+        )
+    ).first()
+    return redemption_from_row(row) if row else None
+
+
+def get_by_uuids(connection: Connection, account_id: str, uuids: Sequence[str]) -> list[Redemption]:
+    rows = connection.execute(
+        select(redemptions).where(
+            redemptions.c.account_id == account_id, redemptions.c.uuid.in_(list(uuids))
+        )
+    )
+    found = {row.uuid: redemption_from_row(row) for row in rows}
+    return [found[uuid] for uuid in uuids if uuid in found]
+
+
+def claim(
+    connection: Connection, account_id: str, code: str, now: datetime, status: RedemptionStatus
+) -> Redemption | None:
+    """Move an ACTIVE, unexpired code to ``status``; exactly one concurrent caller wins."""
+    values: dict[str, Any] = {"status": status.value, "updated_at": now}
+    if status is RedemptionStatus.REDEEMED:
+        values["redeemed_at"] = now
+    else:
+        values["released_at"] = now
+        values["release_reason"] = "REDEMPTION_REFUND"
+    row = connection.execute(
+        update(redemptions)
+        .where(
+            redemptions.c.account_id == account_id,
+            redemptions.c.code == code,
+            redemptions.c.status == RedemptionStatus.ACTIVE.value,
+            or_(redemptions.c.expires_at.is_(None), redemptions.c.expires_at > now),
+        )
+        .values(**values)
+        .returning(*redemptions.c)
+    ).first()
+    return redemption_from_row(row) if row else None
+
+
+def set_spend_entry(
+    connection: Connection, account_id: str, redemption_uuid: str, entry_uuid: str
+) -> None:
+    connection.execute(
+        update(redemptions)
+        .where(redemptions.c.account_id == account_id, redemptions.c.uuid == redemption_uuid)
+        .values(spend_entry_uuid=entry_uuid)
+    )
+
+
+def expire_due(
+    connection: Connection, account_id: str, now: datetime, limit: int
+) -> list[Redemption]:
+    """Mark up to ``limit`` ACTIVE codes past their expiry as EXPIRED; returns them."""
+    due = (
+        select(redemptions.c.uuid)
+        .where(
+            redemptions.c.account_id == account_id,
+            redemptions.c.status == RedemptionStatus.ACTIVE.value,
+            redemptions.c.expires_at <= now,
+        )
+        .limit(limit)
+    )
+    if connection.dialect.name != "sqlite":
+        due = due.with_for_update(skip_locked=True)
+    uuids = list(connection.execute(due).scalars())
+    if not uuids:
+        return []
+    rows = connection.execute(
+        update(redemptions)
+        .where(
+            redemptions.c.account_id == account_id,
+            redemptions.c.uuid.in_(uuids),
+            redemptions.c.status == RedemptionStatus.ACTIVE.value,
+        )
+        .values(
+            status=RedemptionStatus.EXPIRED.value,
+            released_at=now,
+            release_reason="REDEMPTION_REFUND",
+            updated_at=now,
+        )
+        .returning(*redemptions.c)
+    )
+    return [redemption_from_row(row) for row in rows]
+
+
+def for_wallets(
+    connection: Connection,
+    account_id: str,
+    wallet_uuids: Sequence[str],
+    *,
+    limit: int,
+    offset: int,
+) -> dict[str, list[Redemption]]:
+    """Newest-first pages of codes for many wallets in one statement."""
+    found: dict[str, list[Redemption]] = {uuid: [] for uuid in wallet_uuids}
+    if not wallet_uuids:
+        return found
+    position = (
+        func.row_number()
+        .over(
+            partition_by=redemptions.c.wallet_uuid,
+            order_by=(redemptions.c.created_at.desc(), redemptions.c.uuid),
+        )
+        .label("position")
+    )
+    ranked = (
+        select(redemptions, position)
+        .where(
+            redemptions.c.account_id == account_id,
+            redemptions.c.wallet_uuid.in_(list(wallet_uuids)),
+        )
+        .subquery()
+    )
+    rows = connection.execute(
+        select(ranked)
+        .where(ranked.c.position > offset, ranked.c.position <= offset + limit)
+        .order_by(ranked.c.wallet_uuid, ranked.c.position)
+    )
+    for row in rows:
+        found[row.wallet_uuid].append(redemption_from_row(row))
+    return found
+
+
+def list_redemptions(
+    connection: Connection, account_id: str, *, status: str | None, limit: int, offset: int
+) -> list[Redemption]:
+    query = select(redemptions).where(redemptions.c.account_id == account_id)
+    if status is not None:
+        query = query.where(redemptions.c.status == status)
+    rows = connection.execute(
+        query.order_by(redemptions.c.created_at.desc(), redemptions.c.uuid)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [redemption_from_row(row) for row in rows]
+
+
+def count_redemptions(connection: Connection, account_id: str, status: str | None) -> int:
+    query = (
+        select(func.count()).select_from(redemptions).where(redemptions.c.account_id == account_id)
+    )
+    if status is not None:
+        query = query.where(redemptions.c.status == status)
+    return int(connection.execute(query).scalar_one())
