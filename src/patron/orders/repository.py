@@ -1,0 +1,315 @@
+"""SQL for stores, orders and refunds. Every statement is scoped by the account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from patron.accounts.tables import accounts
+from patron.core.clock import as_utc
+from patron.customers.tables import customers
+from patron.orders.models import CustomerOrderStats, Order, OrderStatus, Refund, Store
+from patron.orders.tables import order_refunds, orders, stores
+
+NO_STORE = ""
+
+
+def store_from_row(row: Any) -> Store:
+    return Store(
+        uuid=row.uuid,
+        number=row.number,
+        name=row.name,
+        external_id=row.external_id,
+        points_multiplier=Decimal(row.points_multiplier) if row.points_multiplier else None,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def order_from_row(row: Any) -> Order:
+    return Order(
+        uuid=row.uuid,
+        number=row.number,
+        store_uuid=row.store_key or None,
+        external_id=row.external_id,
+        customer_uuid=row.customer_uuid,
+        total=row.total,
+        currency=row.currency,
+        payment_type=row.payment_type,
+        order_type=row.order_type,
+        status=OrderStatus(row.status),
+        completed_at=as_utc(row.completed_at) if row.completed_at else None,
+        refunded=row.refunded,
+        points_earned=row.points_earned,
+        points_clawed_back=row.points_clawed_back,
+        clawback_shortfall=row.clawback_shortfall,
+        credit_paid=row.credit_paid,
+        credit_returned=row.credit_returned,
+        lines=list(row.lines) if row.lines is not None else None,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def refund_from_row(row: Any) -> Refund:
+    return Refund(
+        uuid=row.uuid,
+        order_uuid=row.order_uuid,
+        external_id=row.external_id,
+        amount=row.amount,
+        points_clawed_back=row.points_clawed_back,
+        clawback_shortfall=row.clawback_shortfall,
+        credit_returned=row.credit_returned,
+        created_at=as_utc(row.created_at),
+    )
+
+
+def account_settings(connection: Connection, account_id: str) -> dict[str, Any]:
+    """The account's settings as committed now (not as the request's token saw them)."""
+    settings = connection.execute(
+        select(accounts.c.settings).where(accounts.c.account_id == account_id)
+    ).scalar_one_or_none()
+    return dict(settings or {})
+
+
+def customer_exists(connection: Connection, account_id: str, customer_uuid: str) -> bool:
+    found = connection.execute(
+        select(customers.c.uuid).where(
+            customers.c.account_id == account_id, customers.c.uuid == customer_uuid
+        )
+    ).first()
+    return found is not None
+
+
+# Stores
+
+
+def insert_store(connection: Connection, values: dict[str, Any]) -> None:
+    connection.execute(insert(stores).values(**values))
+
+
+def get_store(connection: Connection, account_id: str, store_uuid: str) -> Store | None:
+    row = connection.execute(
+        select(stores).where(stores.c.account_id == account_id, stores.c.uuid == store_uuid)
+    ).first()
+    return store_from_row(row) if row else None
+
+
+def store_by_external_id(connection: Connection, account_id: str, external_id: str) -> Store | None:
+    row = connection.execute(
+        select(stores).where(stores.c.account_id == account_id, stores.c.external_id == external_id)
+    ).first()
+    return store_from_row(row) if row else None
+
+
+def list_stores(connection: Connection, account_id: str, *, limit: int, offset: int) -> list[Store]:
+    rows = connection.execute(
+        select(stores)
+        .where(stores.c.account_id == account_id)
+        .order_by(stores.c.number)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [store_from_row(row) for row in rows]
+
+
+def stores_by_uuid(
+    connection: Connection, account_id: str, store_uuids: Sequence[str]
+) -> dict[str, Store]:
+    if not store_uuids:
+        return {}
+    rows = connection.execute(
+        select(stores).where(
+            stores.c.account_id == account_id, stores.c.uuid.in_(list(store_uuids))
+        )
+    )
+    return {row.uuid: store_from_row(row) for row in rows}
+
+
+# Orders
+
+
+def insert_order(connection: Connection, values: dict[str, Any]) -> None:
+    connection.execute(insert(orders).values(**values))
+
+
+def get_order(
+    connection: Connection, account_id: str, order_uuid: str, *, for_update: bool = False
+) -> Order | None:
+    query = select(orders).where(orders.c.account_id == account_id, orders.c.uuid == order_uuid)
+    if for_update:
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    return order_from_row(row) if row else None
+
+
+def order_by_external_id(
+    connection: Connection,
+    account_id: str,
+    store_uuid: str | None,
+    external_id: str,
+    *,
+    for_update: bool = False,
+) -> Order | None:
+    query = select(orders).where(
+        orders.c.account_id == account_id,
+        orders.c.store_key == (store_uuid or NO_STORE),
+        orders.c.external_id == external_id,
+    )
+    if for_update:
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    return order_from_row(row) if row else None
+
+
+def update_order(
+    connection: Connection, account_id: str, order_uuid: str, values: dict[str, Any]
+) -> None:
+    connection.execute(
+        update(orders)
+        .where(orders.c.account_id == account_id, orders.c.uuid == order_uuid)
+        .values(**values)
+    )
+
+
+def list_orders(
+    connection: Connection,
+    account_id: str,
+    *,
+    limit: int,
+    offset: int,
+    store_uuid: str | None = None,
+) -> list[Order]:
+    """Newest first (by the order's per-account number)."""
+    query = select(orders).where(orders.c.account_id == account_id)
+    if store_uuid is not None:
+        query = query.where(orders.c.store_key == store_uuid)
+    rows = connection.execute(query.order_by(orders.c.number.desc()).limit(limit).offset(offset))
+    return [order_from_row(row) for row in rows]
+
+
+def orders_for_customers(
+    connection: Connection,
+    account_id: str,
+    customer_uuids: Sequence[str],
+    *,
+    limit: int,
+    offset: int,
+    store_uuid: str | None = None,
+) -> dict[str, list[Order]]:
+    """Newest-first pages of orders for many customers in one statement (a window each)."""
+    found: dict[str, list[Order]] = {uuid: [] for uuid in customer_uuids}
+    if not customer_uuids:
+        return found
+    conditions = [
+        orders.c.account_id == account_id,
+        orders.c.customer_uuid.in_(list(customer_uuids)),
+    ]
+    if store_uuid is not None:
+        conditions.append(orders.c.store_key == store_uuid)
+    position = (
+        func.row_number()
+        .over(partition_by=orders.c.customer_uuid, order_by=orders.c.number.desc())
+        .label("position")
+    )
+    ranked = select(orders, position).where(*conditions).subquery()
+    rows = connection.execute(
+        select(ranked)
+        .where(ranked.c.position > offset, ranked.c.position <= offset + limit)
+        .order_by(ranked.c.customer_uuid, ranked.c.position)
+    )
+    for row in rows:
+        found[row.customer_uuid].append(order_from_row(row))
+    return found
+
+
+def stats_for_customers(
+    connection: Connection, account_id: str, customer_uuids: Sequence[str]
+) -> dict[str, CustomerOrderStats]:
+    """Completed orders and their totals less refunds, per customer, in one statement."""
+    found = {uuid: CustomerOrderStats() for uuid in customer_uuids}
+    if not customer_uuids:
+        return found
+    rows = connection.execute(
+        select(
+            orders.c.customer_uuid,
+            func.count().label("orders_count"),
+            func.coalesce(func.sum(orders.c.total - orders.c.refunded), 0).label("expenses"),
+        )
+        .where(
+            orders.c.account_id == account_id,
+            orders.c.customer_uuid.in_(list(customer_uuids)),
+            orders.c.status == OrderStatus.COMPLETED.value,
+        )
+        .group_by(orders.c.customer_uuid)
+    )
+    for row in rows:
+        found[row.customer_uuid] = CustomerOrderStats(
+            orders_count=int(row.orders_count), expenses=int(row.expenses)
+        )
+    return found
+
+
+def completed_orders_count(account_id: str, customer_uuid: Any) -> Any:
+    """A correlated scalar subquery: the completed orders of ``customer_uuid``."""
+    return (
+        select(func.count())
+        .select_from(orders)
+        .where(
+            orders.c.account_id == account_id,
+            orders.c.customer_uuid == customer_uuid,
+            orders.c.status == OrderStatus.COMPLETED.value,
+        )
+        .scalar_subquery()
+    )
+
+
+# Refunds
+
+
+def insert_refund(connection: Connection, values: dict[str, Any]) -> None:
+    connection.execute(insert(order_refunds).values(**values))
+
+
+def refund_by_external_id(
+    connection: Connection, account_id: str, order_uuid: str, external_id: str
+) -> Refund | None:
+    row = connection.execute(
+        select(order_refunds).where(
+            order_refunds.c.account_id == account_id,
+            order_refunds.c.order_uuid == order_uuid,
+            order_refunds.c.external_id == external_id,
+        )
+    ).first()
+    return refund_from_row(row) if row else None
+
+
+def refunds_for_orders(
+    connection: Connection, account_id: str, order_uuids: Sequence[str]
+) -> dict[str, list[Refund]]:
+    """Refunds of many orders, oldest first, in one statement."""
+    found: dict[str, list[Refund]] = {uuid: [] for uuid in order_uuids}
+    if not order_uuids:
+        return found
+    rows = connection.execute(
+        select(order_refunds)
+        .where(
+            order_refunds.c.account_id == account_id,
+            order_refunds.c.order_uuid.in_(list(order_uuids)),
+        )
+        .order_by(order_refunds.c.created_at, order_refunds.c.uuid)
+    )
+    for row in rows:
+        found[row.order_uuid].append(refund_from_row(row))
+    return found
+
+
+def count_orders(connection: Connection, account_id: str) -> int:
+    return int(
+        connection.execute(
+            select(func.count()).select_from(orders).where(orders.c.account_id == account_id)
+        ).scalar_one()
+    )

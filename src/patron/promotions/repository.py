@@ -1,0 +1,245 @@
+"""SQL for promotions. Every statement is scoped by the account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from patron.core.clock import as_utc
+from patron.customers.tables import customers
+from patron.orders.repository import completed_orders_count
+from patron.orders.tables import stores
+from patron.promotions.models import Audience, Promotion, Reward
+from patron.promotions.tables import promotion_stores, promotions
+from patron.wallets.lot_tables import credit_lots
+from patron.wallets.tables import wallets
+
+
+def promotion_from_row(row: Any, store_uuids: Sequence[str] = ()) -> Promotion:
+    reward = Reward(row.reward)
+    multiplier = reward is Reward.POINTS_MULTIPLIER
+    return Promotion(
+        uuid=row.uuid,
+        number=row.number,
+        name=row.name,
+        description=row.description,
+        active=bool(row.active),
+        starts_at=as_utc(row.starts_at) if row.starts_at else None,
+        ends_at=as_utc(row.ends_at) if row.ends_at else None,
+        all_stores=bool(row.all_stores),
+        store_uuids=tuple(store_uuids),
+        audience=Audience(row.audience),
+        audience_value=row.audience_value,
+        reward=reward,
+        reward_multiplier=Decimal(row.reward_value) if multiplier else None,
+        reward_amount=None if multiplier else int(row.reward_value),
+        reward_credit_type=row.reward_credit_type,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def insert_promotion(connection: Connection, values: dict[str, Any]) -> None:
+    connection.execute(insert(promotions).values(**values))
+
+
+def update_promotion(
+    connection: Connection, account_id: str, promotion_uuid: str, values: dict[str, Any]
+) -> None:
+    connection.execute(
+        update(promotions)
+        .where(promotions.c.account_id == account_id, promotions.c.uuid == promotion_uuid)
+        .values(**values)
+    )
+
+
+def set_stores(
+    connection: Connection, account_id: str, promotion_uuid: str, store_uuids: Sequence[str]
+) -> None:
+    connection.execute(
+        delete(promotion_stores).where(
+            promotion_stores.c.account_id == account_id,
+            promotion_stores.c.promotion_uuid == promotion_uuid,
+        )
+    )
+    if store_uuids:
+        connection.execute(
+            insert(promotion_stores),
+            [
+                {"account_id": account_id, "promotion_uuid": promotion_uuid, "store_uuid": store}
+                for store in store_uuids
+            ],
+        )
+
+
+def existing_stores(
+    connection: Connection, account_id: str, store_uuids: Sequence[str]
+) -> set[str]:
+    if not store_uuids:
+        return set()
+    rows = connection.execute(
+        select(stores.c.uuid).where(
+            stores.c.account_id == account_id, stores.c.uuid.in_(list(store_uuids))
+        )
+    )
+    return {row.uuid for row in rows}
+
+
+def _with_stores(connection: Connection, account_id: str, rows: Sequence[Any]) -> list[Promotion]:
+    """Promotions with their store lists: one more statement, only when some are limited."""
+    limited = [row.uuid for row in rows if not row.all_stores]
+    by_promotion: dict[str, list[str]] = {uuid: [] for uuid in limited}
+    if limited:
+        links = connection.execute(
+            select(promotion_stores.c.promotion_uuid, promotion_stores.c.store_uuid)
+            .where(
+                promotion_stores.c.account_id == account_id,
+                promotion_stores.c.promotion_uuid.in_(limited),
+            )
+            .order_by(promotion_stores.c.promotion_uuid, promotion_stores.c.store_uuid)
+        )
+        for link in links:
+            by_promotion[link.promotion_uuid].append(link.store_uuid)
+    return [promotion_from_row(row, by_promotion.get(row.uuid, ())) for row in rows]
+
+
+def get_promotion(
+    connection: Connection, account_id: str, promotion_uuid: str, *, for_update: bool = False
+) -> Promotion | None:
+    query = select(promotions).where(
+        promotions.c.account_id == account_id, promotions.c.uuid == promotion_uuid
+    )
+    if for_update:
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    return _with_stores(connection, account_id, [row])[0] if row else None
+
+
+def list_promotions(
+    connection: Connection, account_id: str, *, limit: int, offset: int
+) -> list[Promotion]:
+    """Newest first."""
+    rows = connection.execute(
+        select(promotions)
+        .where(promotions.c.account_id == account_id)
+        .order_by(promotions.c.number.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return _with_stores(connection, account_id, rows)
+
+
+def available_for_customers(
+    connection: Connection,
+    account_id: str,
+    customer_uuids: Sequence[str],
+    *,
+    store_uuid: str | None,
+    now: datetime,
+) -> tuple[dict[str, list[Promotion]], bool]:
+    """The promotions each customer qualifies for now, evaluated by one statement.
+
+    Returns promotions by customer (customers that do not exist are absent) and whether
+    the store exists. Each customer's row carries what the audience rules need (available
+    points less unswept expired credit, completed orders, birthday month); the promotions
+    are outer-joined on every rule, so a customer without any still answers.
+    """
+    if not customer_uuids:
+        return {}, True
+    expired_points = (
+        select(func.coalesce(func.sum(credit_lots.c.remaining), 0))
+        .where(
+            credit_lots.c.account_id == account_id,
+            credit_lots.c.wallet_uuid == wallets.c.uuid,
+            credit_lots.c.credit_type == "LOCAL",
+            credit_lots.c.expires_at <= now,
+        )
+        .scalar_subquery()
+    )
+    points = func.coalesce(wallets.c.local_balance - wallets.c.local_held - expired_points, 0)
+    store_found = (
+        select(func.count())
+        .select_from(stores)
+        .where(stores.c.account_id == account_id, stores.c.uuid == store_uuid)
+        .scalar_subquery()
+        if store_uuid is not None
+        else literal(1)
+    )
+    who = (
+        select(
+            customers.c.uuid.label("customer_uuid"),
+            customers.c.birthday_month,
+            points.label("points"),
+            completed_orders_count(account_id, customers.c.uuid).label("orders_count"),
+            store_found.label("store_found"),
+        )
+        .select_from(
+            customers.outerjoin(
+                wallets,
+                and_(
+                    wallets.c.account_id == customers.c.account_id,
+                    wallets.c.customer_uuid == customers.c.uuid,
+                ),
+            )
+        )
+        .where(customers.c.account_id == account_id, customers.c.uuid.in_(list(customer_uuids)))
+        .subquery("who")
+    )
+    rules = [
+        promotions.c.account_id == account_id,
+        promotions.c.active.is_(True),
+        or_(promotions.c.starts_at.is_(None), promotions.c.starts_at <= now),
+        or_(promotions.c.ends_at.is_(None), promotions.c.ends_at > now),
+        or_(
+            promotions.c.audience == Audience.EVERYONE.value,
+            and_(
+                promotions.c.audience == Audience.MIN_POINTS.value,
+                who.c.points >= promotions.c.audience_value,
+            ),
+            and_(
+                promotions.c.audience == Audience.MIN_ORDERS.value,
+                who.c.orders_count >= promotions.c.audience_value,
+            ),
+            and_(
+                promotions.c.audience == Audience.BIRTHDAY_MONTH.value,
+                who.c.birthday_month == now.month,
+            ),
+        ),
+    ]
+    if store_uuid is not None:
+        rules.append(
+            or_(
+                promotions.c.all_stores.is_(True),
+                exists().where(
+                    promotion_stores.c.account_id == account_id,
+                    promotion_stores.c.promotion_uuid == promotions.c.uuid,
+                    promotion_stores.c.store_uuid == store_uuid,
+                ),
+            )
+        )
+    rows = connection.execute(
+        select(who.c.customer_uuid, who.c.store_found, promotions)
+        .select_from(who.outerjoin(promotions, and_(*rules)))
+        .order_by(who.c.customer_uuid, promotions.c.number)
+    ).all()
+    store_exists = all(row.store_found for row in rows)
+    found: dict[str, list[Promotion]] = {row.customer_uuid: [] for row in rows}
+    matched = [row for row in rows if row.uuid is not None]
+    for row, promotion in zip(matched, _with_stores(connection, account_id, matched), strict=True):
+        found[row.customer_uuid].append(promotion)
+    return found, store_exists
