@@ -188,6 +188,7 @@ def upgrade() -> None:
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('birthday_month', sa.SmallInteger(), nullable=True))
         batch_op.create_index('ix_customers_account_id_birthday_month', ['account_id', 'birthday_month'], unique=False)
+        batch_op.create_index('ix_customers_account_id_created_at', ['account_id', 'created_at'], unique=False)
 
     with op.batch_alter_table('wallets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('open_lots', sa.BigInteger(), server_default='0', nullable=False))
@@ -201,6 +202,7 @@ def downgrade() -> None:
         batch_op.drop_column('open_lots')
 
     with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_index('ix_customers_account_id_created_at')
         batch_op.drop_index('ix_customers_account_id_birthday_month')
         batch_op.drop_column('birthday_month')
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Update, delete, func, insert, select, update
 
 from patron.accounts.tables import accounts
+from patron.core import numbering
 from patron.core.clock import as_utc
 from patron.customers.models import Customer, CustomerFilter
 from patron.customers.tables import customers, identities
@@ -54,16 +56,24 @@ def customer_from_row(row: Any) -> Customer:
     )
 
 
+def customer_from_values(values: dict[str, Any]) -> Customer:
+    """The customer just inserted, from the values written (no read-back)."""
+    row = SimpleNamespace(**{column.name: values.get(column.name) for column in customers.c})
+    return customer_from_row(row)
+
+
 def next_number(connection: Connection, account_id: str) -> int:
-    """The next per-account customer number; the row lock serialises concurrent creates."""
-    return int(
-        connection.execute(
+    """The next per-account customer number (see patron.core.numbering)."""
+
+    def reserve(count: int) -> Update:
+        return (
             update(accounts)
             .where(accounts.c.account_id == account_id)
-            .values(next_customer_number=accounts.c.next_customer_number + 1)
+            .values(next_customer_number=accounts.c.next_customer_number + count)
             .returning(accounts.c.next_customer_number)
-        ).scalar_one()
-    )
+        )
+
+    return numbering.blocks.next(connection, account_id, "customer", reserve)
 
 
 def insert_customer(connection: Connection, values: dict[str, Any]) -> None:
@@ -147,7 +157,11 @@ def find_customers(
             .scalar_subquery()
         )
         query = query.where(customers.c.uuid == owner)
-    query = query.order_by(customers.c.number.desc()).limit(limit).offset(offset)
+    query = (
+        query.order_by(customers.c.created_at.desc(), customers.c.number.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     return [customer_from_row(row) for row in connection.execute(query)]
 
 
@@ -195,6 +209,29 @@ def set_identity(
                 external_id=external_id,
                 created_at=now,
             )
+        )
+
+
+def insert_identities(
+    connection: Connection,
+    account_id: str,
+    customer_uuid: str,
+    external_ids: dict[str, str],
+    now: Any,
+) -> None:
+    if external_ids:
+        connection.execute(
+            insert(identities),
+            [
+                {
+                    "account_id": account_id,
+                    "customer_uuid": customer_uuid,
+                    "service": service,
+                    "external_id": external,
+                    "created_at": now,
+                }
+                for service, external in external_ids.items()
+            ],
         )
 
 

@@ -37,6 +37,10 @@ class CreatedCustomer:
     wallet_uuid: str
 
 
+def _no_contact(customer_uuid: str) -> NotFound:
+    return NotFound(f"no contact with uuid '{customer_uuid}'", field="uuid")
+
+
 def _clean_services(services: Sequence[str]) -> list[str]:
     cleaned: list[str] = []
     for service in services:
@@ -134,34 +138,32 @@ def create_customer(
         now = utcnow()
         customer_uuid = str(uuid.uuid4())
         wallet_uuid = str(uuid.uuid4())
-        number = repository.next_number(connection, principal.account_id)
-        repository.insert_customer(
+        values: dict[str, Any] = {
+            "account_id": principal.account_id,
+            "uuid": customer_uuid,
+            "number": repository.next_number(connection, principal.account_id),
+            "accepts_marketing": False,
+            "verified": False,
+            "archived": False,
+            "user_type": "CONSUMER",
+            **profile,
+            "connected_services": services,
+            "password_hash": command.password_hash,
+            "created_at": now,
+            "updated_at": now,
+        }
+        repository.insert_customer(connection, values)
+        repository.insert_identities(
             connection,
-            {
-                "account_id": principal.account_id,
-                "uuid": customer_uuid,
-                "number": number,
-                "accepts_marketing": False,
-                "verified": False,
-                "archived": False,
-                "user_type": "CONSUMER",
-                **profile,
-                "connected_services": services,
-                "password_hash": command.password_hash,
-                "created_at": now,
-                "updated_at": now,
-            },
+            principal.account_id,
+            customer_uuid,
+            {service: external for service, external in identities.items() if external},
+            now,
         )
-        for service, external in identities.items():
-            if external is not None:
-                repository.set_identity(
-                    connection, principal.account_id, customer_uuid, service, external, now
-                )
         wallet_repository.insert_wallet(
             connection, principal.account_id, wallet_uuid, customer_uuid, now
         )
-        customer = repository.get_customer(connection, principal.account_id, customer_uuid)
-        assert customer is not None
+        customer = repository.customer_from_values(values)
         record_event(
             connection, principal.account_id, "contact.created", _event(customer, wallet_uuid)
         )
@@ -192,12 +194,15 @@ def update_customer(
         else None
     )
 
+    if not validation.is_uuid(customer_uuid):
+        raise _no_contact(customer_uuid)
+
     def write(connection: Connection) -> Customer:
         current = repository.get_customer(
             connection, principal.account_id, customer_uuid, for_update=not db.is_sqlite
         )
         if current is None:
-            raise NotFound(f"no contact with uuid '{customer_uuid}'", field="uuid")
+            raise _no_contact(customer_uuid)
         _check_unique(connection, principal, profile, identities, customer_uuid)
         now = utcnow()
         values: dict[str, Any] = {**profile, "updated_at": now}
@@ -224,11 +229,13 @@ def update_customer(
 def delete_customer(db: Database, principal: Principal, customer_uuid: str) -> None:
     """Remove a customer with its wallet, entries and identities, as the seed documents."""
     principal.require("write")
+    if not validation.is_uuid(customer_uuid):
+        raise _no_contact(customer_uuid)
 
     def write(connection: Connection) -> None:
         current = repository.get_customer(connection, principal.account_id, customer_uuid)
         if current is None:
-            raise NotFound(f"no contact with uuid '{customer_uuid}'", field="uuid")
+            raise _no_contact(customer_uuid)
         repository.delete_customer(connection, principal.account_id, customer_uuid)
         record_event(
             connection,
@@ -264,10 +271,12 @@ def find_customers(
     where = CustomerFilter(
         uuid=uuid,
         email=validation.normalised_email(email) if email is not None else None,
-        shopify_id=validation.external_id("SHOPIFY", shopify_id)
+        shopify_id=validation.external_id("SHOPIFY", shopify_id, field="shopifyId")
         if shopify_id is not None
         else None,
     )
+    if (uuid is not None and not validation.is_uuid(uuid)) or (email and "\x00" in email):
+        return []  # cannot match a stored contact
     return repository.find_customers(
         connection, principal.account_id, where, limit=size, offset=start
     )

@@ -60,6 +60,7 @@ customers = Table(
     UniqueConstraint("account_id", "email_normalized"),
     UniqueConstraint("account_id", "loyalty_id"),
     Index("ix_customers_account_id_birthday_month", "account_id", "birthday_month"),
+    Index("ix_customers_account_id_created_at", "account_id", "created_at"),
 )
 
 identities = Table(
