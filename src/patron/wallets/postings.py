@@ -96,23 +96,25 @@ def _refused(
     return insufficient(principal, wallet, posting.credit_type, posting.amount)
 
 
-def _write_entry(
+def _record(
     connection: Connection,
     principal: Principal,
     posting: Posting,
-    balance: int,
-    seq: int,
     now: datetime,
-    entry_uuid: str | None = None,
-) -> CreditEntry:
-    entry = CreditEntry(
-        uuid=entry_uuid or str(uuid.uuid4()),
+    *,
+    balance_delta: int,
+    held_delta: int = 0,
+    open_lots_delta: int = 0,
+) -> tuple[repository.Moved, CreditEntry] | None:
+    """Move the balance and write the posting's entry and outbox event; None if refused."""
+    draft = CreditEntry(
+        uuid=str(uuid.uuid4()),
         wallet_uuid=posting.wallet_uuid,
-        seq=seq,
+        seq=0,
         action=posting.action,
         credit_type=posting.credit_type,
         amount=posting.amount,
-        balance_after=balance,
+        balance_after=0,
         reason=posting.reason,
         note=posting.note,
         idempotency_key=posting.idempotency_key,
@@ -123,14 +125,25 @@ def _write_entry(
         expires_at=posting.expires_at,
         created_at=now,
     )
-    repository.insert_entry(connection, principal.account_id, entry)
+    recorded = repository.move_and_record(
+        connection,
+        principal.account_id,
+        draft,
+        now,
+        balance_delta=balance_delta,
+        held_delta=held_delta,
+        open_lots_delta=open_lots_delta,
+    )
+    if recorded is None:
+        return None
+    entry = recorded[1]
     record_event(
         connection,
         principal.account_id,
         EVENT_FOR_ACTION[entry.action],
         event_payload(principal, entry),
     )
-    return entry
+    return recorded
 
 
 def post(
@@ -143,17 +156,10 @@ def post(
         return _add(connection, principal, posting, now)
     if posting.expires_at is not None:
         raise InvalidInput("only an ADD can carry expiresAt", field="expiresAt")
-    moved = repository.move(
-        connection,
-        principal.account_id,
-        posting.wallet_uuid,
-        posting.credit_type,
-        now,
-        balance_delta=-posting.amount,
-    )
-    if moved is None:
+    recorded = _record(connection, principal, posting, now, balance_delta=-posting.amount)
+    if recorded is None:
         raise _refused(connection, principal, posting, now)
-    entry = _write_entry(connection, principal, posting, moved.balance, moved.entry_count, now)
+    moved, entry = recorded
     if moved.open_lots:
         _draw_on_lots(
             connection,
@@ -173,18 +179,17 @@ def _add(
 ) -> CreditEntry:
     if posting.expires_at is not None and posting.expires_at <= now:
         raise InvalidInput("expiresAt must be in the future", field="expiresAt")
-    moved = repository.move(
+    recorded = _record(
         connection,
-        principal.account_id,
-        posting.wallet_uuid,
-        posting.credit_type,
+        principal,
+        posting,
         now,
         balance_delta=posting.amount,
         open_lots_delta=1 if posting.expires_at else 0,
     )
-    if moved is None:
+    if recorded is None:
         raise _refused(connection, principal, posting, now)
-    entry = _write_entry(connection, principal, posting, moved.balance, moved.entry_count, now)
+    entry = recorded[1]
     if posting.expires_at is not None:
         lots.insert_lot(
             connection,
@@ -293,17 +298,6 @@ def expire_lots(
     for lot in due:
         if lot.remaining <= 0:
             continue
-        moved = repository.move(
-            connection,
-            principal.account_id,
-            wallet_uuid,
-            lot.credit_type,
-            now,
-            balance_delta=-lot.remaining,
-            open_lots_delta=-1,
-        )
-        if moved is None:  # pragma: no cover - a lot's credit is always available credit
-            raise InsufficientCredit(f"lot {lot.uuid} holds more than the wallet's available")
         posting = Posting(
             wallet_uuid=wallet_uuid,
             action=Action.REMOVE,
@@ -312,7 +306,12 @@ def expire_lots(
             reason=Reason.EXPIRY,
             note=f"expired lot of entry {lot.entry_uuid}",
         )
-        entry = _write_entry(connection, principal, posting, moved.balance, moved.entry_count, now)
+        recorded = _record(
+            connection, principal, posting, now, balance_delta=-lot.remaining, open_lots_delta=-1
+        )
+        if recorded is None:  # pragma: no cover - a lot's credit is always available credit
+            raise InsufficientCredit(f"lot {lot.uuid} holds more than the wallet's available")
+        entry = recorded[1]
         lots.set_remaining(connection, principal.account_id, lot.uuid, 0, entry.uuid)
         written.append(entry)
     return written
@@ -357,18 +356,17 @@ def capture(
     connection: Connection, principal: Principal, posting: Posting, now: datetime
 ) -> CreditEntry:
     """Turn a hold into a SPEND: the balance and the hold go down together."""
-    moved = repository.move(
+    recorded = _record(
         connection,
-        principal.account_id,
-        posting.wallet_uuid,
-        posting.credit_type,
+        principal,
+        posting,
         now,
         balance_delta=-posting.amount,
         held_delta=-posting.amount,
     )
-    if moved is None:  # pragma: no cover - a hold always covers its own capture
+    if recorded is None:  # pragma: no cover - a hold always covers its own capture
         raise InsufficientCredit("the held credit is no longer there", field="amount")
-    return _write_entry(connection, principal, posting, moved.balance, moved.entry_count, now)
+    return recorded[1]
 
 
 def release(
@@ -428,16 +426,15 @@ def remove_from_lot(
             f"{from_minor(left, places)} of it left",
             field="amount",
         )
-    moved = repository.move(
+    recorded = _record(
         connection,
-        principal.account_id,
-        posting.wallet_uuid,
-        posting.credit_type,
+        principal,
+        posting,
         now,
         balance_delta=-posting.amount,
         open_lots_delta=-1 if lot.remaining == posting.amount else 0,
     )
-    if moved is None:
+    if recorded is None:
         raise _refused(connection, principal, posting, now)
     lots.set_remaining(connection, principal.account_id, lot.uuid, lot.remaining - posting.amount)
-    return _write_entry(connection, principal, posting, moved.balance, moved.entry_count, now)
+    return recorded[1]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, literal, select, true, update
 
 from patron.core.clock import as_utc
 from patron.core.money import MAX_MINOR_UNITS
@@ -146,6 +146,34 @@ def move(
     the moment the row is locked. Returns the row after the change, or None when the wallet
     is missing or the guard refused.
     """
+    row = connection.execute(
+        _move_statement(
+            account_id,
+            wallet_uuid,
+            credit_type,
+            now,
+            balance_delta=balance_delta,
+            held_delta=held_delta,
+            entries=entries,
+            open_lots_delta=open_lots_delta,
+        )
+    ).first()
+    if row is None:
+        return None
+    return Moved(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def _move_statement(
+    account_id: str,
+    wallet_uuid: str,
+    credit_type: CreditType,
+    now: datetime,
+    *,
+    balance_delta: int,
+    held_delta: int,
+    entries: int,
+    open_lots_delta: int,
+) -> Any:
     balance, held = _BALANCE[credit_type], _HELD[credit_type]
     query = update(wallets).where(wallets.c.account_id == account_id, wallets.c.uuid == wallet_uuid)
     leaving = held_delta - balance_delta
@@ -165,36 +193,103 @@ def move(
         values[held] = held + held_delta
     if open_lots_delta:
         values[wallets.c.open_lots] = wallets.c.open_lots + open_lots_delta
+    return query.values(values).returning(
+        balance.label("balance"), held.label("held"), wallets.c.entry_count, wallets.c.open_lots
+    )
+
+
+def move_and_record(
+    connection: Connection,
+    account_id: str,
+    entry: CreditEntry,
+    now: datetime,
+    *,
+    balance_delta: int = 0,
+    held_delta: int = 0,
+    open_lots_delta: int = 0,
+) -> tuple[Moved, CreditEntry] | None:
+    """``move`` and the insert of ``entry`` (its position and balance_after filled in).
+
+    On PostgreSQL both go in one statement (a data-modifying CTE), so the wallet row's lock
+    is held for one round trip less: what bounds a hot wallet's throughput.
+    """
+    if connection.dialect.name == "sqlite":
+        moved = move(
+            connection,
+            account_id,
+            entry.wallet_uuid,
+            entry.credit_type,
+            now,
+            balance_delta=balance_delta,
+            held_delta=held_delta,
+            open_lots_delta=open_lots_delta,
+        )
+        if moved is None:
+            return None
+        written = replace(entry, seq=moved.entry_count, balance_after=moved.balance)
+        insert_entry(connection, account_id, written)
+        return moved, written
+    moved_row = _move_statement(
+        account_id,
+        entry.wallet_uuid,
+        entry.credit_type,
+        now,
+        balance_delta=balance_delta,
+        held_delta=held_delta,
+        entries=1,
+        open_lots_delta=open_lots_delta,
+    ).cte("moved")
+    values = _entry_values(account_id, entry)
+    columns = list(values)
+    sources: list[Any] = [
+        moved_row.c.entry_count
+        if name == "seq"
+        else moved_row.c.balance
+        if name == "balance_after"
+        else literal(value, credit_entries.c[name].type)
+        for name, value in values.items()
+    ]
+    recorded = (
+        insert(credit_entries)
+        .from_select(columns, select(*sources).select_from(moved_row))
+        .returning(credit_entries.c.seq)
+        .cte("recorded")
+    )
     row = connection.execute(
-        query.values(values).returning(balance, held, wallets.c.entry_count, wallets.c.open_lots)
+        select(
+            moved_row.c.balance, moved_row.c.held, moved_row.c.entry_count, moved_row.c.open_lots
+        ).select_from(moved_row.join(recorded, true()))
     ).first()
     if row is None:
         return None
-    return Moved(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    moved = Moved(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    return moved, replace(entry, seq=moved.entry_count, balance_after=moved.balance)
+
+
+def _entry_values(account_id: str, entry: CreditEntry) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "uuid": entry.uuid,
+        "wallet_uuid": entry.wallet_uuid,
+        "seq": entry.seq,
+        "action": entry.action.value,
+        "credit_type": entry.credit_type.value,
+        "amount": entry.amount,
+        "balance_after": entry.balance_after,
+        "reason": entry.reason.value,
+        "note": entry.note,
+        "idempotency_key": entry.idempotency_key,
+        "conversion_uuid": entry.conversion_uuid,
+        "redemption_uuid": entry.redemption_uuid,
+        "order_uuid": entry.order_uuid,
+        "reverses_uuid": entry.reverses_uuid,
+        "expires_at": entry.expires_at,
+        "created_at": entry.created_at,
+    }
 
 
 def insert_entry(connection: Connection, account_id: str, entry: CreditEntry) -> None:
-    connection.execute(
-        insert(credit_entries).values(
-            account_id=account_id,
-            uuid=entry.uuid,
-            wallet_uuid=entry.wallet_uuid,
-            seq=entry.seq,
-            action=entry.action.value,
-            credit_type=entry.credit_type.value,
-            amount=entry.amount,
-            balance_after=entry.balance_after,
-            reason=entry.reason.value,
-            note=entry.note,
-            idempotency_key=entry.idempotency_key,
-            conversion_uuid=entry.conversion_uuid,
-            redemption_uuid=entry.redemption_uuid,
-            order_uuid=entry.order_uuid,
-            reverses_uuid=entry.reverses_uuid,
-            expires_at=entry.expires_at,
-            created_at=entry.created_at,
-        )
-    )
+    connection.execute(insert(credit_entries).values(**_entry_values(account_id, entry)))
 
 
 def get_entries(
