@@ -484,7 +484,11 @@ def test_the_api_has_no_way_to_change_or_delete_an_entry(api: Api, tenant: Tenan
     touching_entries = {
         name for name in names if "entry" in name.lower() or "ledger" in name.lower()
     }
-    assert touching_entries == {"addCreditEntry"}
+    # Both append a new entry: a reversal is a correction written beside the original.
+    assert touching_entries == {"addCreditEntry", "reverseCreditEntry"}
+    assert not {name for name in names if name.startswith(("update", "delete", "remove"))} & {
+        name for name in touching_entries
+    }
 
 
 def test_the_store_refuses_a_negative_balance_or_an_empty_entry(
