@@ -140,10 +140,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             return json_response({"status": "ok"})
         return json_response({"status": "unavailable"}, 503)
 
+    # Imported here because the dialects build on this module's request helpers.
+    from patron.api.compat.lightfunnels.routes import lightfunnels_routes
+
     routes = [
         Route("/graphql", graphql_post, methods=["POST"]),
         Route("/graphql", graphql_get, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        *lightfunnels_routes(patron),
     ]
 
     @contextlib.asynccontextmanager

@@ -1,0 +1,55 @@
+"""``POST /compat/lightfunnels/api/v2``: one GraphQL endpoint, ``Authorization: Bearer``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+
+from patron.api.app import Patron, guarded, parse_graphql_body, request_id_of
+from patron.api.compat.lightfunnels.context import LightfunnelsContext
+from patron.api.compat.lightfunnels.schema import build_schema
+from patron.api.graphql.executor import execute
+from patron.api.http import HttpError, bearer_token, error_response, json_response, read_json
+
+PATH = "/compat/lightfunnels/api/v2"
+
+
+def lightfunnels_routes(patron: Patron) -> list[BaseRoute]:
+    schema = build_schema(patron.settings)
+
+    async def endpoint(request: Request) -> Response:
+        request_id = request_id_of(request)
+        try:
+            token = bearer_token(request)
+            query, variables, operation_name = parse_graphql_body(
+                await read_json(request, patron.settings.max_body_bytes)
+            )
+        except HttpError as error:
+            return error_response(error)
+
+        def work() -> tuple[int, Any, dict[str, str]]:
+            principal = patron.authenticate(token)
+            context = LightfunnelsContext(db=patron.db, principal=principal, request_id=request_id)
+            try:
+                return 200, execute(schema, context, query, variables, operation_name), {}
+            except CannotGetOperationTypeError:
+                problem = (
+                    f"the query has no operation named '{operation_name}'"
+                    if operation_name is not None
+                    else "the query must hold one operation, or 'operationName' must name one"
+                )
+            except (MissingQueryError, InvalidOperationTypeError):
+                problem = "the query must be a query or a mutation"
+            raise HttpError(400, problem, "BAD_REQUEST")
+
+        status, body, headers = await run_in_threadpool(guarded, patron, request_id, work)
+        headers["X-Request-Id"] = request_id
+        return json_response(body, status, headers)
+
+    return [Route(PATH, endpoint, methods=["POST"])]

@@ -1,0 +1,325 @@
+"""The dialect's schema: ``customers``, ``node``, ``createCustomer``, ``updateCustomer``.
+
+Names are Lightfunnels' own (snake_case fields, ``pageInfo``); resolvers parse, call one core
+function and map the result. Domain errors become GraphQL errors in the shared executor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any, NewType
+
+import strawberry
+from graphql import GraphQLError, IntValueNode, StringValueNode, ValueNode
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, Info
+
+from patron.api.compat.lightfunnels.context import LightfunnelsContext
+from patron.api.compat.lightfunnels.cursors import (
+    decode_cursor,
+    decode_id,
+    encode_cursor,
+    encode_id,
+)
+from patron.api.compat.lightfunnels.leniency import PAGE_SIZE, Leniency
+from patron.api.compat.lightfunnels.query import parse_query
+from patron.api.compat.lightfunnels.timestamps import formatted
+from patron.api.graphql.scalars import DecimalScalar
+from patron.core.clock import utcnow
+from patron.core.errors import InvalidInput, NotFound
+from patron.core.money import from_minor
+from patron.core.paging import MAX_PAGE
+from patron.core.settings import Settings
+from patron.customers import search
+from patron.customers import service as customer_service
+from patron.customers.models import Customer as CustomerModel
+from patron.customers.models import CustomerChanges, NewCustomer
+
+DEFAULT_PAGE = 25
+GRAVATAR = "//www.gravatar.com/avatar/"
+
+PageSize = NewType("PageSize", object)
+
+
+def _page_size_value(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    raise ValueError("first must be a whole number")
+
+
+def _page_size_literal(node: ValueNode, _variables: Any = None) -> Any:
+    if isinstance(node, IntValueNode | StringValueNode):
+        return _page_size_value(
+            node.value if isinstance(node, StringValueNode) else int(node.value)
+        )
+    raise ValueError("first must be a whole number")
+
+
+PageSizeScalar = strawberry.scalar(
+    name=PAGE_SIZE,
+    description='A number of items: an Int, or a String of digits ("10").',
+    serialize=int,
+    parse_value=_page_size_value,
+    parse_literal=_page_size_literal,
+)
+
+
+Context = Info[LightfunnelsContext, None]
+
+
+@strawberry.interface(description="An object with a global id.")
+class Node:
+    id: strawberry.ID
+
+
+def _location(customer: CustomerModel) -> str | None:
+    parts = [part for part in (customer.city, customer.region, customer.country) if part]
+    return ", ".join(parts) or None
+
+
+def _avatar(email: str | None) -> str:
+    digest = hashlib.md5((email or "").strip().lower().encode(), usedforsecurity=False)
+    return GRAVATAR + digest.hexdigest()
+
+
+@strawberry.type(description="A person who buys.")
+class Customer(Node):
+    id: strawberry.ID
+    number: int = strawberry.field(name="_id", description="The per-account customer number.")
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    full_name: str | None
+    avatar: str = strawberry.field(description="Gravatar URL of the email.")
+    accepts_marketing: bool
+    notes: str | None
+    location: str | None
+    model: strawberry.Private[CustomerModel]
+
+    @classmethod
+    def of(cls, customer: CustomerModel) -> Customer:
+        return cls(
+            id=strawberry.ID(encode_id(customer.number)),
+            number=customer.number,
+            email=customer.email,
+            phone=customer.phone,
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+            full_name=customer.display_name,
+            avatar=_avatar(customer.email),
+            accepts_marketing=customer.accepts_marketing,
+            notes=customer.notes,
+            location=_location(customer),
+            model=customer,
+        )
+
+    @strawberry.field(description="Completed orders' totals less refunds, in the account currency.")
+    def expenses(self, info: Context) -> Decimal:
+        totals = info.context.order_totals().load(self.model.uuid)
+        return from_minor(totals.expenses, info.context.principal.currency_precision)
+
+    @strawberry.field(description="How many completed orders the customer has.")
+    def orders_count(self, info: Context) -> int:
+        return info.context.order_totals().load(self.model.uuid).orders_count
+
+    @strawberry.field(description='Relative ("an hour ago") unless a format is given.')
+    def created_at(self, format: str | None = None) -> str:
+        return formatted(self.model.created_at, utcnow(), format)
+
+    @strawberry.field(description='Relative ("an hour ago") unless a format is given.')
+    def updated_at(self, format: str | None = None) -> str:
+        return formatted(self.model.updated_at, utcnow(), format)
+
+
+@strawberry.type
+class CustomerEdge:
+    node: Customer
+    cursor: str
+
+
+@strawberry.type
+class PageInfo:
+    end_cursor: str | None = strawberry.field(name="endCursor")
+    has_next_page: bool = strawberry.field(name="hasNextPage")
+    start_cursor: str | None = strawberry.field(name="startCursor")
+    has_previous_page: bool = strawberry.field(name="hasPreviousPage")
+
+
+@strawberry.type
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    page_info: PageInfo = strawberry.field(name="pageInfo")
+
+
+def _page_size(first: Any) -> int:
+    size = DEFAULT_PAGE if first is None else _page_size_value(first)
+    if not 1 <= size <= MAX_PAGE:
+        raise InvalidInput(f"first must be between 1 and {MAX_PAGE}, got {size}", field="first")
+    return size
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="A page of customers. query: 'order_by:<field> order_dir:asc|desc', words "
+        "(name, email, phone) and field:value terms. first: default 25, at most 250."
+    )
+    def customers(
+        self,
+        info: Context,
+        query: str,
+        first: PageSize | None = None,
+        after: str | None = None,
+    ) -> CustomerConnection:
+        try:
+            size = _page_size(first)
+        except ValueError as error:
+            raise InvalidInput(str(error), field="first") from None
+        parsed = parse_query(query)
+        position = decode_cursor(after, parsed.order_by)
+        context = info.context
+        page = search.search_customers(
+            context.connection(),
+            context.principal,
+            search.CustomerSearch(
+                order_by=parsed.order_by,
+                descending=parsed.descending,
+                words=parsed.words,
+                terms=parsed.terms,
+                after=position,
+                limit=size,
+            ),
+        )
+        context.order_totals().expect(customer.uuid for customer in page.customers)
+        edges = [
+            CustomerEdge(node=Customer.of(customer), cursor=encode_cursor(key))
+            for customer, key in zip(page.customers, page.keys, strict=True)
+        ]
+        return CustomerConnection(
+            edges=edges,
+            page_info=PageInfo(
+                end_cursor=edges[-1].cursor if edges else None,
+                has_next_page=page.has_next,
+                start_cursor=edges[0].cursor if edges else None,
+                has_previous_page=position is not None,
+            ),
+        )
+
+    @strawberry.field(description="The object with this global id, or null.")
+    def node(self, info: Context, id: strawberry.ID) -> Node | None:
+        number = decode_id(id)
+        context = info.context
+        found = search.customer_by_number(context.connection(), context.principal, number)
+        return Customer.of(found) if found else None
+
+
+@strawberry.input(description="A new customer.")
+class InputCustomer:
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    accepts_marketing: bool | None = None
+    notes: str | None = None
+
+
+@strawberry.input(description='Only the fields given change; null or "" clears one.')
+class InputUpdateCustomer:
+    email: str | None = strawberry.UNSET
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    accepts_marketing: bool | None = strawberry.UNSET
+    notes: str | None = strawberry.UNSET
+
+
+# Lightfunnels input field -> core profile field; their names agree.
+_PROFILE = ("email", "first_name", "last_name", "phone", "accepts_marketing", "notes")
+
+
+def _profile(node: InputCustomer | InputUpdateCustomer) -> dict[str, Any]:
+    """The fields given; an empty string means no value, as Lightfunnels' forms send it."""
+    profile: dict[str, Any] = {}
+    for name in _PROFILE:
+        value = getattr(node, name)
+        if value is strawberry.UNSET:
+            continue
+        profile[name] = None if isinstance(value, str) and not value.strip() else value
+    return profile
+
+
+def _customer_uuid(context: LightfunnelsContext, id: str) -> str:
+    number = decode_id(id)
+    found = search.customer_by_number(context.connection(), context.principal, number)
+    if found is None:
+        raise NotFound(f"no customer with id '{id}'", field="id")
+    return found.uuid
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(name="createCustomer", description="Create a customer (with its wallet).")
+    def create_customer(self, info: Context, node: InputCustomer) -> Customer:
+        profile = {key: value for key, value in _profile(node).items() if value is not None}
+        created = customer_service.create_customer(
+            info.context.db, info.context.principal, NewCustomer(profile=profile)
+        )
+        return Customer.of(created.customer)
+
+    @strawberry.mutation(name="updateCustomer", description="Change the fields given.")
+    def update_customer(
+        self,
+        info: Context,
+        node: InputUpdateCustomer,
+        id: strawberry.ID,
+    ) -> Customer:
+        context = info.context
+        customer_uuid = _customer_uuid(context, id)
+        context.close()  # the write below is its own transaction
+        updated = customer_service.update_customer(
+            context.db,
+            context.principal,
+            customer_uuid,
+            CustomerChanges(profile=_profile(node)),
+        )
+        return Customer.of(updated)
+
+
+class LightfunnelsSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client errors are answers, not incidents; unexpected ones are logged by the executor."""
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return LightfunnelsSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Customer],
+        scalar_overrides={Decimal: DecimalScalar},
+        config=StrawberryConfig(auto_camel_case=False, scalar_map={PageSize: PageSizeScalar}),
+        extensions=[
+            Leniency,
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        ],
+    )
+
+
+def printed_schema(settings: Settings | None = None) -> str:
+    return build_schema(settings or Settings()).as_str() + "\n"
