@@ -246,7 +246,7 @@ def test_a_completed_order_cannot_go_back_to_pending(db: Database, earning: Tena
     [
         ({"total": "20.01"}, "total"),
         ({"credit_used": "1.00"}, "creditUsed"),
-        ({"customer": None}, "customerUuid"),
+        ({"customer": None}, "contactUuid"),
         ({"completed_at": datetime(2020, 1, 1, tzinfo=UTC)}, "completedAt"),
     ],
 )
@@ -368,7 +368,7 @@ def test_credit_used_needs_a_customer(db: Database, earning: Tenant) -> None:
     assert caught.value.field == "creditUsed"
 
 
-@pytest.mark.parametrize("field", ["customerUuid", "storeUuid"])
+@pytest.mark.parametrize("field", ["contactUuid", "storeUuid"])
 def test_unknown_and_other_accounts_ids_are_not_found(
     db: Database, earning: Tenant, other_tenant: Tenant, field: str
 ) -> None:
@@ -378,7 +378,7 @@ def test_unknown_and_other_accounts_ids_are_not_found(
     other_before = snapshot(db, other_tenant.uuid)
 
     for unknown in ("not-a-uuid", theirs_contact.customer.uuid, theirs_store.uuid):
-        if field == "customerUuid":
+        if field == "contactUuid":
             command = OrderCommand(
                 external_id="E", total="1", currency="USD", customer_uuid=unknown
             )

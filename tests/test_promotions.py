@@ -155,7 +155,7 @@ def test_unknown_and_other_accounts_customers_and_stores_are_not_found(
     for customer in (theirs, "nope"):
         with pytest.raises(NotFound) as caught:
             _available(db, tenant, customer)
-        assert caught.value.field == "customerUuid"
+        assert caught.value.field == "contactUuid"
     for store in (their_store.uuid, "nope"):
         with pytest.raises(NotFound) as caught:
             _available(db, tenant, mine, store)

@@ -76,7 +76,9 @@ class OrderNotRefundable(Conflict):
 # The earning rule
 
 
-def set_earning_rule(db: Database, principal: Principal, points_per_unit: object | None) -> None:
+def set_earning_rule(
+    db: Database, principal: Principal, points_per_unit: object | None
+) -> Decimal | None:
     """Points per currency unit for completed orders; None stops earning. Admin only."""
     principal.require("admin")
     rate = (
@@ -113,6 +115,7 @@ def set_earning_rule(db: Database, principal: Principal, points_per_unit: object
         )
 
     run_command(db, write)
+    return rate
 
 
 def earning_rule(connection: Connection, principal: Principal) -> Decimal | None:
@@ -205,7 +208,7 @@ def _clean_order(principal: Principal, command: OrderCommand, now: datetime) -> 
                 field="creditUsed",
             )
         if command.customer_uuid is None:
-            raise InvalidInput("creditUsed needs a customerUuid to pay from", field="creditUsed")
+            raise InvalidInput("creditUsed needs a contactUuid to pay from", field="creditUsed")
     return _CleanOrder(
         external_id=text(command.external_id, field="externalId", min_length=1, max_length=200),
         store_uuid=command.store_uuid,
@@ -247,7 +250,7 @@ def record_order(
 
 def _differences(order: Order, clean: _CleanOrder) -> list[str]:
     compared = {
-        "customerUuid": (order.customer_uuid, clean.customer_uuid),
+        "contactUuid": (order.customer_uuid, clean.customer_uuid),
         "total": (order.total, clean.total),
         "paymentType": (order.payment_type, clean.payment_type),
         "orderType": (order.order_type, clean.order_type),
@@ -310,7 +313,7 @@ def _insert_order(
     if clean.customer_uuid is not None and not repository.customer_exists(
         connection, account_id, clean.customer_uuid
     ):
-        raise NotFound(f"no contact with uuid '{clean.customer_uuid}'", field="customerUuid")
+        raise NotFound(f"no contact with uuid '{clean.customer_uuid}'", field="contactUuid")
     order_uuid = str(uuid.uuid4())
     completed = clean.status is OrderStatus.COMPLETED
     repository.insert_order(
@@ -382,7 +385,7 @@ def _wallet_uuid(connection: Connection, principal: Principal, customer_uuid: st
     )
     wallet = found.get(customer_uuid)
     if wallet is None:
-        raise NotFound(f"no contact with uuid '{customer_uuid}'", field="customerUuid")
+        raise NotFound(f"no contact with uuid '{customer_uuid}'", field="contactUuid")
     return wallet.uuid
 
 

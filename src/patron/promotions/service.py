@@ -371,7 +371,7 @@ def available_promotions(
         now=now or utcnow(),
     )
     if customer_uuid not in found:
-        raise NotFound(f"no contact with uuid '{customer_uuid}'", field="customerUuid")
+        raise NotFound(f"no contact with uuid '{customer_uuid}'", field="contactUuid")
     if not store_exists:
         raise NotFound(f"no store with uuid '{store_uuid}'", field="storeUuid")
     return found[customer_uuid]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -10,6 +11,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from patron.api.graphql import orders as order_api
+from patron.api.graphql import promotions as promotion_api
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, messages, user_errors
 from patron.api.graphql.wallets import Wallet
@@ -125,12 +128,27 @@ class Contact:
             raise RuntimeError(f"contact {self.uuid} has no wallet")
         return Wallet.of(wallet, context.principal)
 
+    orders_count: int = strawberry.field(
+        resolver=order_api.contact_orders_count, description="Completed orders."
+    )
+    expenses: Decimal = strawberry.field(
+        resolver=order_api.contact_expenses, description="Completed order totals less refunds."
+    )
+    orders: list[order_api.Order] = strawberry.field(
+        resolver=order_api.contact_orders,
+        description="Purchase history, newest first; limit 0 to 250 (default 50).",
+    )
+    available_promotions: list[promotion_api.Promotion] = strawberry.field(
+        resolver=promotion_api.contact_available_promotions
+    )
+
 
 def expect_rows(context: Context, contacts: list[Contact]) -> None:
     """Announce a page's contacts to the loaders so that nested fields batch."""
     uuids = [contact.uuid for contact in contacts]
     context.wallet_by_customer().expect(uuids)
     context.identities_by_customer().expect(uuids)
+    context.seen_contacts.update(dict.fromkeys(uuids))
 
 
 @strawberry.input(description="External ids to link; a Shopify id may be a GID or a number.")

@@ -11,6 +11,10 @@ from sqlalchemy import Connection
 from patron.accounts.principal import Principal
 from patron.core.db import Database
 from patron.customers import service as customers
+from patron.orders import service as orders
+from patron.orders.models import CustomerOrderStats, Order, Refund
+from patron.promotions import service as promotions
+from patron.promotions.models import Promotion
 from patron.redemptions import service as redemptions
 from patron.redemptions.models import Redemption
 from patron.wallets import service as wallets
@@ -58,6 +62,8 @@ class Context:
     _connection: Connection | None = None
     _loaders: dict[str, BatchLoader] = field(default_factory=dict)  # type: ignore[type-arg]
     seen_wallets: dict[str, None] = field(default_factory=dict)
+    seen_contacts: dict[str, None] = field(default_factory=dict)
+    seen_orders: dict[str, None] = field(default_factory=dict)
 
     def connection(self) -> Connection:
         """One read transaction per request, opened on first use."""
@@ -133,4 +139,67 @@ class Context:
             )
             self._loaders[name] = loader
         loader.expect(self.seen_wallets)
+        return loader
+
+    def order_stats_by_customer(self) -> BatchLoader[str, CustomerOrderStats]:
+        loader = self._loaders.get("order_stats_by_customer")
+        if loader is None:
+            loader = BatchLoader(
+                lambda keys: orders.order_stats_for_customers(
+                    self.connection(), self.principal, keys
+                ),
+                CustomerOrderStats(),
+            )
+            self._loaders["order_stats_by_customer"] = loader
+        loader.expect(self.seen_contacts)
+        return loader
+
+    def orders_by_customer(
+        self, limit: int, offset: int, store_uuid: str | None
+    ) -> BatchLoader[str, list[Order]]:
+        name = f"orders_by_customer:{limit}:{offset}:{store_uuid}"
+        loader = self._loaders.get(name)
+        if loader is None:
+
+            def fetch(keys: list[str]) -> dict[str, list[Order]]:
+                found = orders.orders_for_customers(
+                    self.connection(),
+                    self.principal,
+                    keys,
+                    limit=limit,
+                    offset=offset,
+                    store_uuid=store_uuid,
+                )
+                for page in found.values():
+                    self.seen_orders.update(dict.fromkeys(order.uuid for order in page))
+                return found
+
+            loader = BatchLoader(fetch, [])
+            self._loaders[name] = loader
+        loader.expect(self.seen_contacts)
+        return loader
+
+    def refunds_by_order(self) -> BatchLoader[str, list[Refund]]:
+        loader = self._loaders.get("refunds_by_order")
+        if loader is None:
+            loader = BatchLoader(
+                lambda keys: orders.refunds_for_orders(self.connection(), self.principal, keys),
+                [],
+            )
+            self._loaders["refunds_by_order"] = loader
+        loader.expect(self.seen_orders)
+        return loader
+
+    def promotions_by_customer(self, store_uuid: str | None) -> BatchLoader[str, list[Promotion]]:
+        name = f"promotions_by_customer:{store_uuid}"
+        loader = self._loaders.get(name)
+        if loader is None:
+            loader = BatchLoader(
+                lambda keys: promotions.available_promotions_for_customers(
+                    self.connection(), self.principal, keys, store_uuid=store_uuid
+                ),
+                [],
+            )
+            self._loaders[name] = loader
+        loader.expect(self.seen_contacts)
         return loader

@@ -17,6 +17,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from patron.api.graphql import contacts as contact_api
+from patron.api.graphql import orders as order_api
+from patron.api.graphql import promotions as promotion_api
 from patron.api.graphql import redemptions as redemption_api
 from patron.api.graphql import wallets as wallet_api
 from patron.api.graphql.context import Context
@@ -67,6 +69,19 @@ class Account:
         resolver=redemption_api.redemption_codes, description="Newest first."
     )
     redemption_codes_count: int = strawberry.field(resolver=redemption_api.redemption_codes_count)
+    stores: list[order_api.Store] = strawberry.field(
+        resolver=order_api.account_stores, description="Oldest first; limit 0 to 250."
+    )
+    orders: list[order_api.Order] = strawberry.field(
+        resolver=order_api.account_orders, description="Newest first; limit 0 to 250."
+    )
+    promotions: list[promotion_api.Promotion] = strawberry.field(
+        resolver=promotion_api.account_promotions, description="Newest first; limit 0 to 250."
+    )
+    earning_rule: Decimal | None = strawberry.field(
+        resolver=order_api.account_earning_rule,
+        description="LOCAL points per unit of the account currency; null when orders earn none.",
+    )
 
     @strawberry.field(description="How many contacts the account has.")
     def contacts_count(self, info: Info[Context, None]) -> int:
@@ -97,6 +112,12 @@ class Mutation:
     create_redemption = strawberry.mutation(resolver=redemption_api.create_redemption)
     redeem_redemption = strawberry.mutation(resolver=redemption_api.redeem_redemption)
     cancel_redemption = strawberry.mutation(resolver=redemption_api.cancel_redemption)
+    create_store = strawberry.mutation(resolver=order_api.create_store)
+    record_order = strawberry.mutation(resolver=order_api.record_order)
+    refund_order = strawberry.mutation(resolver=order_api.refund_order)
+    set_earning_rule = strawberry.mutation(resolver=order_api.set_earning_rule)
+    create_promotion = strawberry.mutation(resolver=promotion_api.create_promotion)
+    update_promotion = strawberry.mutation(resolver=promotion_api.update_promotion)
 
 
 class PatronSchema(strawberry.Schema):
