@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return json_response({"status": "unavailable"}, 503)
 
     # Imported here because the dialects build on this module's request helpers.
+    from patron.api.compat.commerce.routes import commerce_routes
     from patron.api.compat.lightfunnels.routes import lightfunnels_routes
 
     routes = [
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         Route("/graphql", graphql_get, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         *lightfunnels_routes(patron),
+        *commerce_routes(patron),
     ]
 
     @contextlib.asynccontextmanager
