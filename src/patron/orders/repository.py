@@ -10,7 +10,6 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from patron.accounts.tables import accounts
 from patron.core.clock import as_utc
-from patron.customers.tables import customers
 from patron.orders.models import CustomerOrderStats, Order, OrderStatus, Refund, Store
 from patron.orders.tables import order_refunds, orders, stores
 
@@ -73,15 +72,6 @@ def account_settings(connection: Connection, account_id: str) -> dict[str, Any]:
         select(accounts.c.settings).where(accounts.c.account_id == account_id)
     ).scalar_one_or_none()
     return dict(settings or {})
-
-
-def customer_exists(connection: Connection, account_id: str, customer_uuid: str) -> bool:
-    found = connection.execute(
-        select(customers.c.uuid).where(
-            customers.c.account_id == account_id, customers.c.uuid == customer_uuid
-        )
-    ).first()
-    return found is not None
 
 
 # Stores
@@ -223,6 +213,27 @@ def orders_for_customers(
     )
     for row in rows:
         found[row.customer_uuid].append(order_from_row(row))
+    return found
+
+
+def count_for_customers(
+    connection: Connection,
+    account_id: str,
+    customer_uuids: Sequence[str],
+    *,
+    store_uuid: str | None = None,
+) -> dict[str, int]:
+    """How many orders each customer has (at the store, when given), in one statement."""
+    found = dict.fromkeys(customer_uuids, 0)
+    if not customer_uuids:
+        return found
+    query = select(orders.c.customer_uuid, func.count().label("orders_count")).where(
+        orders.c.account_id == account_id, orders.c.customer_uuid.in_(list(customer_uuids))
+    )
+    if store_uuid is not None:
+        query = query.where(orders.c.store_key == store_uuid)
+    for row in connection.execute(query.group_by(orders.c.customer_uuid)):
+        found[row.customer_uuid] = int(row.orders_count)
     return found
 
 

@@ -38,6 +38,7 @@ from patron.orders.models import (
     Refund,
     RefundCommand,
     RefundResult,
+    Store,
 )
 from patron.wallets import repository as wallet_repository
 from patron.wallets.models import Action, CreditType, Reason
@@ -291,14 +292,17 @@ def _advance(
     values: dict[str, Any] = {"status": clean.status.value, "updated_at": now}
     if clean.status is OrderStatus.COMPLETED:
         values["completed_at"] = clean.completed_at or now
-    repository.update_order(connection, principal.account_id, order.uuid, values)
-    if clean.status is OrderStatus.COMPLETED:
-        _earn(connection, principal, order.uuid, now)
+        wallet_uuid = _wallet_of(connection, principal, order.customer_uuid)
+        store = _store_of(connection, principal, order.store_uuid)
+        points = _points(connection, principal, order.total, store) if wallet_uuid else 0
+        values["points_earned"] = points
+        repository.update_order(connection, principal.account_id, order.uuid, values)
+        _earn(connection, principal, wallet_uuid, order.uuid, order.external_id, points, now)
     else:
-        _return_credit(connection, principal, order, order.credit_paid, now)
-        repository.update_order(
-            connection, principal.account_id, order.uuid, {"credit_returned": order.credit_paid}
-        )
+        wallet_uuid = _wallet_of(connection, principal, order.customer_uuid)
+        values["credit_returned"] = order.credit_paid if wallet_uuid else 0
+        repository.update_order(connection, principal.account_id, order.uuid, values)
+        _return_credit(connection, principal, wallet_uuid, order, order.credit_paid, now)
     return _finish(connection, principal, order.uuid, f"order.{clean.status.value.lower()}")
 
 
@@ -308,14 +312,11 @@ def _insert_order(
     account_id = principal.account_id
     if clean.credit_used and clean.status is OrderStatus.CANCELLED:
         raise InvalidInput("a new CANCELLED order uses no credit", field="creditUsed")
-    if clean.store_uuid is not None:
-        stores.store_or_not_found(connection, principal, clean.store_uuid)
-    if clean.customer_uuid is not None and not repository.customer_exists(
-        connection, account_id, clean.customer_uuid
-    ):
-        raise NotFound(f"no contact with uuid '{clean.customer_uuid}'", field="contactUuid")
-    order_uuid = str(uuid.uuid4())
+    store = _store_of(connection, principal, clean.store_uuid)
+    wallet_uuid = _wallet_of(connection, principal, clean.customer_uuid)
     completed = clean.status is OrderStatus.COMPLETED
+    points = _points(connection, principal, clean.total, store) if completed and wallet_uuid else 0
+    order_uuid = str(uuid.uuid4())
     repository.insert_order(
         connection,
         {
@@ -331,18 +332,19 @@ def _insert_order(
             "order_type": clean.order_type,
             "status": clean.status.value,
             "completed_at": (clean.completed_at or now) if completed else None,
+            "points_earned": points,
             "credit_paid": clean.credit_used,
             "lines": clean.lines,
             "created_at": now,
             "updated_at": now,
         },
     )
-    if clean.credit_used and clean.customer_uuid is not None:
+    if clean.credit_used and wallet_uuid is not None:
         post(
             connection,
             principal,
             Posting(
-                wallet_uuid=_wallet_uuid(connection, principal, clean.customer_uuid),
+                wallet_uuid=wallet_uuid,
                 action=Action.SPEND,
                 credit_type=CreditType.GLOBAL,
                 amount=clean.credit_used,
@@ -352,8 +354,7 @@ def _insert_order(
             ),
             now,
         )
-    if completed:
-        _earn(connection, principal, order_uuid, now)
+    _earn(connection, principal, wallet_uuid, order_uuid, clean.external_id, points, now)
     return _finish(connection, principal, order_uuid, "order.recorded")
 
 
@@ -379,7 +380,18 @@ def _order_payload(principal: Principal, order: Order) -> dict[str, Any]:
     }
 
 
-def _wallet_uuid(connection: Connection, principal: Principal, customer_uuid: str) -> str:
+def _store_of(connection: Connection, principal: Principal, store_uuid: str | None) -> Store | None:
+    if store_uuid is None:
+        return None
+    return stores.store_or_not_found(connection, principal, store_uuid)
+
+
+def _wallet_of(
+    connection: Connection, principal: Principal, customer_uuid: str | None
+) -> str | None:
+    """The contact's wallet (a contact always has one); None for an order without a contact."""
+    if customer_uuid is None:
+        return None
     found = wallet_repository.wallets_for_customers(
         connection, principal.account_id, [customer_uuid]
     )
@@ -389,55 +401,63 @@ def _wallet_uuid(connection: Connection, principal: Principal, customer_uuid: st
     return wallet.uuid
 
 
-def _earn(connection: Connection, principal: Principal, order_uuid: str, now: datetime) -> None:
-    """Add the points of a just-completed order (the caller changed its status under lock)."""
-    account_id = principal.account_id
-    order = repository.get_order(connection, account_id, order_uuid)
-    assert order is not None
-    rate = earning.configured_rate(repository.account_settings(connection, account_id))
-    if order.customer_uuid is None or rate is None or order.points_earned:
-        return
-    store = (
-        repository.get_store(connection, account_id, order.store_uuid)
-        if order.store_uuid is not None
-        else None
-    )
-    points = earning.points_for(
-        order.total,
+def _points(connection: Connection, principal: Principal, total: int, store: Store | None) -> int:
+    """What a completed order of ``total`` earns under the account's rule as committed now."""
+    rate = earning.configured_rate(repository.account_settings(connection, principal.account_id))
+    if rate is None:
+        return 0
+    return earning.points_for(
+        total,
         currency_precision=principal.currency_precision,
         rate=rate,
         multiplier=store.points_multiplier if store is not None else None,
         points_precision=principal.points_precision,
     )
-    if points <= 0:
+
+
+def _earn(
+    connection: Connection,
+    principal: Principal,
+    wallet_uuid: str | None,
+    order_uuid: str,
+    external_id: str,
+    points: int,
+    now: datetime,
+) -> None:
+    """The points of an order that just became COMPLETED under the order row's lock."""
+    if points <= 0 or wallet_uuid is None:
         return
     post(
         connection,
         principal,
         Posting(
-            wallet_uuid=_wallet_uuid(connection, principal, order.customer_uuid),
+            wallet_uuid=wallet_uuid,
             action=Action.ADD,
             credit_type=CreditType.LOCAL,
             amount=points,
             reason=Reason.ORDER,
-            order_uuid=order.uuid,
-            note=f"points for order {order.external_id}",
+            order_uuid=order_uuid,
+            note=f"points for order {external_id}",
         ),
         now,
     )
-    repository.update_order(connection, account_id, order.uuid, {"points_earned": points})
 
 
 def _return_credit(
-    connection: Connection, principal: Principal, order: Order, amount: int, now: datetime
+    connection: Connection,
+    principal: Principal,
+    wallet_uuid: str | None,
+    order: Order,
+    amount: int,
+    now: datetime,
 ) -> None:
-    if amount <= 0 or order.customer_uuid is None:
+    if amount <= 0 or wallet_uuid is None:
         return
     post(
         connection,
         principal,
         Posting(
-            wallet_uuid=_wallet_uuid(connection, principal, order.customer_uuid),
+            wallet_uuid=wallet_uuid,
             action=Action.ADD,
             credit_type=CreditType.GLOBAL,
             amount=amount,
@@ -488,6 +508,19 @@ def orders_for_customers(
         limit=limit,
         offset=offset,
         store_uuid=store_uuid,
+    )
+
+
+def count_orders_for_customers(
+    connection: Connection,
+    principal: Principal,
+    customer_uuids: Sequence[str],
+    *,
+    store_uuid: str | None = None,
+) -> dict[str, int]:
+    """How many orders each customer has, as ``orders_for_customers`` would list them."""
+    return repository.count_for_customers(
+        connection, principal.account_id, customer_uuids, store_uuid=store_uuid
     )
 
 
@@ -557,6 +590,35 @@ def refund_order(
     return run_command(db, write)
 
 
+def _claw_back(
+    connection: Connection,
+    principal: Principal,
+    wallet_uuid: str | None,
+    order: Order,
+    external_id: str,
+    points: int,
+    now: datetime,
+) -> int:
+    """Take back up to ``points`` of the order's points: what is left of them, never more."""
+    if points <= 0 or wallet_uuid is None:
+        return 0
+    entry = post_up_to(
+        connection,
+        principal,
+        Posting(
+            wallet_uuid=wallet_uuid,
+            action=Action.REMOVE,
+            credit_type=CreditType.LOCAL,
+            amount=points,
+            reason=Reason.ORDER_REFUND,
+            order_uuid=order.uuid,
+            note=f"points back from refund {external_id} of order {order.external_id}",
+        ),
+        now,
+    )
+    return entry.amount if entry is not None else 0
+
+
 def _apply_refund(
     connection: Connection,
     principal: Principal,
@@ -571,35 +633,11 @@ def _apply_refund(
         order.points_clawed_back + order.clawback_shortfall
     )
     credit_due = earning.share(order.credit_paid, refunded, order.total) - order.credit_returned
-    wallet_uuid = None
-    if order.customer_uuid is not None:
-        wallets = wallet_repository.wallets_for_customers(
-            connection, account_id, [order.customer_uuid]
-        )
-        wallet = wallets.get(order.customer_uuid)
-        wallet_uuid = wallet.uuid if wallet is not None else None
-    taken = 0
-    if points_due > 0 and wallet_uuid is not None:
-        entry = post_up_to(
-            connection,
-            principal,
-            Posting(
-                wallet_uuid=wallet_uuid,
-                action=Action.REMOVE,
-                credit_type=CreditType.LOCAL,
-                amount=points_due,
-                reason=Reason.ORDER_REFUND,
-                order_uuid=order.uuid,
-                note=f"points back from refund {external_id} of order {order.external_id}",
-            ),
-            now,
-        )
-        taken = entry.amount if entry is not None else 0
+    wallet_uuid = _wallet_of(connection, principal, order.customer_uuid)
+    taken = _claw_back(connection, principal, wallet_uuid, order, external_id, points_due, now)
     shortfall = max(points_due, 0) - taken
-    returned = 0
-    if credit_due > 0 and wallet_uuid is not None:
-        _return_credit(connection, principal, order, credit_due, now)
-        returned = credit_due
+    returned = credit_due if credit_due > 0 and wallet_uuid is not None else 0
+    _return_credit(connection, principal, wallet_uuid, order, returned, now)
     refund_uuid = str(uuid.uuid4())
     repository.insert_refund(
         connection,
