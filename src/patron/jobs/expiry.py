@@ -56,6 +56,13 @@ def sweep(
     for account in accounts.list_accounts(db):
         report.accounts += 1
         principal = accounts.system_principal(account)
+        # Codes first: a released hold gives credit back to its lots, which may be due too.
+        while True:
+            with db.write() as connection:
+                expired = redemptions.expire_codes(connection, principal, moment, batch_size)
+            report.codes_expired += expired
+            if expired < batch_size:
+                break
         for _ in range(max_passes):
             wallets = _due_wallets(db, account.uuid, moment, batch_size)
             if not wallets:
@@ -74,11 +81,5 @@ def sweep(
                     )
             if report.lots_expired == expired_before:
                 time.sleep(0.05)  # every due wallet was busy: let the spenders finish
-        while True:
-            with db.write() as connection:
-                expired = redemptions.expire_codes(connection, principal, moment, batch_size)
-            report.codes_expired += expired
-            if expired < batch_size:
-                break
     report.seconds = time.monotonic() - started
     return report

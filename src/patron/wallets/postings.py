@@ -147,9 +147,17 @@ def _record(
 
 
 def post(
-    connection: Connection, principal: Principal, posting: Posting, now: datetime
+    connection: Connection,
+    principal: Principal,
+    posting: Posting,
+    now: datetime,
+    *,
+    from_lots: bool = True,
 ) -> CreditEntry:
-    """Write one entry and move its balance; a debit above what is available writes nothing."""
+    """Write one entry and move its balance; a debit above what is available writes nothing.
+
+    A debit draws on expiring lots first, unless ``from_lots`` is False (the caller has made
+    sure that lasting credit covers it)."""
     if posting.amount <= 0:
         raise InvalidInput("amount must be greater than 0", field="amount")
     if posting.action is Action.ADD:
@@ -160,7 +168,7 @@ def post(
     if recorded is None:
         raise _refused(connection, principal, posting, now)
     moved, entry = recorded
-    if moved.open_lots:
+    if moved.open_lots and from_lots:
         _draw_on_lots(
             connection,
             principal,
@@ -248,6 +256,8 @@ def _draw_on_lots(
     source_uuid: str,
     available_after: int,
     now: datetime,
+    *,
+    holding: bool = False,
 ) -> None:
     """After a debit or hold of ``amount``: take it from live lots soonest-expiring first,
     refuse it if it could only be covered by expired credit, and expire lots that are due.
@@ -258,8 +268,9 @@ def _draw_on_lots(
     due_credit = sum(lot.remaining for lot in due)
     if available_after < due_credit:
         wallet = load_wallet(connection, principal, wallet_uuid, now)
-        # The debit already left the row; report the figures from before it.
-        raise insufficient(principal, _before(wallet, credit_type, amount), credit_type, amount)
+        # The debit or hold already left the row; report the figures from before it.
+        before = _before(wallet, credit_type, amount, holding=holding)
+        raise insufficient(principal, before, credit_type, amount)
     left = amount
     draws: list[tuple[str, int]] = []
     exhausted = 0
@@ -278,9 +289,13 @@ def _draw_on_lots(
     expire_lots(connection, principal, wallet_uuid, due, now)
 
 
-def _before(wallet: Wallet, credit_type: CreditType, amount: int) -> Wallet:
+def _before(wallet: Wallet, credit_type: CreditType, amount: int, *, holding: bool) -> Wallet:
     from dataclasses import replace
 
+    if holding and credit_type is CreditType.GLOBAL:
+        return replace(wallet, global_held=wallet.global_held - amount)
+    if holding:
+        return replace(wallet, local_held=wallet.local_held - amount)
     if credit_type is CreditType.GLOBAL:
         return replace(wallet, global_balance=wallet.global_balance + amount)
     return replace(wallet, local_balance=wallet.local_balance + amount)
@@ -349,6 +364,7 @@ def hold(
             source_uuid,
             moved.balance - moved.held,
             now,
+            holding=True,
         )
 
 

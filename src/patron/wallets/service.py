@@ -16,7 +16,6 @@ from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.money import from_minor
 from patron.core.unit import run_command
 from patron.wallets import ledger, lots, postings, repository
-from patron.wallets.ledger import InsufficientCredit
 from patron.wallets.models import (
     Action,
     Conversion,
@@ -261,8 +260,10 @@ def reverse_entry(
             entry = _take_back(connection, principal, posting, original, now)
         else:
             entry = postings.post(connection, principal, posting, now)
+            # A redeemed code's SPEND drew on lots through its hold, recorded under the code.
+            drawn_by = original.redemption_uuid if original.reason is Reason.REDEMPTION else None
             postings.restore_draws(
-                connection, principal, original.wallet_uuid, original.uuid, wanted
+                connection, principal, original.wallet_uuid, drawn_by or original.uuid, wanted
             )
         if key is not None:
             idempotency.store_result(
@@ -283,12 +284,25 @@ def _take_back(
     lot = lots.lot_of_entry(connection, principal.account_id, original.uuid)
     if lot is not None:
         return postings.remove_from_lot(connection, principal, posting, lot, now)
-    try:
-        return postings.post(connection, principal, posting, now)
-    except InsufficientCredit as error:
+    # Credit that does not expire is taken back from lasting credit only: expiring lots are
+    # other ADDs' credit, and spends draw on them first.
+    wallet = postings.load_wallet(connection, principal, posting.wallet_uuid, now)
+    in_lots = sum(
+        live.remaining
+        for live in lots.open_lots(
+            connection, principal.account_id, posting.wallet_uuid, posting.credit_type
+        )
+        if live.expires_at > now
+    )
+    lasting = wallet.available(posting.credit_type) - in_lots
+    if lasting < posting.amount:
+        places = ledger.precision(principal, posting.credit_type)
         raise postings.CreditAlreadySpent(
-            "the credit of this entry is already spent: " + error.message, field="amount"
-        ) from None
+            "the credit of this entry is already spent: "
+            f"{from_minor(max(lasting, 0), places)} of it left",
+            field="amount",
+        )
+    return postings.post(connection, principal, posting, now, from_lots=False)
 
 
 def wallets_for_customers(
