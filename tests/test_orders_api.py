@@ -144,7 +144,7 @@ def test_an_order_earns_points_and_a_refund_gives_back_in_proportion(
                 "storeUuid": store["uuid"],
                 "paymentType": "Card",
                 "orderType": "Dine in",
-                "completedAt": "2026-03-01T12:30:00+00:00",
+                "completedAt": "2026-03-01T14:30:00+02:00",
                 "lines": [{"sku": "TEA", "quantity": 2}],
                 "creditUsed": "10.00",
             }

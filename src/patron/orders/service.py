@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select, update
 
 from patron.accounts.principal import Principal
 from patron.accounts.tables import accounts
-from patron.core.clock import utcnow
+from patron.core.clock import as_utc, utcnow
 from patron.core.counters import next_value
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
@@ -183,7 +183,7 @@ def _completed_at(status: OrderStatus, given: datetime | None, now: datetime) ->
         raise InvalidInput("completedAt must carry a time zone", field="completedAt")
     if given > now + COMPLETED_AT_TOLERANCE:
         raise InvalidInput("completedAt must not be in the future", field="completedAt")
-    return given
+    return as_utc(given)
 
 
 def _clean_order(principal: Principal, command: OrderCommand, now: datetime) -> _CleanOrder:
