@@ -573,8 +573,11 @@ def test_a_read_token_reads_but_changes_nothing(api: Api, db: Database, tenant: 
         assert payload["userErrors"][0]["code"] == "FORBIDDEN"
     rule = api.data(SET_EARNING_RULE, mutations[-1][2], token=writer.token)["setEarningRule"]
     lists = api.data(ACCOUNT_LISTS, token=reader.token)["account"]
+    contacts = api.data(CONTACT_ORDERS, {"limit": 10}, token=reader.token)["account"]["contacts"]
 
     assert rule["userErrors"][0]["code"] == "FORBIDDEN"
+    assert [(c["ordersCount"], c["expenses"]) for c in contacts] == [(1, Decimal("10.00"))]
+    assert [p["name"] for p in contacts[0]["availablePromotions"]] == ["Double points"]
     assert snapshot(db, tenant.uuid) == before
     assert [store["name"] for store in lists["stores"]] == ["Owner's"]
     assert len(lists["orders"]) == 1
