@@ -14,6 +14,7 @@ from patron.core.errors import InvalidInput
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SHOPIFY_GID = re.compile(r"^gid://shopify/Customer/(\d{1,20})$")
 _DIGITS = re.compile(r"^\d{1,20}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 SERVICES = ("SHOPIFY", "KLAVIYO", "LIGHTSPEED", "SALESFORCE")
 GENDERS = ("FEMALE", "MALE", "OTHER", "UNSPECIFIED")
@@ -93,10 +94,10 @@ def extra_info(value: Any, *, field: str = "extraInfo") -> dict[str, Any]:
     return value
 
 
-def external_id(service: str, value: str) -> str:
+def external_id(service: str, value: str, *, field: str | None = None) -> str:
     """The stored form of an external id; Shopify GIDs and bare numbers are the same id."""
     raw = value.strip()
-    field = f"identities.{service.lower()}Id"
+    field = field or f"identities.{service.lower()}Id"
     if service == "SHOPIFY":
         match = _SHOPIFY_GID.match(raw)
         if match:
@@ -109,7 +110,17 @@ def external_id(service: str, value: str) -> str:
         )
     if not 1 <= len(raw) <= 200:
         raise InvalidInput(f"{field} must be 1 to 200 characters", field=field)
+    if any(ord(char) < 32 for char in raw):
+        raise InvalidInput(f"{field} must not contain control characters", field=field)
     return raw
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` could name a stored row; anything else is simply not found.
+
+    Checked before any lookup: PostgreSQL refuses a NUL byte in a parameter outright.
+    """
+    return _UUID.match(value) is not None
 
 
 def display_external_id(service: str, stored: str) -> str:
