@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from patron.contact_persons import service
@@ -320,3 +322,18 @@ def test_deleting_a_customer_deletes_its_contact_persons(db: Database, tenant: T
     customers.delete_customer(db, tenant.principal, gone.uuid)
 
     assert _find(db, tenant) == [mine.id]
+
+
+def test_concurrent_creates_get_distinct_ids(db: Database, tenant: Tenant) -> None:
+    customer = make_contact(db, tenant).customer
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = list(
+            pool.map(
+                lambda index: make_contact_person(db, tenant, customer.number, name=f"P{index}"),
+                range(16),
+            )
+        )
+
+    assert sorted(person.id for person in created) == list(range(1, 17))
+    assert _count(db, tenant) == 16

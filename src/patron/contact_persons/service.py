@@ -176,8 +176,11 @@ def create_contact_person(
         }
     )
 
+    fields = {key: value for key, value in values.items() if key != "customer"}
+
     def write(connection: Connection) -> ContactPerson:
-        customer_uuid = _customer_uuid(connection, principal, values.pop("customer"))
+        # Run again after a lost race for a new counter row: it must not change its inputs.
+        customer_uuid = _customer_uuid(connection, principal, values["customer"])
         person_id = next_value(connection, principal.account_id, _COUNTER)
         now = utcnow()
         repository.insert_contact_person(
@@ -186,7 +189,7 @@ def create_contact_person(
                 "account_id": principal.account_id,
                 "id": person_id,
                 "customer_uuid": customer_uuid,
-                **values,
+                **fields,
                 "created_at": now,
                 "updated_at": now,
             },
