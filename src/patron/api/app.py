@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
@@ -76,6 +77,12 @@ def parse_graphql_body(body: Any) -> tuple[str, dict[str, Any] | None, str | Non
     return query, variables, operation_name
 
 
+def _operation_problem(operation_name: str | None) -> str:
+    if operation_name is not None:
+        return f"the query has no operation named '{operation_name}'"
+    return "the query must hold exactly one operation, or 'operationName' must name one"
+
+
 def request_id_of(request: Request) -> str:
     given = request.headers.get("x-request-id", "")
     if given and len(given) <= 64 and given.isprintable():
@@ -86,7 +93,8 @@ def request_id_of(request: Request) -> str:
 def guarded(
     patron: Patron, request_id: str, work: Callable[[], tuple[int, Any, dict[str, str]]]
 ) -> tuple[int, Any, dict[str, str]]:
-    """Run a request's work on this thread, turning store trouble into 503, never 500."""
+    """Run a request's work on this thread: store trouble is a 503, and a bug is logged with
+    the request id and answered as a masked JSON error, never with its details."""
     try:
         return work()
     except HttpError as error:
@@ -104,6 +112,17 @@ def guarded(
             ]
         }
         return 503, body, {"Retry-After": "1"}
+    except Exception:
+        log.exception("unexpected error in request %s", request_id)
+        body = {
+            "errors": [
+                {
+                    "message": f"Internal server error (request id {request_id})",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                }
+            ]
+        }
+        return 500, body, {}
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
@@ -128,7 +147,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         def work() -> tuple[int, Any, dict[str, str]]:
             principal = patron.authenticate(token)
             context = Context(db=db, principal=principal, request_id=request_id)
-            return 200, execute(patron.schema, context, query, variables, operation_name), {}
+            try:
+                body = execute(patron.schema, context, query, variables, operation_name)
+            except CannotGetOperationTypeError:
+                raise HttpError(400, _operation_problem(operation_name), "BAD_REQUEST") from None
+            return 200, body, {}
 
         status, body, headers = await run_in_threadpool(guarded, patron, request_id, work)
         headers["X-Request-Id"] = request_id
