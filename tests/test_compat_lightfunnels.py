@@ -477,6 +477,17 @@ def test_bad_requests_are_client_errors_not_500(api: Api, tenant: Tenant) -> Non
     assert error_of(unknown_field)["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
+def test_query_limits_apply_and_repeat_requests_stay_answered(api: Api, tenant: Tenant) -> None:
+    aliases = " ".join(f"a{index}: _id" for index in range(60))
+    query = '{ customers(query: "") { edges { node { ' + aliases + " } } } }"
+
+    first = lf(api, query, token=tenant.token)
+    second = lf(api, query, token=tenant.token)
+
+    assert first == second
+    assert "aliases" in error_of(first)["message"].lower()
+
+
 # --- the leniency is this dialect's, and only for unused variables ------------------------
 
 

@@ -10,9 +10,9 @@ from patron.orders.queries import NO_ORDERS, OrderTotals, customer_order_totals
 
 @dataclass
 class LightfunnelsContext(Context):
-    def order_totals(self) -> BatchLoader[str, OrderTotals]:
+    def order_totals_by_customer(self) -> BatchLoader[str, OrderTotals]:
         """``expenses`` and ``orders_count`` of a page's customers, fetched in one statement."""
-        loader = self._loaders.get("order_totals")
+        loader = self._loaders.get("order_totals_by_customer")
         if loader is None:
             loader = BatchLoader(
                 lambda keys: dict(
@@ -20,5 +20,5 @@ class LightfunnelsContext(Context):
                 ),
                 NO_ORDERS,
             )
-            self._loaders["order_totals"] = loader
+            self._loaders["order_totals_by_customer"] = loader
         return loader

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -112,9 +113,32 @@ def forgiving(schema: GraphQLSchema, document: DocumentNode) -> DocumentNode:
     return dataclasses.replace(document, definitions=tuple(definitions))
 
 
+class _Same:
+    """A document as a cache key by identity: the parser cache hands out the same object for
+    the same query, and hashing a document by value walks all of it."""
+
+    __slots__ = ("document",)
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document
+
+    def __hash__(self) -> int:
+        return id(self.document)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.document is self.document
+
+
+@lru_cache(maxsize=256)
+def _forgiving(schema: GraphQLSchema, document: _Same) -> DocumentNode:
+    return forgiving(schema, document.document)
+
+
 class Leniency(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         yield
         context = self.execution_context
         if context.graphql_document is not None:
-            context.graphql_document = forgiving(context.schema._schema, context.graphql_document)
+            context.graphql_document = _forgiving(
+                context.schema._schema, _Same(context.graphql_document)
+            )

@@ -13,6 +13,7 @@ from typing import Any, NewType
 import strawberry
 from graphql import GraphQLError, IntValueNode, StringValueNode, ValueNode
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -126,12 +127,12 @@ class Customer(Node):
 
     @strawberry.field(description="Completed orders' totals less refunds, in the account currency.")
     def expenses(self, info: Context) -> Decimal:
-        totals = info.context.order_totals().load(self.model.uuid)
+        totals = info.context.order_totals_by_customer().load(self.model.uuid)
         return from_minor(totals.expenses, info.context.principal.currency_precision)
 
     @strawberry.field(description="How many completed orders the customer has.")
     def orders_count(self, info: Context) -> int:
-        return info.context.order_totals().load(self.model.uuid).orders_count
+        return info.context.order_totals_by_customer().load(self.model.uuid).orders_count
 
     @strawberry.field(description='Relative ("an hour ago") unless a format is given.')
     def created_at(self, format: str | None = None) -> str:
@@ -201,7 +202,7 @@ class Query:
                 limit=size,
             ),
         )
-        context.order_totals().expect(customer.uuid for customer in page.customers)
+        context.order_totals_by_customer().expect(customer.uuid for customer in page.customers)
         edges = [
             CustomerEdge(node=Customer.of(customer), cursor=encode_cursor(key))
             for customer, key in zip(page.customers, page.keys, strict=True)
@@ -304,6 +305,12 @@ class LightfunnelsSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The limiters' rule classes are made once: the validation cache is keyed by them, and a
+    # limiter made per request would make a new class, and a cache miss, every time.
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     return LightfunnelsSchema(
         query=Query,
         mutation=Mutation,
@@ -313,10 +320,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=[
             Leniency,
             lambda: ParserCache(maxsize=256),
+            lambda: AddValidationRules(limits),
             lambda: ValidationCache(maxsize=256),
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         ],
     )
 
