@@ -1,0 +1,153 @@
+"""What a run measures and how long: ``python -m bench --help``."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STORES = ("sqlite", "postgresql")
+OPERATIONS = ("list", "get", "create", "spend", "hot")
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Options:
+    stores: tuple[str, ...] = STORES
+    operations: tuple[str, ...] = OPERATIONS
+    workers: int = 2
+    seconds: int = 15
+    warmup: int = 3
+    connections: int = 16
+    threads: int = 1
+    contacts: int = 10_000
+    bound: bool = True
+    bound_wallets: int = 2_000
+    bound_connections_postgresql: int = 16
+    bound_connections_sqlite: int = 1
+    drain_spends: int = 300
+    drain_seconds: int = 3
+    profile: bool = False
+    server_env: dict[str, str] = field(default_factory=dict)
+    results_dir: Path = RESULTS_DIR
+    note: str = ""
+
+
+def _choices(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    chosen = {item.strip() for item in text.split(",") if item.strip()}
+    if not chosen or chosen - set(allowed):
+        raise argparse.ArgumentTypeError(
+            f"{what} must be a comma-separated subset of {','.join(allowed)}; got {text!r}"
+        )
+    # Always in the canonical order: the reads run on the seeded contacts, before creates.
+    return tuple(item for item in allowed if item in chosen)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.startswith("PATRON_"):
+        raise argparse.ArgumentTypeError(f"expected PATRON_NAME=VALUE, got {text!r}")
+    return key, value
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=(
+            "Benchmark Patron over real HTTP with wrk on SQLite and PostgreSQL, and the bare "
+            "database bound of a SPEND in the same run. PostgreSQL comes from "
+            "PATRON_BENCH_DATABASE_URL (a server: a fresh database is created on it and "
+            "dropped), else 127.0.0.1:5432 (user postgres), else a throwaway cluster."
+        ),
+    )
+    parser.add_argument(
+        "--stores",
+        type=lambda text: _choices(text, STORES, "--stores"),
+        default=STORES,
+        help="comma-separated: sqlite,postgresql (default: both)",
+    )
+    parser.add_argument(
+        "--ops",
+        dest="operations",
+        type=lambda text: _choices(text, OPERATIONS, "--ops"),
+        default=OPERATIONS,
+        help=f"comma-separated subset of {','.join(OPERATIONS)} (default: all)",
+    )
+    parser.add_argument("--workers", type=_positive, default=2, help="patron serve --workers")
+    parser.add_argument("--seconds", type=_positive, default=15, help="measured seconds per op")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured seconds before each op")
+    parser.add_argument("--connections", type=_positive, default=16, help="wrk connections")
+    parser.add_argument("--threads", type=_positive, default=1, help="wrk threads")
+    parser.add_argument("--contacts", type=_positive, default=10_000, help="contacts to seed")
+    parser.add_argument(
+        "--no-bound", dest="bound", action="store_false", help="skip the bare database bound"
+    )
+    parser.add_argument(
+        "--bound-wallets", type=_positive, default=2_000, help="wallets of the bound's account"
+    )
+    parser.add_argument(
+        "--bound-connections-postgresql",
+        type=_positive,
+        default=16,
+        help="threads, each with its own connection, of the PostgreSQL bound",
+    )
+    parser.add_argument(
+        "--bound-connections-sqlite",
+        type=_positive,
+        default=1,
+        help="connections of the SQLite bound (one writer at a time, so 1 is its best)",
+    )
+    parser.add_argument(
+        "--drain-spends",
+        type=_positive,
+        default=300,
+        help="the drained wallet holds this many 0.01 spends (the exact overdraw check)",
+    )
+    parser.add_argument("--drain-seconds", type=_positive, default=3)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record each measured op's server workers with py-spy (if installed)",
+    )
+    parser.add_argument(
+        "--server-env",
+        type=_env_pair,
+        action="append",
+        default=[],
+        metavar="PATRON_NAME=VALUE",
+        help="setting for the server processes, e.g. PATRON_POOL_SIZE=20 (repeatable)",
+    )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--note", default="", help="kept with the results, e.g. what else ran on the machine"
+    )
+    args = parser.parse_args(argv)
+    if args.warmup < 0:
+        parser.error("--warmup must be 0 or more")
+    return Options(
+        stores=args.stores,
+        operations=args.operations,
+        workers=args.workers,
+        seconds=args.seconds,
+        warmup=args.warmup,
+        connections=args.connections,
+        threads=args.threads,
+        contacts=args.contacts,
+        bound=args.bound,
+        bound_wallets=args.bound_wallets,
+        bound_connections_postgresql=args.bound_connections_postgresql,
+        bound_connections_sqlite=args.bound_connections_sqlite,
+        drain_spends=args.drain_spends,
+        drain_seconds=args.drain_seconds,
+        profile=args.profile,
+        server_env=dict(args.server_env),
+        results_dir=args.results_dir,
+        note=args.note,
+    )

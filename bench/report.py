@@ -1,0 +1,238 @@
+"""The tables printed at the end and the JSON kept in bench/results/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.bound import BoundResult
+from bench.run import OperationResult, StoreResult
+
+# From the issues: requests per second per store, p99 for all, and the bound ratio.
+GOALS: dict[str, dict[str, float]] = {
+    "list": {"sqlite": 800, "postgresql": 800},
+    "get": {"sqlite": 2_500, "postgresql": 2_500},
+    "create": {"postgresql": 1_500},
+    "spend": {"sqlite": 2_000, "postgresql": 1_500},
+    "hot": {"sqlite": 800, "postgresql": 800},
+}
+P99_GOAL_MS = 25.0
+BOUND_GOAL_PCT = 70.0
+# Vendure 3.7.3 on this kind of machine (shared/peers/vendure/REPORT.md, typical values).
+VENDURE: dict[str, float] = {"list": 83, "get": 500, "create": 86}
+
+
+def goal_of(operation: str, store: str) -> float | None:
+    return GOALS.get(operation, {}).get(store)
+
+
+def verdict(item: OperationResult, store: str) -> str:
+    goal = goal_of(item.operation, store)
+    misses = []
+    if goal is not None and item.measured.rps < goal:
+        misses.append("rate")
+    if item.measured.p99_ms > P99_GOAL_MS:
+        misses.append("p99")
+    if item.measured.bad_responses:
+        misses.append("bad")
+    return "met" if not misses else "missed: " + ", ".join(misses)
+
+
+def bound_ratio(result: StoreResult, bound: str) -> float | None:
+    """Patron's rate as a percentage of a bound ("spend", "hot", "spend-cte", "hot-cte")."""
+    item = result.operation(bound.split("-", maxsplit=1)[0])
+    limit = result.bounds.get(bound)
+    if item is None or limit is None or limit.rate <= 0:
+        return None
+    return 100.0 * item.measured.rps / limit.rate
+
+
+def _cpu(cpu: dict[str, Any]) -> str:
+    def show(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
+    return (
+        f"{show(cpu.get('server_pct'))}/{show(cpu.get('database_pct'))}/"
+        f"{show(cpu.get('load_generator_pct'))}/{show(cpu.get('others_pct'))}"
+    )
+
+
+def cpu_ms_per_request(cpu: dict[str, Any], rate: float, *, bound: bool = False) -> str:
+    """CPU milliseconds per request, (server or the bound's loop) + database backends: less
+    sensitive to a busy machine than the rate, and what an optimisation moves first."""
+    if rate <= 0:
+        return "-"
+    first = cpu.get("load_generator_pct") if bound else cpu.get("server_pct")
+    text = "-" if first is None else f"{first * 10 / rate:.2f}"
+    database = cpu.get("database_pct")
+    return text if database is None else f"{text}+{database * 10 / rate:.2f}"
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:,.0f}{unit}"
+
+
+def store_table(result: StoreResult) -> Table:
+    table = Table(
+        title=f"{result.store}: {result.origin}",
+        title_justify="left",
+        caption="bound: the same guarded UPDATE + entry INSERT from a plain driver loop. "
+        "CPU ms/req: server (or the bound's loop) + database backends, per request. "
+        "CPU %: of one core over the measured window: server / database backends / "
+        "wrk or the bound's loop / everything else on the machine",
+        caption_justify="left",
+    )
+    for name, justify in (
+        ("operation", "left"),
+        ("req/s", "right"),
+        ("p50 ms", "right"),
+        ("p99 ms", "right"),
+        ("bad", "right"),
+        ("goal /s", "right"),
+        ("verdict", "left"),
+        ("Vendure /s", "right"),
+        ("CPU ms/req", "right"),
+        ("CPU % srv/db/gen/other", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for item in result.operations:
+        run = item.measured
+        table.add_row(
+            item.label,
+            f"{run.rps:,.1f}",
+            f"{run.p50_ms:.2f}",
+            f"{run.p99_ms:.2f}",
+            str(run.bad_responses + run.socket_errors),
+            _number(goal_of(item.operation, result.store)),
+            verdict(item, result.store),
+            _number(VENDURE.get(item.operation)),
+            cpu_ms_per_request(item.cpu, run.rps),
+            _cpu(item.cpu),
+        )
+    for name, limit in result.bounds.items():
+        ratio = bound_ratio(result, name)
+        table.add_row(
+            f"bound {limit.statements}, {limit.target.split()[-2]} ({limit.connections} conn)",
+            f"{limit.rate:,.1f}",
+            f"{limit.p50_ms:.2f}",
+            f"{limit.p99_ms:.2f}",
+            str(limit.errors),
+            f"Patron >= {BOUND_GOAL_PCT:.0f}%" if name == "spend" else "-",
+            "-" if ratio is None else f"Patron {ratio:.0f}% of it",
+            "-",
+            cpu_ms_per_request(limit.cpu, limit.rate, bound=True),
+            _cpu(limit.cpu),
+        )
+    return table
+
+
+def _checks(result: StoreResult) -> list[str]:
+    lines = []
+    for item in result.operations:
+        if item.check is None:
+            continue
+        check = item.check
+        line = (
+            f"{item.operation}: {check['acknowledged']:,} acknowledged, {check['stored']:,} stored "
+            f"({check['in_flight_at_stop']} in flight when wrk stopped, at most "
+            f"{check['in_flight_allowed']})"
+        )
+        if "balance_minor" in check:
+            line += (
+                f"; hot balance {check['balance_minor']:,} minor units = funding - entries: "
+                f"{check['balance_matches_entries']}, lowest balance after "
+                f"{check['lowest_balance_after_minor']:,}"
+            )
+        lines.append(("ok    " if check["ok"] else "FAILED ") + line)
+    if result.drain is not None:
+        drain = result.drain
+        lines.append(
+            ("ok    " if drain["ok"] else "FAILED ")
+            + f"drain: wallet of {drain['funded_spends']} spends, {drain['successes']} succeeded, "
+            f"{drain['entries']} entries, {drain['refused_insufficient']} refused, final balance "
+            f"{drain['balance_minor']}, lowest {drain['lowest_balance_after_minor']}"
+        )
+    if result.ledger is not None:
+        ledger = result.ledger
+        lines.append(
+            ("ok    " if ledger["ok"] else "FAILED ")
+            + f"patron ledger verify: {ledger['wallets']:,} wallets, {ledger['entries']:,} entries"
+        )
+    for name, limit in result.bounds.items():
+        ratio = bound_ratio(result, name)
+        if ratio is not None:
+            goal = f" (goal >= {BOUND_GOAL_PCT:.0f}%)" if name == "spend" else ""
+            lines.append(
+                f"bound  SPEND on {limit.target}: Patron at {ratio:.0f}% of the bare database "
+                f"({limit.statements}, {limit.connections} connection(s)){goal}"
+            )
+    return lines
+
+
+def _profile_lines(item: OperationResult) -> list[str]:
+    profile = item.profile
+    if not profile or not profile.get("busy_samples"):
+        return []
+    busy, waiting = profile["busy_samples"], profile["waiting_samples"]
+    lines = [
+        f"profile {item.operation}: {busy:,} busy samples of the workers "
+        f"({waiting:,} more were threads waiting); share of busy samples:"
+    ]
+    lines.append(
+        "  stages:    "
+        + ", ".join(f"{name} {share:.0f}%" for name, share in profile["stages"] if share >= 0.5)
+    )
+    lines.append(
+        "  packages:  " + ", ".join(f"{name} {share:.0f}%" for name, share in profile["packages"])
+    )
+    lines.append(
+        "  functions: "
+        + ", ".join(f"{name} {share:.0f}%" for name, share in profile["functions"][:6])
+    )
+    return lines
+
+
+def print_report(console: Console, results: list[StoreResult]) -> None:
+    for result in results:
+        console.print()
+        console.print(store_table(result))
+        lines = _checks(result)
+        for item in result.operations:
+            lines.extend(_profile_lines(item))
+        for line in lines:
+            console.print("  " + line, highlight=False, markup=False, soft_wrap=True)
+        for problem in result.problems:
+            console.print(
+                f"  PROBLEM {problem}",
+                style="bold red",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+
+
+def _bound_dict(limit: BoundResult) -> dict[str, Any]:
+    return dict(vars(limit))
+
+
+def write_json(path: Path, header: dict[str, Any], results: list[StoreResult]) -> None:
+    stores: dict[str, Any] = {}
+    for result in results:
+        data = result.as_dict()
+        data["goals"] = {
+            item.operation: {
+                "rps_goal": goal_of(item.operation, result.store),
+                "p99_goal_ms": P99_GOAL_MS,
+                "verdict": verdict(item, result.store),
+                "vendure_rps": VENDURE.get(item.operation),
+            }
+            for item in result.operations
+        }
+        data["bound_ratio_pct"] = {name: bound_ratio(result, name) for name in result.bounds}
+        data["bounds"] = {name: _bound_dict(limit) for name, limit in result.bounds.items()}
+        stores[result.store] = data
+    path.write_text(json.dumps({**header, "stores": stores}, indent=2, default=str) + "\n")

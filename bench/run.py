@@ -1,0 +1,524 @@
+"""One store's run: seed, serve, load each operation, check the ledger, measure the bound."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bench import bound as bare
+from bench import profiling
+from bench.cpu import CpuWindow
+from bench.load import WrkResult, WrkSettings, run_wrk
+from bench.options import Options
+from bench.seed import HOT_GLOBAL, Progress, Tenant, create_contacts, create_tenant, fund
+from bench.server import PatronServer, patron_command, patron_json
+from bench.stores import Store, open_store
+from patron.core.db import Database
+
+Say = Callable[[str], None]
+
+LABELS = {
+    "list": "GetContacts limit 50 (pages)",
+    "get": "one contact by uuid",
+    "create": "createContact",
+    "spend": "SPEND 0.01, random wallets",
+    "hot": "SPEND 0.01, one hot wallet",
+}
+
+
+@dataclass
+class OperationResult:
+    operation: str
+    label: str
+    measured: WrkResult
+    warmup: WrkResult | None
+    cpu: dict[str, Any]
+    check: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None
+
+
+@dataclass
+class StoreResult:
+    store: str
+    origin: str
+    settings: dict[str, str]
+    seeding: list[str] = field(default_factory=list)
+    operations: list[OperationResult] = field(default_factory=list)
+    bounds: dict[str, bare.BoundResult] = field(default_factory=dict)
+    drain: dict[str, Any] | None = None
+    ledger: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def operation(self, name: str) -> OperationResult | None:
+        return next((item for item in self.operations if item.operation == name), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Fixtures:
+    tenant: Tenant
+    contact_file: Path
+    wallet_file: Path
+    hot_wallet: str
+    hot_file: Path
+    drain_wallet: str | None
+    drain_file: Path | None
+    bound_tenant: Tenant | None = None
+    bound_wallets: list[str] = field(default_factory=list)
+    bound_hot_wallet: str | None = None
+
+
+def _lines(path: Path, values: list[str]) -> Path:
+    path.write_text("\n".join(values) + "\n")
+    return path
+
+
+def _seed(
+    db: Database, store: Store, options: Options, workdir: Path, result: StoreResult, say: Say
+) -> Fixtures:
+    def note(line: str) -> None:
+        result.seeding.append(line)
+        say("  " + line)
+
+    progress = Progress(note)
+    threads = 1 if store.kind == "sqlite" else 4
+    tag = secrets.token_hex(3)
+    tenant = create_tenant(db, store.url, "bench")
+    contacts = progress.step(
+        "contacts created",
+        options.contacts,
+        lambda: create_contacts(
+            db, tenant, options.contacts, tag=f"seed{tag}", threads=threads, shopify_base=10**12
+        ),
+    )
+    wallets = [item.wallet_uuid for item in contacts]
+    progress.step(
+        "wallets funded (GLOBAL and LOCAL)",
+        len(wallets),
+        lambda: fund(db, tenant, wallets, threads=threads),
+    )
+    extra = create_contacts(db, tenant, 2, tag=f"extra{tag}", threads=1, shopify_base=2 * 10**12)
+    hot, drain = extra[0].wallet_uuid, extra[1].wallet_uuid
+    fund(db, tenant, [hot], threads=1, global_amount=HOT_GLOBAL, local_amount=None)
+    fund(
+        db,
+        tenant,
+        [drain],
+        threads=1,
+        global_amount=Decimal(options.drain_spends) / 100,
+        local_amount=None,
+    )
+    fixtures = Fixtures(
+        tenant=tenant,
+        contact_file=_lines(workdir / "contacts.txt", [item.contact_uuid for item in contacts]),
+        wallet_file=_lines(workdir / "wallets.txt", wallets),
+        hot_wallet=hot,
+        hot_file=_lines(workdir / "hot.txt", [hot]),
+        drain_wallet=drain,
+        drain_file=_lines(workdir / "drain.txt", [drain]),
+    )
+    if options.bound and {"spend", "hot"} & set(options.operations):
+        bound_tenant = create_tenant(db, store.url, "bench bound")
+        bound_contacts = progress.step(
+            "bound wallets created and funded",
+            options.bound_wallets + 1,
+            lambda: _bound_wallets(db, bound_tenant, options.bound_wallets + 1, tag, threads),
+        )
+        fixtures.bound_tenant = bound_tenant
+        fixtures.bound_wallets = bound_contacts[:-1]
+        fixtures.bound_hot_wallet = bound_contacts[-1]
+    return fixtures
+
+
+def _bound_wallets(db: Database, tenant: Tenant, count: int, tag: str, threads: int) -> list[str]:
+    made = create_contacts(db, tenant, count, tag=f"bound{tag}", threads=threads, shopify_base=0)
+    wallets = [item.wallet_uuid for item in made]
+    fund(db, tenant, wallets[:-1], threads=threads, local_amount=None)
+    fund(db, tenant, wallets[-1:], threads=1, global_amount=HOT_GLOBAL, local_amount=None)
+    return wallets
+
+
+class Ledger:
+    """What the store holds, read directly, to compare with what clients were told."""
+
+    def __init__(self, db: Database, account_id: str) -> None:
+        self.db = db
+        self.account_id = account_id
+
+    def _one(self, query: str, **values: Any) -> Any:
+        with self.db.engine.connect() as connection:
+            return connection.execute(text(query), {"account": self.account_id, **values}).one()
+
+    def contacts(self) -> int:
+        return int(self._one("SELECT count(*) FROM customers WHERE account_id = :account")[0])
+
+    def spends(self, wallet: str | None = None) -> int:
+        query = (
+            "SELECT count(*) FROM credit_entries WHERE account_id = :account AND action = 'SPEND'"
+        )
+        if wallet is None:
+            return int(self._one(query)[0])
+        return int(self._one(query + " AND wallet_uuid = :wallet", wallet=wallet)[0])
+
+    def wallet(self, wallet: str) -> dict[str, int | None]:
+        """Balance, SPEND count and lowest balance_after, in one statement: one snapshot."""
+        row = self._one(
+            "SELECT w.global_balance, "
+            "(SELECT count(*) FROM credit_entries e WHERE e.account_id = w.account_id "
+            "AND e.wallet_uuid = w.uuid AND e.action = 'SPEND'), "
+            "(SELECT min(e.balance_after) FROM credit_entries e WHERE e.account_id = w.account_id "
+            "AND e.wallet_uuid = w.uuid AND e.credit_type = 'GLOBAL') "
+            "FROM wallets w WHERE w.account_id = :account AND w.uuid = :wallet",
+            wallet=wallet,
+        )
+        return {
+            "balance_minor": int(row[0]),
+            "spend_entries": int(row[1]),
+            "lowest_balance_after_minor": None if row[2] is None else int(row[2]),
+        }
+
+    @staticmethod
+    def settle(counter: Callable[[], int], timeout: float = 30.0) -> int:
+        """The count once requests still in flight when wrk stopped have finished."""
+        deadline = time.monotonic() + timeout
+        last = counter()
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = counter()
+            if now == last:
+                return now
+            last = now
+        return last
+
+
+def _stored_counter(ledger: Ledger, operation: str, hot_wallet: str) -> Callable[[], int] | None:
+    if operation == "create":
+        return ledger.contacts
+    if operation == "spend":
+        return ledger.spends
+    if operation == "hot":
+        return lambda: ledger.spends(hot_wallet)
+    return None
+
+
+def _acknowledged_check(
+    acknowledged: int, stored: int, runs: int, connections: int
+) -> dict[str, Any]:
+    """Every acknowledged write must be stored. A few more may be: requests still in flight
+    when wrk stopped (at most one per connection per run) commit without being counted."""
+    allowed = runs * connections
+    unacknowledged = stored - acknowledged
+    return {
+        "acknowledged": acknowledged,
+        "stored": stored,
+        "in_flight_at_stop": unacknowledged,
+        "in_flight_allowed": allowed,
+        "ok": 0 <= unacknowledged <= allowed,
+    }
+
+
+@contextmanager
+def _backend_pids(store: Store) -> Iterator[Callable[[], list[int]] | None]:
+    """PostgreSQL backends serving the bench database, when they run on this machine."""
+    host = make_url(store.url).host
+    if store.kind != "postgresql" or host not in (None, "", "127.0.0.1", "localhost", "::1"):
+        yield None
+        return
+    with psycopg.connect(store.libpq_url, autocommit=True) as monitor:
+
+        def pids() -> list[int]:
+            rows = monitor.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+            return [int(row[0]) for row in rows]
+
+        yield pids
+
+
+def _check_writes(
+    item: OperationResult,
+    counter: Callable[[], int],
+    before: int,
+    ledger: Ledger,
+    fixtures: Fixtures,
+    options: Options,
+) -> dict[str, Any]:
+    """Acknowledged against stored writes; for the hot wallet, its balance too."""
+    warmup, measured = item.warmup, item.measured
+    acknowledged = measured.successes + (warmup.successes if warmup else 0)
+    runs = 2 if warmup else 1
+    check = _acknowledged_check(
+        acknowledged, ledger.settle(counter) - before, runs, options.connections
+    )
+    if item.operation == "hot":
+        state = ledger.wallet(fixtures.hot_wallet)
+        check.update(state)
+        expected = int(HOT_GLOBAL * 100) - (state["spend_entries"] or 0)
+        check["balance_matches_entries"] = check["balance_minor"] == expected
+        check["ok"] = (
+            check["ok"]
+            and check["balance_matches_entries"]
+            and (check["lowest_balance_after_minor"] or 0) >= 0
+        )
+    return check
+
+
+def _response_problems(item: OperationResult) -> list[str]:
+    problems = []
+    for phase, run in (("warm-up", item.warmup), ("measured", item.measured)):
+        if run is not None and (run.bad_responses or run.socket_errors):
+            problems.append(
+                f"{item.operation} ({phase}): {run.bad_responses} bad responses of "
+                f"{run.responses}, {run.socket_errors} socket errors; first bad: {run.first_bad}"
+            )
+    return problems
+
+
+def _load_operations(
+    server: PatronServer,
+    fixtures: Fixtures,
+    ledger: Ledger,
+    backends: Callable[[], list[int]] | None,
+    options: Options,
+    out: Path,
+    result: StoreResult,
+    say: Say,
+) -> None:
+    settings = WrkSettings(connections=options.connections, threads=options.threads)
+    url = f"{server.base_url}/graphql"
+    token = fixtures.tenant.token
+    files = {
+        "list": None,
+        "get": fixtures.contact_file,
+        "create": None,
+        "spend": fixtures.wallet_file,
+        "hot": fixtures.hot_file,
+    }
+    for number, operation in enumerate(options.operations):
+        mode = "spend" if operation == "hot" else operation
+        counter = _stored_counter(ledger, operation, fixtures.hot_wallet)
+        before = counter() if counter else 0
+        run_tag = secrets.token_hex(3)
+
+        def load(
+            seconds: int,
+            phase: str,
+            mode: str = mode,
+            operation: str = operation,
+            prefix: str = f"{operation}{run_tag}",
+            id_base: int = (number + 1) * 10**11,
+        ) -> WrkResult:
+            return run_wrk(
+                url,
+                mode,
+                token,
+                seconds,
+                settings,
+                uuid_file=files[operation],
+                prefix=prefix + phase,
+                id_base=id_base + (5 * 10**10 if phase == "m" else 0),
+                log=out / f"wrk-{result.store}.log",
+            )
+
+        warmup = load(options.warmup, "w") if options.warmup else None
+        recording = (
+            profiling.record(
+                server.worker_pids(),
+                options.seconds,
+                out / "profiles",
+                f"{result.store}-{operation}",
+            )
+            if options.profile
+            else None
+        )
+        with CpuWindow(server.pids, backends) as window:
+            measured = load(options.seconds, "m")
+        profile = profiling.summarise(recording.finish()) if recording else None
+        item = OperationResult(
+            operation=operation,
+            label=LABELS[operation],
+            measured=measured,
+            warmup=warmup,
+            cpu=window.use.as_dict(),
+            profile=profile,
+        )
+        if counter is not None:
+            item.check = _check_writes(item, counter, before, ledger, fixtures, options)
+            if not item.check["ok"]:
+                result.problems.append(f"{operation}: stored writes disagree: {item.check}")
+        result.problems.extend(_response_problems(item))
+        result.operations.append(item)
+        say(
+            f"  {operation:7} {measured.rps:9,.1f}/s  p50 {measured.p50_ms:6.2f} ms  "
+            f"p99 {measured.p99_ms:7.2f} ms  bad {measured.bad_responses}"
+        )
+
+
+def _drain(
+    server: PatronServer,
+    fixtures: Fixtures,
+    ledger: Ledger,
+    options: Options,
+    hot_rate: float | None,
+    out: Path,
+    say: Say,
+) -> dict[str, Any]:
+    """A wallet holding exactly N spends, hit by every connection: N succeed, the rest are
+    refused, the balance ends at zero, never below. Exact, because once the wallet is empty
+    no request in flight at the stop can still succeed. The run lasts long enough to empty
+    it at half the rate the hot-wallet run measured."""
+    assert fixtures.drain_wallet is not None
+    seconds = options.drain_seconds
+    if hot_rate:
+        seconds = max(seconds, min(120, math.ceil(2 * options.drain_spends / hot_rate) + 1))
+    run = run_wrk(
+        f"{server.base_url}/graphql",
+        "drain",
+        fixtures.tenant.token,
+        seconds,
+        WrkSettings(connections=options.connections, threads=options.threads),
+        uuid_file=fixtures.drain_file,
+        log=out / "wrk-drain.log",
+    )
+    ledger.settle(lambda: ledger.spends(fixtures.drain_wallet))
+    state = ledger.wallet(fixtures.drain_wallet)
+    entries = state["spend_entries"]
+    drained = state["balance_minor"] == 0
+    check: dict[str, Any] = {
+        "seconds": seconds,
+        "funded_spends": options.drain_spends,
+        "successes": run.successes,
+        "refused_insufficient": run.refused,
+        "bad_responses": run.bad_responses,
+        **state,
+        "entries": entries,
+        "drained": drained,
+        "ok": drained
+        and run.successes == entries == options.drain_spends
+        and run.bad_responses == 0
+        and (state["lowest_balance_after_minor"] or 0) >= 0,
+    }
+    if not drained:
+        check["note"] = "the wallet was not emptied in time: raise --drain-seconds"
+    say(
+        f"  drain   {run.successes} of {options.drain_spends} spends succeeded, "
+        f"{run.refused} refused, balance {state['balance_minor']}: "
+        + ("exact" if check["ok"] else "FAILED")
+    )
+    return check
+
+
+def _bounds(
+    store: Store,
+    fixtures: Fixtures,
+    backends: Callable[[], list[int]] | None,
+    options: Options,
+    result: StoreResult,
+    say: Say,
+) -> None:
+    assert fixtures.bound_tenant is not None
+    assert fixtures.bound_hot_wallet is not None
+    connections = (
+        options.bound_connections_sqlite
+        if store.kind == "sqlite"
+        else options.bound_connections_postgresql
+    )
+    targets = []
+    if "spend" in options.operations:
+        targets.append(("spend", "random wallets", fixtures.bound_wallets))
+    if "hot" in options.operations:
+        targets.append(("hot", "one hot wallet", [fixtures.bound_hot_wallet]))
+    variants = [False, True] if store.kind == "postgresql" else [False]
+    for one_statement in variants:
+        for name, target, wallets in targets:
+            with CpuWindow(None, backends) as window:
+                if store.kind == "sqlite":
+                    assert store.sqlite_path is not None
+                    outcome = bare.sqlite_bound(
+                        store.sqlite_path,
+                        fixtures.bound_tenant.uuid,
+                        wallets,
+                        connections=connections,
+                        warmup=options.warmup,
+                        seconds=options.seconds,
+                        target=target,
+                    )
+                else:
+                    outcome = bare.postgresql_bound(
+                        store.libpq_url,
+                        fixtures.bound_tenant.uuid,
+                        wallets,
+                        connections=connections,
+                        warmup=options.warmup,
+                        seconds=options.seconds,
+                        target=target,
+                        one_statement=one_statement,
+                    )
+            outcome.cpu = window.use.as_dict()
+            if outcome.errors:
+                result.problems.append(
+                    f"bound {target}: {outcome.errors} errors: {outcome.first_error}"
+                )
+            result.bounds[name + ("-cte" if one_statement else "")] = outcome
+            say(
+                f"  bound   {target}, {outcome.statements}: {outcome.rate:,.1f}/s with "
+                f"{connections} connection(s), p50 {outcome.p50_ms:.2f} ms, "
+                f"p99 {outcome.p99_ms:.2f} ms"
+            )
+
+
+def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -> StoreResult:
+    say(f"== {kind}")
+    with ExitStack() as stack:
+        store = stack.enter_context(open_store(kind, workdir))
+        result = StoreResult(store=kind, origin=store.origin, settings=store.settings)
+        say(f"  store: {store.origin}")
+        patron_command("migrate", "--database", store.url)
+        db = Database(store.url, pool_size=8)
+        stack.callback(db.dispose)
+        fixtures = _seed(db, store, options, workdir, result, say)
+        ledger = Ledger(db, fixtures.tenant.uuid)
+        backends = stack.enter_context(_backend_pids(store))
+        server = PatronServer(
+            store.url,
+            workers=options.workers,
+            log=out / f"server-{kind}.log",
+            env=options.server_env,
+        )
+        stack.callback(server.stop)
+        server.start()
+        say(f"  patron serve on {server.base_url}, {options.workers} worker(s)")
+        _load_operations(server, fixtures, ledger, backends, options, out, result, say)
+        if "hot" in options.operations:
+            hot = result.operation("hot")
+            hot_rate = hot.measured.rps if hot else None
+            result.drain = _drain(server, fixtures, ledger, options, hot_rate, out, say)
+            if not result.drain["ok"]:
+                result.problems.append(f"hot wallet drain: {result.drain}")
+        server.stop()
+        if fixtures.bound_tenant is not None:
+            _bounds(store, fixtures, backends, options, result, say)
+        verified = patron_json("ledger", "verify", "--database", store.url, allow_failure=True)
+        result.ledger = {key: verified.get(key) for key in ("ok", "wallets", "entries", "problems")}
+        if not verified.get("ok"):
+            result.problems.append(f"patron ledger verify: {verified.get('problems')}")
+        say(
+            f"  patron ledger verify: {'ok' if verified.get('ok') else 'FAILED'} "
+            f"({verified.get('wallets'):,} wallets, {verified.get('entries'):,} entries)"
+        )
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover

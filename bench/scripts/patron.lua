@@ -1,0 +1,141 @@
+-- wrk script for Patron's native GraphQL API (POST /graphql).
+--
+-- usage: wrk -t1 -c16 -d15s --latency -s patron.lua URL -- MODE TOKEN [FILE] [PREFIX] [ID_BASE]
+--   MODE   list    GetContacts (seed 000) with limit 50
+--          get     one contact by uuid, a random line of FILE
+--          create  CreateContact (seed 000) with a unique email and Shopify id per request
+--          spend   AddCreditEntry (seed 001) SPEND GLOBAL 0.01 on a random wallet of FILE
+--          drain   as spend, but a refusal for insufficient credit is expected, not bad
+--   FILE   one uuid per line (contacts for get, wallets for spend and drain)
+--   PREFIX makes the emails of this run unique; ID_BASE the Shopify ids
+--
+-- GraphQL answers HTTP 200 to most failures, so every body is checked: a non-empty
+-- "errors" list (top level or in a payload), "success":false, "data":null or an empty
+-- result counts as a bad response. The summary is one line starting with RESULT.
+local threads = {}
+local counter = 1
+
+function setup(thread)
+  thread:set("tid", counter)
+  table.insert(threads, thread)
+  counter = counter + 1
+end
+
+local contact_fields =
+  "uuid name email phone identities { shopify klaviyo lightspeed } " ..
+  "wallet { uuid globalCreditBalance localCreditBalance }"
+local list_query =
+  "query GetContacts($limit: Int, $offset: Int) { account { contacts(limit: $limit, offset: $offset) { " ..
+  contact_fields .. " } } }"
+local get_query =
+  "query GetContact($uuid: String) { account { contacts(uuid: $uuid) { " .. contact_fields .. " } } }"
+local create_query =
+  "mutation CreateContact($contact: ContactInput!) { createContact(contact: $contact) { " ..
+  "success contact { uuid wallet { uuid } } errors } }"
+local spend_query =
+  "mutation AddCreditEntry($creditEntry: AddCreditEntryInput!) { addCreditEntry(creditEntry: $creditEntry) { " ..
+  "success creditEntry { uuid action creditType amount } errors userErrors { code } } }"
+
+local function read_lines(path)
+  local lines = {}
+  local file = assert(io.open(path, "r"), "cannot open " .. tostring(path))
+  for line in file:lines() do
+    if line ~= "" then table.insert(lines, line) end
+  end
+  file:close()
+  assert(#lines > 0, "no uuids in " .. path)
+  return lines
+end
+
+function init(args)
+  mode = args[1] or "list"
+  prefix = args[4] or ("b" .. os.time())
+  id_base = tonumber(args[5] or "0")
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer " .. (args[2] or "")
+  if mode == "get" or mode == "spend" or mode == "drain" then ids = read_lines(args[3]) end
+  n = 0
+  responses = 0
+  bad = 0
+  successes = 0
+  refused = 0
+  first_bad = ""
+  math.randomseed(os.time() + tid * 7919)
+  if mode == "list" then
+    wrk.body = '{"query":"' .. list_query .. '","variables":{"limit":50}}'
+  end
+end
+
+function request()
+  if mode == "list" then
+    return wrk.format()
+  end
+  n = n + 1
+  local body
+  if mode == "get" then
+    body = '{"query":"' .. get_query .. '","variables":{"uuid":"' .. ids[math.random(#ids)] .. '"}}'
+  elseif mode == "create" then
+    local tag = prefix .. "-" .. tid .. "-" .. n
+    local shopify = string.format("%.0f", id_base + tid * 10000000 + n)
+    body = '{"query":"' .. create_query .. '","variables":{"contact":{' ..
+      '"email":"' .. tag .. '@example.com","name":"Bench ' .. tag .. '","phone":"+14155550123",' ..
+      '"identities":{"shopifyId":"gid://shopify/Customer/' .. shopify .. '"},' ..
+      '"connectedServices":["SHOPIFY"]}}}'
+  else
+    body = '{"query":"' .. spend_query .. '","variables":{"creditEntry":{' ..
+      '"walletUuid":"' .. ids[math.random(#ids)] .. '","action":"SPEND","creditType":"GLOBAL","amount":0.01}}}'
+  end
+  return wrk.format(nil, nil, nil, body)
+end
+
+local function is_bad(status, body)
+  if status ~= 200 then return true end
+  if string.find(body, '"errors":%[[^%]]') then return true end
+  if string.find(body, '"data":null', 1, true) then return true end
+  if string.find(body, '"success":false', 1, true) then return true end
+  if (mode == "list" or mode == "get") and string.find(body, '"contacts":[]', 1, true) then
+    return true
+  end
+  return false
+end
+
+function response(status, headers, body)
+  responses = responses + 1
+  if string.find(body, '"success":true', 1, true) then
+    successes = successes + 1
+  elseif mode == "drain" and status == 200 and string.find(body, '"INSUFFICIENT_CREDIT"', 1, true)
+      and string.find(body, '"success":false', 1, true) then
+    refused = refused + 1
+    return
+  end
+  if is_bad(status, body) then
+    bad = bad + 1
+    if first_bad == "" then first_bad = status .. " " .. string.sub(body, 1, 300) end
+  end
+end
+
+function done(summary, latency, requests)
+  local total_bad, total_ok, total_refused, total_responses, sample = 0, 0, 0, 0, ""
+  for _, t in ipairs(threads) do
+    total_bad = total_bad + t:get("bad")
+    total_ok = total_ok + t:get("successes")
+    total_refused = total_refused + t:get("refused")
+    total_responses = total_responses + t:get("responses")
+    if sample == "" then sample = t:get("first_bad") end
+  end
+  local seconds = summary.duration / 1e6
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests":%d,"responses":%d,"duration_s":%.3f,"rps":%.1f,' ..
+    '"p50_ms":%.2f,"p90_ms":%.2f,"p99_ms":%.2f,"max_ms":%.2f,' ..
+    '"bad_responses":%d,"successes":%d,"refused":%d,"socket_errors":%d,"non_2xx":%d}\n',
+    summary.requests, total_responses, seconds, summary.requests / seconds,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000,
+    total_bad, total_ok, total_refused,
+    e.connect + e.read + e.write + e.timeout, e.status))
+  if sample ~= "" then
+    io.write("FIRST_BAD " .. string.gsub(sample, "\n", " ") .. "\n")
+  end
+end
