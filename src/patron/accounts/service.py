@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from patron.accounts.principal import SCOPES, Principal
 from patron.accounts.tables import accounts, api_tokens
@@ -216,8 +216,17 @@ def revoke_token(db: Database, token_id: str) -> TokenInfo:
     return _token_from_row(row)
 
 
-def authenticate(db: Database, token: str, *, touch_after_seconds: int = 60) -> Principal:
-    """The principal of a presented token, or Unauthenticated. ``last_used_at`` is throttled."""
+def authenticate(
+    db: Database,
+    token: str,
+    *,
+    touch_after_seconds: int = 60,
+    connection: Connection | None = None,
+) -> Principal:
+    """The principal of a presented token, or Unauthenticated. ``last_used_at`` is throttled.
+
+    Given a ``connection`` (the request's read transaction) the lookup runs on it.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise Unauthenticated("the API token is malformed")
     presented = hash_token(token)
@@ -237,8 +246,11 @@ def authenticate(db: Database, token: str, *, touch_after_seconds: int = 60) -> 
         .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
         .where(api_tokens.c.token_hash == presented)
     )
-    with db.read() as connection:
+    if connection is not None:
         row = connection.execute(query).first()
+    else:
+        with db.read() as reader:
+            row = reader.execute(query).first()
     if row is None or not hmac.compare_digest(row.token_hash, presented):
         raise Unauthenticated("the API token is not valid")
     if row.revoked_at is not None:
@@ -246,8 +258,8 @@ def authenticate(db: Database, token: str, *, touch_after_seconds: int = 60) -> 
     now = utcnow()
     last_used = as_utc(row.last_used_at) if row.last_used_at else None
     if last_used is None or now - last_used > timedelta(seconds=touch_after_seconds):
-        with db.write() as connection:
-            connection.execute(
+        with db.write() as writer:
+            writer.execute(
                 update(api_tokens)
                 .where(
                     api_tokens.c.account_id == row.account_id,

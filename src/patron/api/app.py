@@ -8,7 +8,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio.to_thread
 import strawberry
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -41,11 +43,14 @@ class Patron:
         self.schema = build_schema(settings)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
 
-    def authenticate(self, token: str) -> Principal:
+    def authenticate(self, token: str, connection: Connection | None = None) -> Principal:
         """Runs on a worker thread. Unauthenticated and 429 become HttpError."""
         try:
             principal = accounts.authenticate(
-                self.db, token, touch_after_seconds=self.settings.token_touch_seconds
+                self.db,
+                token,
+                touch_after_seconds=self.settings.token_touch_seconds,
+                connection=connection,
             )
         except Unauthenticated as error:
             raise HttpError(
@@ -145,8 +150,20 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             return error_response(error)
 
         def work() -> tuple[int, Any, dict[str, str]]:
-            principal = patron.authenticate(token)
-            context = Context(db=db, principal=principal, request_id=request_id)
+            # One read transaction serves the token lookup and every read of the request.
+            reader = db.engine.connect()
+            try:
+                reader.begin()
+                principal = patron.authenticate(token, reader)
+                if db.is_sqlite:
+                    # A SQLite read transaction keeps its first snapshot; a mutation's answer
+                    # must see its own write, so reads begin afresh when first needed.
+                    # (PostgreSQL's READ COMMITTED sees each committed write per statement.)
+                    reader.commit()
+            except BaseException:
+                reader.close()
+                raise
+            context = Context(db=db, principal=principal, request_id=request_id, _connection=reader)
             try:
                 body = execute(patron.schema, context, query, variables, operation_name)
             except CannotGetOperationTypeError:
@@ -166,6 +183,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # Imported here because the dialects build on this module's request helpers.
     from patron.api.compat.commerce.routes import commerce_routes
     from patron.api.compat.lightfunnels.routes import lightfunnels_routes
+    from patron.api.compat.loyaltydish.routes import loyaltydish_routes
 
     routes = [
         Route("/graphql", graphql_post, methods=["POST"]),
@@ -173,10 +191,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         Route("/healthz", healthz, methods=["GET"]),
         *lightfunnels_routes(patron),
         *commerce_routes(patron),
+        *loyaltydish_routes(patron),
     ]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         yield
         db.dispose()
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./patron.db"
+# Values copied from examples and tutorials: as good as no secret at all.
+_PLACEHOLDER_SECRETS = frozenset({"", "secret", "changeme", "change-me", "jwt-secret", "patron"})
+MIN_JWT_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -23,8 +26,17 @@ class Settings(BaseSettings):
     max_query_tokens: int = Field(default=5_000, ge=100)
     max_aliases: int = Field(default=50, ge=1)
     pool_size: int = Field(default=10, ge=1, le=200)
+    # Requests one worker process runs at once. Each holds a transaction while it runs, and
+    # Python threads share one interpreter lock: a few keep the store busy, many only make
+    # every transaction (and the row locks it holds) last longer.
+    threads: int = Field(default=6, ge=1, le=200)
     token_touch_seconds: int = Field(default=60, ge=0)
     rate_limit_per_minute: int = Field(default=0, ge=0)
+    # Signs consumer access tokens (the loyaltydish dialect). Left unset in development, each
+    # account gets a random key generated once and kept in its database.
+    jwt_secret: SecretStr | None = None
+    jwt_access_seconds: int = Field(default=300, ge=30, le=86_400)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
 
     @field_validator("database_url")
     @classmethod
@@ -32,6 +44,20 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError("PATRON_DATABASE_URL must start with sqlite:// or postgresql://")
         return value
+
+    @model_validator(mode="after")
+    def _strong_jwt_secret(self) -> Settings:
+        """Outside development a real secret is required; a weak one is refused everywhere."""
+        if self.jwt_secret is None and self.environment == "development":
+            return self
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret is not None else ""
+        if secret.strip().lower() in _PLACEHOLDER_SECRETS or len(secret) < MIN_JWT_SECRET_LENGTH:
+            raise ValueError(
+                f"PATRON_JWT_SECRET must be a random value of at least {MIN_JWT_SECRET_LENGTH} "
+                f"characters (PATRON_ENVIRONMENT is '{self.environment}'); generate one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return self
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -69,6 +69,7 @@ class Context:
         """One read transaction per request, opened on first use."""
         if self._connection is None:
             self._connection = self.db.engine.connect()
+        if not self._connection.in_transaction():
             self._connection.begin()
         return self._connection
 
