@@ -34,8 +34,19 @@ def lightfunnels_routes(patron: Patron) -> list[BaseRoute]:
             return error_response(error)
 
         def work() -> tuple[int, Any, dict[str, str]]:
-            principal = patron.authenticate(token)
-            context = LightfunnelsContext(db=patron.db, principal=principal, request_id=request_id)
+            # As on the native API: one read transaction for the token and the request's reads.
+            reader = patron.db.engine.connect()
+            try:
+                reader.begin()
+                principal = patron.authenticate(token, reader)
+                if patron.db.is_sqlite:
+                    reader.commit()  # a mutation's answer must see its own write
+            except BaseException:
+                reader.close()
+                raise
+            context = LightfunnelsContext(
+                db=patron.db, principal=principal, request_id=request_id, _connection=reader
+            )
             try:
                 return 200, execute(schema, context, query, variables, operation_name), {}
             except CannotGetOperationTypeError:
