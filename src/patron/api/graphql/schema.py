@@ -6,13 +6,6 @@ from decimal import Decimal
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -22,6 +15,7 @@ from patron.api.graphql import promotions as promotion_api
 from patron.api.graphql import redemptions as redemption_api
 from patron.api.graphql import wallets as wallet_api
 from patron.api.graphql.context import Context
+from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.scalars import BigInt, BigIntScalar, DecimalScalar
 from patron.core.settings import Settings
 from patron.customers import service as customer_service
@@ -133,11 +127,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         scalar_overrides={Decimal: DecimalScalar, BigInt: BigIntScalar},
         config=StrawberryConfig(auto_camel_case=True),
-        extensions=[
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        ],
+        extensions=standard_extensions(settings),
     )

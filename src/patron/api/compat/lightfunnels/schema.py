@@ -12,14 +12,6 @@ from typing import Any, NewType
 
 import strawberry
 from graphql import GraphQLError, IntValueNode, StringValueNode, ValueNode
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -33,6 +25,7 @@ from patron.api.compat.lightfunnels.cursors import (
 from patron.api.compat.lightfunnels.leniency import PAGE_SIZE, Leniency
 from patron.api.compat.lightfunnels.query import parse_query
 from patron.api.compat.lightfunnels.timestamps import formatted
+from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.scalars import DecimalScalar
 from patron.core.clock import utcnow
 from patron.core.errors import InvalidInput, NotFound
@@ -305,25 +298,13 @@ class LightfunnelsSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    # The limiters' rule classes are made once: the validation cache is keyed by them, and a
-    # limiter made per request would make a new class, and a cache miss, every time.
-    limits = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    ]
     return LightfunnelsSchema(
         query=Query,
         mutation=Mutation,
         types=[Customer],
         scalar_overrides={Decimal: DecimalScalar},
         config=StrawberryConfig(auto_camel_case=False, scalar_map={PageSize: PageSizeScalar}),
-        extensions=[
-            Leniency,
-            lambda: ParserCache(maxsize=256),
-            lambda: AddValidationRules(limits),
-            lambda: ValidationCache(maxsize=256),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        ],
+        extensions=[Leniency, *standard_extensions(settings, cache_size=256)],
     )
 
 
