@@ -21,6 +21,8 @@ class Principal:
     scope: str
     token_id: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    # Set for a consumer's own token: it acts for this one customer only, and may only read.
+    customer_uuid: str | None = None
 
     @property
     def currency_precision(self) -> int:
@@ -38,4 +40,6 @@ class Principal:
 
     @property
     def actor(self) -> str:
+        if self.customer_uuid is not None:
+            return f"consumer:{self.customer_uuid}"
         return f"token:{self.token_id}" if self.token_id else "system"

@@ -1,6 +1,7 @@
 """Every table, imported once so that the metadata is complete (for Alembic and tests)."""
 
 from patron.accounts import tables as _accounts  # noqa: F401
+from patron.consumers import tables as _consumers  # noqa: F401
 from patron.contact_persons import tables as _contact_persons  # noqa: F401
 from patron.core import counters as _counters  # noqa: F401
 from patron.core import events as _events  # noqa: F401
@@ -10,6 +11,7 @@ from patron.customers import tables as _customers  # noqa: F401
 from patron.orders import tables as _orders  # noqa: F401
 from patron.promotions import tables as _promotions  # noqa: F401
 from patron.redemptions import tables as _redemptions  # noqa: F401
+from patron.stamps import tables as _stamps  # noqa: F401
 from patron.wallets import lot_tables as _lots  # noqa: F401
 from patron.wallets import tables as _wallets  # noqa: F401
 

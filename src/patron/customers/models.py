@@ -38,6 +38,7 @@ class Customer:
     connected_services: list[str]
     created_at: datetime
     updated_at: datetime
+    archived_at: datetime | None = None
 
     @property
     def display_name(self) -> str | None:

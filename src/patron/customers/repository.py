@@ -53,6 +53,7 @@ def customer_from_row(row: Any) -> Customer:
         connected_services=list(row.connected_services or []),
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        archived_at=as_utc(row.archived_at) if row.archived_at is not None else None,
     )
 
 

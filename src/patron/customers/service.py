@@ -134,39 +134,7 @@ def create_customer(
                 if existing is None:
                     raise NotFound("the contact created with this idempotencyKey was deleted")
                 return CreatedCustomer(customer=existing, wallet_uuid=stored["wallet_uuid"])
-        _check_unique(connection, principal, profile, identities, None)
-        now = utcnow()
-        customer_uuid = str(uuid.uuid4())
-        wallet_uuid = str(uuid.uuid4())
-        values: dict[str, Any] = {
-            "account_id": principal.account_id,
-            "uuid": customer_uuid,
-            "number": repository.next_number(connection, principal.account_id),
-            "accepts_marketing": False,
-            "verified": False,
-            "archived": False,
-            "user_type": "CONSUMER",
-            **profile,
-            "connected_services": services,
-            "password_hash": command.password_hash,
-            "created_at": now,
-            "updated_at": now,
-        }
-        repository.insert_customer(connection, values)
-        repository.insert_identities(
-            connection,
-            principal.account_id,
-            customer_uuid,
-            {service: external for service, external in identities.items() if external},
-            now,
-        )
-        wallet_repository.insert_wallet(
-            connection, principal.account_id, wallet_uuid, customer_uuid, now
-        )
-        customer = repository.customer_from_values(values)
-        record_event(
-            connection, principal.account_id, "contact.created", _event(customer, wallet_uuid)
-        )
+        created = _insert(connection, principal, profile, identities, services, command)
         if key is not None:
             idempotency.store_result(
                 connection,
@@ -174,11 +142,65 @@ def create_customer(
                 key,
                 operation,
                 digest,
-                {"uuid": customer_uuid, "wallet_uuid": wallet_uuid},
+                {"uuid": created.customer.uuid, "wallet_uuid": created.wallet_uuid},
             )
-        return CreatedCustomer(customer=customer, wallet_uuid=wallet_uuid)
+        return created
 
     return run_command(db, write)
+
+
+def add_customer(
+    connection: Connection, principal: Principal, command: NewCustomer
+) -> CreatedCustomer:
+    """``create_customer`` inside a caller's transaction, for commands that do more with it."""
+    principal.require("write")
+    profile = clean_profile(command.profile)
+    identities = _clean_identities(dict(command.identities))
+    services = _clean_services(command.connected_services)
+    return _insert(connection, principal, profile, identities, services, command)
+
+
+def _insert(
+    connection: Connection,
+    principal: Principal,
+    profile: dict[str, Any],
+    identities: dict[str, str | None],
+    services: list[str],
+    command: NewCustomer,
+) -> CreatedCustomer:
+    _check_unique(connection, principal, profile, identities, None)
+    now = utcnow()
+    customer_uuid = str(uuid.uuid4())
+    wallet_uuid = str(uuid.uuid4())
+    values: dict[str, Any] = {
+        "account_id": principal.account_id,
+        "uuid": customer_uuid,
+        "number": repository.next_number(connection, principal.account_id),
+        "accepts_marketing": False,
+        "verified": False,
+        "archived": False,
+        "user_type": "CONSUMER",
+        **profile,
+        "connected_services": services,
+        "password_hash": command.password_hash,
+        "created_at": now,
+        "updated_at": now,
+    }
+    values["archived_at"] = now if values["archived"] else None
+    repository.insert_customer(connection, values)
+    repository.insert_identities(
+        connection,
+        principal.account_id,
+        customer_uuid,
+        {service: external for service, external in identities.items() if external},
+        now,
+    )
+    wallet_repository.insert_wallet(
+        connection, principal.account_id, wallet_uuid, customer_uuid, now
+    )
+    customer = repository.customer_from_values(values)
+    record_event(connection, principal.account_id, "contact.created", _event(customer, wallet_uuid))
+    return CreatedCustomer(customer=customer, wallet_uuid=wallet_uuid)
 
 
 def update_customer(
@@ -206,6 +228,8 @@ def update_customer(
         _check_unique(connection, principal, profile, identities, customer_uuid)
         now = utcnow()
         values: dict[str, Any] = {**profile, "updated_at": now}
+        if "archived" in profile and profile["archived"] != current.archived:
+            values["archived_at"] = now if profile["archived"] else None
         if services is not None:
             values["connected_services"] = services
         repository.update_customer(connection, principal.account_id, customer_uuid, values)

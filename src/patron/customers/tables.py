@@ -51,6 +51,8 @@ customers = Table(
     Column("accepts_marketing", Boolean, nullable=False, server_default="0"),
     Column("verified", Boolean, nullable=False, server_default="0"),
     Column("archived", Boolean, nullable=False, server_default="0"),
+    # When the customer was last archived (inactivated); None while it is active.
+    Column("archived_at", DateTime(timezone=True), nullable=True),
     Column("user_type", String(20), nullable=False, server_default="CONSUMER"),
     Column("connected_services", JSON, nullable=False),
     Column("password_hash", String(200), nullable=True),

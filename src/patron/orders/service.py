@@ -40,6 +40,7 @@ from patron.orders.models import (
     RefundResult,
     Store,
 )
+from patron.stamps import service as stamps
 from patron.wallets import repository as wallet_repository
 from patron.wallets.models import Action, CreditType, Reason
 from patron.wallets.postings import Posting, post, post_up_to
@@ -298,6 +299,7 @@ def _advance(
         values["points_earned"] = points
         repository.update_order(connection, principal.account_id, order.uuid, values)
         _earn(connection, principal, wallet_uuid, order.uuid, order.external_id, points, now)
+        stamps.stamp_order(connection, principal, order.uuid, now)
     else:
         wallet_uuid = _wallet_of(connection, principal, order.customer_uuid)
         values["credit_returned"] = order.credit_paid if wallet_uuid else 0
@@ -355,6 +357,8 @@ def _insert_order(
             now,
         )
     _earn(connection, principal, wallet_uuid, order_uuid, clean.external_id, points, now)
+    if completed:
+        stamps.stamp_order(connection, principal, order_uuid, now)
     return _finish(connection, principal, order_uuid, "order.recorded")
 
 

@@ -8,6 +8,9 @@ from enum import StrEnum
 
 from patron.wallets.models import CreditType
 
+SOURCE_MANUAL = "MANUAL"
+SOURCE_STAMPS = "STAMPS"
+
 
 class RedemptionStatus(StrEnum):
     ACTIVE = "ACTIVE"
@@ -34,6 +37,8 @@ class Redemption:
     promotion_uuid: str | None
     created_at: datetime
     updated_at: datetime
+    # What made the code: MANUAL (a merchant's command), STAMPS (a full stamp card), ...
+    source: str = "MANUAL"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, update
 
 from patron.core.clock import as_utc
 from patron.redemptions.models import Redemption, RedemptionStatus
@@ -36,7 +37,27 @@ def redemption_from_row(row: Any) -> Redemption:
         promotion_uuid=row.promotion_uuid,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        source=row.source,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CodeFilter:
+    """Narrows a wallet's codes: by what made them, or by credit type."""
+
+    source: str | None = None
+    not_source: str | None = None
+    credit_type: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.source is not None:
+            found.append(redemptions.c.source == self.source)
+        if self.not_source is not None:
+            found.append(redemptions.c.source != self.not_source)
+        if self.credit_type is not None:
+            found.append(redemptions.c.credit_type == self.credit_type)
+        return found
 
 
 def insert_redemption(connection: Connection, account_id: str, values: dict[str, Any]) -> None:
@@ -150,6 +171,7 @@ def for_wallets(
     *,
     limit: int,
     offset: int,
+    where: CodeFilter | None = None,
 ) -> dict[str, list[Redemption]]:
     """Newest-first pages of codes for many wallets in one statement."""
     found: dict[str, list[Redemption]] = {uuid: [] for uuid in wallet_uuids}
@@ -168,6 +190,7 @@ def for_wallets(
         .where(
             redemptions.c.account_id == account_id,
             redemptions.c.wallet_uuid.in_(list(wallet_uuids)),
+            *(where.conditions() if where is not None else []),
         )
         .subquery()
     )
@@ -202,3 +225,27 @@ def count_redemptions(connection: Connection, account_id: str, status: str | Non
     if status is not None:
         query = query.where(redemptions.c.status == status)
     return int(connection.execute(query).scalar_one())
+
+
+def count_for_wallets(
+    connection: Connection,
+    account_id: str,
+    wallet_uuids: Sequence[str],
+    where: CodeFilter | None = None,
+) -> dict[str, int]:
+    """How many codes each wallet has, in one statement."""
+    found = dict.fromkeys(wallet_uuids, 0)
+    if not wallet_uuids:
+        return found
+    rows = connection.execute(
+        select(redemptions.c.wallet_uuid, func.count().label("codes"))
+        .where(
+            redemptions.c.account_id == account_id,
+            redemptions.c.wallet_uuid.in_(list(wallet_uuids)),
+            *(where.conditions() if where is not None else []),
+        )
+        .group_by(redemptions.c.wallet_uuid)
+    )
+    for row in rows:
+        found[row.wallet_uuid] = int(row.codes)
+    return found

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import Connection
 
@@ -19,10 +20,11 @@ from patron.core.money import from_minor
 from patron.core.paging import check_page
 from patron.core.unit import run_command
 from patron.redemptions import codes, repository
-from patron.redemptions.models import NewRedemption, Redemption, RedemptionStatus
+from patron.redemptions.models import SOURCE_MANUAL, NewRedemption, Redemption, RedemptionStatus
+from patron.redemptions.repository import CodeFilter
 from patron.wallets import ledger, postings
 from patron.wallets import repository as wallet_repository
-from patron.wallets.models import Action, CreditEntry, Reason
+from patron.wallets.models import Action, CreditEntry, CreditType, Reason
 
 MAX_QUANTITY = 50
 
@@ -124,39 +126,24 @@ def create_redemptions(
         if expires_at is not None and expires_at <= now:
             raise InvalidInput("expiresAt must be in the future", field="expiresAt")
         wallet_uuid, customer_uuid = _wallet_of(connection, principal, command)
-        created: list[str] = []
-        for _ in range(command.quantity):
-            redemption_uuid = str(uuid.uuid4())
-            postings.hold(
-                connection, principal, wallet_uuid, credit_type, amount, redemption_uuid, now
-            )
-            repository.insert_redemption(
+        created = [
+            issue_code(
                 connection,
-                principal.account_id,
-                {
-                    "uuid": redemption_uuid,
-                    "code": _unique_code(connection, principal.account_id),
-                    "customer_uuid": customer_uuid,
-                    "wallet_uuid": wallet_uuid,
-                    "credit_type": credit_type.value,
-                    "amount": amount,
-                    "status": RedemptionStatus.ACTIVE.value,
-                    "note": note,
-                    "expires_at": expires_at,
-                    "promotion_uuid": promotion_uuid,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-            created.append(redemption_uuid)
+                principal,
+                Issue(
+                    wallet_uuid=wallet_uuid,
+                    customer_uuid=customer_uuid,
+                    credit_type=credit_type,
+                    amount=amount,
+                    note=note,
+                    expires_at=expires_at,
+                    promotion_uuid=promotion_uuid,
+                ),
+                now,
+            ).uuid
+            for _ in range(command.quantity)
+        ]
         made = repository.get_by_uuids(connection, principal.account_id, created)
-        for redemption in made:
-            record_event(
-                connection,
-                principal.account_id,
-                "redemption_code.created",
-                _payload(principal, redemption),
-            )
         if key is not None:
             idempotency.store_result(
                 connection, principal.account_id, key, operation, digest, {"uuids": created}
@@ -164,6 +151,62 @@ def create_redemptions(
         return made
 
     return run_command(db, write)
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One code to make inside a caller's transaction; ``amount`` in the smallest unit."""
+
+    wallet_uuid: str
+    customer_uuid: str
+    credit_type: CreditType
+    amount: int
+    note: str | None = None
+    expires_at: datetime | None = None
+    promotion_uuid: str | None = None
+    source: str = SOURCE_MANUAL
+
+
+def issue_code(
+    connection: Connection, principal: Principal, issue: Issue, now: datetime
+) -> Redemption:
+    """Hold ``amount`` on the wallet under a new code, with its outbox event; the caller
+    has checked the wallet and the amount and owns the transaction."""
+    redemption_uuid = str(uuid.uuid4())
+    postings.hold(
+        connection,
+        principal,
+        issue.wallet_uuid,
+        issue.credit_type,
+        issue.amount,
+        redemption_uuid,
+        now,
+    )
+    values = {
+        "uuid": redemption_uuid,
+        "code": _unique_code(connection, principal.account_id),
+        "customer_uuid": issue.customer_uuid,
+        "wallet_uuid": issue.wallet_uuid,
+        "credit_type": issue.credit_type.value,
+        "amount": issue.amount,
+        "status": RedemptionStatus.ACTIVE.value,
+        "source": issue.source,
+        "note": issue.note,
+        "expires_at": issue.expires_at,
+        "promotion_uuid": issue.promotion_uuid,
+        "created_at": now,
+        "updated_at": now,
+    }
+    repository.insert_redemption(connection, principal.account_id, values)
+    redemption = repository.redemption_from_row(
+        SimpleNamespace(
+            **values, redeemed_at=None, released_at=None, release_reason=None, spend_entry_uuid=None
+        )
+    )
+    record_event(
+        connection, principal.account_id, "redemption_code.created", _payload(principal, redemption)
+    )
+    return redemption
 
 
 def _refusal(connection: Connection, principal: Principal, code: str, now: datetime) -> Exception:
@@ -285,11 +328,21 @@ def codes_for_wallets(
     *,
     limit: int | None,
     offset: int | None,
+    where: CodeFilter | None = None,
 ) -> dict[str, list[Redemption]]:
     size, start = check_page(limit, offset)
     return repository.for_wallets(
-        connection, principal.account_id, wallet_uuids, limit=size, offset=start
+        connection, principal.account_id, wallet_uuids, limit=size, offset=start, where=where
     )
+
+
+def count_codes_for_wallets(
+    connection: Connection,
+    principal: Principal,
+    wallet_uuids: Sequence[str],
+    where: CodeFilter | None = None,
+) -> dict[str, int]:
+    return repository.count_for_wallets(connection, principal.account_id, wallet_uuids, where)
 
 
 def list_codes(

@@ -1,0 +1,277 @@
+"""Stamp cards, driven by orders: each qualifying order completed adds a stamp, and a full
+card turns into a redemption code (source STAMPS) holding the program's reward.
+
+The reward is added to the customer's wallet and held by the code in the same transaction
+as the order, so that redeeming the code spends it like any other code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from patron.accounts.principal import Principal
+from patron.accounts.tables import accounts
+from patron.core.db import Database
+from patron.core.errors import InvalidInput
+from patron.core.events import record_audit, record_event
+from patron.core.money import from_minor, to_decimal, to_minor
+from patron.core.unit import run_command
+from patron.orders import repository as order_repository
+from patron.orders.models import Order, OrderStatus
+from patron.redemptions import service as redemption_service
+from patron.redemptions.models import SOURCE_STAMPS, Redemption
+from patron.stamps.models import (
+    MAX_EXPIRY_DAYS,
+    MAX_STAMPS_REQUIRED,
+    PROGRAM_SETTING,
+    StampCard,
+    StampProgram,
+    StampProgramCommand,
+)
+from patron.stamps.tables import order_stamps, stamp_cards
+from patron.wallets import ledger, postings
+from patron.wallets import repository as wallet_repository
+from patron.wallets.models import Action, CreditType, Reason
+
+
+def _whole(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{field} must be a whole number from {low} to {high}", field=field)
+    return value
+
+
+def clean_program(principal: Principal, command: StampProgramCommand) -> StampProgram:
+    credit_type = ledger.parse_credit_type(command.reward_credit_type, field="rewardCreditType")
+    minimum = 0
+    if command.min_order_total is not None:
+        total = to_decimal(command.min_order_total, field="minOrderTotal")
+        if total < 0:
+            raise InvalidInput(
+                f"minOrderTotal must be 0 or more, got {total}", field="minOrderTotal"
+            )
+        minimum = to_minor(total, principal.currency_precision, field="minOrderTotal")
+    return StampProgram(
+        stamps_required=_whole(command.stamps_required, "stampsRequired", 1, MAX_STAMPS_REQUIRED),
+        reward_credit_type=credit_type,
+        reward_amount=ledger.amount_minor(
+            principal, credit_type, command.reward_value, field="rewardValue"
+        ),
+        min_order_total=minimum,
+        reward_expires_days=(
+            _whole(command.reward_expires_days, "rewardExpiresDays", 1, MAX_EXPIRY_DAYS)
+            if command.reward_expires_days is not None
+            else None
+        ),
+    )
+
+
+def program_from_settings(settings: dict[str, Any]) -> StampProgram | None:
+    stored = settings.get(PROGRAM_SETTING)
+    if not isinstance(stored, dict):
+        return None
+    return StampProgram(
+        stamps_required=int(stored["stamps_required"]),
+        reward_credit_type=CreditType(stored["reward_credit_type"]),
+        reward_amount=int(stored["reward_amount"]),
+        min_order_total=int(stored.get("min_order_total") or 0),
+        reward_expires_days=stored.get("reward_expires_days"),
+    )
+
+
+def set_stamp_program(
+    db: Database, principal: Principal, command: StampProgramCommand | None
+) -> StampProgram | None:
+    """Start, change (cards keep their stamps) or stop (None) the stamp program. Admin only."""
+    principal.require("admin")
+    program = clean_program(principal, command) if command is not None else None
+
+    def write(connection: Connection) -> None:
+        account_id = principal.account_id
+        settings = dict(
+            connection.execute(
+                select(accounts.c.settings)
+                .where(accounts.c.account_id == account_id)
+                .with_for_update()
+            ).scalar_one()
+            or {}
+        )
+        if program is None:
+            settings.pop(PROGRAM_SETTING, None)
+        else:
+            settings[PROGRAM_SETTING] = program.stored()
+        connection.execute(
+            update(accounts).where(accounts.c.account_id == account_id).values(settings=settings)
+        )
+        record_audit(
+            connection,
+            account_id,
+            action="account.stamp_program_set",
+            subject_type="account",
+            subject_uuid=account_id,
+            actor=principal.actor,
+            details=program.stored() if program is not None else {},
+        )
+
+    run_command(db, write)
+    return program
+
+
+def stamp_program(connection: Connection, principal: Principal) -> StampProgram | None:
+    """The account's program as committed now."""
+    return program_from_settings(
+        order_repository.account_settings(connection, principal.account_id)
+    )
+
+
+def stamp_order(
+    connection: Connection, principal: Principal, order_uuid: str, now: datetime
+) -> Redemption | None:
+    """Stamp a just-completed order (in its transaction), once; the reward code of a card
+    this stamp fills, if it does."""
+    account_id = principal.account_id
+    program = stamp_program(connection, principal)
+    if program is None:
+        return None
+    order = order_repository.get_order(connection, account_id, order_uuid)
+    if (
+        order is None
+        or order.customer_uuid is None
+        or order.status is not OrderStatus.COMPLETED
+        or order.total < program.min_order_total
+    ):
+        return None
+    already = connection.execute(
+        select(order_stamps.c.order_uuid).where(
+            order_stamps.c.account_id == account_id, order_stamps.c.order_uuid == order.uuid
+        )
+    ).first()
+    if already is not None:
+        return None
+    customer_uuid = order.customer_uuid
+    card = _card_for_update(connection, account_id, customer_uuid, now)
+    stamps, rewards = card.stamps + 1, card.rewards
+    reward = None
+    if stamps >= program.stamps_required:
+        stamps, rewards = stamps - program.stamps_required, rewards + 1
+        reward = _issue_reward(connection, principal, program, customer_uuid, order, now)
+    connection.execute(
+        update(stamp_cards)
+        .where(stamp_cards.c.account_id == account_id, stamp_cards.c.customer_uuid == customer_uuid)
+        .values(stamps=stamps, rewards=rewards, updated_at=now)
+    )
+    connection.execute(
+        insert(order_stamps).values(
+            account_id=account_id,
+            order_uuid=order.uuid,
+            customer_uuid=customer_uuid,
+            redemption_uuid=reward.uuid if reward is not None else None,
+            created_at=now,
+        )
+    )
+    record_event(
+        connection,
+        account_id,
+        "stamp_card.stamped",
+        {
+            "contact_uuid": customer_uuid,
+            "order_uuid": order.uuid,
+            "stamps": stamps,
+            "rewards": rewards,
+            "redemption_uuid": reward.uuid if reward is not None else None,
+        },
+    )
+    return reward
+
+
+def _card_for_update(
+    connection: Connection, account_id: str, customer_uuid: str, now: datetime
+) -> StampCard:
+    query = select(stamp_cards).where(
+        stamp_cards.c.account_id == account_id, stamp_cards.c.customer_uuid == customer_uuid
+    )
+    row = connection.execute(query.with_for_update()).first()
+    if row is None:
+        connection.execute(
+            insert(stamp_cards).values(
+                account_id=account_id,
+                customer_uuid=customer_uuid,
+                stamps=0,
+                rewards=0,
+                updated_at=now,
+            )
+        )
+        return StampCard(customer_uuid=customer_uuid)
+    return StampCard(customer_uuid=customer_uuid, stamps=int(row.stamps), rewards=int(row.rewards))
+
+
+def _issue_reward(
+    connection: Connection,
+    principal: Principal,
+    program: StampProgram,
+    customer_uuid: str,
+    order: Order,
+    now: datetime,
+) -> Redemption:
+    wallet = wallet_repository.wallets_for_customers(
+        connection, principal.account_id, [customer_uuid]
+    )[customer_uuid]
+    shown = from_minor(
+        program.reward_amount, ledger.precision(principal, program.reward_credit_type)
+    )
+    postings.post(
+        connection,
+        principal,
+        postings.Posting(
+            wallet_uuid=wallet.uuid,
+            action=Action.ADD,
+            credit_type=program.reward_credit_type,
+            amount=program.reward_amount,
+            reason=Reason.ORDER,
+            order_uuid=order.uuid,
+            note=f"stamp card reward ({shown}) completed by order {order.external_id}",
+        ),
+        now,
+    )
+    expires_at = (
+        now + timedelta(days=program.reward_expires_days)
+        if program.reward_expires_days is not None
+        else None
+    )
+    return redemption_service.issue_code(
+        connection,
+        principal,
+        redemption_service.Issue(
+            wallet_uuid=wallet.uuid,
+            customer_uuid=customer_uuid,
+            credit_type=program.reward_credit_type,
+            amount=program.reward_amount,
+            note=f"stamp card reward for order {order.external_id}",
+            expires_at=expires_at,
+            source=SOURCE_STAMPS,
+        ),
+        now,
+    )
+
+
+def cards_for(
+    connection: Connection, principal: Principal, customer_uuids: Sequence[str]
+) -> dict[str, StampCard]:
+    """The cards of many customers in one statement; an empty card where none exists yet."""
+    found = {uuid: StampCard(customer_uuid=uuid) for uuid in customer_uuids}
+    if not customer_uuids:
+        return found
+    rows = connection.execute(
+        select(stamp_cards).where(
+            stamp_cards.c.account_id == principal.account_id,
+            stamp_cards.c.customer_uuid.in_(list(customer_uuids)),
+        )
+    )
+    for row in rows:
+        found[row.customer_uuid] = StampCard(
+            customer_uuid=row.customer_uuid, stamps=int(row.stamps), rewards=int(row.rewards)
+        )
+    return found
