@@ -20,7 +20,8 @@ from patron.api.compat.lightfunnels.schema import printed_schema
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.customers.tables import customers
-from patron.orders.queries import OrderTotals, customer_order_totals
+from patron.orders.models import CustomerOrderStats
+from patron.orders.service import order_stats_for_customers
 from patron.orders.tables import orders
 from tests.support.client import Api
 from tests.support.contact_persons import snapshot
@@ -691,15 +692,15 @@ def test_expenses_and_orders_count_come_from_completed_orders(
         token=tenant.token,
     )
     with db.read() as connection:
-        totals = customer_order_totals(connection, tenant.uuid, [buyer.uuid, browser.uuid])
+        totals = order_stats_for_customers(connection, tenant.principal, [buyer.uuid, browser.uuid])
 
     assert [edge["node"] for edge in page["customers"]["edges"]] == [
         {"_id": buyer.number, "expenses": Decimal("120.00"), "orders_count": 2},
         {"_id": browser.number, "expenses": Decimal("0.00"), "orders_count": 0},
     ]
     assert totals == {
-        buyer.uuid: OrderTotals(orders_count=2, expenses=12_000),
-        browser.uuid: OrderTotals(orders_count=0, expenses=0),
+        buyer.uuid: CustomerOrderStats(orders_count=2, expenses=12_000),
+        browser.uuid: CustomerOrderStats(orders_count=0, expenses=0),
     }
 
 

@@ -12,8 +12,8 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from patron.api.app import Patron, guarded, parse_graphql_body, request_id_of
-from patron.api.compat.lightfunnels.context import LightfunnelsContext
 from patron.api.compat.lightfunnels.schema import build_schema
+from patron.api.graphql.context import Context
 from patron.api.graphql.executor import execute
 from patron.api.http import HttpError, bearer_token, error_response, json_response, read_json
 
@@ -44,7 +44,7 @@ def lightfunnels_routes(patron: Patron) -> list[BaseRoute]:
             except BaseException:
                 reader.close()
                 raise
-            context = LightfunnelsContext(
+            context = Context(
                 db=patron.db, principal=principal, request_id=request_id, _connection=reader
             )
             try:

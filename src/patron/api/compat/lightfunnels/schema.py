@@ -15,7 +15,6 @@ from graphql import GraphQLError, IntValueNode, StringValueNode, ValueNode
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from patron.api.compat.lightfunnels.context import LightfunnelsContext
 from patron.api.compat.lightfunnels.cursors import (
     decode_cursor,
     decode_id,
@@ -25,6 +24,7 @@ from patron.api.compat.lightfunnels.cursors import (
 from patron.api.compat.lightfunnels.leniency import PAGE_SIZE, Leniency
 from patron.api.compat.lightfunnels.query import parse_query
 from patron.api.compat.lightfunnels.timestamps import formatted
+from patron.api.graphql.context import Context as RequestContext
 from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.scalars import DecimalScalar
 from patron.core.clock import utcnow
@@ -68,7 +68,7 @@ PageSizeScalar = strawberry.scalar(
 )
 
 
-Context = Info[LightfunnelsContext, None]
+Context = Info[RequestContext, None]
 
 
 @strawberry.interface(description="An object with a global id.")
@@ -120,12 +120,12 @@ class Customer(Node):
 
     @strawberry.field(description="Completed orders' totals less refunds, in the account currency.")
     def expenses(self, info: Context) -> Decimal:
-        totals = info.context.order_totals_by_customer().load(self.model.uuid)
+        totals = info.context.order_stats_by_customer().load(self.model.uuid)
         return from_minor(totals.expenses, info.context.principal.currency_precision)
 
     @strawberry.field(description="How many completed orders the customer has.")
     def orders_count(self, info: Context) -> int:
-        return info.context.order_totals_by_customer().load(self.model.uuid).orders_count
+        return info.context.order_stats_by_customer().load(self.model.uuid).orders_count
 
     @strawberry.field(description='Relative ("an hour ago") unless a format is given.')
     def created_at(self, format: str | None = None) -> str:
@@ -195,7 +195,7 @@ class Query:
                 limit=size,
             ),
         )
-        context.order_totals_by_customer().expect(customer.uuid for customer in page.customers)
+        context.seen_contacts.update(dict.fromkeys(customer.uuid for customer in page.customers))
         edges = [
             CustomerEdge(node=Customer.of(customer), cursor=encode_cursor(key))
             for customer, key in zip(page.customers, page.keys, strict=True)
@@ -253,7 +253,7 @@ def _profile(node: InputCustomer | InputUpdateCustomer) -> dict[str, Any]:
     return profile
 
 
-def _customer_uuid(context: LightfunnelsContext, id: str) -> str:
+def _customer_uuid(context: RequestContext, id: str) -> str:
     number = decode_id(id)
     found = search.customer_by_number(context.connection(), context.principal, number)
     if found is None:
