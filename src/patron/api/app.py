@@ -183,6 +183,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # Imported here because the dialects build on this module's request helpers.
     from patron.api.compat.commerce.routes import commerce_routes
     from patron.api.compat.lightfunnels.routes import lightfunnels_routes
+    from patron.api.compat.loyaltydish.routes import loyaltydish_routes
 
     routes = [
         Route("/graphql", graphql_post, methods=["POST"]),
@@ -190,6 +191,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         Route("/healthz", healthz, methods=["GET"]),
         *lightfunnels_routes(patron),
         *commerce_routes(patron),
+        *loyaltydish_routes(patron),
     ]
 
     @contextlib.asynccontextmanager

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -100,13 +101,27 @@ def _account_row(connection: Connection, account_id: str) -> Any:
 NOBODY = "00000000-0000-0000-0000-000000000000"
 
 
-def public_principal(db: Database, account_id: str) -> Principal | None:
-    """Who the public is at an account's signup and login endpoint: a reader of nobody."""
-    with db.read() as connection:
-        row = _account_row(connection, account_id)
+def public_principal(
+    db: Database, account_id: str, *, connection: Connection | None = None
+) -> Principal | None:
+    """Who the public is at an account's signup and login endpoint: a reader of nobody.
+
+    Given a ``connection`` (the request's read transaction) the lookup runs on it.
+    """
+    with _reading(db, connection) as reader:
+        row = _account_row(reader, account_id)
     if row is None:
         return None
     return _principal_from_account(row, scope="read", customer_uuid=NOBODY)
+
+
+@contextmanager
+def _reading(db: Database, connection: Connection | None) -> Iterator[Connection]:
+    if connection is not None:
+        yield connection
+        return
+    with db.read() as own:
+        yield own
 
 
 def _signup_principal(connection: Connection, account_id: str, caller: Principal | None) -> Any:
@@ -503,12 +518,17 @@ def verify_access_token(
 
 
 def authenticate(
-    db: Database, policy: TokenPolicy, token: str, *, account_id: str | None = None
+    db: Database,
+    policy: TokenPolicy,
+    token: str,
+    *,
+    account_id: str | None = None,
+    connection: Connection | None = None,
 ) -> Principal:
     """The principal of a consumer's access token: read-only, and only for that consumer."""
-    with db.read() as connection:
-        claims, customer = _verified(connection, policy, token, account_id)
-        row = _account_row(connection, claims.account_id)
+    with _reading(db, connection) as reader:
+        claims, customer = _verified(reader, policy, token, account_id)
+        row = _account_row(reader, claims.account_id)
     if row is None:  # pragma: no cover - an account is never deleted under its customers
         raise tokens.InvalidToken("the token is not a valid access token")
     return _principal_from_account(row, scope="read", customer_uuid=customer.uuid)
