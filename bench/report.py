@@ -39,6 +39,8 @@ def verdict(item: OperationResult, store: str) -> str:
         misses.append("p99")
     if item.measured.bad_responses:
         misses.append("bad")
+    if item.measured.socket_errors:
+        misses.append("socket errors")
     return "met" if not misses else "missed: " + ", ".join(misses)
 
 
