@@ -52,9 +52,6 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     raw = b"".join(chunks)
     if not raw:
         raise HttpError(400, "the request body is empty; send a JSON object", "BAD_REQUEST")
-    if b"\\u0000" in raw:
-        # No text Patron keeps may hold a NUL character, and PostgreSQL refuses one outright.
-        raise HttpError(400, "the request body contains a NUL character (\\u0000)", "BAD_REQUEST")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:

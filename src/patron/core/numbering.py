@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Update
+from sqlalchemy import Connection
 
 BLOCK_SIZE = 20
 
@@ -29,24 +29,23 @@ class NumberBlocks:
         connection: Connection,
         account_id: str,
         name: str,
-        reserve: Callable[[int], Update],
+        reserve: Callable[[Connection, int], int],
     ) -> int:
-        """The next number; ``reserve(n)`` must add n to the counter and return its new value."""
+        """The next number; ``reserve(connection, n)`` adds n to the counter, returns its value."""
         if connection.dialect.name == "sqlite":
-            return int(connection.execute(reserve(1)).scalar_one())
+            return reserve(connection, 1)
         key = (str(connection.engine.url), account_id, name)
+        # Held while a block is reserved too (a rare, one-statement transaction), so that
+        # threads of one process share a block rather than each reserving its own.
         with self._lock:
             current, last = self._blocks.get(key, (0, -1))
-            if current <= last:
-                self._blocks[key] = (current + 1, last)
-                return current
-        with connection.engine.connect() as own:
-            own.execution_options(isolation_level="AUTOCOMMIT")
-            top = int(own.execute(reserve(self.block_size)).scalar_one())
-        first = top - self.block_size + 1
-        with self._lock:
-            self._blocks[key] = (first + 1, top)
-        return first
+            if current > last:
+                with connection.engine.connect() as own:
+                    own.execution_options(isolation_level="AUTOCOMMIT")
+                    last = reserve(own, self.block_size)
+                current = last - self.block_size + 1
+            self._blocks[key] = (current + 1, last)
+            return current
 
 
 blocks = NumberBlocks()

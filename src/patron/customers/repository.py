@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Update, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from patron.accounts.tables import accounts
 from patron.core import numbering
@@ -66,12 +66,14 @@ def customer_from_values(values: dict[str, Any]) -> Customer:
 def next_number(connection: Connection, account_id: str) -> int:
     """The next per-account customer number (see patron.core.numbering)."""
 
-    def reserve(count: int) -> Update:
-        return (
-            update(accounts)
-            .where(accounts.c.account_id == account_id)
-            .values(next_customer_number=accounts.c.next_customer_number + count)
-            .returning(accounts.c.next_customer_number)
+    def reserve(reserving: Connection, count: int) -> int:
+        return int(
+            reserving.execute(
+                update(accounts)
+                .where(accounts.c.account_id == account_id)
+                .values(next_customer_number=accounts.c.next_customer_number + count)
+                .returning(accounts.c.next_customer_number)
+            ).scalar_one()
         )
 
     return numbering.blocks.next(connection, account_id, "customer", reserve)

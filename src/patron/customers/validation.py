@@ -9,12 +9,14 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from patron.core import ids
 from patron.core.errors import InvalidInput
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SHOPIFY_GID = re.compile(r"^gid://shopify/Customer/(\d{1,20})$")
 _DIGITS = re.compile(r"^\d{1,20}$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+is_uuid = ids.is_uuid
 
 SERVICES = ("SHOPIFY", "KLAVIYO", "LIGHTSPEED", "SALESFORCE")
 GENDERS = ("FEMALE", "MALE", "OTHER", "UNSPECIFIED")
@@ -113,14 +115,6 @@ def external_id(service: str, value: str, *, field: str | None = None) -> str:
     if any(ord(char) < 32 for char in raw):
         raise InvalidInput(f"{field} must not contain control characters", field=field)
     return raw
-
-
-def is_uuid(value: str) -> bool:
-    """Whether ``value`` could name a stored row; anything else is simply not found.
-
-    Checked before any lookup: PostgreSQL refuses a NUL byte in a parameter outright.
-    """
-    return _UUID.match(value) is not None
 
 
 def display_external_id(service: str, stored: str) -> str:

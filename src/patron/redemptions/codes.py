@@ -21,5 +21,10 @@ def normalise(text: str) -> str:
     return _CLEAN.sub("", text).upper()
 
 
+def well_formed(code: str) -> bool:
+    """Whether a normalised code could exist; anything else is simply not found."""
+    return len(code) == LENGTH and all(char in ALPHABET for char in code)
+
+
 def display(code: str) -> str:
     return "-".join(code[i : i + _GROUP] for i in range(0, len(code), _GROUP))

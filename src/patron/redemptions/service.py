@@ -16,6 +16,7 @@ from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_event
+from patron.core.ids import is_uuid
 from patron.core.money import from_minor
 from patron.core.paging import check_page
 from patron.core.unit import run_command
@@ -66,15 +67,23 @@ def _wallet_of(
     if command.wallet_uuid is None and command.customer_uuid is None:
         raise InvalidInput("give walletUuid or contactUuid", field="walletUuid")
     if command.wallet_uuid is not None:
-        wallet = wallet_repository.get_wallet(connection, principal.account_id, command.wallet_uuid)
+        wallet = (
+            wallet_repository.get_wallet(connection, principal.account_id, command.wallet_uuid)
+            if is_uuid(command.wallet_uuid)
+            else None
+        )
         if wallet is None:
             raise NotFound(f"no wallet with uuid '{command.wallet_uuid}'", field="walletUuid")
         if command.customer_uuid is not None and command.customer_uuid != wallet.customer_uuid:
             raise InvalidInput("walletUuid does not belong to contactUuid", field="contactUuid")
         return wallet.uuid, wallet.customer_uuid
     assert command.customer_uuid is not None
-    found = wallet_repository.wallets_for_customers(
-        connection, principal.account_id, [command.customer_uuid]
+    found = (
+        wallet_repository.wallets_for_customers(
+            connection, principal.account_id, [command.customer_uuid]
+        )
+        if is_uuid(command.customer_uuid)
+        else {}
     )
     if command.customer_uuid not in found:
         raise NotFound(f"no contact with uuid '{command.customer_uuid}'", field="contactUuid")
@@ -210,7 +219,11 @@ def issue_code(
 
 
 def _refusal(connection: Connection, principal: Principal, code: str, now: datetime) -> Exception:
-    found = repository.get_by_code(connection, principal.account_id, code)
+    found = (
+        repository.get_by_code(connection, principal.account_id, code)
+        if codes.well_formed(code)
+        else None
+    )
     if found is None:
         return NotFound(
             f"no redemption code '{codes.display(code) if code else code}'", field="code"
@@ -230,8 +243,12 @@ def redeem_code(db: Database, principal: Principal, code: str) -> Redeemed:
 
     def write(connection: Connection) -> Redeemed:
         now = utcnow()
-        claimed = repository.claim(
-            connection, principal.account_id, wanted, now, RedemptionStatus.REDEEMED
+        claimed = (
+            None
+            if not codes.well_formed(wanted)
+            else repository.claim(
+                connection, principal.account_id, wanted, now, RedemptionStatus.REDEEMED
+            )
         )
         if claimed is None:
             raise _refusal(connection, principal, wanted, now)
@@ -268,8 +285,12 @@ def cancel_code(db: Database, principal: Principal, code: str) -> Redemption:
 
     def write(connection: Connection) -> Redemption:
         now = utcnow()
-        claimed = repository.claim(
-            connection, principal.account_id, wanted, now, RedemptionStatus.CANCELLED
+        claimed = (
+            None
+            if not codes.well_formed(wanted)
+            else repository.claim(
+                connection, principal.account_id, wanted, now, RedemptionStatus.CANCELLED
+            )
         )
         if claimed is None:
             raise _refusal(connection, principal, wanted, now)
@@ -318,7 +339,10 @@ def expire_codes(
 
 
 def find_code(connection: Connection, principal: Principal, code: str) -> Redemption | None:
-    return repository.get_by_code(connection, principal.account_id, codes.normalise(code))
+    wanted = codes.normalise(code)
+    if not codes.well_formed(wanted):
+        return None
+    return repository.get_by_code(connection, principal.account_id, wanted)
 
 
 def codes_for_wallets(

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 from patron.accounts.principal import Principal
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.events import record_event
+from patron.core.ids import is_uuid
 from patron.core.money import from_minor
 from patron.wallets import ledger, lots, repository
 from patron.wallets.ledger import InsufficientCredit
@@ -67,7 +68,11 @@ def load_wallet(
     connection: Connection, principal: Principal, wallet_uuid: str, now: datetime
 ) -> Wallet:
     """The wallet with its unswept expired credit counted out, or NotFound."""
-    wallet = repository.get_wallet(connection, principal.account_id, wallet_uuid)
+    wallet = (
+        repository.get_wallet(connection, principal.account_id, wallet_uuid)
+        if is_uuid(wallet_uuid)
+        else None
+    )
     if wallet is None:
         raise NotFound(f"no wallet with uuid '{wallet_uuid}'", field="walletUuid")
     return repository.with_expired(connection, principal.account_id, [wallet], now)[0]
@@ -107,6 +112,8 @@ def _record(
     open_lots_delta: int = 0,
 ) -> tuple[repository.Moved, CreditEntry] | None:
     """Move the balance and write the posting's entry and outbox event; None if refused."""
+    if not is_uuid(posting.wallet_uuid):
+        raise NotFound(f"no wallet with uuid '{posting.wallet_uuid}'", field="walletUuid")
     draft = CreditEntry(
         uuid=str(uuid.uuid4()),
         wallet_uuid=posting.wallet_uuid,
@@ -342,6 +349,8 @@ def hold(
     now: datetime,
 ) -> None:
     """Reserve ``amount`` of available credit (a redemption code's hold); no entry is written."""
+    if not is_uuid(wallet_uuid):
+        raise NotFound(f"no wallet with uuid '{wallet_uuid}'", field="walletUuid")
     moved = repository.move(
         connection,
         principal.account_id,

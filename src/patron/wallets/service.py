@@ -13,6 +13,7 @@ from patron.core import idempotency
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.ids import is_uuid
 from patron.core.money import from_minor
 from patron.core.unit import run_command
 from patron.wallets import ledger, lots, postings, repository
@@ -218,7 +219,11 @@ def reverse_entry(
         replay = _replayed(connection, principal, key, operation, digest)
         if replay is not None:
             return replay[0]
-        found = repository.get_entries(connection, principal.account_id, [entry_uuid])
+        found = (
+            repository.get_entries(connection, principal.account_id, [entry_uuid])
+            if is_uuid(entry_uuid)
+            else []
+        )
         if not found:
             raise NotFound(f"no credit entry with uuid '{entry_uuid}'", field="uuid")
         original = found[0]
