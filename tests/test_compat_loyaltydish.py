@@ -1167,3 +1167,55 @@ def test_the_sdl_has_every_seed_root_field_with_the_seeds_argument_names() -> No
         "type IUserNode implements Node {",
     ):
         assert piece in committed, piece
+
+
+def test_the_public_may_not_use_merchant_operations(
+    db: Database, ld: LoyaltyDish, shop: Shop
+) -> None:
+    before = changes_of(db, shop.tenant.uuid)
+    path = public_path(shop.tenant.uuid)
+
+    updated = ld.data(
+        'mutation { updateConsumer(id: "SVVzZXJOb2RlOjE3Nw==", firstname: "Q")'
+        " { success errors } }",
+        path=path,
+    )
+    program = ld.data("mutation { setStampProgram { success errors } }", path=path)
+
+    for answer in (updated["updateConsumer"], program["setStampProgram"]):
+        assert answer["success"] is False
+        assert answer["errors"]["nonFieldErrors"][0]["code"] == "unauthenticated"
+    assert changes_of(db, shop.tenant.uuid) == before
+
+
+PROMOTION_FIELDS = _selection(SCHEMA.type_map["PromotionNode"], ("PromotionNode",))  # type: ignore[arg-type]
+
+
+def test_every_promotion_field_for_the_four_callers(
+    db: Database, ld: LoyaltyDish, shop: Shop, other_tenant: Tenant
+) -> None:
+    query = (
+        "query($loyalty: String) { consumerAvailablePromotions(consumerLoyaltyId: $loyalty) "
+        "{ count totalCount pageInfo { hasNextPage } edges { cursor node "
+        f"{PROMOTION_FIELDS} }} }} }}"
+    )
+    variables = {"loyalty": "LD-177"}
+
+    merchant = ld.data(query, variables, token=shop.tenant.token)
+    consumer = ld.data(query, variables, token=shop.consumer.token)
+    stranger = ld.body(query, variables, token=other_tenant.token)
+    public = ld.body(query, variables, path=public_path(shop.tenant.uuid))
+
+    assert merchant == consumer
+    found = merchant["consumerAvailablePromotions"]
+    assert found["count"] == found["totalCount"] == 2
+    double = next(
+        edge["node"] for edge in found["edges"] if edge["node"]["name"] == "Double points"
+    )
+    assert double["rewardType"] == "POINTS_MULTIPLIER"
+    assert double["rewardValue"] == "2"
+    assert double["rewardCreditType"] is None
+    assert double["allStores"] is True
+    assert stranger["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert public["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "Double points" not in str(stranger) + str(public)
