@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,6 +55,43 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+class WriterQueue:
+    """SQLite writers wait their turn here instead of in SQLite's busy handler.
+
+    A writer that finds the database locked sleeps and retries with growing pauses, so under
+    load some wait for seconds while others keep winning. Threads of one process queue on a
+    lock, processes on an exclusive file lock beside the database, which the kernel grants
+    in turn; only then does the writer begin its ``BEGIN IMMEDIATE`` transaction.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.RLock()
+        self._path = f"{database}.writer" if database and database != ":memory:" else None
+        self._file: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> WriterQueue:
+        self._threads.acquire()
+        try:
+            if self._path is not None and self._depth == 0:
+                if self._file is None:
+                    self._file = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._depth -= 1
+            if self._file is not None and self._depth == 0:
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
 class Database:
     """An engine plus the two ways Patron uses it: a read transaction and a write transaction."""
 
@@ -71,8 +112,10 @@ class Database:
             options["max_overflow"] = pool_size
             options["pool_pre_ping"] = False
         self.engine = create_engine(self.url, **options)
+        self._writer_gate: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+            self._writer_gate = WriterQueue(parsed.database)
 
     @property
     def is_sqlite(self) -> bool:
@@ -87,7 +130,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on any exception."""
-        with self.engine.connect() as connection:
+        with self._writer_gate, self.engine.connect() as connection:
             connection.execution_options(**{_WRITE: True})
             with connection.begin():
                 yield connection
