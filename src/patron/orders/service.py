@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select, update
 
@@ -40,6 +40,7 @@ from patron.orders.models import (
     RefundResult,
     Store,
 )
+from patron.promotions import service as promotions
 from patron.stamps import service as stamps
 from patron.wallets import repository as wallet_repository
 from patron.wallets.models import Action, CreditType, Reason
@@ -295,7 +296,7 @@ def _advance(
         values["completed_at"] = clean.completed_at or now
         wallet_uuid = _wallet_of(connection, principal, order.customer_uuid)
         store = _store_of(connection, principal, order.store_uuid)
-        points = _points(connection, principal, order.total, store) if wallet_uuid else 0
+        points = _points(connection, principal, order, store, now) if wallet_uuid else 0
         values["points_earned"] = points
         repository.update_order(connection, principal.account_id, order.uuid, values)
         _earn(connection, principal, wallet_uuid, order.uuid, order.external_id, points, now)
@@ -317,7 +318,7 @@ def _insert_order(
     store = _store_of(connection, principal, clean.store_uuid)
     wallet_uuid = _wallet_of(connection, principal, clean.customer_uuid)
     completed = clean.status is OrderStatus.COMPLETED
-    points = _points(connection, principal, clean.total, store) if completed and wallet_uuid else 0
+    points = _points(connection, principal, clean, store, now) if completed and wallet_uuid else 0
     order_uuid = str(uuid.uuid4())
     repository.insert_order(
         connection,
@@ -405,18 +406,40 @@ def _wallet_of(
     return wallet.uuid
 
 
-def _points(connection: Connection, principal: Principal, total: int, store: Store | None) -> int:
-    """What a completed order of ``total`` earns under the account's rule as committed now."""
+def _points(
+    connection: Connection,
+    principal: Principal,
+    order: _Earner,
+    store: Store | None,
+    now: datetime,
+) -> int:
+    """What a completed order earns under the account's rule as committed now, times the
+    store's multiplier and the best points-multiplier promotion the customer qualifies for."""
     rate = earning.configured_rate(repository.account_settings(connection, principal.account_id))
-    if rate is None:
+    if rate is None or order.customer_uuid is None:
         return 0
+    multiplier = store.points_multiplier if store is not None else None
+    promoted = promotions.points_multiplier(
+        connection, principal, order.customer_uuid, order.store_uuid, now
+    )
+    if promoted is not None:
+        multiplier = promoted * (multiplier or 1)
     return earning.points_for(
-        total,
+        order.total,
         currency_precision=principal.currency_precision,
         rate=rate,
-        multiplier=store.points_multiplier if store is not None else None,
+        multiplier=multiplier,
         points_precision=principal.points_precision,
     )
+
+
+class _Earner(Protocol):
+    @property
+    def customer_uuid(self) -> str | None: ...
+    @property
+    def store_uuid(self) -> str | None: ...
+    @property
+    def total(self) -> int: ...
 
 
 def _earn(

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
@@ -15,8 +16,9 @@ from patron.core import idempotency
 from patron.core.clock import as_utc, utcnow
 from patron.core.counters import next_value
 from patron.core.db import Database
-from patron.core.errors import InvalidInput, NotFound
+from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_event
+from patron.core.ids import is_uuid
 from patron.core.money import from_minor, positive_minor
 from patron.core.paging import check_page
 from patron.core.unit import run_command
@@ -31,8 +33,11 @@ from patron.promotions.models import (
     Reward,
     Unchanged,
 )
-from patron.wallets import ledger
-from patron.wallets.models import CreditType
+from patron.redemptions import service as redemptions
+from patron.redemptions.models import Redemption
+from patron.wallets import ledger, postings
+from patron.wallets import repository as wallet_repository
+from patron.wallets.models import Action, CreditEntry, CreditType, Reason
 
 MAX_DESCRIPTION = 2000
 MAX_STORES = 100
@@ -375,3 +380,152 @@ def available_promotions(
     if not store_exists:
         raise NotFound(f"no store with uuid '{store_uuid}'", field="storeUuid")
     return found[customer_uuid]
+
+
+# Rewards
+
+
+class NotEligible(Conflict):
+    code = "NOT_ELIGIBLE"
+
+
+class AlreadyClaimed(Conflict):
+    code = "ALREADY_CLAIMED"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What claiming a promotion gave: credit (FIXED_CREDIT) or a code (REDEMPTION_CODE)."""
+
+    promotion: Promotion
+    entry: CreditEntry | None
+    redemption: Redemption | None
+
+
+def points_multiplier(
+    connection: Connection,
+    principal: Principal,
+    customer_uuid: str,
+    store_uuid: str | None,
+    now: datetime,
+) -> Decimal | None:
+    """The best POINTS_MULTIPLIER among the promotions the customer qualifies for right now."""
+    found, _ = repository.available_for_customers(
+        connection, principal.account_id, [customer_uuid], store_uuid=store_uuid, now=now
+    )
+    multipliers = [
+        promotion.reward_multiplier
+        for promotion in found.get(customer_uuid, [])
+        if promotion.reward is Reward.POINTS_MULTIPLIER and promotion.reward_multiplier
+    ]
+    return max(multipliers) if multipliers else None
+
+
+def claim_promotion(
+    db: Database,
+    principal: Principal,
+    promotion_uuid: str,
+    customer_uuid: str,
+    *,
+    store_uuid: str | None = None,
+) -> Claim:
+    """Give a customer a promotion's FIXED_CREDIT or REDEMPTION_CODE reward, once.
+
+    The customer must qualify at this moment (window, stores, audience). Points multipliers
+    are not claimed: they apply by themselves to the orders completed while they run.
+    """
+    principal.require("write")
+    if not (is_uuid(promotion_uuid) and is_uuid(customer_uuid)):
+        raise NotFound("no such promotion or contact", field="promotionUuid")
+    # One claim per customer and promotion: the claim's key lives with the idempotency keys.
+    key = f"promotion-claim:{promotion_uuid}:{customer_uuid}"
+    operation = "claim_promotion"
+    digest = idempotency.fingerprint(
+        operation, {"promotion": promotion_uuid, "contact": customer_uuid}
+    )
+
+    def write(connection: Connection) -> Claim:
+        now = utcnow()
+        promotion = repository.get_promotion(connection, principal.account_id, promotion_uuid)
+        if promotion is None:
+            raise NotFound(f"no promotion with uuid '{promotion_uuid}'", field="promotionUuid")
+        if promotion.reward is Reward.POINTS_MULTIPLIER:
+            raise InvalidInput(
+                "a POINTS_MULTIPLIER promotion is not claimed: it applies to orders by itself",
+                field="promotionUuid",
+            )
+        if idempotency.find_result(connection, principal.account_id, key, operation, digest):
+            raise AlreadyClaimed(
+                f"the contact has already claimed promotion '{promotion.name}'",
+                field="promotionUuid",
+            )
+        found, store_exists = repository.available_for_customers(
+            connection, principal.account_id, [customer_uuid], store_uuid=store_uuid, now=now
+        )
+        if customer_uuid not in found:
+            raise NotFound(f"no contact with uuid '{customer_uuid}'", field="contactUuid")
+        if not store_exists:
+            raise NotFound(f"no store with uuid '{store_uuid}'", field="storeUuid")
+        if promotion.uuid not in {item.uuid for item in found[customer_uuid]}:
+            raise NotEligible(
+                f"the contact does not qualify for promotion '{promotion.name}' now",
+                field="contactUuid",
+            )
+        wallet = wallet_repository.wallets_for_customers(
+            connection, principal.account_id, [customer_uuid]
+        )[customer_uuid]
+        assert promotion.reward_amount is not None
+        assert promotion.reward_credit_type is not None
+        credit_type = CreditType(promotion.reward_credit_type)
+        entry = postings.post(
+            connection,
+            principal,
+            postings.Posting(
+                wallet_uuid=wallet.uuid,
+                action=Action.ADD,
+                credit_type=credit_type,
+                amount=promotion.reward_amount,
+                reason=Reason.MANUAL,
+                note=f"promotion {promotion.name}",
+            ),
+            now,
+        )
+        redemption = None
+        if promotion.reward is Reward.REDEMPTION_CODE:
+            redemption = redemptions.issue_code(
+                connection,
+                principal,
+                redemptions.Issue(
+                    wallet_uuid=wallet.uuid,
+                    customer_uuid=customer_uuid,
+                    credit_type=credit_type,
+                    amount=promotion.reward_amount,
+                    note=f"promotion {promotion.name}",
+                    promotion_uuid=promotion.uuid,
+                ),
+                now,
+            )
+        idempotency.store_result(
+            connection,
+            principal.account_id,
+            key,
+            operation,
+            digest,
+            {"entry": entry.uuid, "redemption": redemption.uuid if redemption else None},
+        )
+        record_event(
+            connection,
+            principal.account_id,
+            "promotion.claimed",
+            {
+                "promotion_uuid": promotion.uuid,
+                "contact_uuid": customer_uuid,
+                "entry_uuid": entry.uuid,
+                "redemption_uuid": redemption.uuid if redemption else None,
+            },
+        )
+        return Claim(
+            promotion=promotion, entry=None if redemption else entry, redemption=redemption
+        )
+
+    return run_command(db, write)

@@ -13,7 +13,8 @@ from strawberry.types import Info
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, messages, user_errors
-from patron.api.graphql.wallets import CreditType
+from patron.api.graphql.redemptions import RedemptionCode
+from patron.api.graphql.wallets import CreditEntry, CreditType
 from patron.core.errors import DomainError, InvalidInput
 from patron.core.money import from_minor
 from patron.promotions import service as promotion_service
@@ -239,3 +240,54 @@ def update_promotion(
             success=False, errors=messages(error), user_errors=user_errors(error)
         )
     return PromotionResponse(success=True, promotion=Promotion.of(updated, context.principal))
+
+
+@strawberry.input
+class ClaimPromotionInput:
+    promotion_uuid: str
+    contact_uuid: str
+    store_uuid: str | None = strawberry.field(
+        default=None, description="Where the customer claims it, for store-bound promotions."
+    )
+
+
+@strawberry.type
+class ClaimPromotionResponse:
+    success: bool
+    promotion: Promotion | None = None
+    credit_entry: CreditEntry | None = strawberry.field(
+        default=None, description="The ADD of a FIXED_CREDIT reward."
+    )
+    redemption_code: RedemptionCode | None = strawberry.field(
+        default=None, description="The code of a REDEMPTION_CODE reward, holding its credit."
+    )
+    errors: list[str] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def claim_promotion(
+    info: Info[Context, None], claim: ClaimPromotionInput
+) -> ClaimPromotionResponse:
+    """Give a contact a promotion's FIXED_CREDIT or REDEMPTION_CODE reward, once."""
+    context = info.context
+    try:
+        claimed = promotion_service.claim_promotion(
+            context.db,
+            context.principal,
+            claim.promotion_uuid,
+            claim.contact_uuid,
+            store_uuid=claim.store_uuid,
+        )
+    except DomainError as error:
+        return ClaimPromotionResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    principal = context.principal
+    return ClaimPromotionResponse(
+        success=True,
+        promotion=Promotion.of(claimed.promotion, principal),
+        credit_entry=CreditEntry.of(claimed.entry, principal) if claimed.entry else None,
+        redemption_code=(
+            RedemptionCode.of(claimed.redemption, principal) if claimed.redemption else None
+        ),
+    )

@@ -14,6 +14,7 @@ from patron.api.graphql import orders as order_api
 from patron.api.graphql import promotions as promotion_api
 from patron.api.graphql import redemptions as redemption_api
 from patron.api.graphql import wallets as wallet_api
+from patron.api.graphql import webhooks as webhook_api
 from patron.api.graphql.context import Context
 from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.scalars import BigInt, BigIntScalar, DecimalScalar
@@ -77,6 +78,11 @@ class Account:
         description="LOCAL points per unit of the account currency; null when orders earn none.",
     )
 
+    webhooks: list[webhook_api.Webhook] = strawberry.field(
+        resolver=webhook_api.account_webhooks,
+        description="Webhook subscriptions, oldest first, each with its delivery log.",
+    )
+
     @strawberry.field(description="How many contacts the account has.")
     def contacts_count(self, info: Info[Context, None]) -> int:
         return customer_service.count_customers(info.context.connection(), info.context.principal)
@@ -112,6 +118,10 @@ class Mutation:
     set_earning_rule = strawberry.mutation(resolver=order_api.set_earning_rule)
     create_promotion = strawberry.mutation(resolver=promotion_api.create_promotion)
     update_promotion = strawberry.mutation(resolver=promotion_api.update_promotion)
+    create_webhook = strawberry.mutation(resolver=webhook_api.create_webhook)
+    update_webhook = strawberry.mutation(resolver=webhook_api.update_webhook)
+    delete_webhook = strawberry.mutation(resolver=webhook_api.delete_webhook)
+    claim_promotion = strawberry.mutation(resolver=promotion_api.claim_promotion)
 
 
 class PatronSchema(strawberry.Schema):
