@@ -34,6 +34,8 @@ class WrkResult:
     refused: int
     socket_errors: int
     non_2xx: int
+    taken: int = 0  # redeem: the last line of the codes file used
+    exhausted: int = 0  # redeem: requests made after the codes ran out
     first_bad: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -77,6 +79,7 @@ def run_wrk(
         str(uuid_file) if uuid_file else "-",
         prefix,
         str(id_base),
+        str(settings.threads),
     ]
     done = subprocess.run(
         command, capture_output=True, text=True, check=False, timeout=seconds + 120

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
 STORES = ("sqlite", "postgresql")
-OPERATIONS = ("list", "get", "create", "spend", "hot")
+CORE_OPERATIONS = ("list", "get", "create", "spend", "hot")
+# The LoyaltyDish dialect's operations, when the package is there.
+LOYALTYDISH = importlib.util.find_spec("patron.api.compat.loyaltydish") is not None
+MORE_OPERATIONS = (
+    "redeem",
+    "order",
+    "commerce",
+    "lightfunnels",
+    *(("loyaltydish", "obtaintoken") if LOYALTYDISH else ()),
+    "sweep",
+)
+OPERATIONS = CORE_OPERATIONS + MORE_OPERATIONS
+# The sweep's lots when --lots is not given: the million on PostgreSQL; SQLite, one
+# writer at a time, a tenth of it (the rate is what to compare).
+DEFAULT_LOTS = {"postgresql": 1_000_000, "sqlite": 100_000}
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -27,6 +42,10 @@ class Options:
     bound_connections_sqlite: int = 1
     drain_spends: int = 300
     drain_seconds: int = 3
+    lots: int | None = None
+    codes: int = 0
+    contact_persons: int = 2_000
+    consumers: int = 16
     profile: bool = False
     server_env: dict[str, str] = field(default_factory=dict)
     results_dir: Path = RESULTS_DIR
@@ -78,7 +97,8 @@ def parse(argv: list[str] | None = None) -> Options:
         dest="operations",
         type=lambda text: _choices(text, OPERATIONS, "--ops"),
         default=OPERATIONS,
-        help=f"comma-separated subset of {','.join(OPERATIONS)} (default: all)",
+        help=f"comma-separated subset of {','.join(OPERATIONS)} (default: all, in this order; "
+        "sweep runs after the server has stopped)",
     )
     parser.add_argument("--workers", type=_positive, default=2, help="patron serve --workers")
     parser.add_argument("--seconds", type=_positive, default=15, help="measured seconds per op")
@@ -111,6 +131,32 @@ def parse(argv: list[str] | None = None) -> Options:
         help="the drained wallet holds this many 0.01 spends (the exact overdraw check)",
     )
     parser.add_argument("--drain-seconds", type=_positive, default=3)
+    parser.add_argument(
+        "--lots",
+        type=_positive,
+        default=None,
+        help="credit lots the expiry sweep expires (default: 1,000,000 on PostgreSQL, "
+        "100,000 on SQLite); fewer give the rate, and the time for 1,000,000 extrapolated",
+    )
+    parser.add_argument(
+        "--codes",
+        type=int,
+        default=0,
+        help="redemption codes made for redeem (default: enough for 2,000/s on PostgreSQL, "
+        "1,000/s on SQLite over warm-up and measured seconds); running out is reported",
+    )
+    parser.add_argument(
+        "--contact-persons",
+        type=int,
+        default=2_000,
+        help="contact persons made for commerce, one per seeded contact (at most --contacts)",
+    )
+    parser.add_argument(
+        "--consumers",
+        type=_positive,
+        default=16,
+        help="consumers with a password that obtaintoken signs in as, at random",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -146,6 +192,10 @@ def parse(argv: list[str] | None = None) -> Options:
         bound_connections_sqlite=args.bound_connections_sqlite,
         drain_spends=args.drain_spends,
         drain_seconds=args.drain_seconds,
+        lots=args.lots,
+        codes=max(args.codes, 0),
+        contact_persons=max(args.contact_persons, 1),
+        consumers=args.consumers,
         profile=args.profile,
         server_env=dict(args.server_env),
         results_dir=args.results_dir,

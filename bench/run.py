@@ -18,13 +18,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bench import bound as bare
-from bench import profiling
+from bench import profiling, seed_ops
 from bench.cpu import CpuWindow
 from bench.load import WrkResult, WrkSettings, run_wrk
-from bench.options import Options
+from bench.options import DEFAULT_LOTS, Options
 from bench.seed import HOT_GLOBAL, Progress, Tenant, create_contacts, create_tenant, fund
 from bench.server import PatronServer, patron_command, patron_json
 from bench.stores import Store, open_store
+from bench.sweep import SweepResult, run_sweep
 from patron.core.db import Database
 
 Say = Callable[[str], None]
@@ -35,7 +36,22 @@ LABELS = {
     "create": "createContact",
     "spend": "SPEND 0.01, random wallets",
     "hot": "SPEND 0.01, one hot wallet",
+    "redeem": "redeemRedemption, distinct codes",
+    "order": "recordOrder with earning",
+    "commerce": "commerce.contacts.find limit 50 (pages)",
+    "lightfunnels": "Lightfunnels customers(first: 50) (pages)",
+    "loyaltydish": "LoyaltyDish consumers(first: 50) (pages)",
+    "obtaintoken": "LoyaltyDish obtainToken (argon2; 2 conn per worker)",
 }
+# Where each operation is sent, under the server's base URL ({account}: the tenant's uuid).
+PATHS = {
+    "commerce": "/compat/commerce/api/v6/commerce.contacts.find",
+    "lightfunnels": "/compat/lightfunnels/api/v2",
+    "loyaltydish": "/compat/loyaltydish/graphql",
+    "obtaintoken": "/compat/loyaltydish/{account}/graphql",
+}
+# Codes made per second of warm-up and measured time when --codes is not given.
+CODE_RATE = {"postgresql": 2_000, "sqlite": 1_000}
 
 
 @dataclass
@@ -58,6 +74,7 @@ class StoreResult:
     operations: list[OperationResult] = field(default_factory=list)
     bounds: dict[str, bare.BoundResult] = field(default_factory=dict)
     drain: dict[str, Any] | None = None
+    sweep: SweepResult | None = None
     ledger: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -80,6 +97,9 @@ class Fixtures:
     bound_tenant: Tenant | None = None
     bound_wallets: list[str] = field(default_factory=list)
     bound_hot_wallet: str | None = None
+    code_file: Path | None = None
+    codes: int = 0
+    consumer_file: Path | None = None
 
 
 def _lines(path: Path, values: list[str]) -> Path:
@@ -131,6 +151,7 @@ def _seed(
         drain_wallet=drain,
         drain_file=_lines(workdir / "drain.txt", [drain]),
     )
+    _seed_more(db, store, options, workdir, fixtures, contacts, progress, threads, tag)
     if options.bound and {"spend", "hot"} & set(options.operations):
         bound_tenant = create_tenant(db, store.url, "bench bound")
         bound_contacts = progress.step(
@@ -142,6 +163,47 @@ def _seed(
         fixtures.bound_wallets = bound_contacts[:-1]
         fixtures.bound_hot_wallet = bound_contacts[-1]
     return fixtures
+
+
+def _seed_more(
+    db: Database,
+    store: Store,
+    options: Options,
+    workdir: Path,
+    fixtures: Fixtures,
+    contacts: list[Any],
+    progress: Progress,
+    threads: int,
+    tag: str,
+) -> None:
+    """What redeem, order, commerce and obtaintoken need, when they are to run."""
+    tenant, chosen = fixtures.tenant, set(options.operations)
+    if "redeem" in chosen:
+        count = options.codes or CODE_RATE[store.kind] * (options.seconds + options.warmup)
+        wallets = [item.wallet_uuid for item in contacts]
+        codes = progress.step(
+            "redemption codes created (0.01 GLOBAL each)",
+            count,
+            lambda: seed_ops.create_codes(db, tenant, wallets, count, threads=threads),
+        )
+        fixtures.code_file = _lines(workdir / "codes.txt", codes)
+        fixtures.codes = len(codes)
+    if "order" in chosen:
+        seed_ops.set_earning_rule(db, tenant)
+    if "commerce" in chosen:
+        persons = contacts[: min(options.contact_persons, len(contacts))]
+        progress.step(
+            "contact persons created",
+            len(persons),
+            lambda: seed_ops.create_contact_persons(db, tenant, persons, threads=threads),
+        )
+    if "obtaintoken" in chosen:
+        logins = progress.step(
+            "consumers registered with a password",
+            options.consumers,
+            lambda: seed_ops.register_consumers(db, tenant, options.consumers, tag),
+        )
+        fixtures.consumer_file = _lines(workdir / "consumers.txt", logins)
 
 
 def _bound_wallets(db: Database, tenant: Tenant, count: int, tag: str, threads: int) -> list[str]:
@@ -165,6 +227,22 @@ class Ledger:
 
     def contacts(self) -> int:
         return int(self._one("SELECT count(*) FROM customers WHERE account_id = :account")[0])
+
+    def redeemed(self) -> int:
+        query = (
+            "SELECT count(*) FROM redemptions WHERE account_id = :account AND status = 'REDEEMED'"
+        )
+        return int(self._one(query)[0])
+
+    def orders(self) -> int:
+        return int(self._one("SELECT count(*) FROM orders WHERE account_id = :account")[0])
+
+    def earned(self) -> int:
+        query = (
+            "SELECT count(*) FROM credit_entries WHERE account_id = :account "
+            "AND reason = 'ORDER' AND action = 'ADD'"
+        )
+        return int(self._one(query)[0])
 
     def spends(self, wallet: str | None = None) -> int:
         query = (
@@ -212,6 +290,10 @@ def _stored_counter(ledger: Ledger, operation: str, hot_wallet: str) -> Callable
         return ledger.spends
     if operation == "hot":
         return lambda: ledger.spends(hot_wallet)
+    if operation == "redeem":
+        return ledger.redeemed
+    if operation == "order":
+        return ledger.orders
     return None
 
 
@@ -265,6 +347,10 @@ def _check_writes(
     check = _acknowledged_check(
         acknowledged, ledger.settle(counter) - before, runs, options.connections
     )
+    if item.operation == "order":
+        # Every order recorded earned its points: one ADD (reason ORDER) each.
+        check["earned_entries"] = ledger.earned()
+        check["ok"] = check["ok"] and check["earned_entries"] == check["stored"] + before
     if item.operation == "hot":
         state = ledger.wallet(fixtures.hot_wallet)
         check.update(state)
@@ -300,16 +386,25 @@ def _load_operations(
     say: Say,
 ) -> None:
     settings = WrkSettings(connections=options.connections, threads=options.threads)
-    url = f"{server.base_url}/graphql"
+    # argon2 keeps a core busy per sign-in: more clients than that only queue, past wrk's
+    # timeout on a small machine. Two per server worker measure the same rate.
+    login_settings = WrkSettings(
+        connections=min(options.connections, 2 * options.workers), threads=1
+    )
     token = fixtures.tenant.token
     files = {
-        "list": None,
         "get": fixtures.contact_file,
-        "create": None,
         "spend": fixtures.wallet_file,
         "hot": fixtures.hot_file,
+        "redeem": fixtures.code_file,
+        "order": fixtures.contact_file,
+        "obtaintoken": fixtures.consumer_file,
     }
     for number, operation in enumerate(options.operations):
+        if operation == "sweep":
+            continue  # not a request: timed once the server has stopped
+        path = PATHS.get(operation, "/graphql").format(account=fixtures.tenant.uuid)
+        url = f"{server.base_url}{path}"
         mode = "spend" if operation == "hot" else operation
         counter = _stored_counter(ledger, operation, fixtures.hot_wallet)
         before = counter() if counter else 0
@@ -318,24 +413,34 @@ def _load_operations(
         def load(
             seconds: int,
             phase: str,
+            id_base: int,
             mode: str = mode,
             operation: str = operation,
             prefix: str = f"{operation}{run_tag}",
-            id_base: int = (number + 1) * 10**11,
+            url: str = url,
         ) -> WrkResult:
             return run_wrk(
                 url,
                 mode,
                 token,
                 seconds,
-                settings,
-                uuid_file=files[operation],
+                login_settings if mode == "obtaintoken" else settings,
+                uuid_file=files.get(operation),
                 prefix=prefix + phase,
-                id_base=id_base + (5 * 10**10 if phase == "m" else 0),
+                id_base=id_base,
                 log=out / f"wrk-{result.store}.log",
             )
 
-        warmup = load(options.warmup, "w") if options.warmup else None
+        # Shopify ids of creates; for redeem, the codes already taken (each is used once).
+        id_base = (number + 1) * 10**11
+        warmup = (
+            load(options.warmup, "w", 0 if mode == "redeem" else id_base)
+            if options.warmup
+            else None
+        )
+        measured_base = id_base + 5 * 10**10
+        if mode == "redeem":
+            measured_base = warmup.taken if warmup else 0
         recording = (
             profiling.record(
                 server.worker_pids(),
@@ -347,7 +452,7 @@ def _load_operations(
             else None
         )
         with CpuWindow(server.pids, backends) as window:
-            measured = load(options.seconds, "m")
+            measured = load(options.seconds, "m", measured_base)
         profile = profiling.summarise(recording.finish()) if recording else None
         item = OperationResult(
             operation=operation,
@@ -362,9 +467,15 @@ def _load_operations(
             if not item.check["ok"]:
                 result.problems.append(f"{operation}: stored writes disagree: {item.check}")
         result.problems.extend(_response_problems(item))
+        exhausted = measured.exhausted + (warmup.exhausted if warmup else 0)
+        if exhausted:
+            result.problems.append(
+                f"{operation}: the {fixtures.codes:,} codes ran out ({exhausted:,} requests "
+                "after that, counted bad): raise --codes"
+            )
         result.operations.append(item)
         say(
-            f"  {operation:7} {measured.rps:9,.1f}/s  p50 {measured.p50_ms:6.2f} ms  "
+            f"  {operation:12} {measured.rps:9,.1f}/s  p50 {measured.p50_ms:6.2f} ms  "
             f"p99 {measured.p99_ms:7.2f} ms  bad {measured.bad_responses}"
         )
 
@@ -529,6 +640,11 @@ def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -
             if not result.drain["ok"]:
                 result.problems.append(f"hot wallet drain: {result.drain}")
         server.stop()
+        if "sweep" in options.operations:
+            lots = options.lots or DEFAULT_LOTS[kind]
+            result.sweep = run_sweep(db, store, fixtures.tenant.uuid, lots, backends, say)
+            if not result.sweep.check["ok"]:
+                result.problems.append(f"sweep: {result.sweep.check}")
         if fixtures.bound_tenant is not None:
             _bounds(store, fixtures, backends, options, result, say)
         verified = patron_json("ledger", "verify", "--database", store.url, allow_failure=True)

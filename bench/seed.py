@@ -37,6 +37,7 @@ class Tenant:
 class Seeded:
     contact_uuid: str
     wallet_uuid: str
+    number: int = 0
 
 
 def create_tenant(db: Database, database_url: str, name: str) -> Tenant:
@@ -70,7 +71,7 @@ def create_contacts(
                 identities={"SHOPIFY": str(shopify_base + number)},
             ),
         )
-        return Seeded(created.customer.uuid, created.wallet_uuid)
+        return Seeded(created.customer.uuid, created.wallet_uuid, created.customer.number)
 
     return _map(create, range(count), threads)
 

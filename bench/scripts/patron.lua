@@ -1,13 +1,25 @@
 -- wrk script for Patron's native GraphQL API (POST /graphql).
 --
 -- usage: wrk -t1 -c16 -d15s --latency -s patron.lua URL -- MODE TOKEN [FILE] [PREFIX] [ID_BASE]
+--          [THREADS]
 --   MODE   list    GetContacts (seed 000) with limit 50
 --          get     one contact by uuid, a random line of FILE
 --          create  CreateContact (seed 000) with a unique email and Shopify id per request
 --          spend   AddCreditEntry (seed 001) SPEND GLOBAL 0.01 on a random wallet of FILE
 --          drain   as spend, but a refusal for insufficient credit is expected, not bad
---   FILE   one uuid per line (contacts for get, wallets for spend and drain)
---   PREFIX makes the emails of this run unique; ID_BASE the Shopify ids
+--          redeem  redeemRedemption of the codes of FILE, each once, from line ID_BASE + 1 on
+--                  (ALREADY_REDEEMED or any other refusal is bad; running out is counted)
+--          order   recordOrder COMPLETED with a unique external id, for a random contact of
+--                  FILE; the order must earn points
+--          commerce      commerce.contacts.find, limit 50 (URL: the method; TOKEN as X-Key)
+--          lightfunnels  customers(first: 50) of the Lightfunnels dialect
+--          loyaltydish   consumers(first: 50) with pointsEarned of the LoyaltyDish dialect
+--          obtaintoken   the LoyaltyDish obtainToken of a random "email password" line of
+--                        FILE, on the account's public URL (no token sent)
+--   FILE   one uuid per line (contacts for get and order, wallets for spend and drain),
+--          codes for redeem, "email password" lines for obtaintoken
+--   PREFIX makes the emails and external ids of this run unique; ID_BASE the Shopify ids
+--   THREADS wrk's -t, so that each thread takes its own codes
 --
 -- GraphQL answers HTTP 200 to most failures, so every body is checked: a non-empty
 -- "errors" list (top level or in a payload), "success":false, "data":null or an empty
@@ -36,6 +48,30 @@ local spend_query =
   "mutation AddCreditEntry($creditEntry: AddCreditEntryInput!) { addCreditEntry(creditEntry: $creditEntry) { " ..
   "success creditEntry { uuid action creditType amount } errors userErrors { code } } }"
 
+local order_query =
+  "mutation RecordOrder($order: RecordOrderInput!) { recordOrder(order: $order) { " ..
+  "success order { uuid externalId status pointsEarned } errors userErrors { code } } }"
+local redeem_query =
+  "mutation Redeem($code: String!) { redeemRedemption(code: $code) { " ..
+  "success redemptionCode { code status } creditEntry { uuid amount } errors userErrors { code } } }"
+local lightfunnels_query =
+  "query { customers(query: \\\"order_by:id order_dir:desc\\\", first: 50) { edges { node { " ..
+  "id _id avatar full_name expenses orders_count updated_at created_at } cursor } " ..
+  "pageInfo { endCursor hasNextPage } } }"
+local loyaltydish_query =
+  "query Consumers { consumers(first: 50) { edges { node { id firstname lastname email " ..
+  "pointsEarned } cursor } pageInfo { hasNextPage endCursor } } }"
+local obtain_query =
+  "mutation Login($email: String!, $password: String!) { obtainToken(email: $email, " ..
+  "password: $password) { success token refreshToken errors } }"
+-- A page must hold exactly this many of its marker: a short page is a bad response.
+local page_marker = {
+  commerce = '"id":',
+  lightfunnels = '"cursor":',
+  loyaltydish = '"pointsEarned":',
+}
+local PAGE = 50
+
 local function read_lines(path)
   local lines = {}
   local file = assert(io.open(path, "r"), "cannot open " .. tostring(path))
@@ -51,29 +87,62 @@ function init(args)
   mode = args[1] or "list"
   prefix = args[4] or ("b" .. os.time())
   id_base = tonumber(args[5] or "0")
+  nthreads = tonumber(args[6] or "1")
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Authorization"] = "Bearer " .. (args[2] or "")
-  if mode == "get" or mode == "spend" or mode == "drain" then ids = read_lines(args[3]) end
+  if mode == "commerce" then
+    wrk.headers["X-Key"] = args[2] or ""
+  elseif mode ~= "obtaintoken" then
+    wrk.headers["Authorization"] = "Bearer " .. (args[2] or "")
+  end
+  if args[3] and args[3] ~= "-" then ids = read_lines(args[3]) end
   n = 0
   responses = 0
   bad = 0
   successes = 0
   refused = 0
+  exhausted = 0
+  taken = 0
   first_bad = ""
   math.randomseed(os.time() + tid * 7919)
   if mode == "list" then
     wrk.body = '{"query":"' .. list_query .. '","variables":{"limit":50}}'
+  elseif mode == "commerce" then
+    wrk.body = '{"limit":50}'
+  elseif mode == "lightfunnels" then
+    wrk.body = '{"query":"' .. lightfunnels_query .. '"}'
+  elseif mode == "loyaltydish" then
+    wrk.body = '{"query":"' .. loyaltydish_query .. '"}'
   end
 end
 
 function request()
-  if mode == "list" then
+  if wrk.body ~= nil and wrk.body ~= "" then
     return wrk.format()
   end
   n = n + 1
   local body
-  if mode == "get" then
+  if mode == "redeem" then
+    -- thread tid of nthreads takes lines id_base + tid, + tid + nthreads, ...: each once
+    local index = id_base + (n - 1) * nthreads + tid
+    local code = ids[index]
+    if code ~= nil and index > taken then taken = index end
+    if code == nil then
+      exhausted = exhausted + 1
+      code = ids[1] -- already redeemed: answered ALREADY_REDEEMED, counted bad
+    end
+    body = '{"query":"' .. redeem_query .. '","variables":{"code":"' .. code .. '"}}'
+  elseif mode == "order" then
+    local external = prefix .. "-" .. tid .. "-" .. n
+    body = '{"query":"' .. order_query .. '","variables":{"order":{' ..
+      '"externalId":"' .. external .. '","total":"25.00","currency":"USD",' ..
+      '"status":"COMPLETED","contactUuid":"' .. ids[math.random(#ids)] .. '"}}}'
+  elseif mode == "obtaintoken" then
+    local line = ids[math.random(#ids)]
+    local email, password = string.match(line, "^(%S+) (%S+)$")
+    body = '{"query":"' .. obtain_query .. '","variables":{"email":"' .. email ..
+      '","password":"' .. password .. '"}}'
+  elseif mode == "get" then
     body = '{"query":"' .. get_query .. '","variables":{"uuid":"' .. ids[math.random(#ids)] .. '"}}'
   elseif mode == "create" then
     local tag = prefix .. "-" .. tid .. "-" .. n
@@ -97,6 +166,17 @@ local function is_bad(status, body)
   if (mode == "list" or mode == "get") and string.find(body, '"contacts":[]', 1, true) then
     return true
   end
+  if mode == "order" and (not string.find(body, '"pointsEarned":', 1, true)
+      or string.find(body, '"pointsEarned":"?0"?[,}]')) then
+    return true -- the order must have earned points
+  end
+  if mode == "obtaintoken" and not string.find(body, '"token":"', 1, true) then return true end
+  local marker = page_marker[mode]
+  if marker ~= nil then
+    if mode == "commerce" and not string.find(body, '"status":"ok"', 1, true) then return true end
+    local _, count = string.gsub(body, marker, "")
+    if count ~= PAGE then return true end
+  end
   return false
 end
 
@@ -117,7 +197,10 @@ end
 
 function done(summary, latency, requests)
   local total_bad, total_ok, total_refused, total_responses, sample = 0, 0, 0, 0, ""
+  local total_taken, total_exhausted = 0, 0
   for _, t in ipairs(threads) do
+    total_taken = math.max(total_taken, t:get("taken"))
+    total_exhausted = total_exhausted + t:get("exhausted")
     total_bad = total_bad + t:get("bad")
     total_ok = total_ok + t:get("successes")
     total_refused = total_refused + t:get("refused")
@@ -129,12 +212,13 @@ function done(summary, latency, requests)
   io.write(string.format(
     'RESULT {"requests":%d,"responses":%d,"duration_s":%.3f,"rps":%.1f,' ..
     '"p50_ms":%.2f,"p90_ms":%.2f,"p99_ms":%.2f,"max_ms":%.2f,' ..
-    '"bad_responses":%d,"successes":%d,"refused":%d,"socket_errors":%d,"non_2xx":%d}\n',
+    '"bad_responses":%d,"successes":%d,"refused":%d,"socket_errors":%d,"non_2xx":%d,' ..
+    '"taken":%d,"exhausted":%d}\n',
     summary.requests, total_responses, seconds, summary.requests / seconds,
     latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000,
     total_bad, total_ok, total_refused,
-    e.connect + e.read + e.write + e.timeout, e.status))
+    e.connect + e.read + e.write + e.timeout, e.status, total_taken, total_exhausted))
   if sample ~= "" then
     io.write("FIRST_BAD " .. string.gsub(sample, "\n", " ") .. "\n")
   end
