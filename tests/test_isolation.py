@@ -199,7 +199,7 @@ MUTATIONS = [
 ]
 BY_NAME = {mutation.name: mutation for mutation in MUTATIONS}
 # Account configuration rather than customer data: these need an admin token.
-ADMIN_MUTATIONS = frozenset({"setEarningRule"})
+ADMIN_MUTATIONS = frozenset({"setEarningRule", "createWebhook", "updateWebhook", "deleteWebhook"})
 MUTATION_NAMES = sorted(BY_NAME)
 
 

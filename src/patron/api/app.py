@@ -30,6 +30,7 @@ from patron.api.ratelimit import RateLimiter
 from patron.core.db import Database, is_lock_contention
 from patron.core.errors import Unauthenticated
 from patron.core.settings import Settings, load_settings
+from patron.integrations.wiring import url_policy
 
 log = logging.getLogger("patron.api")
 
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or load_settings()
     db = db or Database(settings.database_url, pool_size=settings.pool_size)
     patron = Patron(settings, db)
+    webhook_urls = url_policy(settings)
     ide_html = get_graphql_ide_html()
 
     async def graphql_get(request: Request) -> Response:
@@ -163,7 +165,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             except BaseException:
                 reader.close()
                 raise
-            context = Context(db=db, principal=principal, request_id=request_id, _connection=reader)
+            context = Context(
+                db=db,
+                principal=principal,
+                request_id=request_id,
+                _connection=reader,
+                webhook_urls=webhook_urls,
+            )
             try:
                 body = execute(patron.schema, context, query, variables, operation_name)
             except CannotGetOperationTypeError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from patron.cli import accounts, ledger, serve, worker
+from patron.cli import accounts, ledger, outbox, serve, worker
 
 app = typer.Typer(
     help="Patron: customers, store credit and loyalty points over GraphQL.",
@@ -18,6 +18,7 @@ app.command("expire")(worker.expire)
 app.add_typer(accounts.account_app, name="account")
 app.add_typer(accounts.token_app, name="token")
 app.add_typer(ledger.ledger_app, name="ledger")
+app.add_typer(outbox.outbox_app, name="outbox")
 
 
 @app.command("schema")

@@ -24,6 +24,8 @@ outbox_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Index("ix_outbox_events_account_id_status_created_at", "account_id", "status", "created_at"),
+    # The dispatcher claims due rows across accounts (a Citus deployment runs it per shard).
+    Index("ix_outbox_events_status_next_attempt_at", "status", "next_attempt_at"),
 )
 
 audit_events = Table(

@@ -14,5 +14,6 @@ from patron.redemptions import tables as _redemptions  # noqa: F401
 from patron.stamps import tables as _stamps  # noqa: F401
 from patron.wallets import lot_tables as _lots  # noqa: F401
 from patron.wallets import tables as _wallets  # noqa: F401
+from patron.webhooks import tables as _webhooks  # noqa: F401
 
 __all__ = ["metadata"]

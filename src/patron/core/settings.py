@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     jwt_access_seconds: int = Field(default=300, ge=30, le=86_400)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
+    # The outbox worker and webhooks. Private and loopback targets are refused unless allowed
+    # (tests and a receiver on the same network do); plain http only in development.
+    webhook_allow_private_addresses: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    outbox_lease_seconds: float = Field(default=120.0, gt=0)
+    outbox_max_attempts: int = Field(default=10, ge=1, le=100)
+    outbox_retry_base_seconds: float = Field(default=5.0, ge=0)
+    outbox_concurrency: int = Field(default=8, ge=1, le=256)
 
     @field_validator("database_url")
     @classmethod

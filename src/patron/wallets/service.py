@@ -13,6 +13,7 @@ from patron.core import idempotency
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
+from patron.core.events import record_event
 from patron.core.ids import is_uuid
 from patron.core.money import from_minor
 from patron.core.unit import run_command
@@ -165,6 +166,18 @@ def convert_credit(db: Database, principal: Principal, command: ConversionComman
                 conversion_uuid=conversion_uuid,
             ),
             now,
+        )
+        record_event(
+            connection,
+            principal.account_id,
+            "wallet.credit_converted",
+            {
+                "conversion_uuid": conversion_uuid,
+                "wallet_uuid": command.wallet_uuid,
+                "rate": str(rate),
+                "removed": postings.event_payload(principal, removed_entry),
+                "added": postings.event_payload(principal, added_entry),
+            },
         )
         if key is not None:
             idempotency.store_result(

@@ -20,6 +20,7 @@ from patron.redemptions.models import Redemption
 from patron.wallets import service as wallets
 from patron.wallets.lots import Lot
 from patron.wallets.models import CreditEntry, Wallet
+from patron.webhooks.addresses import UrlPolicy
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -64,6 +65,7 @@ class Context:
     seen_wallets: dict[str, None] = field(default_factory=dict)
     seen_contacts: dict[str, None] = field(default_factory=dict)
     seen_orders: dict[str, None] = field(default_factory=dict)
+    webhook_urls: UrlPolicy = field(default_factory=UrlPolicy)
 
     def connection(self) -> Connection:
         """One read transaction per request, opened on first use."""

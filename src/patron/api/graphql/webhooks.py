@@ -1,0 +1,209 @@
+"""Webhook subscriptions on the native API: admin scope to change them, read scope to list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from patron.api.graphql.context import Context
+from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.core.errors import DomainError
+from patron.webhooks import service as webhook_service
+from patron.webhooks.models import NewWebhook, WebhookChanges, WebhookWithLog
+
+
+@strawberry.enum(description="What a webhook can subscribe to.")
+class WebhookEvent(Enum):
+    CONTACT_CREATED = "CONTACT_CREATED"
+    CONTACT_UPDATED = "CONTACT_UPDATED"
+    CONTACT_DELETED = "CONTACT_DELETED"
+    REDEMPTION_CODE_CREATED = "REDEMPTION_CODE_CREATED"
+    REDEMPTION_CODE_REDEEMED = "REDEMPTION_CODE_REDEEMED"
+    WALLET_CREDIT_ADDED = "WALLET_CREDIT_ADDED"
+    WALLET_CREDIT_SPENT = "WALLET_CREDIT_SPENT"
+    WALLET_CREDIT_REMOVED = "WALLET_CREDIT_REMOVED"
+    WALLET_CREDIT_CONVERTED = "WALLET_CREDIT_CONVERTED"
+
+
+@strawberry.enum
+class WebhookDeliveryStatus(Enum):
+    DELIVERED = "delivered"
+    RETRYING = "retrying"
+    FAILED = "failed"
+
+
+@strawberry.type(description="One event sent (or being sent) to one webhook.")
+class WebhookDelivery:
+    event_id: str = strawberry.field(description="The webhook-id header; stable across retries.")
+    event_type: WebhookEvent
+    status: WebhookDeliveryStatus
+    attempts: int
+    response_status: int | None = strawberry.field(description="HTTP status of the last try.")
+    latency_ms: int | None = strawberry.field(description="Duration of the last try.")
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+
+
+@strawberry.type
+class WebhookDeliveryStats:
+    delivered: int
+    retrying: int
+    failed: int
+    error_rate: float = strawberry.field(description="Failed over finished deliveries, 0 to 1.")
+
+
+@strawberry.type(description="A subscription: signed POSTs of the chosen events to a URL.")
+class Webhook:
+    uuid: str
+    url: str
+    events: list[WebhookEvent]
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    delivery_stats: WebhookDeliveryStats
+    deliveries: list[WebhookDelivery] = strawberry.field(
+        description=f"The latest {webhook_service.LOG_LENGTH}, newest first."
+    )
+
+    @classmethod
+    def of(cls, found: WebhookWithLog) -> Webhook:
+        webhook, stats = found.webhook, found.stats
+        return cls(
+            uuid=webhook.uuid,
+            url=webhook.url,
+            events=[WebhookEvent[name] for name in webhook.events],
+            active=webhook.active,
+            created_at=webhook.created_at,
+            updated_at=webhook.updated_at,
+            delivery_stats=WebhookDeliveryStats(
+                delivered=stats.delivered,
+                retrying=stats.retrying,
+                failed=stats.failed,
+                error_rate=stats.error_rate,
+            ),
+            deliveries=[
+                WebhookDelivery(
+                    event_id=delivery.event_id,
+                    event_type=WebhookEvent[delivery.event_type],
+                    status=WebhookDeliveryStatus(delivery.status),
+                    attempts=delivery.attempts,
+                    response_status=delivery.response_status,
+                    latency_ms=delivery.latency_ms,
+                    last_error=delivery.last_error,
+                    created_at=delivery.created_at,
+                    updated_at=delivery.updated_at,
+                    delivered_at=delivery.delivered_at,
+                )
+                for delivery in found.deliveries
+            ],
+        )
+
+
+def account_webhooks(info: Info[Context, None]) -> list[Webhook]:
+    context = info.context
+    return [
+        Webhook.of(found)
+        for found in webhook_service.list_webhooks(context.connection(), context.principal)
+    ]
+
+
+@strawberry.input
+class WebhookInput:
+    url: str
+    events: list[WebhookEvent]
+    secret: str | None = strawberry.field(
+        default=None, description="A whsec_ secret; one is generated when none is given."
+    )
+    active: bool = True
+
+
+@strawberry.input(description="Only the fields given change.")
+class UpdateWebhookInput:
+    url: str | None = None
+    events: list[WebhookEvent] | None = None
+    secret: str | None = None
+    active: bool | None = None
+
+
+@strawberry.type
+class CreateWebhookResponse:
+    success: bool
+    webhook: Webhook | None = None
+    secret: str | None = strawberry.field(
+        default=None, description="The signing secret: shown this once, never again."
+    )
+    errors: list[str] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class WebhookOperationResponse:
+    success: bool
+    webhook: Webhook | None = None
+    errors: list[str] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _fresh(webhook: webhook_service.Webhook) -> Webhook:
+    return Webhook.of(WebhookWithLog(webhook, webhook_service.DeliveryStats(), ()))
+
+
+def create_webhook(info: Info[Context, None], webhook: WebhookInput) -> CreateWebhookResponse:
+    """Admin scope."""
+    context = info.context
+    command = NewWebhook(
+        url=webhook.url,
+        events=[event.value for event in webhook.events],
+        secret=webhook.secret,
+        active=webhook.active,
+    )
+    try:
+        created = webhook_service.create_webhook(
+            context.db, context.principal, command, context.webhook_urls
+        )
+    except DomainError as error:
+        return CreateWebhookResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return CreateWebhookResponse(
+        success=True, webhook=_fresh(created.webhook), secret=created.secret
+    )
+
+
+def update_webhook(
+    info: Info[Context, None], uuid: str, webhook: UpdateWebhookInput
+) -> WebhookOperationResponse:
+    """Admin scope."""
+    context = info.context
+    changes = WebhookChanges(
+        url=webhook.url,
+        events=[event.value for event in webhook.events] if webhook.events is not None else None,
+        secret=webhook.secret,
+        active=webhook.active,
+    )
+    try:
+        updated = webhook_service.update_webhook(
+            context.db, context.principal, uuid, changes, context.webhook_urls
+        )
+    except DomainError as error:
+        return WebhookOperationResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return WebhookOperationResponse(success=True, webhook=_fresh(updated))
+
+
+def delete_webhook(info: Info[Context, None], uuid: str) -> WebhookOperationResponse:
+    """Admin scope."""
+    context = info.context
+    try:
+        webhook_service.delete_webhook(context.db, context.principal, uuid)
+    except DomainError as error:
+        return WebhookOperationResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return WebhookOperationResponse(success=True)

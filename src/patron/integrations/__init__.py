@@ -1,0 +1,1 @@
+"""Talking to other systems: the outbox dispatcher and what it delivers to (HTTP lives here)."""

@@ -1,0 +1,1 @@
+"""Delivering the transactional outbox: claim, deliver outside any transaction, settle."""

@@ -1,0 +1,237 @@
+"""The outbox rows as a queue: claiming with a lease, settling, and the operators' commands.
+
+A claimed row is ``delivering`` with ``next_attempt_at`` as the end of its lease. A worker that
+dies mid-batch leaves its rows there; once the lease runs out any worker claims them again, so
+nothing is lost (delivery is at-least-once; the event id lets receivers drop duplicates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, tuple_, update
+
+from patron.core.clock import as_utc, utcnow
+from patron.core.db import Database
+from patron.core.events import outbox_events
+
+PENDING = "pending"
+DELIVERING = "delivering"
+DELIVERED = "delivered"
+DEAD = "dead"
+STATUSES = (PENDING, DELIVERING, DELIVERED, DEAD)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    account_id: str
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    attempts: int  # this one included
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    account_id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What became of one claimed event: delivered, retried at ``retry_at``, or dead."""
+
+    account_id: str
+    event_id: str
+    status: str
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+def _key(account_id: str, event_id: str) -> Any:
+    return and_(outbox_events.c.account_id == account_id, outbox_events.c.event_id == event_id)
+
+
+def claim(
+    db: Database,
+    *,
+    limit: int,
+    lease_seconds: float,
+    max_attempts: int,
+    account_id: str | None = None,
+    now: datetime | None = None,
+) -> list[OutboxEvent]:
+    """Due rows, oldest first, leased to the caller; rows out of attempts become dead instead.
+
+    ``account_id`` limits the claim to one account (an operator draining one merchant).
+    """
+    now = now or utcnow()
+    due = or_(
+        and_(
+            outbox_events.c.status == PENDING,
+            or_(outbox_events.c.next_attempt_at.is_(None), outbox_events.c.next_attempt_at <= now),
+        ),
+        and_(outbox_events.c.status == DELIVERING, outbox_events.c.next_attempt_at <= now),
+    )
+    query = (
+        select(
+            outbox_events.c.account_id,
+            outbox_events.c.event_id,
+            outbox_events.c.event_type,
+            outbox_events.c.payload,
+            outbox_events.c.attempts,
+            outbox_events.c.created_at,
+        )
+        .where(due)
+        .order_by(outbox_events.c.created_at)
+        .limit(limit)
+    )
+    if account_id is not None:
+        query = query.where(outbox_events.c.account_id == account_id)
+    if not db.is_sqlite:
+        query = query.with_for_update(skip_locked=True)
+    with db.write() as connection:
+        rows = connection.execute(query).all()
+        spent = [(row.account_id, row.event_id) for row in rows if row.attempts >= max_attempts]
+        if spent:
+            connection.execute(
+                update(outbox_events)
+                .where(tuple_(outbox_events.c.account_id, outbox_events.c.event_id).in_(spent))
+                .values(
+                    status=DEAD,
+                    next_attempt_at=None,
+                    last_error=f"gave up after {max_attempts} attempts (the last did not finish)",
+                )
+            )
+        claimed = [row for row in rows if row.attempts < max_attempts]
+        if claimed:
+            connection.execute(
+                update(outbox_events)
+                .where(
+                    tuple_(outbox_events.c.account_id, outbox_events.c.event_id).in_(
+                        [(row.account_id, row.event_id) for row in claimed]
+                    )
+                )
+                .values(
+                    status=DELIVERING,
+                    attempts=outbox_events.c.attempts + 1,
+                    next_attempt_at=now + timedelta(seconds=lease_seconds),
+                )
+            )
+    return [
+        OutboxEvent(
+            account_id=row.account_id,
+            event_id=row.event_id,
+            event_type=row.event_type,
+            payload=dict(row.payload),
+            attempts=row.attempts + 1,
+            created_at=as_utc(row.created_at),
+        )
+        for row in claimed
+    ]
+
+
+def settle(db: Database, settlements: list[Settlement], now: datetime | None = None) -> None:
+    """Record what became of a batch; rows another worker has since settled are left alone."""
+    if not settlements:
+        return
+    now = now or utcnow()
+    with db.write() as connection:
+        for done in settlements:
+            values: dict[str, Any] = {"status": done.status, "last_error": done.error}
+            if done.status == DELIVERED:
+                values.update(delivered_at=now, next_attempt_at=None)
+            elif done.status == PENDING:
+                values["next_attempt_at"] = done.retry_at
+            else:
+                values["next_attempt_at"] = None
+            connection.execute(
+                update(outbox_events)
+                .where(_key(done.account_id, done.event_id), outbox_events.c.status == DELIVERING)
+                .values(**values)
+            )
+
+
+def _row(row: Any) -> OutboxRow:
+    return OutboxRow(
+        account_id=row.account_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=as_utc(row.next_attempt_at) if row.next_attempt_at else None,
+        last_error=row.last_error,
+        created_at=as_utc(row.created_at),
+        delivered_at=as_utc(row.delivered_at) if row.delivered_at else None,
+    )
+
+
+def list_events(
+    db: Database,
+    *,
+    status: str | None = None,
+    account_id: str | None = None,
+    limit: int = 50,
+) -> list[OutboxRow]:
+    """Newest first, for operators."""
+    query = select(outbox_events).order_by(outbox_events.c.created_at.desc()).limit(limit)
+    if status is not None:
+        query = query.where(outbox_events.c.status == status)
+    if account_id is not None:
+        query = query.where(outbox_events.c.account_id == account_id)
+    with db.read() as connection:
+        return [_row(row) for row in connection.execute(query)]
+
+
+def counts(db: Database) -> dict[str, int]:
+    with db.read() as connection:
+        rows = connection.execute(
+            select(outbox_events.c.status, func.count()).group_by(outbox_events.c.status)
+        ).all()
+    return {str(status): int(count) for status, count in rows}
+
+
+def retry_dead(
+    db: Database, *, event_ids: list[str] | None = None, account_id: str | None = None
+) -> list[tuple[str, str]]:
+    """Dead events (all, or those named) go back to pending with their attempts reset."""
+    query = select(outbox_events.c.account_id, outbox_events.c.event_id).where(
+        outbox_events.c.status == DEAD
+    )
+    if event_ids:
+        query = query.where(outbox_events.c.event_id.in_(event_ids))
+    if account_id is not None:
+        query = query.where(outbox_events.c.account_id == account_id)
+    with db.write() as connection:
+        keys = [(row.account_id, row.event_id) for row in connection.execute(query)]
+        if keys:
+            connection.execute(
+                update(outbox_events)
+                .where(tuple_(outbox_events.c.account_id, outbox_events.c.event_id).in_(keys))
+                .values(status=PENDING, attempts=0, next_attempt_at=None, last_error=None)
+            )
+    return keys
+
+
+def purge(db: Database, *, status: str, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete delivered (or dead) events older than the given age; returns how many."""
+    if status not in (DELIVERED, DEAD):
+        raise ValueError("only delivered or dead events can be purged")
+    cutoff = (now or utcnow()) - older_than
+    with db.write() as connection:
+        result = connection.execute(
+            delete(outbox_events).where(
+                outbox_events.c.status == status, outbox_events.c.created_at < cutoff
+            )
+        )
+    return result.rowcount

@@ -1,0 +1,1 @@
+"""Sending outbox events to the accounts' webhook subscriptions."""

@@ -1,0 +1,1 @@
+"""Webhook subscriptions per account, their delivery log, and the Standard Webhooks signature."""

@@ -1,0 +1,383 @@
+"""Webhook subscriptions (admin scope to change, read scope to list) and their delivery log."""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
+
+from patron.accounts.principal import Principal
+from patron.core.clock import as_utc, utcnow
+from patron.core.db import Database
+from patron.core.errors import DomainError, InvalidInput, NotFound, ValidationErrors
+from patron.core.events import record_audit
+from patron.core.ids import is_uuid
+from patron.webhooks import signing
+from patron.webhooks.addresses import UrlPolicy, check_url
+from patron.webhooks.events import WEBHOOK_EVENTS
+from patron.webhooks.models import (
+    CreatedWebhook,
+    Delivery,
+    DeliveryResult,
+    DeliveryStats,
+    NewWebhook,
+    Webhook,
+    WebhookChanges,
+    WebhookTarget,
+    WebhookWithLog,
+)
+from patron.webhooks.tables import webhook_deliveries, webhooks
+
+__all__ = ["WEBHOOK_EVENTS", "DeliveryStats", "Webhook"]
+
+MAX_WEBHOOKS_PER_ACCOUNT = 20
+LOG_LENGTH = 50
+
+
+def _clean_events(events: Iterable[str]) -> list[str]:
+    chosen = list(dict.fromkeys(events))
+    unknown = [name for name in chosen if name not in WEBHOOK_EVENTS]
+    if unknown:
+        raise InvalidInput(f"unknown webhook events: {', '.join(unknown)}", field="events")
+    if not chosen:
+        raise InvalidInput("a webhook subscribes to at least one event", field="events")
+    return chosen
+
+
+def _validated(
+    url: str | None, events: list[str] | None, secret: str | None, policy: UrlPolicy
+) -> tuple[str | None, list[str] | None]:
+    """The cleaned URL and events; every problem found is reported at once."""
+    problems: list[DomainError] = []
+    cleaned_url: str | None = None
+    cleaned_events: list[str] | None = None
+    try:
+        cleaned_url = check_url(url, policy) if url is not None else None
+    except InvalidInput as problem:
+        problems.append(problem)
+    try:
+        cleaned_events = _clean_events(events) if events is not None else None
+    except InvalidInput as problem:
+        problems.append(problem)
+    try:
+        if secret is not None:
+            signing.secret_key(secret)
+    except InvalidInput as problem:
+        problems.append(problem)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ValidationErrors(problems)
+    return cleaned_url, cleaned_events
+
+
+def _webhook(row: Any) -> Webhook:
+    return Webhook(
+        uuid=row.uuid,
+        url=row.url,
+        events=tuple(row.events),
+        active=bool(row.active),
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        webhook_uuid=row.webhook_uuid,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        status=row.status,
+        attempts=row.attempts,
+        response_status=row.response_status,
+        latency_ms=row.latency_ms,
+        last_error=row.last_error,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        delivered_at=as_utc(row.delivered_at) if row.delivered_at else None,
+    )
+
+
+def _owned(connection: Connection, account_id: str, webhook_uuid: str) -> Any:
+    if not is_uuid(webhook_uuid):
+        raise NotFound(f"no webhook with uuid '{webhook_uuid}'", field="uuid")
+    row = connection.execute(
+        select(webhooks).where(webhooks.c.account_id == account_id, webhooks.c.uuid == webhook_uuid)
+    ).first()
+    if row is None:
+        raise NotFound(f"no webhook with uuid '{webhook_uuid}'", field="uuid")
+    return row
+
+
+def create_webhook(
+    db: Database, principal: Principal, command: NewWebhook, policy: UrlPolicy
+) -> CreatedWebhook:
+    """A subscription; the secret (given or generated) is returned this once only."""
+    principal.require("admin")
+    url, events = _validated(command.url, command.events, command.secret, policy)
+    assert url is not None
+    assert events is not None
+    secret = command.secret or signing.new_secret()
+    now = utcnow()
+    webhook_uuid = str(uuid_module.uuid4())
+    with db.write() as connection:
+        count = connection.execute(
+            select(func.count())
+            .select_from(webhooks)
+            .where(webhooks.c.account_id == principal.account_id)
+        ).scalar_one()
+        if count >= MAX_WEBHOOKS_PER_ACCOUNT:
+            raise InvalidInput(
+                f"an account has at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks", field="url"
+            )
+        connection.execute(
+            insert(webhooks).values(
+                account_id=principal.account_id,
+                uuid=webhook_uuid,
+                url=url,
+                events=events,
+                secret=secret,
+                active=command.active,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        record_audit(
+            connection,
+            principal.account_id,
+            action="webhook.created",
+            subject_type="webhook",
+            subject_uuid=webhook_uuid,
+            actor=principal.actor,
+        )
+        row = _owned(connection, principal.account_id, webhook_uuid)
+    return CreatedWebhook(_webhook(row), secret)
+
+
+def update_webhook(
+    db: Database,
+    principal: Principal,
+    webhook_uuid: str,
+    changes: WebhookChanges,
+    policy: UrlPolicy,
+) -> Webhook:
+    principal.require("admin")
+    url, events = _validated(changes.url, changes.events, changes.secret, policy)
+    values: dict[str, Any] = {"updated_at": utcnow()}
+    if url is not None:
+        values["url"] = url
+    if events is not None:
+        values["events"] = events
+    if changes.secret is not None:
+        values["secret"] = changes.secret
+    if changes.active is not None:
+        values["active"] = changes.active
+    with db.write() as connection:
+        _owned(connection, principal.account_id, webhook_uuid)
+        connection.execute(
+            update(webhooks)
+            .where(webhooks.c.account_id == principal.account_id, webhooks.c.uuid == webhook_uuid)
+            .values(**values)
+        )
+        record_audit(
+            connection,
+            principal.account_id,
+            action="webhook.updated",
+            subject_type="webhook",
+            subject_uuid=webhook_uuid,
+            actor=principal.actor,
+            details={"changed": sorted(set(values) - {"updated_at"})},
+        )
+        row = _owned(connection, principal.account_id, webhook_uuid)
+    return _webhook(row)
+
+
+def delete_webhook(db: Database, principal: Principal, webhook_uuid: str) -> None:
+    principal.require("admin")
+    with db.write() as connection:
+        _owned(connection, principal.account_id, webhook_uuid)
+        key = and_(
+            webhook_deliveries.c.account_id == principal.account_id,
+            webhook_deliveries.c.webhook_uuid == webhook_uuid,
+        )
+        connection.execute(delete(webhook_deliveries).where(key))
+        connection.execute(
+            delete(webhooks).where(
+                webhooks.c.account_id == principal.account_id, webhooks.c.uuid == webhook_uuid
+            )
+        )
+        record_audit(
+            connection,
+            principal.account_id,
+            action="webhook.deleted",
+            subject_type="webhook",
+            subject_uuid=webhook_uuid,
+            actor=principal.actor,
+        )
+
+
+def list_webhooks(connection: Connection, principal: Principal) -> list[WebhookWithLog]:
+    """Oldest first, each with its counts and latest deliveries: three statements in all."""
+    if principal.customer_uuid is not None:  # a consumer's own token sees no account settings
+        return []
+    account_id = principal.account_id
+    rows = connection.execute(
+        select(webhooks)
+        .where(webhooks.c.account_id == account_id)
+        .order_by(webhooks.c.created_at, webhooks.c.uuid)
+    ).all()
+    if not rows:
+        return []
+    counts: dict[str, dict[str, int]] = {}
+    for webhook_uuid, status, count in connection.execute(
+        select(webhook_deliveries.c.webhook_uuid, webhook_deliveries.c.status, func.count())
+        .where(webhook_deliveries.c.account_id == account_id)
+        .group_by(webhook_deliveries.c.webhook_uuid, webhook_deliveries.c.status)
+    ):
+        counts.setdefault(webhook_uuid, {})[status] = count
+    ranked = (
+        select(
+            webhook_deliveries,
+            func.row_number()
+            .over(
+                partition_by=webhook_deliveries.c.webhook_uuid,
+                order_by=(
+                    webhook_deliveries.c.updated_at.desc(),
+                    webhook_deliveries.c.event_id.desc(),
+                ),
+            )
+            .label("position"),
+        )
+        .where(webhook_deliveries.c.account_id == account_id)
+        .subquery()
+    )
+    latest: dict[str, list[Delivery]] = {}
+    for row in connection.execute(
+        select(ranked)
+        .where(ranked.c.position <= LOG_LENGTH)
+        .order_by(ranked.c.webhook_uuid, ranked.c.position)
+    ):
+        latest.setdefault(row.webhook_uuid, []).append(_delivery(row))
+    found = []
+    for row in rows:
+        per_status = counts.get(row.uuid, {})
+        stats = DeliveryStats(
+            delivered=per_status.get("delivered", 0),
+            retrying=per_status.get("retrying", 0),
+            failed=per_status.get("failed", 0),
+        )
+        found.append(WebhookWithLog(_webhook(row), stats, tuple(latest.get(row.uuid, ()))))
+    return found
+
+
+# --- for the dispatcher: no principal, it acts for the account an event belongs to ----------
+
+
+def targets_for_event(
+    db: Database, account_id: str, webhook_event: str, event_id: str
+) -> list[WebhookTarget]:
+    """Active subscriptions to this event that have not yet had it (delivered or given up)."""
+    with db.read() as connection:
+        rows = connection.execute(
+            select(webhooks.c.uuid, webhooks.c.url, webhooks.c.secret, webhooks.c.events).where(
+                webhooks.c.account_id == account_id, webhooks.c.active.is_(True)
+            )
+        ).all()
+        subscribed = [row for row in rows if webhook_event in row.events]
+        if not subscribed:
+            return []
+        finished = set(
+            connection.execute(
+                select(webhook_deliveries.c.webhook_uuid).where(
+                    webhook_deliveries.c.account_id == account_id,
+                    webhook_deliveries.c.event_id == event_id,
+                    webhook_deliveries.c.status.in_(("delivered", "failed")),
+                )
+            ).scalars()
+        )
+    return [
+        WebhookTarget(row.uuid, row.url, row.secret)
+        for row in subscribed
+        if row.uuid not in finished
+    ]
+
+
+def record_results(
+    db: Database,
+    account_id: str,
+    event_id: str,
+    event_type: str,
+    results: list[DeliveryResult],
+    now: datetime | None = None,
+) -> None:
+    """One line per webhook and event, its attempts counted; deleted webhooks are skipped."""
+    now = now or utcnow()
+    with db.write() as connection:
+        existing = {
+            row.webhook_uuid: row.attempts
+            for row in connection.execute(
+                select(webhook_deliveries.c.webhook_uuid, webhook_deliveries.c.attempts).where(
+                    webhook_deliveries.c.account_id == account_id,
+                    webhook_deliveries.c.event_id == event_id,
+                )
+            )
+        }
+        alive = set(
+            connection.execute(
+                select(webhooks.c.uuid).where(
+                    webhooks.c.account_id == account_id,
+                    webhooks.c.uuid.in_([result.webhook_uuid for result in results]),
+                )
+            ).scalars()
+        )
+        for result in results:
+            if result.webhook_uuid not in alive:
+                continue
+            values: dict[str, Any] = {
+                "status": result.status,
+                "response_status": result.response_status,
+                "latency_ms": result.latency_ms,
+                "last_error": result.error,
+                "updated_at": now,
+                "delivered_at": now if result.status == "delivered" else None,
+            }
+            if result.webhook_uuid in existing:
+                connection.execute(
+                    update(webhook_deliveries)
+                    .where(
+                        webhook_deliveries.c.account_id == account_id,
+                        webhook_deliveries.c.webhook_uuid == result.webhook_uuid,
+                        webhook_deliveries.c.event_id == event_id,
+                    )
+                    .values(attempts=existing[result.webhook_uuid] + 1, **values)
+                )
+            else:
+                connection.execute(
+                    insert(webhook_deliveries).values(
+                        account_id=account_id,
+                        webhook_uuid=result.webhook_uuid,
+                        event_id=event_id,
+                        event_type=event_type,
+                        attempts=1,
+                        created_at=now,
+                        **values,
+                    )
+                )
+
+
+def reopen_failed(db: Database, keys: list[tuple[str, str]]) -> None:
+    """An operator retries events: webhooks that gave up on them get them again."""
+    if not keys:
+        return
+    with db.write() as connection:
+        connection.execute(
+            update(webhook_deliveries)
+            .where(
+                tuple_(webhook_deliveries.c.account_id, webhook_deliveries.c.event_id).in_(keys),
+                webhook_deliveries.c.status == "failed",
+            )
+            .values(status="retrying")
+        )
