@@ -6,6 +6,9 @@ import base64
 import hashlib
 import hmac
 import threading
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -239,3 +242,16 @@ def test_concurrent_claims_never_hand_out_the_same_event(db: Database, tenant: T
 
     everything = [event_id for batch in claimed for event_id in batch]
     assert len(everything) == len(set(everything)) == 12
+
+
+def test_the_readme_verification_example_accepts_a_signature_and_refuses_a_forgery() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Webhooks and the worker", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    body = b'{"id":"msg_1"}'
+    headers = signing.headers(SECRET, "msg_1", int(time.time()), body)
+
+    assert namespace["verify"](SECRET, headers, body) is True
+    assert namespace["verify"](SECRET, headers, body + b" ") is False
