@@ -57,13 +57,17 @@ class Served:
     server: ProcessServer
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(
     request: pytest.FixtureRequest,
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Served]:
-    """``patron serve --workers 2`` on a store of its own, shared by this module's tests."""
+    """``patron serve --workers 2`` on a store of its own, shared by this module's tests.
+
+    Session-scoped, not module-scoped: other tests run between these on the same worker,
+    and a module fixture would be torn down and the server started again each time.
+    """
     directory = tmp_path_factory.mktemp("concurrency")
     with own_store(request, database_url, directory) as url, pytest.MonkeyPatch.context() as env:
         env.setenv("PATRON_POOL_SIZE", "8")
@@ -199,7 +203,7 @@ def test_64_clients_on_random_wallets_keep_exact_books(served: Served) -> None:
     jobs: list[list[Job]] = []
     for client in range(CLIENTS):
         mine: list[Job] = []
-        for step in range(8):
+        for step in range(5):
             wallet_uuid = chooser.choice(wallet_uuids)
             effects[client * 100 + step], job = _random_job(chooser, wallet_uuid)
             mine.append(job)
