@@ -433,6 +433,9 @@ def test_the_maximum_balance_is_reachable_and_not_passable(
         ({"conversionRate": "cheap"}, "conversionRate", "conversionRate must be a number"),
         ({"conversionRate": "0.0000000000001"}, "conversionRate", "more than 12 decimal places"),
         ({"amount": 1, "conversionRate": 0.001}, "amount", "gives less than the smallest GLOBAL"),
+        ({"conversionRate": 1e30}, "amount", "gives more than the maximum of 10000000000000.00"),
+        ({"conversionRate": "1e400"}, "amount", "gives more than the maximum"),
+        ({"amount": 5, "conversionRate": "2000000000000.01"}, "amount", "more than the maximum"),
         ({"to": "LOCAL"}, "to", "from and to must be different credit types"),
     ],
 )

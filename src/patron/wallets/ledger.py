@@ -6,7 +6,7 @@ from decimal import Decimal, localcontext
 
 from patron.accounts.principal import Principal
 from patron.core.errors import Conflict, InvalidInput
-from patron.core.money import round_down, to_decimal, to_minor
+from patron.core.money import MAX_MINOR_UNITS, from_minor, round_down, to_decimal, to_minor
 from patron.wallets.models import Action, CreditType
 
 MAX_NOTE_LENGTH = 500
@@ -110,5 +110,13 @@ def converted_minor(
     target_precision = precision(principal, to_type)
     with localcontext() as context:
         context.prec = 60
-        target = round_down(source * rate, target_precision)
+        exact = source * rate
+        # A huge rate would overflow the store's integers (or the rounding) further on.
+        if exact.scaleb(target_precision) > MAX_MINOR_UNITS:
+            raise InvalidInput(
+                f"converting {source} at rate {rate} gives more than the maximum of "
+                f"{from_minor(MAX_MINOR_UNITS, target_precision)} {to_type.value}",
+                field="amount",
+            )
+        target = round_down(exact, target_precision)
     return int(target.scaleb(target_precision))
