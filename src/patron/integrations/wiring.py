@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from patron.core.db import Database
 from patron.core.settings import Settings
 from patron.integrations.outbox.dispatcher import Dispatcher, RetryPolicy
+from patron.integrations.shopify.customers import ShopifyCustomerSync
 from patron.integrations.webhooks.sender import WebhookSender, http_client
 from patron.webhooks.addresses import UrlPolicy
 
@@ -25,7 +26,7 @@ def dispatcher(settings: Settings, db: Database) -> Iterator[Dispatcher]:
     with http_client(settings.webhook_timeout_seconds) as client:
         yield Dispatcher(
             db,
-            [WebhookSender(db, client, url_policy(settings))],
+            [WebhookSender(db, client, url_policy(settings)), ShopifyCustomerSync(db, client)],
             policy=RetryPolicy(
                 max_attempts=settings.outbox_max_attempts,
                 base_seconds=settings.outbox_retry_base_seconds,

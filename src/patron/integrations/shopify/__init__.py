@@ -1,0 +1,1 @@
+"""The Shopify connector: contacts become Shopify customers through the Admin GraphQL API."""

@@ -1,0 +1,111 @@
+"""A small Shopify Admin GraphQL client: one POST per operation, every failure classified."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from patron.core.errors import InvalidInput
+
+API_VERSION = "2025-01"
+SETTINGS_KEY = "shopify"
+_SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+
+
+class ShopifyError(Exception):
+    """A call that failed; ``retryable`` says whether trying again later may help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyConnection:
+    shop: str
+    access_token: str
+    # Only the operator sets this (``patron shopify connect --api-base``): a proxy or a test.
+    api_base: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        base = self.api_base.rstrip("/") if self.api_base else f"https://{self.shop}"
+        return f"{base}/admin/api/{API_VERSION}/graphql.json"
+
+    def as_setting(self) -> dict[str, str]:
+        value = {"shop": self.shop, "access_token": self.access_token}
+        if self.api_base:
+            value["api_base"] = self.api_base
+        return value
+
+
+def clean_shop(shop: str) -> str:
+    cleaned = shop.strip().lower().removeprefix("https://").rstrip("/")
+    if not _SHOP.match(cleaned):
+        raise InvalidInput("a Shopify shop is its <name>.myshopify.com domain", field="shop")
+    return cleaned
+
+
+def connection_from_settings(settings: dict[str, Any]) -> ShopifyConnection | None:
+    value = settings.get(SETTINGS_KEY)
+    if not isinstance(value, dict) or not value.get("shop") or not value.get("access_token"):
+        return None
+    return ShopifyConnection(
+        shop=str(value["shop"]),
+        access_token=str(value["access_token"]),
+        api_base=str(value["api_base"]) if value.get("api_base") else None,
+    )
+
+
+@dataclass
+class AdminApi:
+    client: httpx.Client
+    connection: ShopifyConnection
+
+    def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """The ``data`` of a successful answer, or ShopifyError."""
+        try:
+            response = self.client.post(
+                self.connection.endpoint,
+                json={"query": query, "variables": variables},
+                headers={"X-Shopify-Access-Token": self.connection.access_token},
+            )
+        except httpx.TimeoutException as error:
+            raise ShopifyError(
+                f"Shopify timed out: {type(error).__name__}", retryable=True
+            ) from None
+        except httpx.HTTPError as error:
+            raise ShopifyError(f"Shopify unreachable: {error}", retryable=True) from None
+        status = response.status_code
+        if status in (401, 403):
+            raise ShopifyError(f"Shopify refused the access token (HTTP {status})", retryable=False)
+        if status == 429 or status >= 500:
+            raise ShopifyError(f"Shopify answered HTTP {status}", retryable=True)
+        if status != 200:
+            raise ShopifyError(f"Shopify answered HTTP {status}", retryable=False)
+        try:
+            body = response.json()
+        except json.JSONDecodeError:
+            raise ShopifyError(
+                "Shopify sent a malformed (non-JSON) answer", retryable=True
+            ) from None
+        if not isinstance(body, dict):
+            raise ShopifyError("Shopify sent a malformed answer", retryable=True)
+        errors = body.get("errors")
+        if errors:
+            throttled = isinstance(errors, list) and any(
+                isinstance(error, dict)
+                and (error.get("extensions") or {}).get("code") == "THROTTLED"
+                for error in errors
+            )
+            if throttled:
+                raise ShopifyError("Shopify throttled the request (THROTTLED)", retryable=True)
+            raise ShopifyError(f"Shopify refused the query: {errors}"[:500], retryable=False)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ShopifyError("Shopify sent an answer without data", retryable=True)
+        return data

@@ -1,0 +1,115 @@
+"""Contacts with SHOPIFY among their connected services become Shopify customers, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from patron.accounts import service as accounts
+from patron.accounts.principal import Principal
+from patron.core.db import Database
+from patron.core.errors import DomainError, NotFound
+from patron.customers import service as customers
+from patron.customers.models import Customer, CustomerChanges
+from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
+from patron.integrations.outbox.store import OutboxEvent
+from patron.integrations.shopify.admin import (
+    AdminApi,
+    ShopifyError,
+    connection_from_settings,
+)
+
+CUSTOMER_CREATE = """
+mutation customerCreate($input: CustomerInput!) {
+  customerCreate(input: $input) {
+    customer { id }
+    userErrors { field message }
+  }
+}"""
+CUSTOMER_BY_EMAIL = """
+query customerByEmail($query: String!) {
+  customers(first: 1, query: $query) { nodes { id } }
+}"""
+_EVENTS = frozenset({"contact.created", "contact.updated"})
+
+
+def _customer_input(contact: Customer) -> dict[str, Any]:
+    given = {
+        "email": contact.email,
+        "firstName": contact.first_name,
+        "lastName": contact.last_name,
+        "phone": contact.phone,
+    }
+    return {key: value for key, value in given.items() if value}
+
+
+def _created_id(api: AdminApi, contact: Customer) -> str:
+    """The new customer's GID; an email Shopify already has is linked rather than duplicated.
+
+    That is also what makes a retry safe when a worker died after Shopify created the
+    customer but before Patron stored its id.
+    """
+    data = api.execute(CUSTOMER_CREATE, {"input": _customer_input(contact)})
+    result = data.get("customerCreate")
+    if not isinstance(result, dict):
+        raise ShopifyError("Shopify's customerCreate answer has no result", retryable=True)
+    customer = result.get("customer")
+    if isinstance(customer, dict) and isinstance(customer.get("id"), str):
+        return str(customer["id"])
+    problems = [str(error.get("message")) for error in result.get("userErrors") or []]
+    if contact.email and any("taken" in problem.lower() for problem in problems):
+        found = api.execute(CUSTOMER_BY_EMAIL, {"query": f'email:"{contact.email}"'})
+        nodes = ((found.get("customers") or {}).get("nodes")) or []
+        if nodes and isinstance(nodes[0].get("id"), str):
+            return str(nodes[0]["id"])
+    raise ShopifyError(
+        "Shopify refused the customer: " + ("; ".join(problems) or "no reason given"),
+        retryable=False,
+    )
+
+
+@dataclass
+class ShopifyCustomerSync:
+    """An outbox handler for contact.created / contact.updated."""
+
+    db: Database
+    client: httpx.Client
+
+    def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
+        payload = event.payload
+        if event.event_type not in _EVENTS or "SHOPIFY" not in (
+            payload.get("connected_services") or []
+        ):
+            return Delivered()
+        try:
+            account = accounts.get_account(self.db, event.account_id)
+        except NotFound:
+            return Delivered()
+        connection = connection_from_settings(account.settings)
+        if connection is None:
+            return Dead("the account has no Shopify connection (patron shopify connect)")
+        principal = accounts.system_principal(account)
+        contact_uuid = str(payload.get("contact_uuid"))
+        with self.db.read() as reader:
+            found = customers.find_customers(reader, principal, uuid=contact_uuid, limit=1)
+            linked = customers.identities_for(reader, principal, [contact_uuid])
+        if not found or linked.get(contact_uuid, {}).get("SHOPIFY"):
+            return Delivered()  # deleted since, or already a Shopify customer
+        try:
+            shopify_id = _created_id(AdminApi(self.client, connection), found[0])
+        except ShopifyError as error:
+            return Retry(str(error)) if error.retryable else Dead(str(error))
+        return _link(self.db, principal, contact_uuid, shopify_id)
+
+
+def _link(db: Database, principal: Principal, contact_uuid: str, shopify_id: str) -> Outcome:
+    changes = CustomerChanges(identities={"SHOPIFY": shopify_id})
+    try:
+        customers.update_customer(db, principal, contact_uuid, changes)
+    except NotFound:
+        return Delivered()  # deleted while Shopify was creating it
+    except DomainError as error:
+        return Dead(f"cannot store Shopify id {shopify_id}: {error.message}")
+    return Delivered()
