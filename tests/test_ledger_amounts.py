@@ -112,6 +112,8 @@ def assert_refused(payload: dict[str, Any], *, field: str, code: str, says: str)
         ("ADD", "GLOBAL", float(ABOVE_MAXIMUM_GLOBAL), "is above the maximum of 10000000000000.00"),
         ("ADD", "LOCAL", MAX_MINOR_UNITS + 1, "is above the maximum of 1000000000000000"),
         ("ADD", "GLOBAL", "1e400", "is above the maximum"),
+        ("ADD", "GLOBAL", "1e999999", "amount 1E+999999 is above the maximum"),
+        ("SPEND", "LOCAL", "1e-9999999", "amount 1E-9999999 has more than 0 decimal place(s)"),
         ("ADD", "GLOBAL", "twelve", "amount must be a number, got 'twelve'"),
         ("ADD", "GLOBAL", "", "amount must be a number"),
         ("ADD", "GLOBAL", "0x10", "amount must be a number, got '0x10'"),

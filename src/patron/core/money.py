@@ -227,15 +227,26 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     return number
 
 
+def _decimal_places(amount: Decimal) -> int:
+    """How many decimal places ``amount`` needs (1.50 needs 1), read from its digits."""
+    if not amount:
+        return 0
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite: checked by to_decimal
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(exponent + trailing_zeros))
+
+
 def to_minor(amount: Decimal, precision: int, *, field: str = "amount") -> int:
     """Exact integer of the smallest unit; refuses more decimal places than ``precision``."""
-    scaled = amount.scaleb(precision)
-    if scaled != scaled.to_integral_value():
+    # Judged from the digits before any arithmetic: an exponent far out (1e999999,
+    # 1e-9999999) would overflow or underflow the decimal context instead.
+    too_big = bool(amount) and amount.adjusted() >= len(str(MAX_MINOR_UNITS))
+    if not too_big and _decimal_places(amount) > precision:
         raise InvalidInput(
             f"{field} {amount} has more than {precision} decimal place(s)", field=field
         )
-    minor = int(scaled)
-    if abs(minor) > MAX_MINOR_UNITS:
+    if too_big or abs(minor := int(amount.scaleb(precision))) > MAX_MINOR_UNITS:
         raise InvalidInput(
             f"{field} {amount} is above the maximum of {from_minor(MAX_MINOR_UNITS, precision)}",
             field=field,
