@@ -20,6 +20,7 @@ app.add_typer(accounts.token_app, name="token")
 app.add_typer(ledger.ledger_app, name="ledger")
 app.add_typer(outbox.outbox_app, name="outbox")
 app.add_typer(shopify.shopify_app, name="shopify")
+app.add_typer(shopify.klaviyo_app, name="klaviyo")
 
 
 @app.command("schema")

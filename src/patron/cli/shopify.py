@@ -1,4 +1,4 @@
-"""``patron shopify connect|disconnect``: an account's Shopify shop and Admin API token."""
+"""``patron shopify|klaviyo connect|disconnect``: an account's connections to other systems."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from patron.accounts import service as accounts
 from patron.cli.common import DatabaseOption, emit, fail, open_database
 from patron.core.errors import DomainError
+from patron.integrations.klaviyo import profiles as klaviyo
 from patron.integrations.shopify.admin import SETTINGS_KEY, ShopifyConnection, clean_shop
 
 shopify_app = typer.Typer(help="Connect an account to its Shopify store.")
@@ -43,6 +44,42 @@ def connect(
 def disconnect(account: AccountOption, database: DatabaseOption = None) -> None:
     try:
         accounts.update_account_settings(open_database(database), account, {SETTINGS_KEY: None})
+    except DomainError as error:
+        fail(error)
+    emit({"account": account, "connected": False})
+
+
+klaviyo_app = typer.Typer(help="Connect an account to Klaviyo.")
+
+
+@klaviyo_app.command("connect")
+def connect_klaviyo(
+    account: AccountOption,
+    api_key: Annotated[
+        str, typer.Option("--api-key", help="A private API key (never shown again).")
+    ],
+    api_base: Annotated[
+        str | None, typer.Option("--api-base", help="Another base URL for the API.")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Store the key; contacts with KLAVIYO are upserted as profiles."""
+    connection = klaviyo.KlaviyoConnection(api_key.strip(), api_base)
+    try:
+        accounts.update_account_settings(
+            open_database(database), account, {klaviyo.SETTINGS_KEY: connection.as_setting()}
+        )
+    except DomainError as error:
+        fail(error)
+    emit({"account": account, "connected": True})
+
+
+@klaviyo_app.command("disconnect")
+def disconnect_klaviyo(account: AccountOption, database: DatabaseOption = None) -> None:
+    try:
+        accounts.update_account_settings(
+            open_database(database), account, {klaviyo.SETTINGS_KEY: None}
+        )
     except DomainError as error:
         fail(error)
     emit({"account": account, "connected": False})

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from patron.core.db import Database
 from patron.core.settings import Settings
+from patron.integrations.klaviyo.profiles import KlaviyoProfileSync
 from patron.integrations.outbox.dispatcher import Dispatcher, RetryPolicy
 from patron.integrations.shopify.customers import ShopifyCustomerSync
 from patron.integrations.webhooks.sender import WebhookSender, http_client
@@ -26,7 +27,11 @@ def dispatcher(settings: Settings, db: Database) -> Iterator[Dispatcher]:
     with http_client(settings.webhook_timeout_seconds) as client:
         yield Dispatcher(
             db,
-            [WebhookSender(db, client, url_policy(settings)), ShopifyCustomerSync(db, client)],
+            [
+                WebhookSender(db, client, url_policy(settings)),
+                ShopifyCustomerSync(db, client),
+                KlaviyoProfileSync(db, client),
+            ],
             policy=RetryPolicy(
                 max_attempts=settings.outbox_max_attempts,
                 base_seconds=settings.outbox_retry_base_seconds,

@@ -1,0 +1,1 @@
+"""The Klaviyo connector: contacts become Klaviyo profiles through its profile-import API."""
