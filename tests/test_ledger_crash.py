@@ -269,6 +269,9 @@ def crash_store(
         db = Database(url, pool_size=2)
         yield url, db
         db.dispose()
+    log = tmp_path / "server.log"
+    if log.exists():  # shown by pytest only when the test failed
+        print("server log (last 4000 characters):\n", log.read_text()[-4000:])
 
 
 def test_kill_9_under_write_load_loses_no_acknowledged_write(
