@@ -15,7 +15,7 @@ from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_event
 from patron.core.ids import is_uuid
-from patron.core.money import from_minor
+from patron.core.money import from_minor, to_decimal
 from patron.core.unit import run_command
 from patron.wallets import ledger, lots, postings, repository
 from patron.wallets.models import (
@@ -225,7 +225,7 @@ def reverse_entry(
     key = idempotency.validate_key(idempotency_key)
     operation = "reverse_entry"
     digest = idempotency.fingerprint(
-        operation, {"entry": entry_uuid, "amount": str(amount), "note": note}
+        operation, {"entry": entry_uuid, "amount": _amount_key(amount), "note": note}
     )
 
     def write(connection: Connection) -> CreditEntry:
@@ -290,6 +290,16 @@ def reverse_entry(
         return entry
 
     return run_command(db, write)
+
+
+def _amount_key(amount: object | None) -> str | None:
+    """A reversal's amount as its idempotency digest sees it: 5, 5.0 and "5.00" are one."""
+    if amount is None:
+        return None
+    try:
+        return str(to_decimal(amount).normalize())
+    except InvalidInput:
+        return repr(amount)  # refused in the command, with its reason
 
 
 def _take_back(
