@@ -393,6 +393,28 @@ def test_an_add_over_the_api_takes_expires_at_and_refuses_a_past_one(
     ]
 
 
+def test_an_expiry_given_in_another_offset_is_the_same_instant(
+    api: Api, db: Database, tenant: Tenant, clock: FrozenClock
+) -> None:
+    contact = make_contact(db, tenant)
+    entry = {"walletUuid": contact.wallet_uuid, "action": "ADD", "creditType": "GLOBAL"}
+    api.data(
+        ADD,
+        {"e": {**entry, "amount": 3, "expiresAt": "2031-03-01T11:30:00+02:00"}},
+        token=tenant.token,
+    )
+
+    clock.advance(minutes=29, seconds=59)
+    before = _wallet(api, tenant, contact.customer.uuid)
+    clock.advance(seconds=1)
+    at = _wallet(api, tenant, contact.customer.uuid)
+
+    assert before["globalCreditBalance"] == Decimal("3.00")
+    assert [lot["expiresAt"] for lot in before["expiringCredit"]] == ["2031-03-01T09:30:00+00:00"]
+    assert at["globalCreditBalance"] == Decimal("0.00")
+    assert at["expiringCredit"] == []
+
+
 # --- the sweep --------------------------------------------------------------------------------
 
 

@@ -450,3 +450,18 @@ def test_a_retried_reversal_is_applied_once(db: Database, tenant: Tenant, wallet
     assert other_amount.value.code == "IDEMPOTENCY_KEY_REUSED"
     assert holds_state(db, tenant.uuid) == after_first
     assert wallet_row(db, tenant, wallet).global_balance == 3500
+
+
+def test_a_retry_may_write_the_same_amount_another_way(
+    db: Database, tenant: Tenant, wallet: str
+) -> None:
+    fund(db, tenant, wallet, "50.00")
+    spend = post(db, tenant, wallet, "SPEND", "20.00")
+
+    first = _reverse(db, tenant, spend.uuid, Decimal(5), idempotency_key="rma-18")
+    after_first = holds_state(db, tenant.uuid)
+    as_text = _reverse(db, tenant, spend.uuid, "5.00", idempotency_key="rma-18")
+    as_float = _reverse(db, tenant, spend.uuid, 5.0, idempotency_key="rma-18")
+
+    assert as_text.uuid == as_float.uuid == first.uuid
+    assert holds_state(db, tenant.uuid) == after_first
