@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from patron.cli import accounts, ledger, outbox, serve, shopify, worker
+from patron.cli import accounts, connections, ledger, outbox, serve, worker
 
 app = typer.Typer(
     help="Patron: customers, store credit and loyalty points over GraphQL.",
@@ -19,8 +19,8 @@ app.add_typer(accounts.account_app, name="account")
 app.add_typer(accounts.token_app, name="token")
 app.add_typer(ledger.ledger_app, name="ledger")
 app.add_typer(outbox.outbox_app, name="outbox")
-app.add_typer(shopify.shopify_app, name="shopify")
-app.add_typer(shopify.klaviyo_app, name="klaviyo")
+app.add_typer(connections.shopify_app, name="shopify")
+app.add_typer(connections.klaviyo_app, name="klaviyo")
 
 
 @app.command("schema")
