@@ -62,6 +62,30 @@ def record_event(
     return event_id
 
 
+def record_events(
+    connection: Connection, account_id: str, events: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Queue many events with one statement (bulk jobs such as the expiry sweep)."""
+    if not events:
+        return
+    now = utcnow()
+    connection.execute(
+        outbox_events.insert(),
+        [
+            {
+                "account_id": account_id,
+                "event_id": str(uuid.uuid4()),
+                "event_type": event_type,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+            for event_type, payload in events
+        ],
+    )
+
+
 def record_audit(
     connection: Connection,
     account_id: str,

@@ -17,7 +17,7 @@ from patron.accounts import service as accounts
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.redemptions import service as redemptions
-from patron.wallets import lots, postings
+from patron.wallets.expiry import expire_due_batch
 from patron.wallets.lot_tables import credit_lots
 
 
@@ -47,7 +47,7 @@ def _due_wallets(db: Database, account_id: str, now: datetime, limit: int) -> li
 
 
 def sweep(
-    db: Database, *, now: datetime | None = None, batch_size: int = 200, max_passes: int = 1_000_000
+    db: Database, *, now: datetime | None = None, batch_size: int = 500, max_passes: int = 1_000_000
 ) -> SweepReport:
     """Expire everything due at ``now`` (default: the current time) in every account."""
     started = time.monotonic()
@@ -64,22 +64,13 @@ def sweep(
             if expired < batch_size:
                 break
         for _ in range(max_passes):
-            wallets = _due_wallets(db, account.uuid, moment, batch_size)
-            if not wallets:
-                break
-            expired_before = report.lots_expired
             with db.write() as connection:
-                for wallet_uuid in wallets:
-                    if not postings.lock_wallet(
-                        connection, principal, wallet_uuid, skip_locked=True
-                    ):
-                        report.wallets_skipped += 1
-                        continue
-                    due = lots.due_lots(connection, account.uuid, wallet_uuid, moment)
-                    report.lots_expired += len(
-                        postings.expire_lots(connection, principal, wallet_uuid, due, moment)
-                    )
-            if report.lots_expired == expired_before:
+                batch = expire_due_batch(connection, principal, moment, batch_size)
+            report.lots_expired += batch.lots
+            if batch.wallets == 0:
+                if not _due_wallets(db, account.uuid, moment, 1):
+                    break
+                report.wallets_skipped += 1
                 time.sleep(0.05)  # every due wallet was busy: let the spenders finish
     report.seconds = time.monotonic() - started
     return report

@@ -239,7 +239,7 @@ def move_and_record(
         entries=1,
         open_lots_delta=open_lots_delta,
     ).cte("moved")
-    values = _entry_values(account_id, entry)
+    values = entry_values(account_id, entry)
     columns = list(values)
     sources: list[Any] = [
         moved_row.c.entry_count
@@ -266,7 +266,7 @@ def move_and_record(
     return moved, replace(entry, seq=moved.entry_count, balance_after=moved.balance)
 
 
-def _entry_values(account_id: str, entry: CreditEntry) -> dict[str, Any]:
+def entry_values(account_id: str, entry: CreditEntry) -> dict[str, Any]:
     return {
         "account_id": account_id,
         "uuid": entry.uuid,
@@ -289,7 +289,7 @@ def _entry_values(account_id: str, entry: CreditEntry) -> dict[str, Any]:
 
 
 def insert_entry(connection: Connection, account_id: str, entry: CreditEntry) -> None:
-    connection.execute(insert(credit_entries).values(**_entry_values(account_id, entry)))
+    connection.execute(insert(credit_entries).values(**entry_values(account_id, entry)))
 
 
 def get_entries(
