@@ -373,6 +373,29 @@ def test_a_redeemed_code_keeps_the_lots_it_drew_on_spent(
     assert wallet_row(db, tenant, wallet).global_balance == 500
 
 
+def test_a_hold_cancelled_after_its_lot_expired_gives_back_expired_credit(
+    db: Database, tenant: Tenant, wallet: str, clock: FrozenClock
+) -> None:
+    lot = fund_until(db, tenant, wallet, "10.00", clock.later(hours=1))
+    code = make_code(db, tenant, wallet, "4.00")
+    clock.advance(hours=2)
+
+    redemptions.cancel_code(db, tenant.principal, code.code)
+    with db.read() as connection:
+        available = wallets.get_wallet(connection, tenant.principal, wallet).available(
+            code.credit_type
+        )
+    fund(db, tenant, wallet, "1.00")
+    post(db, tenant, wallet, "SPEND", "1.00")
+
+    assert available == 0
+    assert lot_remaining(db, tenant, wallet) == {lot.uuid: 0}
+    assert [(row.action, row.amount, row.reason) for row in entry_rows(db, tenant.uuid, wallet)][
+        -1
+    ] == ("REMOVE", 1000, "EXPIRY")
+    assert wallet_row(db, tenant, wallet).global_balance == 0
+
+
 # --- the codes themselves ---------------------------------------------------------------------
 
 
