@@ -85,6 +85,12 @@ class WebhookTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class Subscription:
+    target: WebhookTarget
+    events: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryResult:
     webhook_uuid: str
     status: str  # delivered | retrying | failed

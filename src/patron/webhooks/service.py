@@ -24,6 +24,7 @@ from patron.webhooks.models import (
     DeliveryResult,
     DeliveryStats,
     NewWebhook,
+    Subscription,
     Webhook,
     WebhookChanges,
     WebhookTarget,
@@ -276,20 +277,24 @@ def list_webhooks(connection: Connection, principal: Principal) -> list[WebhookW
 # --- for the dispatcher: no principal, it acts for the account an event belongs to ----------
 
 
-def targets_for_event(
-    db: Database, account_id: str, webhook_event: str, event_id: str
-) -> list[WebhookTarget]:
-    """Active subscriptions to this event that have not yet had it (delivered or given up)."""
+def subscriptions(db: Database, account_id: str) -> list[Subscription]:
+    """The account's active webhooks with their secrets, for the dispatcher."""
     with db.read() as connection:
         rows = connection.execute(
             select(webhooks.c.uuid, webhooks.c.url, webhooks.c.secret, webhooks.c.events).where(
                 webhooks.c.account_id == account_id, webhooks.c.active.is_(True)
             )
         ).all()
-        subscribed = [row for row in rows if webhook_event in row.events]
-        if not subscribed:
-            return []
-        finished = set(
+    return [
+        Subscription(WebhookTarget(row.uuid, row.url, row.secret), frozenset(row.events))
+        for row in rows
+    ]
+
+
+def finished_deliveries(db: Database, account_id: str, event_id: str) -> set[str]:
+    """Webhooks that already had this event, delivered or given up: not sent to again."""
+    with db.read() as connection:
+        return set(
             connection.execute(
                 select(webhook_deliveries.c.webhook_uuid).where(
                     webhook_deliveries.c.account_id == account_id,
@@ -298,11 +303,6 @@ def targets_for_event(
                 )
             ).scalars()
         )
-    return [
-        WebhookTarget(row.uuid, row.url, row.secret)
-        for row in subscribed
-        if row.uuid not in finished
-    ]
 
 
 def record_results(

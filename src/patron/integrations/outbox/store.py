@@ -146,12 +146,22 @@ def settle(db: Database, settlements: list[Settlement], now: datetime | None = N
     if not settlements:
         return
     now = now or utcnow()
+    delivered = [(d.account_id, d.event_id) for d in settlements if d.status == DELIVERED]
     with db.write() as connection:
+        if delivered:  # the common case, in one statement
+            connection.execute(
+                update(outbox_events)
+                .where(
+                    tuple_(outbox_events.c.account_id, outbox_events.c.event_id).in_(delivered),
+                    outbox_events.c.status == DELIVERING,
+                )
+                .values(status=DELIVERED, delivered_at=now, next_attempt_at=None, last_error=None)
+            )
         for done in settlements:
-            values: dict[str, Any] = {"status": done.status, "last_error": done.error}
             if done.status == DELIVERED:
-                values.update(delivered_at=now, next_attempt_at=None)
-            elif done.status == PENDING:
+                continue
+            values: dict[str, Any] = {"status": done.status, "last_error": done.error}
+            if done.status == PENDING:
                 values["next_attempt_at"] = done.retry_at
             else:
                 values["next_attempt_at"] = None

@@ -6,7 +6,7 @@ import json
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +20,7 @@ from patron.webhooks import service as webhooks
 from patron.webhooks import signing
 from patron.webhooks.addresses import UrlPolicy, check_url, is_public
 from patron.webhooks.events import webhook_event
-from patron.webhooks.models import DeliveryResult, WebhookTarget
+from patron.webhooks.models import DeliveryResult, Subscription, WebhookTarget
 
 MAX_ERROR_LENGTH = 500
 Resolver = Callable[[str, int], list[str]]
@@ -55,12 +55,20 @@ class WebhookSender:
     policy: UrlPolicy
     resolver: Resolver = resolve
     clock: Callable[[], float] = time.time
+    # Subscriptions are read once per account per this many seconds, not once per event:
+    # a new or changed webhook takes effect within it.
+    cache_seconds: float = 2.0
+    _cache: dict[str, tuple[float, list[Subscription]]] = field(default_factory=dict)
 
     def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
         name = webhook_event(event.event_type)
         if name is None:
             return Delivered()
-        targets = webhooks.targets_for_event(self.db, event.account_id, name, event.event_id)
+        subscribed = [s.target for s in self._subscriptions(event.account_id) if name in s.events]
+        if not subscribed:
+            return Delivered()
+        finished = webhooks.finished_deliveries(self.db, event.account_id, event.event_id)
+        targets = [target for target in subscribed if target.uuid not in finished]
         if not targets:
             return Delivered()
         body = envelope(event, name)
@@ -73,6 +81,15 @@ class WebhookSender:
         if failed:
             return Dead(_summary(failed))
         return Delivered()
+
+    def _subscriptions(self, account_id: str) -> list[Subscription]:
+        now = time.monotonic()
+        cached = self._cache.get(account_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = webhooks.subscriptions(self.db, account_id)
+        self._cache[account_id] = (now + self.cache_seconds, found)
+        return found
 
     def _send(
         self, target: WebhookTarget, event_id: str, body: bytes, last_attempt: bool
