@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid as uuid_module
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -291,81 +292,110 @@ def subscriptions(db: Database, account_id: str) -> list[Subscription]:
     ]
 
 
-def finished_deliveries(db: Database, account_id: str, event_id: str) -> set[str]:
-    """Webhooks that already had this event, delivered or given up: not sent to again."""
+def finished_deliveries(
+    db: Database, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], set[str]]:
+    """Per (account, event): webhooks that already had it, delivered or given up."""
+    found: dict[tuple[str, str], set[str]] = {key: set() for key in keys}
+    if not keys:
+        return found
     with db.read() as connection:
-        return set(
-            connection.execute(
-                select(webhook_deliveries.c.webhook_uuid).where(
-                    webhook_deliveries.c.account_id == account_id,
-                    webhook_deliveries.c.event_id == event_id,
-                    webhook_deliveries.c.status.in_(("delivered", "failed")),
-                )
-            ).scalars()
-        )
+        for row in connection.execute(
+            select(
+                webhook_deliveries.c.account_id,
+                webhook_deliveries.c.event_id,
+                webhook_deliveries.c.webhook_uuid,
+            ).where(
+                tuple_(webhook_deliveries.c.account_id, webhook_deliveries.c.event_id).in_(keys),
+                webhook_deliveries.c.status.in_(("delivered", "failed")),
+            )
+        ):
+            found[(row.account_id, row.event_id)].add(row.webhook_uuid)
+    return found
 
 
-def record_results(
-    db: Database,
-    account_id: str,
-    event_id: str,
-    event_type: str,
-    results: list[DeliveryResult],
-    now: datetime | None = None,
-) -> None:
-    """One line per webhook and event, its attempts counted; deleted webhooks are skipped."""
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The results of sending one event to its webhooks, for the delivery log."""
+
+    account_id: str
+    event_id: str
+    event_type: str
+    results: list[DeliveryResult]
+
+
+def record_results(db: Database, attempts: list[Attempt], now: datetime | None = None) -> None:
+    """One log line per webhook and event, its attempts counted; deleted webhooks are skipped.
+
+    A batch's attempts are written in one transaction.
+    """
+    if not attempts:
+        return
     now = now or utcnow()
+    events = list({(attempt.account_id, attempt.event_id) for attempt in attempts})
+    hooks = list({(a.account_id, result.webhook_uuid) for a in attempts for result in a.results})
     with db.write() as connection:
         existing = {
-            row.webhook_uuid: row.attempts
+            (row.account_id, row.event_id, row.webhook_uuid): row.attempts
             for row in connection.execute(
-                select(webhook_deliveries.c.webhook_uuid, webhook_deliveries.c.attempts).where(
-                    webhook_deliveries.c.account_id == account_id,
-                    webhook_deliveries.c.event_id == event_id,
+                select(
+                    webhook_deliveries.c.account_id,
+                    webhook_deliveries.c.event_id,
+                    webhook_deliveries.c.webhook_uuid,
+                    webhook_deliveries.c.attempts,
+                ).where(
+                    tuple_(webhook_deliveries.c.account_id, webhook_deliveries.c.event_id).in_(
+                        events
+                    )
                 )
             )
         }
-        alive = set(
-            connection.execute(
-                select(webhooks.c.uuid).where(
-                    webhooks.c.account_id == account_id,
-                    webhooks.c.uuid.in_([result.webhook_uuid for result in results]),
+        alive = {
+            (row.account_id, row.uuid)
+            for row in connection.execute(
+                select(webhooks.c.account_id, webhooks.c.uuid).where(
+                    tuple_(webhooks.c.account_id, webhooks.c.uuid).in_(hooks)
                 )
-            ).scalars()
-        )
-        for result in results:
-            if result.webhook_uuid not in alive:
-                continue
-            values: dict[str, Any] = {
-                "status": result.status,
-                "response_status": result.response_status,
-                "latency_ms": result.latency_ms,
-                "last_error": result.error,
-                "updated_at": now,
-                "delivered_at": now if result.status == "delivered" else None,
-            }
-            if result.webhook_uuid in existing:
+            )
+        }
+        inserts: list[dict[str, Any]] = []
+        for attempt in attempts:
+            for result in attempt.results:
+                if (attempt.account_id, result.webhook_uuid) not in alive:
+                    continue
+                values: dict[str, Any] = {
+                    "status": result.status,
+                    "response_status": result.response_status,
+                    "latency_ms": result.latency_ms,
+                    "last_error": result.error,
+                    "updated_at": now,
+                    "delivered_at": now if result.status == "delivered" else None,
+                }
+                key = (attempt.account_id, attempt.event_id, result.webhook_uuid)
+                if key not in existing:
+                    inserts.append(
+                        {
+                            "account_id": attempt.account_id,
+                            "webhook_uuid": result.webhook_uuid,
+                            "event_id": attempt.event_id,
+                            "event_type": attempt.event_type,
+                            "attempts": 1,
+                            "created_at": now,
+                            **values,
+                        }
+                    )
+                    continue
                 connection.execute(
                     update(webhook_deliveries)
                     .where(
-                        webhook_deliveries.c.account_id == account_id,
+                        webhook_deliveries.c.account_id == attempt.account_id,
                         webhook_deliveries.c.webhook_uuid == result.webhook_uuid,
-                        webhook_deliveries.c.event_id == event_id,
+                        webhook_deliveries.c.event_id == attempt.event_id,
                     )
-                    .values(attempts=existing[result.webhook_uuid] + 1, **values)
+                    .values(attempts=existing[key] + 1, **values)
                 )
-            else:
-                connection.execute(
-                    insert(webhook_deliveries).values(
-                        account_id=account_id,
-                        webhook_uuid=result.webhook_uuid,
-                        event_id=event_id,
-                        event_type=event_type,
-                        attempts=1,
-                        created_at=now,
-                        **values,
-                    )
-                )
+        if inserts:
+            connection.execute(insert(webhook_deliveries), inserts)
 
 
 def reopen_failed(db: Database, keys: list[tuple[str, str]]) -> None:

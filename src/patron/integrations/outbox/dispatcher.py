@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol, runtime_checkable
 
 from patron.core.clock import utcnow
 from patron.core.db import Database
@@ -41,6 +42,17 @@ class Dead:
 Outcome = Delivered | Retry | Dead
 # A handler is told whether this is the event's last attempt, so that it can close its own log.
 Handler = Callable[[OutboxEvent, bool], Outcome]
+
+
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A handler that reads before a batch and writes after it, instead of once per event."""
+
+    def prepare(self, events: Sequence[OutboxEvent]) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +90,16 @@ class Dispatcher:
         )
         if not events:
             return 0
+        batch_aware = [handler for handler in self.handlers if isinstance(handler, BatchHandler)]
+        for handler in batch_aware:
+            handler.prepare(events)
         if self.concurrency > 1 and len(events) > 1:
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(events))) as pool:
                 outcomes = list(pool.map(self._deliver, events))
         else:
             outcomes = [self._deliver(event) for event in events]
+        for handler in batch_aware:
+            handler.flush()
         store.settle(
             self.db,
             [

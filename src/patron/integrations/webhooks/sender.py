@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,21 +60,53 @@ class WebhookSender:
     # a new or changed webhook takes effect within it.
     cache_seconds: float = 2.0
     _cache: dict[str, tuple[float, list[Subscription]]] = field(default_factory=dict)
+    # Per batch: what each event's webhooks already had, and the log lines to write.
+    _finished: dict[tuple[str, str], set[str]] | None = None
+    _log: list[webhooks.Attempt] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
+    def _targets(self, event: OutboxEvent) -> tuple[str, list[WebhookTarget]] | None:
         name = webhook_event(event.event_type)
         if name is None:
+            return None
+        found = [s.target for s in self._subscriptions(event.account_id) if name in s.events]
+        return (name, found) if found else None
+
+    def prepare(self, events: Sequence[OutboxEvent]) -> None:
+        """Before a batch: one query for what its events' webhooks already had."""
+        wanted = [(e.account_id, e.event_id) for e in events if self._targets(e) is not None]
+        self._finished = webhooks.finished_deliveries(self.db, wanted)
+        self._log = []
+
+    def flush(self) -> None:
+        """After a batch, before it is settled: its delivery log in one transaction."""
+        with self._lock:
+            log, self._log, self._finished = self._log, [], None
+        webhooks.record_results(self.db, log)
+
+    def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
+        wanted = self._targets(event)
+        if wanted is None:
             return Delivered()
-        subscribed = [s.target for s in self._subscriptions(event.account_id) if name in s.events]
-        if not subscribed:
-            return Delivered()
-        finished = webhooks.finished_deliveries(self.db, event.account_id, event.event_id)
+        name, subscribed = wanted
+        key = (event.account_id, event.event_id)
+        in_batch = self._finished is not None and key in self._finished
+        finished = (
+            self._finished[key]
+            if self._finished is not None and in_batch
+            else webhooks.finished_deliveries(self.db, [key])[key]
+        )
         targets = [target for target in subscribed if target.uuid not in finished]
         if not targets:
             return Delivered()
         body = envelope(event, name)
         results = [self._send(target, event.event_id, body, last_attempt) for target in targets]
-        webhooks.record_results(self.db, event.account_id, event.event_id, name, results)
+        attempt = webhooks.Attempt(event.account_id, event.event_id, name, results)
+        if in_batch:
+            with self._lock:
+                self._log.append(attempt)
+        else:
+            webhooks.record_results(self.db, [attempt])
         retrying = [result for result in results if result.status == "retrying"]
         failed = [result for result in results if result.status == "failed"]
         if retrying:
