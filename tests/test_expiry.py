@@ -609,3 +609,42 @@ def test_patron_worker_keeps_sweeping_until_stopped(
     assert "sweeping expiry every 0.2s" in printed.splitlines()[0]
     assert printed.rstrip().endswith("patron worker: stopped")
     assert printed.count('"lots_expired": 1') == 1
+
+
+def test_credit_refunded_from_an_order_goes_back_into_the_lots_it_came_from(
+    db: Database, tenant: Tenant
+) -> None:
+    from patron.orders import service as orders
+    from patron.orders.models import OrderCommand, RefundCommand
+
+    contact = make_contact(db, tenant)
+    expires = utcnow() + timedelta(days=30)
+    wallets.post_entry(
+        db,
+        tenant.principal,
+        EntryCommand(contact.wallet_uuid, "ADD", "GLOBAL", Decimal("10.00"), expires_at=expires),
+    )
+    order = orders.record_order(
+        db,
+        tenant.principal,
+        OrderCommand(
+            external_id="o-lots",
+            total="10.00",
+            currency="USD",
+            customer_uuid=contact.customer.uuid,
+            status="COMPLETED",
+            credit_used="10.00",
+        ),
+    )
+
+    orders.refund_order(
+        db,
+        tenant.principal,
+        RefundCommand(order_uuid=order.uuid, external_id="r-1", amount="10.00"),
+    )
+
+    with db.read() as connection:
+        upcoming = wallets.upcoming_lots(connection, tenant.principal, [contact.wallet_uuid])
+    assert [(lot.remaining, lot.expires_at) for lot in upcoming[contact.wallet_uuid]] == [
+        (1000, expires)
+    ]

@@ -44,7 +44,7 @@ from patron.promotions import service as promotions
 from patron.stamps import service as stamps
 from patron.wallets import repository as wallet_repository
 from patron.wallets.models import Action, CreditType, Reason
-from patron.wallets.postings import Posting, post, post_up_to
+from patron.wallets.postings import Posting, post, post_up_to, restore_draws
 
 MAX_LINES = 500
 MAX_LINES_CHARACTERS = 65_536
@@ -494,6 +494,12 @@ def _return_credit(
         ),
         now,
     )
+    # Credit that came from expiring lots goes back into them, not as lasting credit.
+    left = amount
+    for spend_uuid in wallet_repository.order_credit_spends(
+        connection, principal.account_id, order.uuid
+    ):
+        left -= restore_draws(connection, principal, wallet_uuid, spend_uuid, left)
 
 
 def get_order(connection: Connection, principal: Principal, order_uuid: str) -> Order:

@@ -420,9 +420,10 @@ def release(
 
 def restore_draws(
     connection: Connection, principal: Principal, wallet_uuid: str, source_uuid: str, amount: int
-) -> None:
+) -> int:
     """Put up to ``amount`` back into the lots a debit or hold drew on (expired ones included:
-    what comes back into an expired lot is expired and swept like the rest of it)."""
+    what comes back into an expired lot is expired and swept like the rest of it); returns
+    how much went back into lots."""
     account_id = principal.account_id
     left = amount
     reopened = 0
@@ -437,6 +438,7 @@ def restore_draws(
         reopened += draw.remaining == 0
         left -= give
     lots.adjust_open_lots(connection, account_id, wallet_uuid, reopened)
+    return amount - left
 
 
 def remove_from_lot(

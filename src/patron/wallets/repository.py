@@ -374,3 +374,17 @@ def reversed_amount(connection: Connection, account_id: str, entry_uuid: str) ->
             )
         ).scalar_one()
     )
+
+
+def order_credit_spends(connection: Connection, account_id: str, order_uuid: str) -> list[str]:
+    """The SPEND entries that paid an order with credit (whose lots a refund refills)."""
+    return list(
+        connection.execute(
+            select(credit_entries.c.uuid).where(
+                credit_entries.c.account_id == account_id,
+                credit_entries.c.order_uuid == order_uuid,
+                credit_entries.c.action == Action.SPEND.value,
+                credit_entries.c.credit_type == CreditType.GLOBAL.value,
+            )
+        ).scalars()
+    )
