@@ -119,3 +119,15 @@ def test_operators_list_retry_and_purge_the_outbox(
     assert after_retry == {"contact.created": ("pending", 0, None)}
     assert purged["purged"] >= 1
     assert outbox_states(db, tenant) == {}
+
+
+def test_a_store_error_in_a_batch_does_not_stop_the_worker_loop() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from patron.cli.worker import _deliver_once
+
+    class BrokenStore:
+        def run_once(self) -> int:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    assert _deliver_once(BrokenStore()) == 0  # type: ignore[arg-type]

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from patron.cli.common import DatabaseOption, emit, open_database
 from patron.core.settings import load_settings
 from patron.jobs.expiry import sweep
+
+if TYPE_CHECKING:
+    from patron.integrations.outbox.dispatcher import Dispatcher
+
+log = logging.getLogger("patron.worker")
 
 
 def expire(
@@ -19,6 +26,18 @@ def expire(
 ) -> None:
     """Expire due credit lots and redemption codes now; prints what was expired."""
     emit(asdict(sweep(open_database(database))))
+
+
+def _deliver_once(dispatcher: Dispatcher) -> int:
+    """One batch; a store that is down is waited out, not a reason to stop the worker.
+
+    What was claimed stays leased and is claimed again once the lease runs out.
+    """
+    try:
+        return dispatcher.run_once()
+    except SQLAlchemyError:
+        log.exception("patron worker: the outbox batch failed; trying again")
+        return 0
 
 
 def worker(
@@ -56,7 +75,7 @@ def worker(
                     if report.lots_expired or report.codes_expired:
                         emit(asdict(report))
                     next_sweep = time.monotonic() + interval
-                if not dispatcher.run_once():
+                if not _deliver_once(dispatcher):
                     time.sleep(poll)
         except KeyboardInterrupt:
             typer.echo("patron worker: stopped")
