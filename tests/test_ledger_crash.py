@@ -125,12 +125,19 @@ def _random_job(chooser: random.Random, key: str, wallet_uuid: str) -> Job:
 
 
 def _send(http: httpx.Client, token: str, job: Job) -> tuple[str, tuple[str, ...]]:
-    """('ok', entry uuids) or ('refused', ()); anything else raises."""
+    """('ok', entry uuids), ('refused', ()) or ('unavailable', ()); anything else raises.
+
+    'unavailable' is the 503 of a server that could not reach its store (on a busy shared
+    PostgreSQL: no connection slot left): the outcome is unknown, and the client retries.
+    """
     response = http.post(
         "/graphql",
         json={"query": job.query, "variables": job.variables},
         headers={"Authorization": f"Bearer {token}"},
     )
+    if response.status_code == 503:
+        assert response.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+        return "unavailable", ()
     assert response.status_code == 200, (response.status_code, response.text)
     assert "locked" not in response.text.lower()
     body = json.loads(response.text)
@@ -193,8 +200,10 @@ class Load:
                 with self.lock:
                     if outcome == "ok":
                         self.acknowledged[key] = (job, uuids)
-                    else:
+                    elif outcome == "refused":
                         self.refused[key] = job
+                    else:
+                        self.in_doubt[key] = job
 
 
 def _entries_by_key(db: Database, tenant: Tenant) -> dict[str, list[Any]]:
@@ -233,7 +242,12 @@ def _resolve_doubts(db: Database, base_url: str, tenant: Tenant, books: Books) -
     landed = _entries_by_key(db, tenant)
     with httpx.Client(base_url=base_url, timeout=30) as http:
         for key, job in list(books.in_doubt.items()):
-            outcome, uuids = _send(http, tenant.token, job)
+            for _ in range(20):
+                outcome, uuids = _send(http, tenant.token, job)
+                if outcome != "unavailable":
+                    break
+                time.sleep(0.5)
+            assert outcome != "unavailable", f"the store stayed unavailable for {key}"
             if key in landed:
                 assert outcome == "ok"
                 assert sorted(uuids) == sorted(row.uuid for row in landed[key])
@@ -275,9 +289,11 @@ def crash_store(
 
 
 def test_kill_9_under_write_load_loses_no_acknowledged_write(
-    crash_store: tuple[str, Database], tmp_path: Path
+    crash_store: tuple[str, Database], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, db = crash_store
+    # Eight writers need no more; the PostgreSQL server is shared with the rest of the suite.
+    monkeypatch.setenv("PATRON_POOL_SIZE", "4")
     tenant = new_tenant(db)
     wallet_uuids = [make_contact(db, tenant).wallet_uuid for _ in range(WALLETS)]
     for wallet_uuid in wallet_uuids:
@@ -336,4 +352,5 @@ def test_kill_9_under_write_load_loses_no_acknowledged_write(
     assert len(books.acknowledged) >= ROUNDS * ACKNOWLEDGED_BEFORE_KILL
     report = verify_ledger(db)
     assert report.ok, report.problems
-    assert "Traceback" not in log.read_text()
+    # A store out of reach is logged and answered 503; anything else would be a bug.
+    assert "unexpected error" not in log.read_text()

@@ -7,13 +7,14 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from patron.accounts import service as accounts
 from patron.core.clock import utcnow
@@ -22,6 +23,7 @@ from patron.wallets.tables import credit_entries, wallets
 from tests.support.client import Api
 from tests.support.databases import own_store
 from tests.support.ledger import entry_rows, ledger_state
+from tests.support.server import ThreadServer
 from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 
 ENTRY_FIELDS = """
@@ -571,6 +573,42 @@ def test_only_a_write_token_of_the_account_moves_credit(
     by_writer = ledger.post("SPEND", "GLOBAL", 1, token=writer.token)
     assert by_writer["success"] is True
     assert ledger.balances()[0] == Decimal("4.00")
+
+
+# --- store trouble ----------------------------------------------------------------------------
+
+
+def test_a_store_that_cannot_be_reached_mid_write_is_a_503_to_retry(
+    api: Api, db: Database, ledger: Ledger, server: ThreadServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fund(db, ledger.tenant, ledger.wallet_uuid, "5.00")
+    before = _state(db, ledger)
+
+    @contextmanager
+    def unreachable() -> Iterator[Any]:
+        refused = Exception("connection failed: FATAL:  sorry, too many clients already")
+        raise OperationalError("BEGIN", {}, refused)
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(server.db, "write", unreachable)
+    entry = {
+        "walletUuid": ledger.wallet_uuid,
+        "action": "SPEND",
+        "creditType": "GLOBAL",
+        "amount": 1,
+    }
+    response = api.post(
+        "/graphql",
+        {"query": ADD_CREDIT_ENTRY, "variables": {"creditEntry": entry}},
+        token=ledger.tenant.token,
+    )
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    [error] = response.json()["errors"]
+    assert error["message"] == "the store is unavailable; retry the request"
+    assert error["extensions"]["code"] == "UNAVAILABLE"
+    assert _state(db, ledger) == before
 
 
 # --- patron ledger verify ---------------------------------------------------------------------

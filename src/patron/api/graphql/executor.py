@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy.exc import OperationalError
 
 from patron.api.graphql.context import Context
 from patron.core.errors import DomainError
@@ -50,6 +51,11 @@ def execute(
         )
     finally:
         context.close()
+    for error in result.errors or []:
+        # The store could not be reached (or stayed locked) inside a resolver: the request's
+        # handler answers 503 with Retry-After for that, as it does outside the schema.
+        if isinstance(error.original_error, OperationalError):
+            raise error.original_error
     body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [format_error(error, context.request_id) for error in result.errors]
