@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, String, Table, select, update
+from sqlalchemy import BigInteger, Column, Connection, String, Table, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -45,12 +45,3 @@ def _insert_for(connection: Connection) -> Any:
     if connection.dialect.name == "sqlite":
         return sqlite_insert(account_counters)
     return postgresql_insert(account_counters)
-
-
-def current_value(connection: Connection, account_id: str, name: str) -> int:
-    value = connection.execute(
-        select(account_counters.c.value).where(
-            account_counters.c.account_id == account_id, account_counters.c.name == name
-        )
-    ).scalar_one_or_none()
-    return int(value or 0)

@@ -316,11 +316,3 @@ def refunds_for_orders(
     for row in rows:
         found[row.order_uuid].append(refund_from_row(row))
     return found
-
-
-def count_orders(connection: Connection, account_id: str) -> int:
-    return int(
-        connection.execute(
-            select(func.count()).select_from(orders).where(orders.c.account_id == account_id)
-        ).scalar_one()
-    )

@@ -56,21 +56,6 @@ def open_lots(
     return [_lot(row) for row in rows]
 
 
-def due_lots(connection: Connection, account_id: str, wallet_uuid: str, now: datetime) -> list[Lot]:
-    """Lots of a wallet, of either credit type, past their expiry with credit left."""
-    rows = connection.execute(
-        select(credit_lots)
-        .where(
-            credit_lots.c.account_id == account_id,
-            credit_lots.c.wallet_uuid == wallet_uuid,
-            credit_lots.c.remaining > 0,
-            credit_lots.c.expires_at <= now,
-        )
-        .order_by(credit_lots.c.expires_at, credit_lots.c.created_at)
-    )
-    return [_lot(row) for row in rows]
-
-
 def lot_of_entry(connection: Connection, account_id: str, entry_uuid: str) -> Lot | None:
     row = connection.execute(
         select(credit_lots).where(

@@ -351,19 +351,6 @@ def entries_for_wallets(
     return found
 
 
-def count_entries(connection: Connection, account_id: str, wallet_uuid: str) -> int:
-    return int(
-        connection.execute(
-            select(func.count())
-            .select_from(credit_entries)
-            .where(
-                credit_entries.c.account_id == account_id,
-                credit_entries.c.wallet_uuid == wallet_uuid,
-            )
-        ).scalar_one()
-    )
-
-
 def reversed_amount(connection: Connection, account_id: str, entry_uuid: str) -> int:
     """How much of an entry later entries have already given back."""
     return int(
