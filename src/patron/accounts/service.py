@@ -257,7 +257,8 @@ def authenticate(
         raise Unauthenticated("the API token has been revoked")
     now = utcnow()
     last_used = as_utc(row.last_used_at) if row.last_used_at else None
-    if last_used is None or now - last_used > timedelta(seconds=touch_after_seconds):
+    window = timedelta(seconds=touch_after_seconds)
+    if (last_used is None or now - last_used > window) and _claim_touch(row.token_id, now, window):
         with db.write() as writer:
             writer.execute(
                 update(api_tokens)
@@ -276,6 +277,21 @@ def authenticate(
         token_id=row.token_id,
         settings=dict(row.settings or {}),
     )
+
+
+# When this process last wrote a token's last_used_at: a burst of concurrent first requests
+# would otherwise each read the old value and each write it.
+_touched: dict[str, datetime] = {}
+
+
+def _claim_touch(token_id: str, now: datetime, window: timedelta) -> bool:
+    previous = _touched.get(token_id)
+    if previous is not None and now - previous <= window:
+        return False
+    if len(_touched) > 10_000:
+        _touched.clear()
+    _touched[token_id] = now
+    return True
 
 
 def system_principal(account: Account) -> Principal:
