@@ -32,6 +32,9 @@ class Delivered:
 @dataclass(frozen=True, slots=True)
 class Retry:
     error: str
+    # What the receiver asked for (Retry-After, a throttle's restore time), in seconds: the
+    # retry waits at least this long, and never less than the back-off.
+    after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,7 @@ class Dispatcher:
                 log.exception("outbox handler failed on event %s", event.event_id)
                 outcome = Retry(f"{type(error).__name__}: {error}")
             if isinstance(outcome, Retry):
-                retry = retry or outcome
+                retry = outcome if retry is None else _later(retry, outcome)
             elif isinstance(outcome, Dead):
                 dead = dead or outcome
         return retry or dead or Delivered()
@@ -140,6 +143,8 @@ class Dispatcher:
             return Settlement(event.account_id, event.event_id, store.DELIVERED)
         if isinstance(outcome, Retry) and event.attempts < self.policy.max_attempts:
             wait = self.policy.delay(event.attempts, self.rng)
+            if outcome.after is not None:
+                wait = max(wait, min(outcome.after, self.policy.cap_seconds))
             return Settlement(
                 event.account_id,
                 event.event_id,
@@ -149,3 +154,9 @@ class Dispatcher:
             )
         log.warning("outbox event %s is dead: %s", event.event_id, outcome.error)
         return Settlement(event.account_id, event.event_id, store.DEAD, error=outcome.error)
+
+
+def _later(first: Retry, second: Retry) -> Retry:
+    """Two handlers asking for a retry: the first one's error, the longer of their waits."""
+    waits = [wait for wait in (first.after, second.after) if wait is not None]
+    return Retry(first.error, max(waits) if waits else None)
