@@ -21,7 +21,7 @@ import patron
 from bench.load import wrk_binary
 from bench.options import Options, parse
 from bench.report import print_report, write_json
-from bench.run import StoreResult, run_store
+from bench.run import IN_PROCESS, StoreResult, run_store
 
 
 def _git_commit() -> str | None:
@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False)
     if not console.is_terminal:  # a log file: room for the table, no wrapping inside it
         console.width = 150
-    wrk_binary()
+    if set(options.operations) - set(IN_PROCESS):
+        wrk_binary()  # only the requests need it
     signal.signal(signal.SIGTERM, _terminate)
     started = datetime.now(UTC)
     out = options.results_dir / started.strftime("%Y%m%d-%H%M%S")

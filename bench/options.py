@@ -17,6 +17,8 @@ MORE_OPERATIONS = (
     "commerce",
     "lightfunnels",
     *(("loyaltydish", "obtaintoken") if LOYALTYDISH else ()),
+    "outbox",
+    "outboxcost",
     "sweep",
 )
 OPERATIONS = CORE_OPERATIONS + MORE_OPERATIONS
@@ -43,6 +45,8 @@ class Options:
     drain_spends: int = 300
     drain_seconds: int = 3
     lots: int | None = None
+    outbox_events: int = 20_000
+    outbox_cost_writes: int = 2_000
     codes: int = 0
     contact_persons: int = 2_000
     consumers: int = 16
@@ -98,7 +102,7 @@ def parse(argv: list[str] | None = None) -> Options:
         type=lambda text: _choices(text, OPERATIONS, "--ops"),
         default=OPERATIONS,
         help=f"comma-separated subset of {','.join(OPERATIONS)} (default: all, in this order; "
-        "sweep runs after the server has stopped)",
+        "outbox, outboxcost and sweep run after the server has stopped)",
     )
     parser.add_argument("--workers", type=_positive, default=2, help="patron serve --workers")
     parser.add_argument("--seconds", type=_positive, default=15, help="measured seconds per op")
@@ -137,6 +141,19 @@ def parse(argv: list[str] | None = None) -> Options:
         default=None,
         help="credit lots the expiry sweep expires (default: 1,000,000 on PostgreSQL, "
         "100,000 on SQLite); fewer give the rate, and the time for 1,000,000 extrapolated",
+    )
+    parser.add_argument(
+        "--outbox-events",
+        type=_positive,
+        default=20_000,
+        help="contact.created events one worker delivers in outbox (the worker's settings "
+        "come from PATRON_* in the environment, e.g. PATRON_OUTBOX_BATCH_SIZE)",
+    )
+    parser.add_argument(
+        "--outbox-cost-writes",
+        type=_positive,
+        default=2_000,
+        help="writes per command and variant (with and without the outbox) in outboxcost",
     )
     parser.add_argument(
         "--codes",
@@ -193,6 +210,8 @@ def parse(argv: list[str] | None = None) -> Options:
         drain_spends=args.drain_spends,
         drain_seconds=args.drain_seconds,
         lots=args.lots,
+        outbox_events=args.outbox_events,
+        outbox_cost_writes=args.outbox_cost_writes,
         codes=max(args.codes, 0),
         contact_persons=max(args.contact_persons, 1),
         consumers=args.consumers,

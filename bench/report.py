@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.bound import BoundResult
+from bench.outbox import GOAL_COST_PCT, GOAL_EVENTS_PER_SECOND, CostResult, OutboxResult
 from bench.run import OperationResult, StoreResult
 from bench.sweep import GOAL_LOTS, GOAL_SECONDS, SweepResult
 
@@ -65,6 +66,21 @@ def sweep_verdict(sweep: SweepResult, store: str) -> str:
     if sweep.projected_seconds <= GOAL_SECONDS:
         return "met" + how
     return "missed: time" + how
+
+
+def outbox_verdict(outbox: OutboxResult, store: str) -> str:
+    """The goal is for PostgreSQL (one worker); on SQLite the rate is shown without one."""
+    if not outbox.check.get("ok"):
+        return "missed: check failed"
+    if store != "postgresql":
+        return "-"
+    return "met" if outbox.rate >= GOAL_EVENTS_PER_SECOND else "missed: rate"
+
+
+def cost_verdict(cost: CostResult) -> str:
+    if not cost.check.get("ok"):
+        return "missed: check failed"
+    return "met" if cost.cost_pct <= GOAL_COST_PCT else "missed: cost"
 
 
 def bound_ratio(result: StoreResult, bound: str) -> float | None:
@@ -152,6 +168,7 @@ def store_table(result: StoreResult) -> Table:
             cpu_ms_per_request(sweep.cpu, sweep.rate, bound=True),
             _cpu(sweep.cpu),
         )
+    _outbox_rows(table, result)
     for name, limit in result.bounds.items():
         ratio = bound_ratio(result, name)
         table.add_row(
@@ -167,6 +184,64 @@ def store_table(result: StoreResult) -> Table:
             _cpu(limit.cpu),
         )
     return table
+
+
+def _outbox_rows(table: Table, result: StoreResult) -> None:
+    outbox = result.outbox
+    if outbox is not None:
+        goal = GOAL_EVENTS_PER_SECOND if result.store == "postgresql" else None
+        table.add_row(
+            f"outbox, {outbox.events:,} webhooks, 1 worker (events/s)",
+            f"{outbox.rate:,.1f}",
+            "-",
+            "-",
+            "0" if outbox.check.get("ok") else "check",
+            _number(goal),
+            outbox_verdict(outbox, result.store)
+            + ("" if goal is None else f" ({100 * outbox.rate / goal:.0f}%)"),
+            "-",
+            cpu_ms_per_request(outbox.cpu, outbox.rate, bound=True),
+            _cpu(outbox.cpu),
+        )
+    for cost in result.outbox_cost:
+        table.add_row(
+            f"{cost.command} with the outbox ({cost.threads} thr; "
+            f"{cost.without_outbox:,.0f}/s without)",
+            f"{cost.with_outbox:,.1f}",
+            "-",
+            "-",
+            "0" if cost.check.get("ok") else "check",
+            f"<= {GOAL_COST_PCT:.0f}%",
+            f"{cost.cost_pct:+.1f}%: {cost_verdict(cost)}",
+            "-",
+            "-",
+            "-",
+        )
+
+
+def _outbox_checks(result: StoreResult) -> list[str]:
+    lines = []
+    outbox = result.outbox
+    if outbox is not None:
+        check = outbox.check
+        lines.append(
+            ("ok    " if check.get("ok") else "FAILED ")
+            + f"outbox: {outbox.events:,} events (queued in {outbox.seed_seconds:,.1f} s) "
+            f"delivered in {outbox.seconds:,.2f} s by one worker {outbox.batches_settings}: "
+            f"statuses {check.get('statuses')}, {check.get('logged_delivered'):,} logged as "
+            f"delivered, receiver saw {check.get('received_distinct_ids'):,} distinct ids in "
+            f"{check.get('received_requests'):,} requests; CPU % receiver/db/worker/other "
+            f"{_cpu(outbox.cpu)}, load average {outbox.cpu.get('load_average_1m')}"
+        )
+    for cost in result.outbox_cost:
+        lines.append(
+            ("ok    " if cost.check.get("ok") else "FAILED ")
+            + f"outboxcost {cost.command}: {cost.with_outbox:,.0f}/s with the outbox insert, "
+            f"{cost.without_outbox:,.0f}/s with it stubbed out, cost {cost.cost_pct:+.1f}% "
+            f"(goal <= {GOAL_COST_PCT:.0f}%); {cost.check.get('outbox_rows_with'):,} and "
+            f"{cost.check.get('outbox_rows_without'):,} outbox rows written"
+        )
+    return lines
 
 
 def _checks(result: StoreResult) -> list[str]:
@@ -209,6 +284,7 @@ def _checks(result: StoreResult) -> list[str]:
             f"{sweep.projected_seconds:,.0f} s"
             + (" (extrapolated from this rate)" if sweep.extrapolated else "")
         )
+    lines.extend(_outbox_checks(result))
     if result.ledger is not None:
         ledger = result.ledger
         lines.append(
@@ -291,6 +367,18 @@ def write_json(path: Path, header: dict[str, Any], results: list[StoreResult]) -
                 "projected_seconds_per_million_lots": result.sweep.projected_seconds,
                 "extrapolated": result.sweep.extrapolated,
                 "verdict": sweep_verdict(result.sweep, result.store),
+            }
+        if result.outbox is not None:
+            data["goals"]["outbox"] = {
+                "events_per_second_goal": GOAL_EVENTS_PER_SECOND,
+                "events_per_second": result.outbox.rate,
+                "verdict": outbox_verdict(result.outbox, result.store),
+            }
+        for cost in result.outbox_cost:
+            data["goals"][f"outboxcost {cost.command}"] = {
+                "cost_pct_goal": GOAL_COST_PCT,
+                "cost_pct": cost.cost_pct,
+                "verdict": cost_verdict(cost),
             }
         data["bound_ratio_pct"] = {name: bound_ratio(result, name) for name in result.bounds}
         data["bounds"] = {name: _bound_dict(limit) for name, limit in result.bounds.items()}

@@ -22,6 +22,7 @@ from bench import profiling, seed_ops
 from bench.cpu import CpuWindow
 from bench.load import WrkResult, WrkSettings, run_wrk
 from bench.options import DEFAULT_LOTS, Options
+from bench.outbox import CostResult, OutboxResult, run_outbox, run_outbox_cost
 from bench.seed import HOT_GLOBAL, Progress, Tenant, create_contacts, create_tenant, fund
 from bench.server import PatronServer, patron_command, patron_json
 from bench.stores import Store, open_store
@@ -50,6 +51,8 @@ PATHS = {
     "loyaltydish": "/compat/loyaltydish/graphql",
     "obtaintoken": "/compat/loyaltydish/{account}/graphql",
 }
+# Not requests: timed in this process once the server has stopped.
+IN_PROCESS = ("outbox", "outboxcost", "sweep")
 # Codes made per second of warm-up and measured time when --codes is not given.
 CODE_RATE = {"postgresql": 2_000, "sqlite": 1_000}
 
@@ -75,6 +78,8 @@ class StoreResult:
     bounds: dict[str, bare.BoundResult] = field(default_factory=dict)
     drain: dict[str, Any] | None = None
     sweep: SweepResult | None = None
+    outbox: OutboxResult | None = None
+    outbox_cost: list[CostResult] = field(default_factory=list)
     ledger: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -401,7 +406,7 @@ def _load_operations(
         "obtaintoken": fixtures.consumer_file,
     }
     for number, operation in enumerate(options.operations):
-        if operation == "sweep":
+        if operation in IN_PROCESS:
             continue  # not a request: timed once the server has stopped
         path = PATHS.get(operation, "/graphql").format(account=fixtures.tenant.uuid)
         url = f"{server.base_url}{path}"
@@ -610,6 +615,29 @@ def _settle_store(store: Store, say: Say) -> None:
     say(f"  store settled after seeding: {what} in {time.monotonic() - started:.1f} s")
 
 
+def _outbox(
+    db: Database,
+    store: Store,
+    fixtures: Fixtures,
+    backends: Callable[[], list[int]] | None,
+    options: Options,
+    result: StoreResult,
+    say: Say,
+) -> None:
+    if "outbox" in options.operations:
+        result.outbox = run_outbox(db, store, options.outbox_events, backends, say)
+        if not result.outbox.check["ok"]:
+            result.problems.append(f"outbox: {result.outbox.check}")
+    if "outboxcost" in options.operations:
+        wallets = fixtures.wallet_file.read_text().split()
+        result.outbox_cost = run_outbox_cost(
+            db, store, fixtures.tenant, wallets, options.outbox_cost_writes, say
+        )
+        for cost in result.outbox_cost:
+            if not cost.check["ok"]:
+                result.problems.append(f"outboxcost {cost.command}: {cost.check}")
+
+
 def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -> StoreResult:
     say(f"== {kind}")
     with ExitStack() as stack:
@@ -640,6 +668,7 @@ def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -
             if not result.drain["ok"]:
                 result.problems.append(f"hot wallet drain: {result.drain}")
         server.stop()
+        _outbox(db, store, fixtures, backends, options, result, say)
         if "sweep" in options.operations:
             lots = options.lots or DEFAULT_LOTS[kind]
             result.sweep = run_sweep(db, store, fixtures.tenant.uuid, lots, backends, say)
