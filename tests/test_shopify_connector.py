@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from patron.accounts import service as accounts
 from patron.cli.main import app
+from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.events import outbox_events
 from patron.customers import service as customers
@@ -24,9 +25,39 @@ from tests.support.tenants import Tenant
 from tests.support.webhooks import outbox_states
 
 
-def connect(db: Database, tenant: Tenant, fake: FakeShopify, token: str = TOKEN) -> None:
-    connection = ShopifyConnection("test-shop.myshopify.com", token, fake.base_url)
+def connect(
+    db: Database, tenant: Tenant, fake: FakeShopify, token: str = TOKEN, mirror: bool = False
+) -> None:
+    connection = ShopifyConnection("test-shop.myshopify.com", token, fake.base_url, mirror)
     accounts.update_account_settings(db, tenant.uuid, {SETTINGS_KEY: connection.as_setting()})
+
+
+def drain_now(db: Database, tenant: Tenant, dispatcher: Dispatcher) -> list[float]:
+    """Drain, bringing each retry forward instead of waiting for it; the waits it asked for."""
+    waits: list[float] = []
+    for _ in range(20):
+        dispatcher.drain()
+        with db.write() as connection:
+            due = connection.execute(
+                select(outbox_events.c.event_id, outbox_events.c.next_attempt_at).where(
+                    outbox_events.c.account_id == tenant.uuid,
+                    outbox_events.c.status == "pending",
+                )
+            ).all()
+            if not due:
+                return waits
+            now = utcnow()
+            waits.extend(
+                max(0.0, (as_utc(row.next_attempt_at) - now).total_seconds()) for row in due
+            )
+            connection.execute(
+                update(outbox_events)
+                .where(
+                    outbox_events.c.account_id == tenant.uuid, outbox_events.c.status == "pending"
+                )
+                .values(next_attempt_at=None)
+            )
+    raise AssertionError("the outbox did not drain")
 
 
 def shopify_contact(
@@ -137,9 +168,11 @@ def test_throttling_and_malformed_answers_are_retried(db: Database, tenant: Tena
         fake.trouble = ["429", "THROTTLED", "MALFORMED"]
         contact = shopify_contact(db, tenant)
         with shopify_dispatcher(db, tenant, attempts=5) as dispatcher:
-            dispatcher.drain()
+            waits = drain_now(db, tenant, dispatcher)
 
     assert len(fake.requests) == 4
+    # Retry-After: 2 on the 429; the THROTTLED answer's cost restores in (101 - 1) / 100 s.
+    assert [round(wait) for wait in waits] == [2, 1]  # the malformed answer: no wait
     assert shopify_id_of(db, tenant, contact) == next(iter(fake.customers))
     assert outbox_states(db, tenant)["contact.created"] == ("delivered", 4, None)
 
@@ -197,6 +230,7 @@ def test_connecting_shopify_stores_the_token_without_printing_it(
         "account": tenant.uuid,
         "shop": "my-shop.myshopify.com",
         "connected": True,
+        "mirror_store_credit": False,
     }
     assert TOKEN not in connected.output
     assert accounts.get_account(db, tenant.uuid).settings[SETTINGS_KEY] == {

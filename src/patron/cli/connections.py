@@ -27,17 +27,33 @@ def connect(
     api_base: Annotated[
         str | None, typer.Option("--api-base", help="Another base URL for the Admin API.")
     ] = None,
+    mirror_store_credit: Annotated[
+        bool,
+        typer.Option(
+            "--mirror-store-credit/--no-mirror-store-credit",
+            help="Mirror GLOBAL credit entries to the customers' Shopify store credit.",
+        ),
+    ] = False,
     database: DatabaseOption = None,
 ) -> None:
     """Store the shop and token; contacts with SHOPIFY become customers there."""
     try:
-        connection = ShopifyConnection(clean_shop(shop), token.strip(), api_base)
+        connection = ShopifyConnection(
+            clean_shop(shop), token.strip(), api_base, mirror_store_credit
+        )
         accounts.update_account_settings(
             open_database(database), account, {SETTINGS_KEY: connection.as_setting()}
         )
     except DomainError as error:
         fail(error)
-    emit({"account": account, "shop": connection.shop, "connected": True})
+    emit(
+        {
+            "account": account,
+            "shop": connection.shop,
+            "connected": True,
+            "mirror_store_credit": connection.mirror_store_credit,
+        }
+    )
 
 
 @shopify_app.command("disconnect")

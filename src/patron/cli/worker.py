@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,7 +16,12 @@ from patron.core.settings import load_settings
 from patron.jobs.expiry import sweep
 
 if TYPE_CHECKING:
+    import httpx
+
+    from patron.core.db import Database
+    from patron.core.settings import Settings
     from patron.integrations.outbox.dispatcher import Dispatcher
+    from patron.integrations.shopify.credit import RefreshReport
 
 log = logging.getLogger("patron.worker")
 
@@ -40,6 +46,27 @@ def _deliver_once(dispatcher: Dispatcher) -> int:
         return 0
 
 
+def _refresh_store_credit(
+    settings: Settings, db: Database, client: httpx.Client
+) -> RefreshReport | None:
+    """Shopify store credit of wallets not read for a while; trouble is logged, never fatal."""
+    if not settings.shopify_refresh_seconds:
+        return None
+    from patron.integrations.shopify.credit import refresh_stale
+
+    try:
+        report = refresh_stale(
+            db,
+            client,
+            older_than=timedelta(seconds=settings.shopify_refresh_seconds),
+            limit=settings.shopify_refresh_batch,
+        )
+    except SQLAlchemyError:
+        log.exception("patron worker: the Shopify store-credit refresh failed; trying again")
+        return None
+    return report
+
+
 def worker(
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between expiry sweeps.")
@@ -54,6 +81,7 @@ def worker(
 ) -> None:
     """Run background jobs until stopped: deliver the outbox, and sweep expiry every --interval."""
     from patron.integrations import wiring
+    from patron.integrations.shopify.credit import shopify_client
 
     settings = load_settings(database_url=database)
     db = open_database(database)
@@ -62,10 +90,19 @@ def worker(
             f"patron worker: delivering the outbox, sweeping expiry every {interval:g}s "
             "(Ctrl-C to stop)"
         )
-    with wiring.dispatcher(settings, db) as dispatcher:
+    with (
+        wiring.dispatcher(settings, db) as dispatcher,
+        shopify_client(settings.webhook_timeout_seconds) as shopify,
+    ):
         if once:
             sweep(db)
-            emit({"delivered_or_settled": dispatcher.drain()})
+            refreshed = _refresh_store_credit(settings, db, shopify)
+            emit(
+                {
+                    "delivered_or_settled": dispatcher.drain(),
+                    "shopify_store_credit": asdict(refreshed) if refreshed else None,
+                }
+            )
             return
         next_sweep = 0.0
         try:
@@ -74,6 +111,9 @@ def worker(
                     report = sweep(db)
                     if report.lots_expired or report.codes_expired:
                         emit(asdict(report))
+                    refreshed = _refresh_store_credit(settings, db, shopify)
+                    if refreshed and (refreshed.refreshed or refreshed.failed):
+                        emit({"shopify_store_credit": asdict(refreshed)})
                     next_sweep = time.monotonic() + interval
                 if not _deliver_once(dispatcher):
                     time.sleep(poll)

@@ -8,6 +8,7 @@ from patron.core import events as _events  # noqa: F401
 from patron.core import idempotency as _idempotency  # noqa: F401
 from patron.core.db import metadata
 from patron.customers import tables as _customers  # noqa: F401
+from patron.integrations.shopify import tables as _shopify  # noqa: F401
 from patron.orders import tables as _orders  # noqa: F401
 from patron.promotions import tables as _promotions  # noqa: F401
 from patron.redemptions import tables as _redemptions  # noqa: F401

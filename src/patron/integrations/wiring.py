@@ -9,6 +9,7 @@ from patron.core.db import Database
 from patron.core.settings import Settings
 from patron.integrations.klaviyo.profiles import KlaviyoProfileSync
 from patron.integrations.outbox.dispatcher import Dispatcher, RetryPolicy
+from patron.integrations.shopify.credit import ShopifyCreditMirror
 from patron.integrations.shopify.customers import ShopifyCustomerSync
 from patron.integrations.webhooks.sender import WebhookSender, http_client
 from patron.webhooks.addresses import UrlPolicy
@@ -30,6 +31,7 @@ def dispatcher(settings: Settings, db: Database) -> Iterator[Dispatcher]:
             [
                 WebhookSender(db, client, url_policy(settings)),
                 ShopifyCustomerSync(db, client),
+                ShopifyCreditMirror(db, client),
                 KlaviyoProfileSync(db, client),
             ],
             policy=RetryPolicy(

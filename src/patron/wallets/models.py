@@ -43,6 +43,8 @@ class Wallet:
     open_lots: int
     created_at: datetime
     updated_at: datetime
+    # When Shopify's store-credit balance was last read; None before any sync.
+    shopify_synced_at: datetime | None = None
     # Credit in lots past their expiry that no sweep has removed yet: never spendable.
     global_expired: int = 0
     local_expired: int = 0

@@ -32,6 +32,7 @@ def wallet_from_row(row: Any) -> Wallet:
         open_lots=row.open_lots,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        shopify_synced_at=as_utc(row.shopify_synced_at) if row.shopify_synced_at else None,
     )
 
 
@@ -101,6 +102,24 @@ def get_wallet(connection: Connection, account_id: str, wallet_uuid: str) -> Wal
         select(wallets).where(wallets.c.account_id == account_id, wallets.c.uuid == wallet_uuid)
     ).first()
     return wallet_from_row(row) if row else None
+
+
+def record_shopify_balance(
+    connection: Connection,
+    account_id: str,
+    wallet_uuid: str,
+    balance: int,
+    synced_at: datetime,
+) -> bool:
+    """Shopify's store-credit balance as read at ``synced_at``; an older reading never
+    overwrites a newer one. False when the wallet is gone."""
+    newer = (wallets.c.shopify_synced_at.is_(None)) | (wallets.c.shopify_synced_at <= synced_at)
+    result = connection.execute(
+        update(wallets)
+        .where(wallets.c.account_id == account_id, wallets.c.uuid == wallet_uuid, newer)
+        .values(shopify_balance=balance, shopify_synced_at=synced_at)
+    )
+    return bool(result.rowcount)
 
 
 def wallets_for_customers(

@@ -25,7 +25,9 @@ wallets = Table(
     Column("local_balance", BigInteger, nullable=False, server_default="0"),
     Column("global_held", BigInteger, nullable=False, server_default="0"),
     Column("local_held", BigInteger, nullable=False, server_default="0"),
+    # Shopify's store-credit balance in the account's currency, and when it was read.
     Column("shopify_balance", BigInteger, nullable=True),
+    Column("shopify_synced_at", DateTime(timezone=True), nullable=True),
     Column("entry_count", BigInteger, nullable=False, server_default="0"),
     # Lots with credit left to expire: spends only look for lots when there are some.
     Column("open_lots", BigInteger, nullable=False, server_default="0"),

@@ -109,6 +109,9 @@ class Mutation:
     add_credit_entry = strawberry.mutation(resolver=wallet_api.add_credit_entry)
     convert_credit = strawberry.mutation(resolver=wallet_api.convert_credit)
     reverse_credit_entry = strawberry.mutation(resolver=wallet_api.reverse_credit_entry)
+    refresh_shopify_credit_balance = strawberry.mutation(
+        resolver=wallet_api.refresh_shopify_credit_balance
+    )
     create_redemption = strawberry.mutation(resolver=redemption_api.create_redemption)
     redeem_redemption = strawberry.mutation(resolver=redemption_api.redeem_redemption)
     cancel_redemption = strawberry.mutation(resolver=redemption_api.cancel_redemption)

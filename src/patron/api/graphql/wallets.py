@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import TYPE_CHECKING, Annotated
 
+import httpx
 import strawberry
 from strawberry.types import Info
 
@@ -17,6 +19,7 @@ from patron.api.graphql.scalars import BigInt
 from patron.core.errors import DomainError
 from patron.core.money import from_minor
 from patron.core.paging import check_page
+from patron.integrations.shopify import credit as shopify_credit
 from patron.wallets import ledger
 from patron.wallets import service as wallet_service
 from patron.wallets.models import ConversionCommand, EntryCommand
@@ -26,6 +29,8 @@ from patron.wallets.models import Wallet as WalletModel
 
 if TYPE_CHECKING:
     from patron.api.graphql.redemptions import RedemptionCode
+
+SHOPIFY_TIMEOUT_SECONDS = 10.0
 
 
 @strawberry.enum(description="What an entry did to its balance.")
@@ -107,6 +112,9 @@ class Wallet:
     shopify_credit_balance: Decimal | None = strawberry.field(
         description="Shopify's store-credit balance as last synced; null before any sync."
     )
+    shopify_credit_synced_at: datetime | None = strawberry.field(
+        description="When shopifyCreditBalance was read from Shopify."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -125,6 +133,7 @@ class Wallet:
                 if wallet.shopify_balance is not None
                 else None
             ),
+            shopify_credit_synced_at=wallet.shopify_synced_at,
             created_at=wallet.created_at,
             updated_at=wallet.updated_at,
         )
@@ -296,3 +305,33 @@ def reverse_credit_entry(
     return AddCreditEntryResponse(
         success=True, credit_entry=CreditEntry.of(entry, context.principal)
     )
+
+
+@strawberry.type
+class RefreshShopifyCreditResponse:
+    success: bool
+    wallet: Wallet | None = None
+    errors: list[str] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@cache
+def _shopify_http() -> httpx.Client:
+    """One client per process for on-demand reads (connections are reused, thread-safe)."""
+    return shopify_credit.shopify_client(SHOPIFY_TIMEOUT_SECONDS)
+
+
+def refresh_shopify_credit_balance(
+    info: Info[Context, None], wallet_uuid: str
+) -> RefreshShopifyCreditResponse:
+    """Read the wallet's store credit from Shopify now (write scope)."""
+    context = info.context
+    try:
+        wallet = shopify_credit.refresh_balance(
+            context.db, _shopify_http(), context.principal, wallet_uuid
+        )
+    except DomainError as error:
+        return RefreshShopifyCreditResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return RefreshShopifyCreditResponse(success=True, wallet=Wallet.of(wallet, context.principal))

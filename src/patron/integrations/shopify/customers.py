@@ -13,11 +13,12 @@ from patron.core.db import Database
 from patron.core.errors import DomainError, NotFound
 from patron.customers import service as customers
 from patron.customers.models import Customer, CustomerChanges
-from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
+from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome
 from patron.integrations.outbox.store import OutboxEvent
 from patron.integrations.shopify.admin import (
     AdminApi,
     ShopifyError,
+    as_outcome,
     connection_from_settings,
 )
 
@@ -100,7 +101,7 @@ class ShopifyCustomerSync:
         try:
             shopify_id = _created_id(AdminApi(self.client, connection), found[0])
         except ShopifyError as error:
-            return Retry(str(error)) if error.retryable else Dead(str(error))
+            return as_outcome(error)
         return _link(self.db, principal, contact_uuid, shopify_id)
 
 
