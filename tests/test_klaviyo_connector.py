@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from patron.accounts import service as accounts
+from patron.cli.main import app
 from patron.core.db import Database
 from patron.customers import service as customers
 from patron.customers.models import CustomerChanges, NewCustomer
@@ -19,13 +23,19 @@ from patron.integrations.klaviyo.profiles import (
     KlaviyoProfileSync,
 )
 from patron.integrations.outbox.dispatcher import Dispatcher, RetryPolicy
+from patron.wallets import repository as wallets
+from patron.wallets import service as wallet_service
+from patron.wallets.models import EntryCommand
 from tests.support.fake_klaviyo import API_KEY, FakeKlaviyo, running_klaviyo
-from tests.support.tenants import Tenant
+from tests.support.outbox import drain_now
+from tests.support.tenants import Tenant, fund
 from tests.support.webhooks import outbox_states
 
 
-def connect(db: Database, tenant: Tenant, fake: FakeKlaviyo, key: str = API_KEY) -> None:
-    setting = KlaviyoConnection(key, fake.base_url).as_setting()
+def connect(
+    db: Database, tenant: Tenant, fake: FakeKlaviyo, key: str = API_KEY, balances: bool = False
+) -> None:
+    setting = KlaviyoConnection(key, fake.base_url, balances).as_setting()
     accounts.update_account_settings(db, tenant.uuid, {SETTINGS_KEY: setting})
 
 
@@ -101,19 +111,114 @@ def test_a_changed_contact_updates_the_same_profile(db: Database, tenant: Tenant
     assert attributes["last_name"] == "Hopper"
 
 
-@pytest.mark.parametrize("trouble", ["429", "500", "MALFORMED"])
+@pytest.mark.parametrize(("trouble", "wait"), [("429", 3), ("500", 0), ("MALFORMED", 0)])
 def test_throttling_errors_and_malformed_answers_are_retried(
-    db: Database, tenant: Tenant, trouble: str
+    db: Database, tenant: Tenant, trouble: str, wait: int
 ) -> None:
     with running_klaviyo() as fake:
         connect(db, tenant, fake)
         fake.trouble = [trouble]
         contact = klaviyo_contact(db, tenant)
         with klaviyo_dispatcher(db, tenant) as dispatcher:
-            dispatcher.drain()
+            waits = drain_now(db, tenant, dispatcher)
 
     assert klaviyo_id_of(db, tenant, contact) == next(iter(fake.profiles))
     assert outbox_states(db, tenant)["contact.created"] == ("delivered", 2, None)
+    assert [round(w) for w in waits] == ([wait] if wait else [])  # 429's Retry-After: 3
+
+
+def test_balances_travel_as_profile_properties_after_every_credit_entry(
+    db: Database, tenant: Tenant
+) -> None:
+    with running_klaviyo() as fake:
+        connect(db, tenant, fake, balances=True)
+        contact = klaviyo_contact(db, tenant)
+        with klaviyo_dispatcher(db, tenant) as dispatcher:
+            dispatcher.drain()
+            wallet = wallet_of(db, tenant, contact)
+            fund(db, tenant, wallet, "30.00")
+            fund(db, tenant, wallet, 120, credit_type="LOCAL")
+            spend(db, tenant, wallet, "7.25")
+            dispatcher.drain()
+
+    [profile] = fake.profiles.values()
+    assert profile["properties"] == {
+        "patron_store_credit": 22.75,
+        "patron_loyalty_points": 120,
+        "patron_currency": "USD",
+    }
+    # The contact's two upserts and one per entry, each with the balances of its moment.
+    assert len(fake.requests) == 5
+    first = fake.requests[0]["body"]["data"]["attributes"]["properties"]
+    assert first["patron_store_credit"] == 0
+
+
+def test_without_the_option_or_for_other_contacts_no_balance_is_sent(
+    db: Database, tenant: Tenant
+) -> None:
+    with running_klaviyo() as fake:
+        connect(db, tenant, fake)
+        contact = klaviyo_contact(db, tenant)
+        plain = customers.create_customer(
+            db, tenant.principal, NewCustomer(profile={"email": "plain@example.com"})
+        )
+        with klaviyo_dispatcher(db, tenant) as dispatcher:
+            dispatcher.drain()
+            fund(db, tenant, wallet_of(db, tenant, contact), "5.00")
+            dispatcher.drain()
+            connect(db, tenant, fake, balances=True)
+            fund(db, tenant, plain.wallet_uuid, "5.00")
+            dispatcher.drain()
+
+    assert len(fake.requests) == 2  # the contact's own upserts only
+    assert all("properties" not in r["body"]["data"]["attributes"] for r in fake.requests)
+
+
+def test_connecting_klaviyo_keeps_the_key_and_the_balance_option(
+    db: Database, database_url: str, tenant: Tenant
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "klaviyo",
+            "connect",
+            "--account",
+            tenant.uuid,
+            "--database",
+            database_url,
+            "--api-key",
+            API_KEY,
+            "--send-balances",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "account": tenant.uuid,
+        "connected": True,
+        "send_balances": True,
+    }
+    assert API_KEY not in result.output
+    assert accounts.get_account(db, tenant.uuid).settings[SETTINGS_KEY] == {
+        "api_key": API_KEY,
+        "send_balances": True,
+    }
+
+
+def wallet_of(db: Database, tenant: Tenant, contact: str) -> str:
+    with db.read() as connection:
+        found = wallets.wallets_for_customers(connection, tenant.uuid, [contact])
+    return found[contact].uuid
+
+
+def spend(db: Database, tenant: Tenant, wallet: str, amount: str) -> None:
+    wallet_service.post_entry(
+        db,
+        tenant.principal,
+        EntryCommand(
+            wallet_uuid=wallet, action="SPEND", credit_type="GLOBAL", amount=Decimal(amount)
+        ),
+    )
 
 
 @pytest.mark.parametrize(

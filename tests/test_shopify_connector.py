@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from patron.accounts import service as accounts
 from patron.cli.main import app
-from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.events import outbox_events
 from patron.customers import service as customers
@@ -21,6 +20,7 @@ from patron.integrations.outbox.dispatcher import Dispatcher, RetryPolicy
 from patron.integrations.shopify.admin import SETTINGS_KEY, ShopifyConnection
 from patron.integrations.shopify.customers import ShopifyCustomerSync
 from tests.support.fake_shopify import TOKEN, FakeShopify, running_shopify
+from tests.support.outbox import drain_now
 from tests.support.tenants import Tenant
 from tests.support.webhooks import outbox_states
 
@@ -30,34 +30,6 @@ def connect(
 ) -> None:
     connection = ShopifyConnection("test-shop.myshopify.com", token, fake.base_url, mirror)
     accounts.update_account_settings(db, tenant.uuid, {SETTINGS_KEY: connection.as_setting()})
-
-
-def drain_now(db: Database, tenant: Tenant, dispatcher: Dispatcher) -> list[float]:
-    """Drain, bringing each retry forward instead of waiting for it; the waits it asked for."""
-    waits: list[float] = []
-    for _ in range(20):
-        dispatcher.drain()
-        with db.write() as connection:
-            due = connection.execute(
-                select(outbox_events.c.event_id, outbox_events.c.next_attempt_at).where(
-                    outbox_events.c.account_id == tenant.uuid,
-                    outbox_events.c.status == "pending",
-                )
-            ).all()
-            if not due:
-                return waits
-            now = utcnow()
-            waits.extend(
-                max(0.0, (as_utc(row.next_attempt_at) - now).total_seconds()) for row in due
-            )
-            connection.execute(
-                update(outbox_events)
-                .where(
-                    outbox_events.c.account_id == tenant.uuid, outbox_events.c.status == "pending"
-                )
-                .values(next_attempt_at=None)
-            )
-    raise AssertionError("the outbox did not drain")
 
 
 def shopify_contact(

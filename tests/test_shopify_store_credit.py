@@ -29,8 +29,9 @@ from patron.integrations.shopify.customers import ShopifyCustomerSync
 from patron.wallets import repository as wallets
 from tests.support.client import Api
 from tests.support.fake_shopify import FakeShopify, running_shopify
+from tests.support.outbox import drain_now
 from tests.support.tenants import Tenant, fund
-from tests.test_shopify_connector import connect, drain_now
+from tests.test_shopify_connector import connect
 
 REFRESH = """
 mutation($w: String!) {

@@ -57,7 +57,11 @@ class FakeKlaviyo:
         )
         status = 200 if found in self.profiles else 201
         profile_id = found or f"01KLAVIYO{len(self.profiles):017d}"
-        self.profiles[profile_id] = {**self.profiles.get(profile_id, {}), **attributes}
+        known = self.profiles.get(profile_id, {})
+        merged = {**known, **attributes}
+        if "properties" in attributes:  # properties are merged key by key, as Klaviyo does
+            merged["properties"] = {**known.get("properties", {}), **attributes["properties"]}
+        self.profiles[profile_id] = merged
         body = {"data": {"type": "profile", "id": profile_id, "attributes": attributes}}
         return status, body
 
@@ -76,6 +80,8 @@ def running_klaviyo() -> Iterator[FakeKlaviyo]:
                 status, answer = fake.answer(headers, json.loads(raw))
             data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
             self.send_response(status)
+            if status == 429:
+                self.send_header("retry-after", "3")
             self.send_header("content-type", "application/vnd.api+json")
             self.send_header("content-length", str(len(data)))
             self.end_headers()

@@ -77,17 +77,24 @@ def connect_klaviyo(
     api_base: Annotated[
         str | None, typer.Option("--api-base", help="Another base URL for the API.")
     ] = None,
+    send_balances: Annotated[
+        bool,
+        typer.Option(
+            "--send-balances/--no-send-balances",
+            help="Send wallet balances as profile properties after every credit entry.",
+        ),
+    ] = False,
     database: DatabaseOption = None,
 ) -> None:
     """Store the key; contacts with KLAVIYO are upserted as profiles."""
-    connection = klaviyo.KlaviyoConnection(api_key.strip(), api_base)
+    connection = klaviyo.KlaviyoConnection(api_key.strip(), api_base, send_balances)
     try:
         accounts.update_account_settings(
             open_database(database), account, {klaviyo.SETTINGS_KEY: connection.as_setting()}
         )
     except DomainError as error:
         fail(error)
-    emit({"account": account, "connected": True})
+    emit({"account": account, "connected": True, "send_balances": send_balances})
 
 
 @klaviyo_app.command("disconnect")

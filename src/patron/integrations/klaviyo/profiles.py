@@ -2,6 +2,10 @@
 
 Klaviyo's ``POST /api/profile-import`` creates or updates a profile (matched on email, phone
 or external id) and answers with its id, which is stored as the contact's Klaviyo identity.
+With ``send_balances`` on, the wallet's balances travel as profile properties
+(``patron_store_credit``, ``patron_loyalty_points``, ``patron_currency``), sent again after
+every credit entry: each upsert carries the balances as they are when it is sent, so one
+that arrives late never leaves an older balance behind.
 """
 
 from __future__ import annotations
@@ -14,17 +18,31 @@ import httpx
 
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
+from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import DomainError, NotFound
+from patron.core.ids import is_uuid
+from patron.core.money import from_minor
 from patron.customers import service as customers
 from patron.customers.models import Customer, CustomerChanges
 from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
 from patron.integrations.outbox.store import OutboxEvent
+from patron.integrations.waits import retry_after
+from patron.wallets import repository as wallets
+from patron.wallets.models import CreditType, Wallet
 
 REVISION = "2024-10-15"
 SETTINGS_KEY = "klaviyo"
 DEFAULT_BASE = "https://a.klaviyo.com"
 _EVENTS = frozenset({"contact.created", "contact.updated"})
+_WALLET_EVENTS = frozenset(
+    {
+        "wallet.credit_added",
+        "wallet.credit_spent",
+        "wallet.credit_removed",
+        "wallet.credit_converted",
+    }
+)
 JSON_API = "application/vnd.api+json"
 
 
@@ -32,15 +50,18 @@ JSON_API = "application/vnd.api+json"
 class KlaviyoConnection:
     api_key: str
     api_base: str | None = None  # only an operator sets it: a proxy or a test
+    send_balances: bool = False  # the wallet's balances as profile properties
 
     @property
     def endpoint(self) -> str:
         return f"{(self.api_base or DEFAULT_BASE).rstrip('/')}/api/profile-import"
 
-    def as_setting(self) -> dict[str, str]:
-        value = {"api_key": self.api_key}
+    def as_setting(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"api_key": self.api_key}
         if self.api_base:
             value["api_base"] = self.api_base
+        if self.send_balances:
+            value["send_balances"] = True
         return value
 
 
@@ -49,10 +70,28 @@ def connection_from_settings(settings: dict[str, Any]) -> KlaviyoConnection | No
     if not isinstance(value, dict) or not value.get("api_key"):
         return None
     base = value.get("api_base")
-    return KlaviyoConnection(str(value["api_key"]), str(base) if base else None)
+    return KlaviyoConnection(
+        str(value["api_key"]), str(base) if base else None, value.get("send_balances") is True
+    )
 
 
-def profile_document(contact: Customer, klaviyo_id: str | None) -> dict[str, Any]:
+def balance_properties(principal: Principal, wallet: Wallet) -> dict[str, Any]:
+    """What can be spent now, as numbers Klaviyo can segment on.
+
+    JSON numbers: the exact decimal goes out through ``float`` only to be written, which is
+    exact for every amount Patron holds (at most 15 significant digits)."""
+    store_credit = from_minor(wallet.available(CreditType.GLOBAL), principal.currency_precision)
+    points = from_minor(wallet.available(CreditType.LOCAL), principal.points_precision)
+    return {
+        "patron_store_credit": float(store_credit),
+        "patron_loyalty_points": float(points) if principal.points_precision else int(points),
+        "patron_currency": principal.currency,
+    }
+
+
+def profile_document(
+    contact: Customer, klaviyo_id: str | None, properties: dict[str, Any] | None = None
+) -> dict[str, Any]:
     given = {
         "email": contact.email,
         "phone_number": contact.phone,
@@ -64,6 +103,8 @@ def profile_document(contact: Customer, klaviyo_id: str | None) -> dict[str, Any
         "type": "profile",
         "attributes": {key: value for key, value in given.items() if value},
     }
+    if properties:
+        data["attributes"]["properties"] = properties
     if klaviyo_id:
         data["id"] = klaviyo_id
     return {"data": data}
@@ -75,7 +116,8 @@ def _profile_id(response: httpx.Response) -> str | Outcome:
     if status in (401, 403):
         return Dead(f"Klaviyo refused the API key (HTTP {status})")
     if status == 429 or status >= 500:
-        return Retry(f"Klaviyo answered HTTP {status}")
+        wait = retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+        return Retry(f"Klaviyo answered HTTP {status}", wait)
     try:
         body = response.json()
     except json.JSONDecodeError:
@@ -98,37 +140,85 @@ class KlaviyoProfileSync:
     client: httpx.Client
 
     def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
-        payload = event.payload
-        services = payload.get("connected_services") or []
-        if event.event_type not in _EVENTS or "KLAVIYO" not in services:
+        connected = self._connected(event)
+        if not isinstance(connected, tuple):
+            return connected
+        connection, principal = connected
+        found = self._profile(principal, event.payload, with_balances=connection.send_balances)
+        if found is None:
+            return Delivered()  # deleted since, or not a Klaviyo contact
+        contact, known, properties = found
+        profile_id = self._upsert(connection, contact, known, properties)
+        if isinstance(profile_id, str) and profile_id != known:
+            return _link(self.db, principal, contact.uuid, profile_id)
+        return Delivered() if isinstance(profile_id, str) else profile_id
+
+    def _connected(self, event: OutboxEvent) -> tuple[KlaviyoConnection, Principal] | Outcome:
+        """The account's connection when the event is one to send, else its outcome."""
+        contact_event = event.event_type in _EVENTS
+        services = event.payload.get("connected_services") or []
+        if (contact_event and "KLAVIYO" not in services) or (
+            not contact_event and event.event_type not in _WALLET_EVENTS
+        ):
             return Delivered()
         try:
             account = accounts.get_account(self.db, event.account_id)
         except NotFound:
             return Delivered()
         connection = connection_from_settings(account.settings)
-        if connection is None:
+        if connection is None and contact_event:
             return Dead("the account has no Klaviyo connection (patron klaviyo connect)")
-        principal = accounts.system_principal(account)
-        contact_uuid = str(payload.get("contact_uuid"))
-        with self.db.read() as reader:
-            found = customers.find_customers(reader, principal, uuid=contact_uuid, limit=1)
-            linked = customers.identities_for(reader, principal, [contact_uuid])
-        if not found:
+        if connection is None or not (contact_event or connection.send_balances):
             return Delivered()
-        known = linked.get(contact_uuid, {}).get("KLAVIYO")
-        profile_id = self._upsert(connection, found[0], known)
-        if isinstance(profile_id, str) and profile_id != known:
-            return _link(self.db, principal, contact_uuid, profile_id)
-        return Delivered() if isinstance(profile_id, str) else profile_id
+        return connection, accounts.system_principal(account)
+
+    def _profile(
+        self, principal: Principal, payload: dict[str, Any], *, with_balances: bool
+    ) -> tuple[Customer, str | None, dict[str, Any] | None] | None:
+        """The contact, its Klaviyo id and (if wanted) its balances, read in one transaction."""
+        with self.db.read() as reader:
+            wallet: Wallet | None = None
+            if "contact_uuid" in payload:
+                contact_uuid = str(payload.get("contact_uuid"))
+            else:  # a wallet event
+                wallet_uuid = str(payload.get("wallet_uuid"))
+                wallet = (
+                    wallets.get_wallet(reader, principal.account_id, wallet_uuid)
+                    if is_uuid(wallet_uuid)
+                    else None
+                )
+                if wallet is None:
+                    return None
+                contact_uuid = wallet.customer_uuid
+            found = customers.find_customers(reader, principal, uuid=contact_uuid, limit=1)
+            if not found or "KLAVIYO" not in found[0].connected_services:
+                return None
+            linked = customers.identities_for(reader, principal, [contact_uuid])
+            properties = None
+            if with_balances:
+                if wallet is None:
+                    by_contact = wallets.wallets_for_customers(
+                        reader, principal.account_id, [contact_uuid]
+                    )
+                    wallet = by_contact.get(contact_uuid)
+                if wallet is not None:
+                    [wallet] = wallets.with_expired(
+                        reader, principal.account_id, [wallet], utcnow()
+                    )
+                    properties = balance_properties(principal, wallet)
+        return found[0], linked.get(contact_uuid, {}).get("KLAVIYO"), properties
 
     def _upsert(
-        self, connection: KlaviyoConnection, contact: Customer, known: str | None
+        self,
+        connection: KlaviyoConnection,
+        contact: Customer,
+        known: str | None,
+        properties: dict[str, Any] | None,
     ) -> str | Outcome:
         try:
             response = self.client.post(
                 connection.endpoint,
-                json=profile_document(contact, known),
+                json=profile_document(contact, known, properties),
                 headers={
                     "Authorization": f"Klaviyo-API-Key {connection.api_key}",
                     "revision": REVISION,

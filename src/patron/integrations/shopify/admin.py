@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from patron.core.errors import InvalidInput
 from patron.integrations.outbox.dispatcher import Dead, Outcome, Retry
+from patron.integrations.waits import retry_after
 
 API_VERSION = "2025-01"
 SETTINGS_KEY = "shopify"
@@ -88,22 +87,6 @@ def connection_from_settings(settings: dict[str, Any]) -> ShopifyConnection | No
         api_base=str(value["api_base"]) if value.get("api_base") else None,
         mirror_store_credit=value.get("mirror_store_credit") is True,
     )
-
-
-def retry_after(value: str | None) -> float | None:
-    """A Retry-After header's wait in seconds (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _throttle_wait(body: dict[str, Any]) -> float | None:
