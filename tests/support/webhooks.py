@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -11,9 +11,9 @@ from sqlalchemy import select
 from patron.core.db import Database
 from patron.core.events import outbox_events
 from patron.integrations.outbox.dispatcher import Dispatcher, RetryPolicy
-from patron.integrations.webhooks.sender import WebhookSender
+from patron.integrations.webhooks.sender import Resolver, WebhookSender, resolve
 from patron.webhooks import service as webhooks
-from patron.webhooks.addresses import UrlPolicy
+from patron.webhooks.addresses import UrlPolicy, is_public
 from patron.webhooks.models import CreatedWebhook, NewWebhook
 from tests.support.tenants import Tenant
 
@@ -36,15 +36,21 @@ def tenant_dispatcher(
     max_attempts: int = 3,
     timeout: float = 2.0,
     policy: UrlPolicy = LOCAL,
+    resolver: Resolver = resolve,
+    allowed: Callable[[str], bool] = is_public,
 ) -> Iterator[Dispatcher]:
     """Retries at once (no back-off) and only this tenant's events, so tests stay fast."""
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-        yield Dispatcher(
+        dispatcher = Dispatcher(
             db,
-            [WebhookSender(db, client, policy)],
+            [WebhookSender(db, client, policy, resolver=resolver, allowed_address=allowed)],
             policy=RetryPolicy(max_attempts=max_attempts, base_seconds=0.0),
             account_id=tenant.uuid,
         )
+        try:
+            yield dispatcher
+        finally:
+            dispatcher.close()
 
 
 def outbox_states(db: Database, tenant: Tenant) -> dict[str, tuple[str, int, str | None]]:

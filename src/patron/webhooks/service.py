@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
 
 from patron.accounts.principal import Principal
+from patron.core.bulk import insert_rows, pairs_in
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import DomainError, InvalidInput, NotFound, ValidationErrors
@@ -306,7 +307,9 @@ def finished_deliveries(
                 webhook_deliveries.c.event_id,
                 webhook_deliveries.c.webhook_uuid,
             ).where(
-                tuple_(webhook_deliveries.c.account_id, webhook_deliveries.c.event_id).in_(keys),
+                pairs_in(
+                    connection, webhook_deliveries.c.account_id, webhook_deliveries.c.event_id, keys
+                ),
                 webhook_deliveries.c.status.in_(("delivered", "failed")),
             )
         ):
@@ -331,71 +334,82 @@ def record_results(db: Database, attempts: list[Attempt], now: datetime | None =
     """
     if not attempts:
         return
+    with db.write() as connection:
+        record_results_in(connection, attempts, now)
+
+
+def record_results_in(
+    connection: Connection, attempts: list[Attempt], now: datetime | None = None
+) -> None:
+    """``record_results`` in the caller's transaction (the one that settles the batch)."""
+    if not attempts:
+        return
     now = now or utcnow()
     events = list({(attempt.account_id, attempt.event_id) for attempt in attempts})
     hooks = list({(a.account_id, result.webhook_uuid) for a in attempts for result in a.results})
-    with db.write() as connection:
-        existing = {
-            (row.account_id, row.event_id, row.webhook_uuid): row.attempts
-            for row in connection.execute(
-                select(
+    existing = {
+        (row.account_id, row.event_id, row.webhook_uuid): row.attempts
+        for row in connection.execute(
+            select(
+                webhook_deliveries.c.account_id,
+                webhook_deliveries.c.event_id,
+                webhook_deliveries.c.webhook_uuid,
+                webhook_deliveries.c.attempts,
+            ).where(
+                pairs_in(
+                    connection,
                     webhook_deliveries.c.account_id,
                     webhook_deliveries.c.event_id,
-                    webhook_deliveries.c.webhook_uuid,
-                    webhook_deliveries.c.attempts,
-                ).where(
-                    tuple_(webhook_deliveries.c.account_id, webhook_deliveries.c.event_id).in_(
-                        events
-                    )
+                    events,
                 )
             )
-        }
-        alive = {
-            (row.account_id, row.uuid)
-            for row in connection.execute(
-                select(webhooks.c.account_id, webhooks.c.uuid).where(
-                    tuple_(webhooks.c.account_id, webhooks.c.uuid).in_(hooks)
-                )
+        )
+    }
+    alive = {
+        (row.account_id, row.uuid)
+        for row in connection.execute(
+            select(webhooks.c.account_id, webhooks.c.uuid).where(
+                tuple_(webhooks.c.account_id, webhooks.c.uuid).in_(hooks)
             )
-        }
-        inserts: list[dict[str, Any]] = []
-        for attempt in attempts:
-            for result in attempt.results:
-                if (attempt.account_id, result.webhook_uuid) not in alive:
-                    continue
-                values: dict[str, Any] = {
-                    "status": result.status,
-                    "response_status": result.response_status,
-                    "latency_ms": result.latency_ms,
-                    "last_error": result.error,
-                    "updated_at": now,
-                    "delivered_at": now if result.status == "delivered" else None,
-                }
-                key = (attempt.account_id, attempt.event_id, result.webhook_uuid)
-                if key not in existing:
-                    inserts.append(
-                        {
-                            "account_id": attempt.account_id,
-                            "webhook_uuid": result.webhook_uuid,
-                            "event_id": attempt.event_id,
-                            "event_type": attempt.event_type,
-                            "attempts": 1,
-                            "created_at": now,
-                            **values,
-                        }
-                    )
-                    continue
-                connection.execute(
-                    update(webhook_deliveries)
-                    .where(
-                        webhook_deliveries.c.account_id == attempt.account_id,
-                        webhook_deliveries.c.webhook_uuid == result.webhook_uuid,
-                        webhook_deliveries.c.event_id == attempt.event_id,
-                    )
-                    .values(attempts=existing[key] + 1, **values)
+        )
+    }
+    inserts: list[dict[str, Any]] = []
+    for attempt in attempts:
+        for result in attempt.results:
+            if (attempt.account_id, result.webhook_uuid) not in alive:
+                continue
+            values: dict[str, Any] = {
+                "status": result.status,
+                "response_status": result.response_status,
+                "latency_ms": result.latency_ms,
+                "last_error": result.error,
+                "updated_at": now,
+                "delivered_at": now if result.status == "delivered" else None,
+            }
+            key = (attempt.account_id, attempt.event_id, result.webhook_uuid)
+            if key not in existing:
+                inserts.append(
+                    {
+                        "account_id": attempt.account_id,
+                        "webhook_uuid": result.webhook_uuid,
+                        "event_id": attempt.event_id,
+                        "event_type": attempt.event_type,
+                        "attempts": 1,
+                        "created_at": now,
+                        **values,
+                    }
                 )
-        if inserts:
-            connection.execute(insert(webhook_deliveries), inserts)
+                continue
+            connection.execute(
+                update(webhook_deliveries)
+                .where(
+                    webhook_deliveries.c.account_id == attempt.account_id,
+                    webhook_deliveries.c.webhook_uuid == result.webhook_uuid,
+                    webhook_deliveries.c.event_id == attempt.event_id,
+                )
+                .values(attempts=existing[key] + 1, **values)
+            )
+    insert_rows(connection, webhook_deliveries, inserts)
 
 
 def reopen_failed(db: Database, keys: list[tuple[str, str]]) -> None:

@@ -8,13 +8,18 @@ last error, for an operator to look at and ``patron outbox retry``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from sqlalchemy import Connection
 
 from patron.core.clock import utcnow
 from patron.core.db import Database
@@ -22,6 +27,7 @@ from patron.integrations.outbox import store
 from patron.integrations.outbox.store import OutboxEvent, Settlement
 
 log = logging.getLogger("patron.outbox")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,27 @@ class BatchHandler(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What an asynchronous handler made of a batch: an outcome per event, in order, and what
+    to write in the transaction that settles the batch (its delivery log)."""
+
+    outcomes: list[Outcome]
+    record: Callable[[Connection], None] | None = None
+
+
+@runtime_checkable
+class AsyncBatchHandler(Protocol):
+    """A handler that sends a whole batch from the dispatcher's event loop, many requests in
+    flight at once (at most ``concurrency``); ``last`` says, per event, if it is its last try."""
+
+    async def deliver(
+        self, events: Sequence[OutboxEvent], last: Sequence[bool], concurrency: int
+    ) -> BatchOutcome: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_attempts: int = 10
     base_seconds: float = 5.0
@@ -73,70 +100,157 @@ class RetryPolicy:
 
 @dataclass
 class Dispatcher:
+    """Claims a batch, delivers it, settles it.
+
+    Asynchronous handlers (webhooks) send from an event loop; the others (Shopify, Klaviyo) run
+    per event on ``concurrency`` threads at the same time. ``drain`` overlaps the store's work
+    with the sending: it claims the next batch while one is in flight and settles a batch while
+    the next is sent. Call ``close`` when done (it also happens when the dispatcher is garbage
+    collected, or at exit).
+    """
+
     db: Database
-    handlers: Sequence[Handler]
+    handlers: Sequence[Handler | AsyncBatchHandler]
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     batch_size: int = 100
     lease_seconds: float = 120.0
     concurrency: int = 8
     account_id: str | None = None
     rng: random.Random = field(default_factory=random.Random)
+    _runtime: _Runtime | None = field(default=None, init=False, repr=False)
 
     def run_once(self) -> int:
         """One batch: how many events were claimed (0 when nothing was due)."""
-        events = store.claim(
+        events = self._claim()
+        if not events:
+            return 0
+        settle = self._run(self._deliver(events))
+        settle()
+        return len(events)
+
+    def drain(self, max_batches: int = 1000) -> int:
+        """Batches until nothing is due; returns how many events were handled."""
+        return self._run(self._drain(max_batches))
+
+    def close(self) -> None:
+        runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            runtime.finalizer()
+
+    def _claim(self) -> list[OutboxEvent]:
+        return store.claim(
             self.db,
             limit=self.batch_size,
             lease_seconds=self.lease_seconds,
             max_attempts=self.policy.max_attempts,
             account_id=self.account_id,
         )
-        if not events:
-            return 0
-        batch_aware = [handler for handler in self.handlers if isinstance(handler, BatchHandler)]
-        for handler in batch_aware:
-            handler.prepare(events)
-        if self.concurrency > 1 and len(events) > 1:
-            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(events))) as pool:
-                outcomes = list(pool.map(self._deliver, events))
-        else:
-            outcomes = [self._deliver(event) for event in events]
-        for handler in batch_aware:
-            handler.flush()
-        store.settle(
-            self.db,
-            [
-                self._settlement(event, outcome)
-                for event, outcome in zip(events, outcomes, strict=True)
-            ],
-        )
-        return len(events)
 
-    def drain(self, max_batches: int = 1000) -> int:
-        """Batches until nothing is due; returns how many events were handled."""
-        total = 0
-        for _ in range(max_batches):
-            handled = self.run_once()
-            if not handled:
-                break
-            total += handled
+    def _run(self, work: Coroutine[Any, Any, T]) -> T:
+        if self._runtime is None:
+            self._runtime = _Runtime.start(self.handlers, self.concurrency)
+        return self._runtime.loop.run_until_complete(work)
+
+    async def _drain(self, max_batches: int) -> int:
+        loop = asyncio.get_running_loop()
+        assert self._runtime is not None
+        store_thread = self._runtime.store_thread
+        total = batches = 0
+        claiming: asyncio.Future[list[OutboxEvent]] | None = loop.run_in_executor(
+            store_thread, self._claim
+        )
+        settling: asyncio.Future[None] | None = None
+        try:
+            while claiming is not None:
+                events = await claiming
+                claiming = None
+                if not events:
+                    if settling is None:
+                        break
+                    # What the last batch retries at once may be due again once it is settled.
+                    await settling
+                    settling = None
+                    claiming = loop.run_in_executor(store_thread, self._claim)
+                    continue
+                batches += 1
+                total += len(events)
+                if batches < max_batches:
+                    claiming = loop.run_in_executor(store_thread, self._claim)
+                settle = await self._deliver(events)
+                if settling is not None:
+                    await settling
+                settling = loop.run_in_executor(store_thread, settle)
+            if settling is not None:
+                await settling
+                settling = None
+        finally:
+            # After an error: wait for what is under way, its outcome no longer matters.
+            under_way: tuple[asyncio.Future[Any] | None, ...] = (claiming, settling)
+            leftovers = [future for future in under_way if future is not None]
+            if leftovers:
+                await asyncio.gather(*leftovers, return_exceptions=True)
         return total
 
-    def _deliver(self, event: OutboxEvent) -> Outcome:
-        last = event.attempts >= self.policy.max_attempts
-        retry: Retry | None = None
-        dead: Dead | None = None
-        for handler in self.handlers:
-            try:
-                outcome = handler(event, last)
-            except Exception as error:  # a handler bug must not stop the worker
-                log.exception("outbox handler failed on event %s", event.event_id)
-                outcome = Retry(f"{type(error).__name__}: {error}")
-            if isinstance(outcome, Retry):
-                retry = outcome if retry is None else _later(retry, outcome)
-            elif isinstance(outcome, Dead):
-                dead = dead or outcome
-        return retry or dead or Delivered()
+    async def _deliver(self, events: list[OutboxEvent]) -> Callable[[], None]:
+        """Every handler on the batch; returns what settles it."""
+        assert self._runtime is not None
+        last = [event.attempts >= self.policy.max_attempts for event in events]
+        asynchronous = [h for h in self.handlers if isinstance(h, AsyncBatchHandler)]
+        synchronous = [h for h in self.handlers if not isinstance(h, AsyncBatchHandler)]
+        loop = asyncio.get_running_loop()
+        in_threads = (
+            loop.run_in_executor(None, self._deliver_synchronously, synchronous, events)
+            if synchronous
+            else None
+        )
+        batches = await asyncio.gather(
+            *(self._deliver_asynchronously(handler, events, last) for handler in asynchronous)
+        )
+        per_event: list[list[Outcome]] = [[] for _ in events]
+        if in_threads is not None:
+            for outcomes, outcome in zip(per_event, await in_threads, strict=True):
+                outcomes.append(outcome)
+        for batch in batches:
+            for outcomes, outcome in zip(per_event, batch.outcomes, strict=True):
+                outcomes.append(outcome)
+        settlements = [
+            self._settlement(event, _merge(outcomes))
+            for event, outcomes in zip(events, per_event, strict=True)
+        ]
+        records = [batch.record for batch in batches if batch.record is not None]
+        return lambda: store.settle(self.db, settlements, also=records)
+
+    async def _deliver_asynchronously(
+        self, handler: AsyncBatchHandler, events: list[OutboxEvent], last: list[bool]
+    ) -> BatchOutcome:
+        try:
+            batch = await handler.deliver(events, last, self.concurrency)
+        except Exception as error:  # a handler bug must not stop the worker
+            log.exception("outbox handler %r failed on a batch", type(handler).__name__)
+            retry: Outcome = Retry(f"{type(error).__name__}: {error}")
+            return BatchOutcome([retry for _ in events])
+        if len(batch.outcomes) != len(events):
+            raise RuntimeError(f"{type(handler).__name__} answered for other events")
+        return batch
+
+    def _deliver_synchronously(
+        self, handlers: list[Handler], events: list[OutboxEvent]
+    ) -> list[Outcome]:
+        assert self._runtime is not None
+        batch_aware = [handler for handler in handlers if isinstance(handler, BatchHandler)]
+        for handler in batch_aware:
+            handler.prepare(events)
+
+        def deliver(event: OutboxEvent) -> Outcome:
+            return _merge(_each(handlers, event, event.attempts >= self.policy.max_attempts))
+
+        if self.concurrency > 1 and len(events) > 1:
+            outcomes = list(self._runtime.threads.map(deliver, events))
+        else:
+            outcomes = [deliver(event) for event in events]
+        for handler in batch_aware:
+            handler.flush()
+        return outcomes
 
     def _settlement(self, event: OutboxEvent, outcome: Outcome) -> Settlement:
         if isinstance(outcome, Delivered):
@@ -154,6 +268,81 @@ class Dispatcher:
             )
         log.warning("outbox event %s is dead: %s", event.event_id, outcome.error)
         return Settlement(event.account_id, event.event_id, store.DEAD, error=outcome.error)
+
+
+@dataclass
+class _Runtime:
+    """The dispatcher's event loop and threads, and what closes them (once)."""
+
+    loop: asyncio.AbstractEventLoop
+    threads: ThreadPoolExecutor
+    store_thread: ThreadPoolExecutor
+    finalizer: weakref.finalize[Any, Any]
+
+    @classmethod
+    def start(cls, handlers: Sequence[object], concurrency: int) -> _Runtime:
+        loop = asyncio.new_event_loop()
+        threads = ThreadPoolExecutor(concurrency, thread_name_prefix="outbox")
+        # Two: the next claim and the last settlement may both be under way.
+        store_thread = ThreadPoolExecutor(2, thread_name_prefix="outbox-store")
+        closing = [handler for handler in handlers if isinstance(handler, AsyncBatchHandler)]
+        runtime = cls(loop, threads, store_thread, None)  # type: ignore[arg-type]
+        runtime.finalizer = weakref.finalize(runtime, _shut, loop, threads, store_thread, closing)
+        return runtime
+
+
+def _shut(
+    loop: asyncio.AbstractEventLoop,
+    threads: ThreadPoolExecutor,
+    store_thread: ThreadPoolExecutor,
+    handlers: list[AsyncBatchHandler],
+) -> None:
+    def close_loop() -> None:
+        if loop.is_closed() or loop.is_running():
+            return
+        try:
+            loop.run_until_complete(_close(handlers))
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no loop runs in this thread: close ours here
+        close_loop()
+    else:  # collected as garbage inside another loop, which cannot be left to run ours
+        closer = threading.Thread(target=close_loop, name="outbox-close")
+        closer.start()
+        closer.join()
+    threads.shutdown(wait=False)
+    store_thread.shutdown(wait=False)
+
+
+async def _close(handlers: list[AsyncBatchHandler]) -> None:
+    await asyncio.gather(*(handler.aclose() for handler in handlers), return_exceptions=True)
+
+
+def _each(handlers: Sequence[Handler], event: OutboxEvent, last: bool) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for handler in handlers:
+        try:
+            outcomes.append(handler(event, last))
+        except Exception as error:  # a handler bug must not stop the worker
+            log.exception("outbox handler failed on event %s", event.event_id)
+            outcomes.append(Retry(f"{type(error).__name__}: {error}"))
+    return outcomes
+
+
+def _merge(outcomes: Sequence[Outcome]) -> Outcome:
+    """Any retry wins (the longest wait asked for), then the first dead letter, else delivered."""
+    retry: Retry | None = None
+    dead: Dead | None = None
+    for outcome in outcomes:
+        if isinstance(outcome, Retry):
+            retry = outcome if retry is None else _later(retry, outcome)
+        elif isinstance(outcome, Dead):
+            dead = dead or outcome
+    return retry or dead or Delivered()
 
 
 def _later(first: Retry, second: Retry) -> Retry:

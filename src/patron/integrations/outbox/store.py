@@ -7,12 +7,26 @@ nothing is lost (delivery is at-least-once; the event id lets receivers drop dup
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
+from patron.core.bulk import pairs_in
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.events import outbox_events
@@ -73,6 +87,8 @@ def claim(
 ) -> list[OutboxEvent]:
     """Due rows, oldest first, leased to the caller; rows out of attempts become dead instead.
 
+    One statement: the due rows are picked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+    workers never pick the same row), leased or parked, and returned as they now are.
     ``account_id`` limits the claim to one account (an operator draining one merchant).
     """
     now = now or utcnow()
@@ -83,76 +99,86 @@ def claim(
         ),
         and_(outbox_events.c.status == DELIVERING, outbox_events.c.next_attempt_at <= now),
     )
-    query = (
-        select(
+    picked = (
+        select(outbox_events.c.account_id, outbox_events.c.event_id)
+        .where(due)
+        .order_by(outbox_events.c.created_at)
+        .limit(limit)
+    )
+    if account_id is not None:
+        picked = picked.where(outbox_events.c.account_id == account_id)
+    if not db.is_sqlite:
+        picked = picked.with_for_update(skip_locked=True)
+    spent = outbox_events.c.attempts >= max_attempts
+    next_attempt_at = outbox_events.c.next_attempt_at
+    gave_up = f"gave up after {max_attempts} attempts (the last did not finish)"
+    statement = (
+        update(outbox_events)
+        .where(tuple_(outbox_events.c.account_id, outbox_events.c.event_id).in_(picked))
+        .values(
+            status=case((spent, DEAD), else_=DELIVERING),
+            attempts=case((spent, outbox_events.c.attempts), else_=outbox_events.c.attempts + 1),
+            next_attempt_at=case(
+                (spent, null()),
+                else_=literal(now + timedelta(seconds=lease_seconds), next_attempt_at.type),
+            ),
+            last_error=case((spent, gave_up), else_=outbox_events.c.last_error),
+        )
+        .returning(
             outbox_events.c.account_id,
             outbox_events.c.event_id,
             outbox_events.c.event_type,
             outbox_events.c.payload,
             outbox_events.c.attempts,
             outbox_events.c.created_at,
+            outbox_events.c.status,
         )
-        .where(due)
-        .order_by(outbox_events.c.created_at)
-        .limit(limit)
     )
-    if account_id is not None:
-        query = query.where(outbox_events.c.account_id == account_id)
-    if not db.is_sqlite:
-        query = query.with_for_update(skip_locked=True)
     with db.write() as connection:
-        rows = connection.execute(query).all()
-        spent = [(row.account_id, row.event_id) for row in rows if row.attempts >= max_attempts]
-        if spent:
-            connection.execute(
-                update(outbox_events)
-                .where(tuple_(outbox_events.c.account_id, outbox_events.c.event_id).in_(spent))
-                .values(
-                    status=DEAD,
-                    next_attempt_at=None,
-                    last_error=f"gave up after {max_attempts} attempts (the last did not finish)",
-                )
-            )
-        claimed = [row for row in rows if row.attempts < max_attempts]
-        if claimed:
-            connection.execute(
-                update(outbox_events)
-                .where(
-                    tuple_(outbox_events.c.account_id, outbox_events.c.event_id).in_(
-                        [(row.account_id, row.event_id) for row in claimed]
-                    )
-                )
-                .values(
-                    status=DELIVERING,
-                    attempts=outbox_events.c.attempts + 1,
-                    next_attempt_at=now + timedelta(seconds=lease_seconds),
-                )
-            )
+        rows = connection.execute(statement).all()
+    claimed = sorted(
+        (row for row in rows if row.status == DELIVERING),
+        key=lambda row: (as_utc(row.created_at), row.event_id),
+    )
     return [
         OutboxEvent(
             account_id=row.account_id,
             event_id=row.event_id,
             event_type=row.event_type,
             payload=dict(row.payload),
-            attempts=row.attempts + 1,
+            attempts=row.attempts,
             created_at=as_utc(row.created_at),
         )
         for row in claimed
     ]
 
 
-def settle(db: Database, settlements: list[Settlement], now: datetime | None = None) -> None:
-    """Record what became of a batch; rows another worker has since settled are left alone."""
+def settle(
+    db: Database,
+    settlements: list[Settlement],
+    now: datetime | None = None,
+    *,
+    also: Sequence[Callable[[Connection], None]] = (),
+) -> None:
+    """Record what became of a batch; rows another worker has since settled are left alone.
+
+    ``also`` writes in the same transaction, first: a handler's log of the batch, so that the
+    log and the outcome are stored together or not at all.
+    """
     if not settlements:
         return
     now = now or utcnow()
     delivered = [(d.account_id, d.event_id) for d in settlements if d.status == DELIVERED]
     with db.write() as connection:
+        for write in also:
+            write(connection)
         if delivered:  # the common case, in one statement
             connection.execute(
                 update(outbox_events)
                 .where(
-                    tuple_(outbox_events.c.account_id, outbox_events.c.event_id).in_(delivered),
+                    pairs_in(
+                        connection, outbox_events.c.account_id, outbox_events.c.event_id, delivered
+                    ),
                     outbox_events.c.status == DELIVERING,
                 )
                 .values(status=DELIVERED, delivered_at=now, next_attempt_at=None, last_error=None)

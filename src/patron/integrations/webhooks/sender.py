@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import httpx
 
 from patron.core.db import Database
 from patron.core.errors import DomainError
-from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
+from patron.integrations.outbox.dispatcher import BatchOutcome, Dead, Delivered, Outcome, Retry
 from patron.integrations.outbox.store import OutboxEvent
 from patron.webhooks import service as webhooks
 from patron.webhooks import signing
@@ -24,6 +28,8 @@ from patron.webhooks.events import webhook_event
 from patron.webhooks.models import DeliveryResult, Subscription, WebhookTarget
 
 MAX_ERROR_LENGTH = 500
+# A receiver's answer is read up to this much, then the connection is dropped.
+MAX_RESPONSE_BYTES = 64 * 1024
 Resolver = Callable[[str, int], list[str]]
 
 
@@ -47,9 +53,33 @@ def _retryable_status(status: int) -> bool:
     return status >= 500 or status in (408, 429)
 
 
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """Where a request goes: the URL to open, its Host header and the TLS server name."""
+
+    url: str
+    host_header: str | None = None
+    server_hostname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    index: int
+    event: OutboxEvent
+    name: str
+    targets: list[WebhookTarget]
+
+
 @dataclass
 class WebhookSender:
-    """An outbox handler: one event to each subscribed webhook that has not had it yet."""
+    """An outbox handler: each event of a batch to each subscribed webhook that has not had it
+    yet, many requests in flight at once on keep-alive connections.
+
+    ``client`` is the worker's HTTP client for the other handlers; its timeouts apply here too.
+    Unless private addresses are allowed, a webhook's host is resolved once per request and the
+    request goes to the address that was checked (with the original Host header, and the host
+    name for TLS), so a second DNS answer cannot send it elsewhere.
+    """
 
     db: Database
     client: httpx.Client
@@ -59,61 +89,55 @@ class WebhookSender:
     # Subscriptions are read once per account per this many seconds, not once per event:
     # a new or changed webhook takes effect within it.
     cache_seconds: float = 2.0
+    # Which resolved addresses may be called (tests stand a loopback address in for a public one).
+    allowed_address: Callable[[str], bool] = is_public
     _cache: dict[str, tuple[float, list[Subscription]]] = field(default_factory=dict)
-    # Per batch: what each event's webhooks already had, and the log lines to write.
-    _finished: dict[tuple[str, str], set[str]] | None = None
-    _log: list[webhooks.Attempt] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _session: aiohttp.ClientSession | None = None
 
-    def _targets(self, event: OutboxEvent) -> tuple[str, list[WebhookTarget]] | None:
-        name = webhook_event(event.event_type)
-        if name is None:
-            return None
-        found = [s.target for s in self._subscriptions(event.account_id) if name in s.events]
-        return (name, found) if found else None
-
-    def prepare(self, events: Sequence[OutboxEvent]) -> None:
-        """Before a batch: one query for what its events' webhooks already had."""
-        wanted = [(e.account_id, e.event_id) for e in events if self._targets(e) is not None]
-        self._finished = webhooks.finished_deliveries(self.db, wanted)
-        self._log = []
-
-    def flush(self) -> None:
-        """After a batch, before it is settled: its delivery log in one transaction."""
-        with self._lock:
-            log, self._log, self._finished = self._log, [], None
-        webhooks.record_results(self.db, log)
-
-    def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
-        wanted = self._targets(event)
-        if wanted is None:
-            return Delivered()
-        name, subscribed = wanted
-        key = (event.account_id, event.event_id)
-        in_batch = self._finished is not None and key in self._finished
-        finished = (
-            self._finished[key]
-            if self._finished is not None and in_batch
-            else webhooks.finished_deliveries(self.db, [key])[key]
+    async def deliver(
+        self, events: Sequence[OutboxEvent], last: Sequence[bool], concurrency: int
+    ) -> BatchOutcome:
+        plans = await asyncio.to_thread(self._plan, events)
+        outcomes: list[Outcome] = [Delivered() for _ in events]
+        if not plans:
+            return BatchOutcome(outcomes)
+        session = self._open(concurrency)
+        slots = asyncio.Semaphore(concurrency)
+        attempts = await asyncio.gather(
+            *(self._send_event(session, slots, plan, last[plan.index]) for plan in plans)
         )
-        targets = [target for target in subscribed if target.uuid not in finished]
-        if not targets:
-            return Delivered()
-        body = envelope(event, name)
-        results = [self._send(target, event.event_id, body, last_attempt) for target in targets]
-        attempt = webhooks.Attempt(event.account_id, event.event_id, name, results)
-        if in_batch:
-            with self._lock:
-                self._log.append(attempt)
-        else:
-            webhooks.record_results(self.db, [attempt])
-        retrying = [result for result in results if result.status == "retrying"]
-        failed = [result for result in results if result.status == "failed"]
-        if retrying:
-            return Retry(_summary(retrying))
-        if failed:
-            return Dead(_summary(failed))
-        return Delivered()
+        for plan, (_, outcome) in zip(plans, attempts, strict=True):
+            outcomes[plan.index] = outcome
+        log = [attempt for attempt, _ in attempts]
+        return BatchOutcome(
+            outcomes, lambda connection: webhooks.record_results_in(connection, log)
+        )
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _plan(self, events: Sequence[OutboxEvent]) -> list[_Planned]:
+        """The batch's subscribed webhooks, less those that already had an event: one query."""
+        wanted: list[tuple[int, OutboxEvent, str, list[WebhookTarget]]] = []
+        for index, event in enumerate(events):
+            name = webhook_event(event.event_type)
+            if name is None:
+                continue
+            found = [s.target for s in self._subscriptions(event.account_id) if name in s.events]
+            if found:
+                wanted.append((index, event, name, found))
+        finished = webhooks.finished_deliveries(
+            self.db, [(event.account_id, event.event_id) for _, event, _, _ in wanted]
+        )
+        plans = []
+        for index, event, name, found in wanted:
+            done = finished[(event.account_id, event.event_id)]
+            targets = [target for target in found if target.uuid not in done]
+            if targets:
+                plans.append(_Planned(index, event, name, targets))
+        return plans
 
     def _subscriptions(self, account_id: str) -> list[Subscription]:
         now = time.monotonic()
@@ -124,9 +148,55 @@ class WebhookSender:
         self._cache[account_id] = (now + self.cache_seconds, found)
         return found
 
-    def _send(
-        self, target: WebhookTarget, event_id: str, body: bytes, last_attempt: bool
-    ) -> DeliveryResult:
+    def _open(self, concurrency: int) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = self.client.timeout
+            read = timeout.read or timeout.write or 10.0
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=max(concurrency, 1), limit_per_host=0),
+                timeout=aiohttp.ClientTimeout(total=read, connect=timeout.connect or read),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+            )
+        return self._session
+
+    async def _send_event(
+        self,
+        session: aiohttp.ClientSession,
+        slots: asyncio.Semaphore,
+        plan: _Planned,
+        last_attempt: bool,
+    ) -> tuple[webhooks.Attempt, Outcome]:
+        event = plan.event
+        body = envelope(event, plan.name)
+        sent = await asyncio.gather(
+            *(
+                self._send(session, slots, target, event.event_id, body, last_attempt)
+                for target in plan.targets
+            )
+        )
+        results = [result for result, _ in sent]
+        attempt = webhooks.Attempt(event.account_id, event.event_id, plan.name, results)
+        retrying = [result for result in results if result.status == "retrying"]
+        failed = [result for result in results if result.status == "failed"]
+        if retrying:
+            waits = [after for _, after in sent if after is not None]
+            return attempt, Retry(_summary(retrying), max(waits) if waits else None)
+        if failed:
+            return attempt, Dead(_summary(failed))
+        return attempt, Delivered()
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        slots: asyncio.Semaphore,
+        target: WebhookTarget,
+        event_id: str,
+        body: bytes,
+        last_attempt: bool,
+    ) -> tuple[DeliveryResult, float | None]:
+        """The result, and how long the receiver asked to be left alone (Retry-After)."""
+
         def result(
             retryable: bool, error: str | None, status: int | None = None, ms: int | None = None
         ) -> DeliveryResult:
@@ -137,44 +207,100 @@ class WebhookSender:
             clipped = error[:MAX_ERROR_LENGTH] if error else None
             return DeliveryResult(target.uuid, outcome, status, ms, clipped)
 
-        refusal = self._refusal(target.url)
-        if refusal is not None:
-            return result(refusal[1], refusal[0])
+        route = await self._route(target.url)
+        if isinstance(route, tuple):
+            return result(route[1], route[0]), None
         headers = signing.headers(target.secret, event_id, int(self.clock()), body)
         headers["content-type"] = "application/json"
         headers["user-agent"] = "Patron-Webhooks/1"
-        started = time.monotonic()
-        try:
-            response = self.client.post(target.url, content=body, headers=headers)
-        except httpx.TimeoutException as error:
-            return result(True, f"timed out: {type(error).__name__}", ms=_ms(started))
-        except httpx.HTTPError as error:
-            return result(True, f"{type(error).__name__}: {error}", ms=_ms(started))
+        if route.host_header is not None:
+            headers["host"] = route.host_header
+        async with slots:
+            started = time.monotonic()
+            try:
+                async with session.post(
+                    route.url,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                    server_hostname=route.server_hostname,
+                ) as response:
+                    await response.content.read(MAX_RESPONSE_BYTES)
+                    status = response.status
+                    wait = response.headers.get("retry-after")
+            except TimeoutError as error:
+                return result(True, f"timed out: {type(error).__name__}", ms=_ms(started)), None
+            except aiohttp.ClientConnectorError as error:
+                return result(True, f"ConnectError: {error}", ms=_ms(started)), None
+            except aiohttp.ClientError as error:
+                return result(True, f"{type(error).__name__}: {error}", ms=_ms(started)), None
         elapsed = _ms(started)
-        if 200 <= response.status_code < 300:
-            return result(False, None, response.status_code, elapsed)
-        status = response.status_code
-        return result(_retryable_status(status), f"HTTP {status}", status, elapsed)
+        if 200 <= status < 300:
+            return result(False, None, status, elapsed), None
+        after = retry_after(wait, self.clock()) if status in (429, 503) and wait else None
+        return result(_retryable_status(status), f"HTTP {status}", status, elapsed), after
 
-    def _refusal(self, url: str) -> tuple[str, bool] | None:
-        """Why this URL may not be called now, and whether that may pass; None when it may."""
+    async def _route(self, url: str) -> _Route | tuple[str, bool]:
+        """Where to send, or why this URL may not be called now and whether that may pass."""
         try:
             check_url(url, self.policy)
         except DomainError as error:
             return f"refused: {error.message}", False
         if self.policy.allow_private:
-            return None
+            return _Route(url)
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            addresses = self.resolver(host, port)
+            addresses = (
+                [host] if _is_address(host) else await asyncio.to_thread(self.resolver, host, port)
+            )
         except OSError as error:
             return f"cannot resolve {host}: {error}", True
-        private = [address for address in addresses if not is_public(address)]
+        private = [address for address in addresses if not self.allowed_address(address)]
         if private or not addresses:
             return f"refused: {host} resolves to a private address ({', '.join(private)})", False
+        return pinned(url, addresses[0])
+
+
+def pinned(url: str, address: str) -> _Route:
+    """The URL with its host replaced by ``address``; the name goes in Host and, for https,
+    in the TLS server name, so the certificate is still checked against the host name."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if _is_address(host):
+        return _Route(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    host_header = host if parts.port is None else f"{host}:{parts.port}"
+    return _Route(
+        urlunsplit(parts._replace(netloc=netloc)),
+        host_header,
+        host if parts.scheme == "https" else None,
+    )
+
+
+def retry_after(value: str, now: float) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date); None when
+    it is neither."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _ms(started: float) -> int:
