@@ -35,7 +35,7 @@ from tests.support.webhooks import outbox_states
 def connect(
     db: Database, tenant: Tenant, fake: FakeKlaviyo, key: str = API_KEY, balances: bool = False
 ) -> None:
-    setting = KlaviyoConnection(key, fake.base_url, balances).as_setting()
+    setting = KlaviyoConnection(key, fake.base_url, balances).as_setting(None)
     accounts.update_account_settings(db, tenant.uuid, {SETTINGS_KEY: setting})
 
 
@@ -197,6 +197,7 @@ def test_connecting_klaviyo_keeps_the_key_and_the_balance_option(
         "account": tenant.uuid,
         "connected": True,
         "send_balances": True,
+        "key_sealed": False,
     }
     assert API_KEY not in result.output
     assert accounts.get_account(db, tenant.uuid).settings[SETTINGS_KEY] == {

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
@@ -14,6 +15,7 @@ from patron.accounts import service as accounts
 from patron.cli.main import app
 from patron.core.db import Database
 from patron.core.events import outbox_events
+from patron.core.sealing import unseal
 from patron.customers import service as customers
 from patron.customers.models import NewCustomer
 from patron.integrations.outbox.dispatcher import Dispatcher, RetryPolicy
@@ -26,10 +28,16 @@ from tests.support.webhooks import outbox_states
 
 
 def connect(
-    db: Database, tenant: Tenant, fake: FakeShopify, token: str = TOKEN, mirror: bool = False
+    db: Database,
+    tenant: Tenant,
+    fake: FakeShopify,
+    token: str = TOKEN,
+    mirror: bool = False,
+    secret_key: str | None = None,
 ) -> None:
     connection = ShopifyConnection("test-shop.myshopify.com", token, fake.base_url, mirror)
-    accounts.update_account_settings(db, tenant.uuid, {SETTINGS_KEY: connection.as_setting()})
+    setting = connection.as_setting(secret_key)
+    accounts.update_account_settings(db, tenant.uuid, {SETTINGS_KEY: setting})
 
 
 def shopify_contact(
@@ -54,11 +62,13 @@ def shopify_id_of(db: Database, tenant: Tenant, contact_uuid: str) -> str | None
 
 
 @contextmanager
-def shopify_dispatcher(db: Database, tenant: Tenant, attempts: int = 4) -> Iterator[Dispatcher]:
+def shopify_dispatcher(
+    db: Database, tenant: Tenant, attempts: int = 4, secret_key: str | None = None
+) -> Iterator[Dispatcher]:
     with httpx.Client(timeout=5) as client:
         yield Dispatcher(
             db,
-            [ShopifyCustomerSync(db, client)],
+            [ShopifyCustomerSync(db, client, secret_key)],
             policy=RetryPolicy(max_attempts=attempts, base_seconds=0.0),
             account_id=tenant.uuid,
         )
@@ -203,6 +213,7 @@ def test_connecting_shopify_stores_the_token_without_printing_it(
         "shop": "my-shop.myshopify.com",
         "connected": True,
         "mirror_store_credit": False,
+        "token_sealed": False,
     }
     assert TOKEN not in connected.output
     assert accounts.get_account(db, tenant.uuid).settings[SETTINGS_KEY] == {
@@ -211,3 +222,70 @@ def test_connecting_shopify_stores_the_token_without_printing_it(
     }
     assert refused.exit_code == 1
     assert "myshopify.com" in refused.output
+
+
+SECRET_KEY = "k" * 40
+
+
+def test_a_sealed_token_is_stored_unreadable_and_opened_by_the_worker(
+    db: Database, tenant: Tenant
+) -> None:
+    with running_shopify() as fake:
+        connect(db, tenant, fake, secret_key=SECRET_KEY)
+        contact = shopify_contact(db, tenant)
+        with shopify_dispatcher(db, tenant, secret_key=SECRET_KEY) as dispatcher:
+            dispatcher.drain()
+
+    stored = accounts.get_account(db, tenant.uuid).settings[SETTINGS_KEY]["access_token"]
+    assert stored.startswith("sealed:v1:")
+    assert TOKEN not in json.dumps(accounts.get_account(db, tenant.uuid).settings)
+    assert fake.requests[0]["token"] == TOKEN
+    assert shopify_id_of(db, tenant, contact) == next(iter(fake.customers))
+
+
+def test_a_token_sealed_with_another_key_is_a_dead_letter_saying_so(
+    db: Database, tenant: Tenant
+) -> None:
+    with running_shopify() as fake:
+        connect(db, tenant, fake, secret_key=SECRET_KEY)
+        shopify_contact(db, tenant)
+        with shopify_dispatcher(db, tenant, secret_key="another key " * 4) as dispatcher:
+            dispatcher.drain()
+
+    assert fake.requests == []
+    [(status, attempts, error)] = outbox_states(db, tenant).values()
+    assert (status, attempts) == ("dead", 1)
+    assert error == (
+        "the Shopify token cannot be read: a stored secret was sealed with another "
+        "PATRON_SECRET_KEY than this one"
+    )
+
+
+def test_connecting_with_a_secret_key_seals_the_token(
+    db: Database, database_url: str, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATRON_SECRET_KEY", SECRET_KEY)
+    result = CliRunner().invoke(
+        app,
+        [
+            "shopify",
+            "connect",
+            "--account",
+            tenant.uuid,
+            "--database",
+            database_url,
+            "--shop",
+            "my-shop.myshopify.com",
+            "--token",
+            TOKEN,
+            "--mirror-store-credit",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["token_sealed"] is True
+    assert json.loads(result.stdout)["mirror_store_credit"] is True
+    stored = accounts.get_account(db, tenant.uuid).settings[SETTINGS_KEY]
+    assert stored["access_token"].startswith("sealed:v1:")
+    assert stored["mirror_store_credit"] is True
+    assert unseal(stored["access_token"], SECRET_KEY) == TOKEN

@@ -171,6 +171,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 request_id=request_id,
                 _connection=reader,
                 webhook_urls=webhook_urls,
+                secret_key=settings.sealing_key,
             )
             try:
                 body = execute(patron.schema, context, query, variables, operation_name)

@@ -1,4 +1,7 @@
-"""``patron shopify|klaviyo connect|disconnect``: an account's connections to other systems."""
+"""``patron shopify|klaviyo connect|disconnect``: an account's connections to other systems.
+
+Their credentials are sealed with ``PATRON_SECRET_KEY`` when it is set (``token_sealed`` /
+``key_sealed`` in the output say whether they were)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import typer
 from patron.accounts import service as accounts
 from patron.cli.common import DatabaseOption, emit, fail, open_database
 from patron.core.errors import DomainError
+from patron.core.settings import load_settings
 from patron.integrations.klaviyo import profiles as klaviyo
 from patron.integrations.shopify.admin import SETTINGS_KEY, ShopifyConnection, clean_shop
 
@@ -37,12 +41,13 @@ def connect(
     database: DatabaseOption = None,
 ) -> None:
     """Store the shop and token; contacts with SHOPIFY become customers there."""
+    key = load_settings(database_url=database).sealing_key
     try:
         connection = ShopifyConnection(
             clean_shop(shop), token.strip(), api_base, mirror_store_credit
         )
         accounts.update_account_settings(
-            open_database(database), account, {SETTINGS_KEY: connection.as_setting()}
+            open_database(database), account, {SETTINGS_KEY: connection.as_setting(key)}
         )
     except DomainError as error:
         fail(error)
@@ -52,6 +57,7 @@ def connect(
             "shop": connection.shop,
             "connected": True,
             "mirror_store_credit": connection.mirror_store_credit,
+            "token_sealed": key is not None,
         }
     )
 
@@ -87,14 +93,24 @@ def connect_klaviyo(
     database: DatabaseOption = None,
 ) -> None:
     """Store the key; contacts with KLAVIYO are upserted as profiles."""
+    key = load_settings(database_url=database).sealing_key
     connection = klaviyo.KlaviyoConnection(api_key.strip(), api_base, send_balances)
     try:
         accounts.update_account_settings(
-            open_database(database), account, {klaviyo.SETTINGS_KEY: connection.as_setting()}
+            open_database(database),
+            account,
+            {klaviyo.SETTINGS_KEY: connection.as_setting(key)},
         )
     except DomainError as error:
         fail(error)
-    emit({"account": account, "connected": True, "send_balances": send_balances})
+    emit(
+        {
+            "account": account,
+            "connected": True,
+            "send_balances": send_balances,
+            "key_sealed": key is not None,
+        }
+    )
 
 
 @klaviyo_app.command("disconnect")

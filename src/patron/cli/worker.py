@@ -60,6 +60,7 @@ def _refresh_store_credit(
             client,
             older_than=timedelta(seconds=settings.shopify_refresh_seconds),
             limit=settings.shopify_refresh_batch,
+            secret_key=settings.sealing_key,
         )
     except SQLAlchemyError:
         log.exception("patron worker: the Shopify store-credit refresh failed; trying again")

@@ -46,9 +46,15 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=10, ge=1, le=100)
     outbox_retry_base_seconds: float = Field(default=5.0, ge=0)
     outbox_concurrency: int = Field(default=8, ge=1, le=256)
+    # Seals the connectors' credentials (Shopify token, Klaviyo key) in the database.
+    secret_key: SecretStr | None = Field(default=None, min_length=32)
     # The worker reads Shopify store credit again for wallets not read for this long (0: never).
     shopify_refresh_seconds: float = Field(default=3600.0, ge=0)
     shopify_refresh_batch: int = Field(default=100, ge=1, le=10_000)
+
+    @property
+    def sealing_key(self) -> str | None:
+        return self.secret_key.get_secret_value() if self.secret_key is not None else None
 
     @field_validator("database_url")
     @classmethod

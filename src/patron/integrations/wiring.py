@@ -30,9 +30,9 @@ def dispatcher(settings: Settings, db: Database) -> Iterator[Dispatcher]:
             db,
             [
                 WebhookSender(db, client, url_policy(settings)),
-                ShopifyCustomerSync(db, client),
-                ShopifyCreditMirror(db, client),
-                KlaviyoProfileSync(db, client),
+                ShopifyCustomerSync(db, client, settings.sealing_key),
+                ShopifyCreditMirror(db, client, settings.sealing_key),
+                KlaviyoProfileSync(db, client, settings.sealing_key),
             ],
             policy=RetryPolicy(
                 max_attempts=settings.outbox_max_attempts,

@@ -66,6 +66,7 @@ class Context:
     seen_contacts: dict[str, None] = field(default_factory=dict)
     seen_orders: dict[str, None] = field(default_factory=dict)
     webhook_urls: UrlPolicy = field(default_factory=UrlPolicy)
+    secret_key: str | None = None  # opens connector credentials (an on-demand Shopify read)
 
     def connection(self) -> Connection:
         """One read transaction per request, opened on first use."""

@@ -328,7 +328,7 @@ def refresh_shopify_credit_balance(
     context = info.context
     try:
         wallet = shopify_credit.refresh_balance(
-            context.db, _shopify_http(), context.principal, wallet_uuid
+            context.db, _shopify_http(), context.principal, wallet_uuid, context.secret_key
         )
     except DomainError as error:
         return RefreshShopifyCreditResponse(

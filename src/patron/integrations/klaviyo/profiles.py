@@ -23,6 +23,7 @@ from patron.core.db import Database
 from patron.core.errors import DomainError, NotFound
 from patron.core.ids import is_uuid
 from patron.core.money import from_minor
+from patron.core.sealing import CannotUnseal, seal, unseal
 from patron.customers import service as customers
 from patron.customers.models import Customer, CustomerChanges
 from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
@@ -56,8 +57,9 @@ class KlaviyoConnection:
     def endpoint(self) -> str:
         return f"{(self.api_base or DEFAULT_BASE).rstrip('/')}/api/profile-import"
 
-    def as_setting(self) -> dict[str, Any]:
-        value: dict[str, Any] = {"api_key": self.api_key}
+    def as_setting(self, secret_key: str | None) -> dict[str, Any]:
+        """What the account's settings keep: the key sealed when there is a secret key."""
+        value: dict[str, Any] = {"api_key": seal(self.api_key, secret_key)}
         if self.api_base:
             value["api_base"] = self.api_base
         if self.send_balances:
@@ -65,13 +67,18 @@ class KlaviyoConnection:
         return value
 
 
-def connection_from_settings(settings: dict[str, Any]) -> KlaviyoConnection | None:
+def connection_from_settings(
+    settings: dict[str, Any], secret_key: str | None
+) -> KlaviyoConnection | None:
+    """The account's connection, None without one; CannotUnseal when its key won't open."""
     value = settings.get(SETTINGS_KEY)
     if not isinstance(value, dict) or not value.get("api_key"):
         return None
     base = value.get("api_base")
     return KlaviyoConnection(
-        str(value["api_key"]), str(base) if base else None, value.get("send_balances") is True
+        unseal(str(value["api_key"]), secret_key),
+        str(base) if base else None,
+        value.get("send_balances") is True,
     )
 
 
@@ -138,6 +145,7 @@ class KlaviyoProfileSync:
 
     db: Database
     client: httpx.Client
+    secret_key: str | None = None  # opens the sealed API key
 
     def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
         connected = self._connected(event)
@@ -165,7 +173,10 @@ class KlaviyoProfileSync:
             account = accounts.get_account(self.db, event.account_id)
         except NotFound:
             return Delivered()
-        connection = connection_from_settings(account.settings)
+        try:
+            connection = connection_from_settings(account.settings, self.secret_key)
+        except CannotUnseal as error:
+            return Dead(f"the Klaviyo key cannot be read: {error.message}")
         if connection is None and contact_event:
             return Dead("the account has no Klaviyo connection (patron klaviyo connect)")
         if connection is None or not (contact_event or connection.send_balances):

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from patron.core.errors import InvalidInput
+from patron.core.sealing import seal, unseal
 from patron.integrations.outbox.dispatcher import Dead, Outcome, Retry
 from patron.integrations.waits import retry_after
 
@@ -61,8 +62,12 @@ class ShopifyConnection:
         base = self.api_base.rstrip("/") if self.api_base else f"https://{self.shop}"
         return f"{base}/admin/api/{API_VERSION}/graphql.json"
 
-    def as_setting(self) -> dict[str, Any]:
-        value: dict[str, Any] = {"shop": self.shop, "access_token": self.access_token}
+    def as_setting(self, secret_key: str | None) -> dict[str, Any]:
+        """What the account's settings keep: the token sealed when there is a secret key."""
+        value: dict[str, Any] = {
+            "shop": self.shop,
+            "access_token": seal(self.access_token, secret_key),
+        }
         if self.api_base:
             value["api_base"] = self.api_base
         if self.mirror_store_credit:
@@ -77,13 +82,16 @@ def clean_shop(shop: str) -> str:
     return cleaned
 
 
-def connection_from_settings(settings: dict[str, Any]) -> ShopifyConnection | None:
+def connection_from_settings(
+    settings: dict[str, Any], secret_key: str | None
+) -> ShopifyConnection | None:
+    """The account's connection, None without one; CannotUnseal when its token won't open."""
     value = settings.get(SETTINGS_KEY)
     if not isinstance(value, dict) or not value.get("shop") or not value.get("access_token"):
         return None
     return ShopifyConnection(
         shop=str(value["shop"]),
-        access_token=str(value["access_token"]),
+        access_token=unseal(str(value["access_token"]), secret_key),
         api_base=str(value["api_base"]) if value.get("api_base") else None,
         mirror_store_credit=value.get("mirror_store_credit") is True,
     )

@@ -11,6 +11,8 @@ once per entry: the entry's uuid keys the journal that makes a retry safe (``jou
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -26,6 +28,7 @@ from patron.core.db import Database
 from patron.core.errors import Conflict, DomainError, NotFound
 from patron.core.ids import is_uuid
 from patron.core.money import from_minor, to_minor
+from patron.core.sealing import CannotUnseal
 from patron.customers import service as customers
 from patron.customers.tables import identities
 from patron.customers.validation import display_external_id
@@ -180,8 +183,9 @@ def _owner(db: Database, principal: Principal, wallet_uuid: str) -> _Owner:
     )
 
 
-def _connection(db: Database, principal: Principal) -> ShopifyConnection:
-    connection = connection_from_settings(accounts.get_account(db, principal.account_id).settings)
+def _connection(db: Database, principal: Principal, secret_key: str | None) -> ShopifyConnection:
+    account = accounts.get_account(db, principal.account_id)
+    connection = connection_from_settings(account.settings, secret_key)
     if connection is None:
         raise ShopifyNotConnected(
             "the account is not connected to Shopify (patron shopify connect)"
@@ -190,11 +194,15 @@ def _connection(db: Database, principal: Principal) -> ShopifyConnection:
 
 
 def refresh_balance(
-    db: Database, client: httpx.Client, principal: Principal, wallet_uuid: str
+    db: Database,
+    client: httpx.Client,
+    principal: Principal,
+    wallet_uuid: str,
+    secret_key: str | None = None,
 ) -> Wallet:
     """Read the wallet's store credit from Shopify now and keep it; the wallet as it is then."""
     principal.require("write")
-    connection = _connection(db, principal)
+    connection = _connection(db, principal, secret_key)
     owner = _owner(db, principal, wallet_uuid)
     if owner.customer_gid is None:
         raise NotAShopifyCustomer(
@@ -260,6 +268,7 @@ def refresh_stale(
     limit: int = 100,
     now: datetime | None = None,
     account_id: str | None = None,
+    secret_key: str | None = None,
 ) -> RefreshReport:
     """The worker's pass: up to ``limit`` wallets of Shopify customers whose store credit was
     not read within ``older_than`` (or never) are read again, of every account or of one.
@@ -269,7 +278,11 @@ def refresh_stale(
     for account in accounts.list_accounts(db):
         if account_id is not None and account.uuid != account_id:
             continue
-        connection = connection_from_settings(account.settings)
+        try:
+            connection = connection_from_settings(account.settings, secret_key)
+        except CannotUnseal as error:
+            log.warning("account %s: the Shopify token cannot be read: %s", account.uuid, error)
+            continue
         if connection is None or report.refreshed + report.failed >= limit:
             continue
         principal = accounts.system_principal(account)
@@ -300,25 +313,41 @@ class ShopifyCreditMirror:
 
     db: Database
     client: httpx.Client
+    secret_key: str | None = None  # opens the sealed access token
     clock: Any = field(default=utcnow)
+    _locks: weakref.WeakValueDictionary[str, threading.Lock] = field(
+        default_factory=weakref.WeakValueDictionary
+    )
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
-        target = self._target(event)
+        try:
+            target = self._target(event)
+        except CannotUnseal as error:
+            return Dead(f"the Shopify token cannot be read: {error.message}")
         if not isinstance(target, tuple):
             return target
         api, mirror, places = target
-        try:
-            return self._mirror(api, mirror, places, last_attempt)
-        except ShopifyError as error:
-            return as_outcome(error)
+        # One customer's entries go to Shopify one at a time from this process, so that each
+        # balance Shopify answers with is recorded in the order Shopify applied them.
+        with self._lock_for(mirror.wallet_uuid):
+            try:
+                return self._mirror(api, mirror, places, last_attempt)
+            except ShopifyError as error:
+                return as_outcome(error)
+
+    def _lock_for(self, wallet_uuid: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(wallet_uuid, threading.Lock())
 
     def _connected(self, account_id: str) -> tuple[ShopifyConnection, Principal] | None:
-        """The account's Shopify connection when it mirrors store credit."""
+        """The account's Shopify connection when it mirrors store credit (CannotUnseal when
+        its token cannot be read)."""
         try:
             account = accounts.get_account(self.db, account_id)
         except NotFound:
             return None
-        connection = connection_from_settings(account.settings)
+        connection = connection_from_settings(account.settings, self.secret_key)
         if connection is None or not connection.mirror_store_credit:
             return None
         return connection, accounts.system_principal(account)

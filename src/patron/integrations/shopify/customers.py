@@ -11,12 +11,14 @@ from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
 from patron.core.db import Database
 from patron.core.errors import DomainError, NotFound
+from patron.core.sealing import CannotUnseal
 from patron.customers import service as customers
 from patron.customers.models import Customer, CustomerChanges
 from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome
 from patron.integrations.outbox.store import OutboxEvent
 from patron.integrations.shopify.admin import (
     AdminApi,
+    ShopifyConnection,
     ShopifyError,
     as_outcome,
     connection_from_settings,
@@ -77,6 +79,7 @@ class ShopifyCustomerSync:
 
     db: Database
     client: httpx.Client
+    secret_key: str | None = None  # opens the sealed access token
 
     def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
         payload = event.payload
@@ -84,14 +87,10 @@ class ShopifyCustomerSync:
             payload.get("connected_services") or []
         ):
             return Delivered()
-        try:
-            account = accounts.get_account(self.db, event.account_id)
-        except NotFound:
-            return Delivered()
-        connection = connection_from_settings(account.settings)
-        if connection is None:
-            return Dead("the account has no Shopify connection (patron shopify connect)")
-        principal = accounts.system_principal(account)
+        connected = self._connected(event.account_id)
+        if not isinstance(connected, tuple):
+            return connected
+        connection, principal = connected
         contact_uuid = str(payload.get("contact_uuid"))
         with self.db.read() as reader:
             found = customers.find_customers(reader, principal, uuid=contact_uuid, limit=1)
@@ -103,6 +102,20 @@ class ShopifyCustomerSync:
         except ShopifyError as error:
             return as_outcome(error)
         return _link(self.db, principal, contact_uuid, shopify_id)
+
+    def _connected(self, account_id: str) -> tuple[ShopifyConnection, Principal] | Outcome:
+        """The account's connection, or the outcome for an event that cannot be sent."""
+        try:
+            account = accounts.get_account(self.db, account_id)
+        except NotFound:
+            return Delivered()
+        try:
+            connection = connection_from_settings(account.settings, self.secret_key)
+        except CannotUnseal as error:
+            return Dead(f"the Shopify token cannot be read: {error.message}")
+        if connection is None:
+            return Dead("the account has no Shopify connection (patron shopify connect)")
+        return connection, accounts.system_principal(account)
 
 
 def _link(db: Database, principal: Principal, contact_uuid: str, shopify_id: str) -> Outcome:
