@@ -43,8 +43,10 @@ mutation($w: String!) {
 
 
 @contextmanager
-def credit_dispatcher(db: Database, tenant: Tenant, attempts: int = 4) -> Iterator[Dispatcher]:
-    with httpx.Client(timeout=5) as client:
+def credit_dispatcher(
+    db: Database, tenant: Tenant, attempts: int = 4, timeout: float = 5
+) -> Iterator[Dispatcher]:
+    with httpx.Client(timeout=timeout) as client:
         yield Dispatcher(
             db,
             [ShopifyCustomerSync(db, client), ShopifyCreditMirror(db, client)],
@@ -174,6 +176,43 @@ def test_an_answer_lost_after_shopify_applied_it_is_reconciled_not_sent_again(
     assert fake.balance(gid) == Decimal("25.00")
     assert journal.status_of(db, tenant.uuid, added.uuid) == journal.DONE
     assert shopify_balance(db, tenant, wallet) == 2500
+
+
+def test_an_answer_that_times_out_after_shopify_applied_it_is_not_applied_twice(
+    db: Database, tenant: Tenant
+) -> None:
+    with running_shopify() as fake:
+        connect(db, tenant, fake, mirror=True)
+        wallet, gid = customer_wallet(db, tenant, fake)
+        fake.trouble = ["APPLIED_SLOW"]
+        fake.slow_seconds = 1.5
+        fund(db, tenant, wallet, "9.99")
+        with credit_dispatcher(db, tenant, timeout=0.5) as dispatcher:
+            drain_now(db, tenant, dispatcher)
+
+    assert transactions(fake, gid) == [("Credit", "9.99")]
+    assert len(credit_requests(fake)) == 1
+
+
+def test_an_unreachable_shopify_is_retried_then_a_dead_letter_and_patron_keeps_its_credit(
+    db: Database, tenant: Tenant
+) -> None:
+    with running_shopify() as fake:
+        wallet, _ = customer_wallet(db, tenant, fake)
+    # The fake has stopped: nothing listens at its address any more.
+    connect(db, tenant, fake, mirror=True)
+    added = fund(db, tenant, wallet, "3.00")
+    with credit_dispatcher(db, tenant, attempts=3) as dispatcher:
+        drain_now(db, tenant, dispatcher)
+
+    [(event_type, status, error)] = [s for s in states(db, tenant) if s[0].startswith("wallet")]
+    assert (event_type, status) == ("wallet.credit_added", "dead")
+    assert (error or "").startswith("Shopify unreachable")
+    assert journal.status_of(db, tenant.uuid, added.uuid) == journal.FAILED
+    with db.read() as connection:
+        found = wallets.get_wallet(connection, tenant.uuid, wallet)
+    assert found is not None
+    assert found.global_balance == 300
 
 
 def test_a_request_shopify_refused_before_applying_is_sent_again_after_its_wait(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,12 +33,14 @@ class FakeShopify:
     base_url: str = ""
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)  # gid -> input
     requests: list[dict[str, Any]] = field(default_factory=list)
-    # Scripted trouble for the next requests: "429", "THROTTLED", "500", "MALFORMED", or
-    # "APPLIED_500": the request is carried out, then answered with a 500.
+    # Scripted trouble for the next requests: "429", "THROTTLED", "500", "MALFORMED",
+    # "APPLIED_500": the request is carried out, then answered with a 500, or "APPLIED_SLOW":
+    # carried out, then answered after ``slow_seconds``.
     trouble: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Store credit: account gid -> {"owner", "currency", "balance", "transactions"}.
     credit_accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    slow_seconds: float = 2.0
 
     def balance(self, owner: str, currency: str = "USD") -> Decimal:
         for account in self.credit_accounts.values():
@@ -56,6 +59,13 @@ class FakeShopify:
         return gid
 
     def answer(self, token: str | None, body: dict[str, Any]) -> tuple[int, Any]:
+        answer = self._answer(token, body)
+        if answer[0] == -1:  # applied; the answer comes too late for the client
+            time.sleep(self.slow_seconds)
+            return 200, answer[1]
+        return answer
+
+    def _answer(self, token: str | None, body: dict[str, Any]) -> tuple[int, Any]:
         with self.lock:
             self.requests.append({**body, "token": token})
             if token != TOKEN:
@@ -65,6 +75,10 @@ class FakeShopify:
                 if trouble == "APPLIED_500":
                     self._operation(body.get("query", ""), body.get("variables") or {})
                     return 500, {"errors": "Internal error"}
+                if trouble == "APPLIED_SLOW":
+                    return -1, self._operation(body.get("query", ""), body.get("variables") or {})[
+                        1
+                    ]
                 return self._trouble(trouble)
             return self._operation(body.get("query", ""), body.get("variables") or {})
 
