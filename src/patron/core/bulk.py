@@ -9,7 +9,7 @@ and multi-row inserts there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -19,12 +19,14 @@ from sqlalchemy import (
     Table,
     bindparam,
     func,
-    insert,
+    literal,
     select,
     tuple_,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 
 def _array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[Any]:
@@ -52,19 +54,50 @@ def pairs_in(
     return tuple_(first, second).in_(select(unnested.c.first, unnested.c.second))
 
 
-def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Rows that all name the same columns, in one statement."""
+Updates = Callable[[Any], dict[str, Any]]
+
+
+def insert_rows(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    on_conflict: tuple[Sequence[str], Updates] | None = None,
+) -> None:
+    """Rows that all name the same columns, in one statement.
+
+    ``on_conflict``: the unique columns, and what a row already there becomes, given the
+    proposed row (``excluded``): an upsert, on both stores.
+    On PostgreSQL a column with one value in every row (the batch's time, its account) goes as
+    that one value rather than an array of copies: arrays cost the driver time per element.
+    """
     if not rows:
         return
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(table), list(rows))
-        return
     names = list(rows[0])
+    if connection.dialect.name != "postgresql":
+        statement: Any = sqlite_insert(table)
+        if on_conflict is not None:
+            statement = statement.on_conflict_do_update(
+                index_elements=list(on_conflict[0]), set_=on_conflict[1](statement.excluded)
+            )
+        connection.execute(statement, list(rows))
+        return
+    columns: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in names}
+    varying = [name for name in names if any(v != columns[name][0] for v in columns[name])]
+    varying = varying or names[:1]
     arrays = [
-        _array(f"rows_{index}", table.c[name], [row[name] for row in rows])
-        for index, name in enumerate(names)
+        _array(f"rows_{index}", table.c[name], columns[name]) for index, name in enumerate(varying)
     ]
-    unnested = func.unnest(*arrays).table_valued(*names).render_derived()
-    connection.execute(
-        insert(table).from_select(names, select(*(unnested.c[name] for name in names)))
-    )
+    unnested = func.unnest(*arrays).table_valued(*varying).render_derived()
+    chosen = [
+        unnested.c[name]
+        if name in varying
+        else literal(columns[name][0], table.c[name].type).label(name)
+        for name in names
+    ]
+    upsert = postgresql_insert(table).from_select(names, select(*chosen))
+    if on_conflict is not None:
+        upsert = upsert.on_conflict_do_update(
+            index_elements=list(on_conflict[0]), set_=on_conflict[1](upsert.excluded)
+        )
+    connection.execute(upsert)

@@ -345,26 +345,7 @@ def record_results_in(
     if not attempts:
         return
     now = now or utcnow()
-    events = list({(attempt.account_id, attempt.event_id) for attempt in attempts})
     hooks = list({(a.account_id, result.webhook_uuid) for a in attempts for result in a.results})
-    existing = {
-        (row.account_id, row.event_id, row.webhook_uuid): row.attempts
-        for row in connection.execute(
-            select(
-                webhook_deliveries.c.account_id,
-                webhook_deliveries.c.event_id,
-                webhook_deliveries.c.webhook_uuid,
-                webhook_deliveries.c.attempts,
-            ).where(
-                pairs_in(
-                    connection,
-                    webhook_deliveries.c.account_id,
-                    webhook_deliveries.c.event_id,
-                    events,
-                )
-            )
-        )
-    }
     alive = {
         (row.account_id, row.uuid)
         for row in connection.execute(
@@ -373,43 +354,41 @@ def record_results_in(
             )
         )
     }
-    inserts: list[dict[str, Any]] = []
-    for attempt in attempts:
-        for result in attempt.results:
-            if (attempt.account_id, result.webhook_uuid) not in alive:
-                continue
-            values: dict[str, Any] = {
-                "status": result.status,
-                "response_status": result.response_status,
-                "latency_ms": result.latency_ms,
-                "last_error": result.error,
-                "updated_at": now,
-                "delivered_at": now if result.status == "delivered" else None,
-            }
-            key = (attempt.account_id, attempt.event_id, result.webhook_uuid)
-            if key not in existing:
-                inserts.append(
-                    {
-                        "account_id": attempt.account_id,
-                        "webhook_uuid": result.webhook_uuid,
-                        "event_id": attempt.event_id,
-                        "event_type": attempt.event_type,
-                        "attempts": 1,
-                        "created_at": now,
-                        **values,
-                    }
-                )
-                continue
-            connection.execute(
-                update(webhook_deliveries)
-                .where(
-                    webhook_deliveries.c.account_id == attempt.account_id,
-                    webhook_deliveries.c.webhook_uuid == result.webhook_uuid,
-                    webhook_deliveries.c.event_id == attempt.event_id,
-                )
-                .values(attempts=existing[key] + 1, **values)
-            )
-    insert_rows(connection, webhook_deliveries, inserts)
+    rows = [
+        {
+            "account_id": attempt.account_id,
+            "webhook_uuid": result.webhook_uuid,
+            "event_id": attempt.event_id,
+            "event_type": attempt.event_type,
+            "status": result.status,
+            "attempts": 1,
+            "response_status": result.response_status,
+            "latency_ms": result.latency_ms,
+            "last_error": result.error,
+            "created_at": now,
+            "updated_at": now,
+            "delivered_at": now if result.status == "delivered" else None,
+        }
+        for attempt in attempts
+        for result in attempt.results
+        if (attempt.account_id, result.webhook_uuid) in alive
+    ]
+
+    def again(proposed: Any) -> dict[str, Any]:
+        """A line already there counts one more attempt and takes the latest result."""
+        changed = ("status", "response_status", "latency_ms", "last_error", "updated_at")
+        return {
+            "attempts": webhook_deliveries.c.attempts + 1,
+            "delivered_at": proposed.delivered_at,
+            **{name: proposed[name] for name in changed},
+        }
+
+    insert_rows(
+        connection,
+        webhook_deliveries,
+        rows,
+        on_conflict=(("account_id", "webhook_uuid", "event_id"), again),
+    )
 
 
 def reopen_failed(db: Database, keys: list[tuple[str, str]]) -> None:

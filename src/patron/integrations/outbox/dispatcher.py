@@ -76,10 +76,21 @@ class BatchOutcome:
 @runtime_checkable
 class AsyncBatchHandler(Protocol):
     """A handler that sends a whole batch from the dispatcher's event loop, many requests in
-    flight at once (at most ``concurrency``); ``last`` says, per event, if it is its last try."""
+    flight at once (at most ``concurrency``).
+
+    ``plan`` reads what the batch needs from the store, on a thread, right after the claim
+    (while the batch before is still being sent); ``deliver`` gets its result, and ``last``
+    says, per event, whether this is its last try.
+    """
+
+    def plan(self, events: Sequence[OutboxEvent]) -> object: ...
 
     async def deliver(
-        self, events: Sequence[OutboxEvent], last: Sequence[bool], concurrency: int
+        self,
+        events: Sequence[OutboxEvent],
+        last: Sequence[bool],
+        concurrency: int,
+        plan: object,
     ) -> BatchOutcome: ...
 
     async def aclose(self) -> None: ...
@@ -121,10 +132,10 @@ class Dispatcher:
 
     def run_once(self) -> int:
         """One batch: how many events were claimed (0 when nothing was due)."""
-        events = self._claim()
+        events, plans = self._claim()
         if not events:
             return 0
-        settle = self._run(self._deliver(events))
+        settle = self._run(self._deliver(events, plans))
         settle()
         return len(events)
 
@@ -137,14 +148,28 @@ class Dispatcher:
         if runtime is not None:
             runtime.finalizer()
 
-    def _claim(self) -> list[OutboxEvent]:
-        return store.claim(
+    def _claim(self) -> tuple[list[OutboxEvent], list[object]]:
+        """A batch, and each asynchronous handler's plan for it."""
+        events = store.claim(
             self.db,
             limit=self.batch_size,
             lease_seconds=self.lease_seconds,
             max_attempts=self.policy.max_attempts,
             account_id=self.account_id,
         )
+        if not events:
+            return events, []
+        return events, [self._plan(handler, events) for handler in self._asynchronous()]
+
+    def _plan(self, handler: AsyncBatchHandler, events: list[OutboxEvent]) -> object:
+        try:
+            return handler.plan(events)
+        except Exception as error:  # delivered as a retry of the whole batch
+            log.exception("outbox handler %r failed to plan a batch", type(handler).__name__)
+            return _Failed(error)
+
+    def _asynchronous(self) -> list[AsyncBatchHandler]:
+        return [handler for handler in self.handlers if isinstance(handler, AsyncBatchHandler)]
 
     def _run(self, work: Coroutine[Any, Any, T]) -> T:
         if self._runtime is None:
@@ -156,13 +181,13 @@ class Dispatcher:
         assert self._runtime is not None
         store_thread = self._runtime.store_thread
         total = batches = 0
-        claiming: asyncio.Future[list[OutboxEvent]] | None = loop.run_in_executor(
-            store_thread, self._claim
+        claiming: asyncio.Future[tuple[list[OutboxEvent], list[object]]] | None = (
+            loop.run_in_executor(store_thread, self._claim)
         )
         settling: asyncio.Future[None] | None = None
         try:
             while claiming is not None:
-                events = await claiming
+                events, plans = await claiming
                 claiming = None
                 if not events:
                     if settling is None:
@@ -176,7 +201,7 @@ class Dispatcher:
                 total += len(events)
                 if batches < max_batches:
                     claiming = loop.run_in_executor(store_thread, self._claim)
-                settle = await self._deliver(events)
+                settle = await self._deliver(events, plans)
                 if settling is not None:
                     await settling
                 settling = loop.run_in_executor(store_thread, settle)
@@ -191,11 +216,11 @@ class Dispatcher:
                 await asyncio.gather(*leftovers, return_exceptions=True)
         return total
 
-    async def _deliver(self, events: list[OutboxEvent]) -> Callable[[], None]:
+    async def _deliver(self, events: list[OutboxEvent], plans: list[object]) -> Callable[[], None]:
         """Every handler on the batch; returns what settles it."""
         assert self._runtime is not None
         last = [event.attempts >= self.policy.max_attempts for event in events]
-        asynchronous = [h for h in self.handlers if isinstance(h, AsyncBatchHandler)]
+        asynchronous = self._asynchronous()
         synchronous = [h for h in self.handlers if not isinstance(h, AsyncBatchHandler)]
         loop = asyncio.get_running_loop()
         in_threads = (
@@ -204,7 +229,10 @@ class Dispatcher:
             else None
         )
         batches = await asyncio.gather(
-            *(self._deliver_asynchronously(handler, events, last) for handler in asynchronous)
+            *(
+                self._deliver_asynchronously(handler, events, last, plan)
+                for handler, plan in zip(asynchronous, plans, strict=True)
+            )
         )
         per_event: list[list[Outcome]] = [[] for _ in events]
         if in_threads is not None:
@@ -221,10 +249,16 @@ class Dispatcher:
         return lambda: store.settle(self.db, settlements, also=records)
 
     async def _deliver_asynchronously(
-        self, handler: AsyncBatchHandler, events: list[OutboxEvent], last: list[bool]
+        self,
+        handler: AsyncBatchHandler,
+        events: list[OutboxEvent],
+        last: list[bool],
+        plan: object,
     ) -> BatchOutcome:
         try:
-            batch = await handler.deliver(events, last, self.concurrency)
+            if isinstance(plan, _Failed):
+                raise plan.error
+            batch = await handler.deliver(events, last, self.concurrency, plan)
         except Exception as error:  # a handler bug must not stop the worker
             log.exception("outbox handler %r failed on a batch", type(handler).__name__)
             retry: Outcome = Retry(f"{type(error).__name__}: {error}")
@@ -241,13 +275,21 @@ class Dispatcher:
         for handler in batch_aware:
             handler.prepare(events)
 
-        def deliver(event: OutboxEvent) -> Outcome:
-            return _merge(_each(handlers, event, event.attempts >= self.policy.max_attempts))
+        outcomes: list[Outcome] = [Delivered() for _ in events]
+        queue = iter(range(len(events)))
 
-        if self.concurrency > 1 and len(events) > 1:
-            outcomes = list(self._runtime.threads.map(deliver, events))
+        def work() -> None:  # up to ``concurrency`` threads share the queue
+            for index in queue:
+                event = events[index]
+                last = event.attempts >= self.policy.max_attempts
+                outcomes[index] = _merge(_each(handlers, event, last))
+
+        workers = min(self.concurrency, len(events))
+        if workers > 1:
+            for _ in self._runtime.threads.map(lambda _: work(), range(workers)):
+                pass
         else:
-            outcomes = [deliver(event) for event in events]
+            work()
         for handler in batch_aware:
             handler.flush()
         return outcomes
@@ -268,6 +310,11 @@ class Dispatcher:
             )
         log.warning("outbox event %s is dead: %s", event.event_id, outcome.error)
         return Settlement(event.account_id, event.event_id, store.DEAD, error=outcome.error)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: Exception
 
 
 @dataclass

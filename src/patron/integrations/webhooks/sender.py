@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -95,20 +95,37 @@ class WebhookSender:
     _session: aiohttp.ClientSession | None = None
 
     async def deliver(
-        self, events: Sequence[OutboxEvent], last: Sequence[bool], concurrency: int
+        self,
+        events: Sequence[OutboxEvent],
+        last: Sequence[bool],
+        concurrency: int,
+        plan: object,
     ) -> BatchOutcome:
-        plans = await asyncio.to_thread(self._plan, events)
+        plans = cast(list[_Planned], plan)
         outcomes: list[Outcome] = [Delivered() for _ in events]
         if not plans:
             return BatchOutcome(outcomes)
         session = self._open(concurrency)
-        slots = asyncio.Semaphore(concurrency)
-        attempts = await asyncio.gather(
-            *(self._send_event(session, slots, plan, last[plan.index]) for plan in plans)
-        )
-        for plan, (_, outcome) in zip(plans, attempts, strict=True):
-            outcomes[plan.index] = outcome
-        log = [attempt for attempt, _ in attempts]
+        jobs = [
+            (number, one, target, envelope(one.event, one.name))
+            for number, one in enumerate(plans)
+            for target in one.targets
+        ]
+        sent: list[list[tuple[DeliveryResult, float | None]]] = [[] for _ in plans]
+        queue = iter(jobs)
+
+        async def worker() -> None:  # ``concurrency`` of these share the queue
+            for number, one, target, body in queue:
+                last_attempt = last[one.index]
+                sent[number].append(
+                    await self._send(session, target, one.event.event_id, body, last_attempt)
+                )
+
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(jobs)))))
+        log = []
+        for one, results in zip(plans, sent, strict=True):
+            attempt, outcomes[one.index] = _outcome(one, results)
+            log.append(attempt)
         return BatchOutcome(
             outcomes, lambda connection: webhooks.record_results_in(connection, log)
         )
@@ -118,7 +135,7 @@ class WebhookSender:
         if session is not None:
             await session.close()
 
-    def _plan(self, events: Sequence[OutboxEvent]) -> list[_Planned]:
+    def plan(self, events: Sequence[OutboxEvent]) -> list[_Planned]:
         """The batch's subscribed webhooks, less those that already had an event: one query."""
         wanted: list[tuple[int, OutboxEvent, str, list[WebhookTarget]]] = []
         for index, event in enumerate(events):
@@ -160,36 +177,9 @@ class WebhookSender:
             )
         return self._session
 
-    async def _send_event(
-        self,
-        session: aiohttp.ClientSession,
-        slots: asyncio.Semaphore,
-        plan: _Planned,
-        last_attempt: bool,
-    ) -> tuple[webhooks.Attempt, Outcome]:
-        event = plan.event
-        body = envelope(event, plan.name)
-        sent = await asyncio.gather(
-            *(
-                self._send(session, slots, target, event.event_id, body, last_attempt)
-                for target in plan.targets
-            )
-        )
-        results = [result for result, _ in sent]
-        attempt = webhooks.Attempt(event.account_id, event.event_id, plan.name, results)
-        retrying = [result for result in results if result.status == "retrying"]
-        failed = [result for result in results if result.status == "failed"]
-        if retrying:
-            waits = [after for _, after in sent if after is not None]
-            return attempt, Retry(_summary(retrying), max(waits) if waits else None)
-        if failed:
-            return attempt, Dead(_summary(failed))
-        return attempt, Delivered()
-
     async def _send(
         self,
         session: aiohttp.ClientSession,
-        slots: asyncio.Semaphore,
         target: WebhookTarget,
         event_id: str,
         body: bytes,
@@ -215,25 +205,24 @@ class WebhookSender:
         headers["user-agent"] = "Patron-Webhooks/1"
         if route.host_header is not None:
             headers["host"] = route.host_header
-        async with slots:
-            started = time.monotonic()
-            try:
-                async with session.post(
-                    route.url,
-                    data=body,
-                    headers=headers,
-                    allow_redirects=False,
-                    server_hostname=route.server_hostname,
-                ) as response:
-                    await response.content.read(MAX_RESPONSE_BYTES)
-                    status = response.status
-                    wait = response.headers.get("retry-after")
-            except TimeoutError as error:
-                return result(True, f"timed out: {type(error).__name__}", ms=_ms(started)), None
-            except aiohttp.ClientConnectorError as error:
-                return result(True, f"ConnectError: {error}", ms=_ms(started)), None
-            except aiohttp.ClientError as error:
-                return result(True, f"{type(error).__name__}: {error}", ms=_ms(started)), None
+        started = time.monotonic()
+        try:
+            async with session.post(
+                route.url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                server_hostname=route.server_hostname,
+            ) as response:
+                await response.content.read(MAX_RESPONSE_BYTES)
+                status = response.status
+                wait = response.headers.get("retry-after")
+        except TimeoutError as error:
+            return result(True, f"timed out: {type(error).__name__}", ms=_ms(started)), None
+        except aiohttp.ClientConnectorError as error:
+            return result(True, f"ConnectError: {error}", ms=_ms(started)), None
+        except aiohttp.ClientError as error:
+            return result(True, f"{type(error).__name__}: {error}", ms=_ms(started)), None
         elapsed = _ms(started)
         if 200 <= status < 300:
             return result(False, None, status, elapsed), None
@@ -261,6 +250,23 @@ class WebhookSender:
         if private or not addresses:
             return f"refused: {host} resolves to a private address ({', '.join(private)})", False
         return pinned(url, addresses[0])
+
+
+def _outcome(
+    plan: _Planned, sent: list[tuple[DeliveryResult, float | None]]
+) -> tuple[webhooks.Attempt, Outcome]:
+    """The event's log line and outcome from what each of its webhooks answered."""
+    event = plan.event
+    results = [result for result, _ in sent]
+    attempt = webhooks.Attempt(event.account_id, event.event_id, plan.name, results)
+    retrying = [result for result in results if result.status == "retrying"]
+    failed = [result for result in results if result.status == "failed"]
+    if retrying:
+        waits = [after for _, after in sent if after is not None]
+        return attempt, Retry(_summary(retrying), max(waits) if waits else None)
+    if failed:
+        return attempt, Dead(_summary(failed))
+    return attempt, Delivered()
 
 
 def pinned(url: str, address: str) -> _Route:
