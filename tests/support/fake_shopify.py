@@ -72,13 +72,11 @@ class FakeShopify:
                 return 401, {"errors": INVALID_TOKEN}
             if self.trouble:
                 trouble = self.trouble.pop(0)
-                if trouble == "APPLIED_500":
-                    self._operation(body.get("query", ""), body.get("variables") or {})
+                if trouble.startswith("APPLIED_"):
+                    _, applied = self._operation(body.get("query", ""), body.get("variables") or {})
+                    if trouble == "APPLIED_SLOW":
+                        return -1, applied
                     return 500, {"errors": "Internal error"}
-                if trouble == "APPLIED_SLOW":
-                    return -1, self._operation(body.get("query", ""), body.get("variables") or {})[
-                        1
-                    ]
                 return self._trouble(trouble)
             return self._operation(body.get("query", ""), body.get("variables") or {})
 
