@@ -4,6 +4,7 @@ and every failure a retry or a dead letter that leaves Patron's ledger as it was
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -12,7 +13,9 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
+from typer.testing import CliRunner
 
+from patron.cli.main import app
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.events import outbox_events
@@ -378,3 +381,20 @@ def test_the_worker_refreshes_wallets_not_read_for_a_while(db: Database, tenant:
     assert later == RefreshReport(refreshed=1, failed=0)
     assert refused == RefreshReport(refreshed=0, failed=1)
     assert shopify_balance(db, tenant, wallet) == 500
+
+
+def test_an_operator_refreshes_store_credit_from_the_command_line(
+    db: Database, database_url: str, tenant: Tenant
+) -> None:
+    with running_shopify() as fake:
+        connect(db, tenant, fake)
+        wallet, gid = customer_wallet(db, tenant, fake)
+        fake.give_credit(gid, "8.40")
+        result = CliRunner().invoke(
+            app,
+            ["shopify", "refresh", "--account", tenant.uuid, "--database", database_url],
+        )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"refreshed": 1, "failed": 0}
+    assert shopify_balance(db, tenant, wallet) == 840

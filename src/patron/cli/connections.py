@@ -5,6 +5,8 @@ Their credentials are sealed with ``PATRON_SECRET_KEY`` when it is set (``token_
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -69,6 +71,34 @@ def disconnect(account: AccountOption, database: DatabaseOption = None) -> None:
     except DomainError as error:
         fail(error)
     emit({"account": account, "connected": False})
+
+
+@shopify_app.command("refresh")
+def refresh(
+    account: Annotated[
+        str | None, typer.Option("--account", help="Only this account (default: all).")
+    ] = None,
+    older_than: Annotated[
+        float,
+        typer.Option("--older-than", help="Seconds since the last read (0: every wallet)."),
+    ] = 0.0,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 1000,
+    database: DatabaseOption = None,
+) -> None:
+    """Read Shopify store credit now for wallets of Shopify customers."""
+    from patron.integrations.shopify.credit import refresh_stale, shopify_client
+
+    settings = load_settings(database_url=database)
+    with shopify_client(settings.webhook_timeout_seconds) as client:
+        report = refresh_stale(
+            open_database(database),
+            client,
+            older_than=timedelta(seconds=older_than),
+            limit=limit,
+            account_id=account,
+            secret_key=settings.sealing_key,
+        )
+    emit(asdict(report))
 
 
 klaviyo_app = typer.Typer(help="Connect an account to Klaviyo.")
