@@ -5,10 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, DateTime, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 from patron.core.clock import utcnow
 from patron.core.db import metadata
+
+UNSETTLED = "status IN ('pending', 'delivering')"
 
 outbox_events = Table(
     "outbox_events",
@@ -26,6 +39,14 @@ outbox_events = Table(
     Index("ix_outbox_events_account_id_status_created_at", "account_id", "status", "created_at"),
     # The dispatcher claims due rows across accounts (a Citus deployment runs it per shard).
     Index("ix_outbox_events_status_next_attempt_at", "status", "next_attempt_at"),
+    # The rows not yet settled, oldest first: a claim reads its batch from here rather than
+    # sorting every due row (and stays as fast however many delivered rows are kept).
+    Index(
+        "ix_outbox_events_unsettled_created_at",
+        "created_at",
+        postgresql_where=text(UNSETTLED),
+        sqlite_where=text(UNSETTLED),
+    ),
 )
 
 audit_events = Table(
