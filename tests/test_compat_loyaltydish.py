@@ -750,6 +750,25 @@ def test_no_token_gets_401_or_nothing_but_signup_and_login(
     assert "jane" not in str(public) + str(one)
 
 
+def test_a_consumer_update_refused_in_part_changes_nothing_at_all(
+    db: Database, ld: LoyaltyDish, shop: Shop
+) -> None:
+    before = changes_of(db, shop.tenant.uuid)
+
+    updated = ld.data(
+        'mutation { updateConsumer(id: "SVVzZXJOb2RlOjE3Nw==",'
+        ' logo: "https://img.example.com/new.png", numOfOrderDiscountsAllowed: 3,'
+        ' email: "not-an-email") { success errors consumer { logo } } }',
+        token=shop.tenant.token,
+    )["updateConsumer"]
+
+    assert updated["success"] is False
+    assert updated["consumer"] is None
+    assert "email" in updated["errors"]
+    # The extras (logo, discounts) are written in the same transaction as the email: neither.
+    assert changes_of(db, shop.tenant.uuid) == before
+
+
 def test_a_consumer_may_not_use_merchant_operations(
     db: Database, ld: LoyaltyDish, shop: Shop
 ) -> None:

@@ -47,7 +47,7 @@ from patron.core.unit import run_command
 from patron.customers import repository as customer_repository
 from patron.customers import service as customer_service
 from patron.customers import validation
-from patron.customers.models import Customer, NewCustomer
+from patron.customers.models import Customer, CustomerChanges, NewCustomer
 from patron.customers.profile import clean_profile
 
 CREDENTIALS_MESSAGE = "Please, enter valid credentials."
@@ -704,28 +704,50 @@ def update_profile(
     db: Database, principal: Principal, customer_uuid: str, changes: ProfileChanges
 ) -> ConsumerProfile:
     """Change a consumer's extras (staff and admin need the admin scope)."""
-    principal.require("write")
-    if principal.customer_uuid is not None:
-        raise Forbidden("a consumer's token cannot change consumers")
+    _check_may_change(principal)
     cleaned = _clean_changes(changes, principal)
+    return run_command(
+        db, lambda connection: _save_extras(connection, principal, customer_uuid, cleaned)
+    )
 
-    def write(connection: Connection) -> ConsumerProfile:
-        if not validation.is_uuid(customer_uuid) or (
-            customer_repository.get_customer(connection, principal.account_id, customer_uuid)
-            is None
-        ):
-            raise NotFound(f"no consumer with uuid '{customer_uuid}'", field="id")
-        if cleaned:
-            repository.save_profile(
-                connection, principal.account_id, customer_uuid, cleaned, utcnow()
+
+def update_consumer(
+    db: Database,
+    principal: Principal,
+    customer_uuid: str,
+    changes: CustomerChanges,
+    extras: ProfileChanges,
+) -> Customer:
+    """Change a consumer's customer fields and extras together, in one transaction."""
+    _check_may_change(principal)
+    cleaned = _clean_changes(extras, principal)
+
+    def write(connection: Connection) -> Customer:
+        _save_extras(connection, principal, customer_uuid, cleaned)
+        if not changes.profile and not changes.identities and changes.connected_services is None:
+            found = customer_repository.get_customer(
+                connection, principal.account_id, customer_uuid
             )
-        return repository.profiles_for(connection, principal.account_id, [customer_uuid])[
-            customer_uuid
-        ]
+            assert found is not None  # _save_extras found it
+            return found
+        return customer_service.change_customer(connection, principal, customer_uuid, changes)
 
     return run_command(db, write)
 
 
-def check_profile_changes(principal: Principal, changes: ProfileChanges) -> None:
-    """Raise what ``update_profile`` would refuse about the values, before anything is written."""
-    _clean_changes(changes, principal)
+def _check_may_change(principal: Principal) -> None:
+    principal.require("write")
+    if principal.customer_uuid is not None:
+        raise Forbidden("a consumer's token cannot change consumers")
+
+
+def _save_extras(
+    connection: Connection, principal: Principal, customer_uuid: str, cleaned: dict[str, Any]
+) -> ConsumerProfile:
+    if not validation.is_uuid(customer_uuid) or (
+        customer_repository.get_customer(connection, principal.account_id, customer_uuid) is None
+    ):
+        raise NotFound(f"no consumer with uuid '{customer_uuid}'", field="id")
+    if cleaned:
+        repository.save_profile(connection, principal.account_id, customer_uuid, cleaned, utcnow())
+    return repository.profiles_for(connection, principal.account_id, [customer_uuid])[customer_uuid]

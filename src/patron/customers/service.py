@@ -208,6 +208,18 @@ def update_customer(
 ) -> Customer:
     """Change only the fields given; the same uniqueness rules as on create."""
     principal.require("write")
+    if not validation.is_uuid(customer_uuid):
+        raise _no_contact(customer_uuid)
+    return run_command(
+        db, lambda connection: change_customer(connection, principal, customer_uuid, changes)
+    )
+
+
+def change_customer(
+    connection: Connection, principal: Principal, customer_uuid: str, changes: CustomerChanges
+) -> Customer:
+    """``update_customer`` inside a transaction the caller owns (with other writes of its
+    command); the caller has checked the scope."""
     profile = clean_profile(changes.profile)
     identities = _clean_identities(dict(changes.identities))
     services = (
@@ -215,39 +227,33 @@ def update_customer(
         if changes.connected_services is not None
         else None
     )
-
-    if not validation.is_uuid(customer_uuid):
+    current = repository.get_customer(
+        connection,
+        principal.account_id,
+        customer_uuid,
+        for_update=connection.dialect.name != "sqlite",
+    )
+    if current is None:
         raise _no_contact(customer_uuid)
-
-    def write(connection: Connection) -> Customer:
-        current = repository.get_customer(
-            connection, principal.account_id, customer_uuid, for_update=not db.is_sqlite
+    _check_unique(connection, principal, profile, identities, customer_uuid)
+    now = utcnow()
+    values: dict[str, Any] = {**profile, "updated_at": now}
+    if "archived" in profile and profile["archived"] != current.archived:
+        values["archived_at"] = now if profile["archived"] else None
+    if services is not None:
+        values["connected_services"] = services
+    repository.update_customer(connection, principal.account_id, customer_uuid, values)
+    for service, external in identities.items():
+        repository.set_identity(
+            connection, principal.account_id, customer_uuid, service, external, now
         )
-        if current is None:
-            raise _no_contact(customer_uuid)
-        _check_unique(connection, principal, profile, identities, customer_uuid)
-        now = utcnow()
-        values: dict[str, Any] = {**profile, "updated_at": now}
-        if "archived" in profile and profile["archived"] != current.archived:
-            values["archived_at"] = now if profile["archived"] else None
-        if services is not None:
-            values["connected_services"] = services
-        repository.update_customer(connection, principal.account_id, customer_uuid, values)
-        for service, external in identities.items():
-            repository.set_identity(
-                connection, principal.account_id, customer_uuid, service, external, now
-            )
-        updated = repository.get_customer(connection, principal.account_id, customer_uuid)
-        assert updated is not None
-        changed = sorted(
-            set(profile) - {"email_normalized"} | {f"identities.{s}" for s in identities}
-        )
-        payload = _event(updated)
-        payload["changed_fields"] = changed
-        record_event(connection, principal.account_id, "contact.updated", payload)
-        return updated
-
-    return run_command(db, write)
+    updated = repository.get_customer(connection, principal.account_id, customer_uuid)
+    assert updated is not None
+    changed = sorted(set(profile) - {"email_normalized"} | {f"identities.{s}" for s in identities})
+    payload = _event(updated)
+    payload["changed_fields"] = changed
+    record_event(connection, principal.account_id, "contact.updated", payload)
+    return updated
 
 
 def delete_customer(db: Database, principal: Principal, customer_uuid: str) -> None:

@@ -52,7 +52,6 @@ from patron.consumers.models import ConsumerQuery, ProfileChanges
 from patron.core.errors import DomainError, Forbidden, NotFound
 from patron.core.money import from_minor
 from patron.core.settings import Settings
-from patron.customers import service as customer_service
 from patron.customers.models import Customer, CustomerChanges
 from patron.orders import service as order_service
 from patron.promotions import service as promotion_service
@@ -391,17 +390,10 @@ def _update_consumer(
         found = _consumer_by_id(context, id, "id")
         if found is None:
             raise NotFound(f"no consumer with id '{id}'", field="id")
-        context.close()  # the writes below are their own transactions
-        consumers.check_profile_changes(principal, extras)
-        updated = (
-            customer_service.update_customer(
-                context.db, principal, found.uuid, CustomerChanges(profile=profile)
-            )
-            if profile
-            else found
+        context.close()  # the command below is its own transaction
+        updated = consumers.update_consumer(
+            context.db, principal, found.uuid, CustomerChanges(profile=profile), extras
         )
-        if extras.values:
-            consumers.update_profile(context.db, principal, found.uuid, extras)
     except DomainError as error:
         return UpdateConsumer(success=False, errors=ExpectedErrorType(expected_errors(error)))
     return UpdateConsumer(success=True, consumer=IUserNode.of(updated))
