@@ -26,9 +26,15 @@ class Received:
 class Receiver:
     """Answers each POST with the next scripted status (the last one repeats), after a delay."""
 
-    def __init__(self, statuses: tuple[int, ...] = (200,), delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        statuses: tuple[int, ...] = (200,),
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.statuses = list(statuses)
         self.delay = delay
+        self.headers = dict(headers or {})
         self.received: list[Received] = []
         self._lock = threading.Lock()
         receiver = self
@@ -49,6 +55,8 @@ class Receiver:
                     time.sleep(receiver.delay)
                 try:
                     self.send_response(status)
+                    for name, value in receiver.headers.items():
+                        self.send_header(name, value)
                     self.send_header("content-length", "2")
                     self.end_headers()
                     self.wfile.write(b"ok")
@@ -69,8 +77,13 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(statuses: tuple[int, ...] = (200,), delay: float = 0.0) -> Iterator[Receiver]:
-    receiver = Receiver(statuses, delay)
+def running_receiver(
+    statuses: tuple[int, ...] = (200,),
+    delay: float = 0.0,
+    headers: dict[str, str] | None = None,
+) -> Iterator[Receiver]:
+    """A receiver answering the statuses in turn, each answer with ``headers``."""
+    receiver = Receiver(statuses, delay, headers)
     receiver._thread.start()
     try:
         yield receiver
