@@ -86,12 +86,13 @@ class WebhookSender:
     policy: UrlPolicy
     resolver: Resolver = resolve
     clock: Callable[[], float] = time.time
-    # Subscriptions are read once per account per this many seconds, not once per event:
-    # a new or changed webhook takes effect within it.
+    # Subscriptions (and a webhook host's addresses) are read once per this many seconds, not
+    # once per event: a new or changed webhook takes effect within it.
     cache_seconds: float = 2.0
     # Which resolved addresses may be called (tests stand a loopback address in for a public one).
     allowed_address: Callable[[str], bool] = is_public
     _cache: dict[str, tuple[float, list[Subscription]]] = field(default_factory=dict)
+    _addresses: dict[tuple[str, int], tuple[float, list[str]]] = field(default_factory=dict)
     _session: aiohttp.ClientSession | None = None
 
     async def deliver(
@@ -241,15 +242,24 @@ class WebhookSender:
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            addresses = (
-                [host] if _is_address(host) else await asyncio.to_thread(self.resolver, host, port)
-            )
+            addresses = [host] if _is_address(host) else await self._resolve(host, port)
         except OSError as error:
             return f"cannot resolve {host}: {error}", True
         private = [address for address in addresses if not self.allowed_address(address)]
         if private or not addresses:
             return f"refused: {host} resolves to a private address ({', '.join(private)})", False
         return pinned(url, addresses[0])
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        """The host's addresses, asked again at most every ``cache_seconds``: the request goes
+        to a checked address either way, the cache only spares a lookup per request."""
+        now = time.monotonic()
+        cached = self._addresses.get((host, port))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await asyncio.to_thread(self.resolver, host, port)
+        self._addresses[(host, port)] = (now + self.cache_seconds, found)
+        return found
 
 
 def _outcome(
@@ -290,7 +300,7 @@ def retry_after(value: str, now: float) -> float | None:
     """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date); None when
     it is neither."""
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
