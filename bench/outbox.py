@@ -201,6 +201,7 @@ def run_outbox(
                 while dispatcher.drain():
                     pass
                 seconds = time.monotonic() - started
+                dispatcher.close()
         finally:
             worker_db.dispose()
         seen = receiver_stats(base_url)
