@@ -12,6 +12,7 @@ also get the other-account and owner cases against real objects.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Callable
@@ -51,7 +52,7 @@ GRAPHQL_SCHEMA = build_schema(Settings())._schema
 NOTHING = "00000000-0000-4000-8000-000000000000"
 SCALAR_SAMPLES: dict[str, Any] = {
     "String": NOTHING,
-    "ID": NOTHING,
+    "ID": base64.b64encode(f"Contact:{NOTHING}".encode()).decode(),  # a global id
     "Int": 1,
     "Float": 1.0,
     "Boolean": False,
@@ -87,21 +88,35 @@ def sample_value(input_type: Any) -> Any:
     return SCALAR_SAMPLES.get(input_type.name, "1")
 
 
-def _selection(type_: Any, path: tuple[str, ...]) -> str:
+def _selection(type_: Any, path: tuple[str, ...], aliased: frozenset[str] = frozenset()) -> str:
     if isinstance(type_, GraphQLInterfaceType | GraphQLUnionType):
         parts = ["__typename"]
-        for possible in GRAPHQL_SCHEMA.get_possible_types(type_):
-            if possible.name not in path:
-                parts.append(f"... on {possible.name} {_selection(possible, path)}")
+        possible_types = [
+            possible
+            for possible in GRAPHQL_SCHEMA.get_possible_types(type_)
+            if possible.name not in path
+        ]
+        # A field name that two of the types give different types cannot be merged in one
+        # selection: each type's takes an alias of its own.
+        kinds: dict[str, set[str]] = {}
+        for possible in possible_types:
+            for name, field in possible.fields.items():
+                kinds.setdefault(name, set()).add(str(field.type))
+        clashing = frozenset(name for name, seen in kinds.items() if len(seen) > 1)
+        for possible in possible_types:
+            parts.append(f"... on {possible.name} {_selection(possible, path, clashing)}")
         return "{ " + " ".join(parts) + " }"
     assert isinstance(type_, GraphQLObjectType), type_
     parts = []
     for name, field in type_.fields.items():
-        parts.extend(_field_selection(name, field, path))
+        alias = f"{type_.name}_{name}" if name in aliased else None
+        parts.extend(_field_selection(name, field, path, alias))
     return "{ " + " ".join(parts) + " }"
 
 
-def _field_selection(name: str, field: GraphQLField, path: tuple[str, ...]) -> list[str]:
+def _field_selection(
+    name: str, field: GraphQLField, path: tuple[str, ...], alias: str | None = None
+) -> list[str]:
     required = {
         argument: json.dumps(sample_value(spec.type))
         for argument, spec in field.args.items()
@@ -110,11 +125,12 @@ def _field_selection(name: str, field: GraphQLField, path: tuple[str, ...]) -> l
     variables = ", ".join(f"{argument}: {value}" for argument, value in required.items())
     arguments = f"({variables})" if variables else ""
     target = _named(field.type)
+    selected = f"{alias}: {name}" if alias else name
     if isinstance(target, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
         if target.name in path:
             return []
-        return [f"{name}{arguments} {_selection(target, (*path, target.name))}"]
-    return [f"{name}{arguments}"]
+        return [f"{selected}{arguments} {_selection(target, (*path, target.name))}"]
+    return [f"{selected}{arguments}"]
 
 
 def every_query_field() -> str:

@@ -136,6 +136,13 @@ def get_order(
     return order_from_row(row) if row else None
 
 
+def orders_by_uuids(connection: Connection, account_id: str, uuids: Sequence[str]) -> list[Order]:
+    rows = connection.execute(
+        select(orders).where(orders.c.account_id == account_id, orders.c.uuid.in_(list(uuids)))
+    )
+    return [order_from_row(row) for row in rows]
+
+
 def order_by_external_id(
     connection: Connection,
     account_id: str,

@@ -25,6 +25,7 @@ from patron.core.counters import next_value
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_audit, record_event
+from patron.core.ids import is_uuid
 from patron.core.money import from_minor, normalise_currency, positive_minor, to_decimal, to_minor
 from patron.core.paging import check_page
 from patron.core.unit import run_command
@@ -507,6 +508,13 @@ def get_order(connection: Connection, principal: Principal, order_uuid: str) -> 
     if order is None:
         raise NotFound(f"no order with uuid '{order_uuid}'", field="orderUuid")
     return order
+
+
+def orders_by_uuids(
+    connection: Connection, principal: Principal, uuids: Sequence[str]
+) -> list[Order]:
+    wanted = [uuid for uuid in uuids if is_uuid(uuid)]
+    return repository.orders_by_uuids(connection, principal.account_id, wanted) if wanted else []
 
 
 def list_orders(

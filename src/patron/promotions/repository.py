@@ -130,6 +130,17 @@ def get_promotion(
     return _with_stores(connection, account_id, [row])[0] if row else None
 
 
+def promotions_by_uuids(
+    connection: Connection, account_id: str, uuids: Sequence[str]
+) -> list[Promotion]:
+    rows = connection.execute(
+        select(promotions).where(
+            promotions.c.account_id == account_id, promotions.c.uuid.in_(list(uuids))
+        )
+    ).all()
+    return _with_stores(connection, account_id, rows) if rows else []
+
+
 def list_promotions(
     connection: Connection, account_id: str, *, limit: int, offset: int
 ) -> list[Promotion]:

@@ -324,6 +324,15 @@ def get_promotion(connection: Connection, principal: Principal, promotion_uuid: 
     return _promotion_or_not_found(connection, principal, promotion_uuid)
 
 
+def promotions_by_uuids(
+    connection: Connection, principal: Principal, uuids: Sequence[str]
+) -> list[Promotion]:
+    wanted = [uuid for uuid in uuids if is_uuid(uuid)]
+    if not wanted:
+        return []
+    return repository.promotions_by_uuids(connection, principal.account_id, wanted)
+
+
 def list_promotions(
     connection: Connection,
     principal: Principal,

@@ -345,6 +345,13 @@ def find_code(connection: Connection, principal: Principal, code: str) -> Redemp
     return repository.get_by_code(connection, principal.account_id, wanted)
 
 
+def codes_by_uuids(
+    connection: Connection, principal: Principal, uuids: Sequence[str]
+) -> list[Redemption]:
+    wanted = [uuid for uuid in uuids if is_uuid(uuid)]
+    return repository.get_by_uuids(connection, principal.account_id, wanted) if wanted else []
+
+
 def codes_for_wallets(
     connection: Connection,
     principal: Principal,

@@ -122,6 +122,13 @@ def record_shopify_balance(
     return bool(result.rowcount)
 
 
+def wallets_by_uuids(connection: Connection, account_id: str, uuids: Sequence[str]) -> list[Wallet]:
+    rows = connection.execute(
+        select(wallets).where(wallets.c.account_id == account_id, wallets.c.uuid.in_(list(uuids)))
+    )
+    return [wallet_from_row(row) for row in rows]
+
+
 def wallets_for_customers(
     connection: Connection, account_id: str, customer_uuids: Sequence[str]
 ) -> dict[str, Wallet]:
@@ -321,6 +328,27 @@ def get_entries(
         )
     )
     return [entry_from_row(row) for row in rows]
+
+
+def entries_before(
+    connection: Connection,
+    account_id: str,
+    wallet_uuid: str,
+    *,
+    before_seq: int | None,
+    limit: int,
+) -> list[CreditEntry]:
+    query = (
+        select(credit_entries)
+        .where(
+            credit_entries.c.account_id == account_id, credit_entries.c.wallet_uuid == wallet_uuid
+        )
+        .order_by(credit_entries.c.seq.desc())
+        .limit(limit)
+    )
+    if before_seq is not None:
+        query = query.where(credit_entries.c.seq < before_seq)
+    return [entry_from_row(row) for row in connection.execute(query)]
 
 
 def entries_for_wallets(

@@ -356,6 +356,36 @@ def entries_for_wallets(
     )
 
 
+def get_entries(
+    connection: Connection, principal: Principal, entry_uuids: Sequence[str]
+) -> list[CreditEntry]:
+    """The account's entries among these uuids (malformed ones are simply not found)."""
+    wanted = [uuid for uuid in entry_uuids if is_uuid(uuid)]
+    return repository.get_entries(connection, principal.account_id, wanted) if wanted else []
+
+
+def entries_before(
+    connection: Connection,
+    principal: Principal,
+    wallet_uuid: str,
+    *,
+    before_seq: int | None,
+    limit: int,
+) -> list[CreditEntry]:
+    """A wallet's entries newest first, from just before position ``before_seq`` (a cursor)."""
+    return repository.entries_before(
+        connection, principal.account_id, wallet_uuid, before_seq=before_seq, limit=limit
+    )
+
+
+def wallets_by_uuids(
+    connection: Connection, principal: Principal, uuids: Sequence[str]
+) -> list[Wallet]:
+    wanted = [uuid for uuid in uuids if is_uuid(uuid)]
+    found = repository.wallets_by_uuids(connection, principal.account_id, wanted) if wanted else []
+    return repository.with_expired(connection, principal.account_id, found, utcnow())
+
+
 def get_wallet(connection: Connection, principal: Principal, wallet_uuid: str) -> Wallet:
     return postings.load_wallet(connection, principal, wallet_uuid, utcnow())
 

@@ -15,6 +15,7 @@ from patron.api.graphql import orders as order_api
 from patron.api.graphql import promotions as promotion_api
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.relay import Node
 from patron.api.graphql.wallets import Wallet
 from patron.core.errors import DomainError
 from patron.customers import service as customer_service
@@ -47,7 +48,7 @@ class Identity:
 
 
 @strawberry.type(description="A person who buys: one wallet each.")
-class Contact:
+class Contact(Node):
     uuid: str
     number: int = strawberry.field(description="Stable per-account integer id.")
     name: str | None

@@ -14,6 +14,7 @@ from strawberry.types import Info
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.relay import Node
 from patron.core.errors import DomainError
 from patron.core.money import from_minor
 from patron.core.paging import check_page
@@ -88,7 +89,7 @@ class OrderRefund:
 
 
 @strawberry.type(description="A purchase, recorded once per store and external id.")
-class Order:
+class Order(Node):
     uuid: str
     number: int = strawberry.field(description="Stable per-account integer id.")
     external_id: str

@@ -14,6 +14,7 @@ from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, messages, user_errors
 from patron.api.graphql.redemptions import RedemptionCode
+from patron.api.graphql.relay import Node
 from patron.api.graphql.wallets import CreditEntry, CreditType
 from patron.core.errors import DomainError, InvalidInput
 from patron.core.money import from_minor
@@ -44,7 +45,7 @@ class PromotionReward(Enum):
 
 
 @strawberry.type(description="A promotion: who it is for, where, when, and what it gives.")
-class Promotion:
+class Promotion(Node):
     uuid: str
     number: int = strawberry.field(description="Stable per-account integer id.")
     name: str

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.relay import Node
 from patron.api.graphql.wallets import CreditEntry, CreditType
 from patron.core.errors import DomainError
 from patron.core.money import from_minor
@@ -30,7 +31,7 @@ class RedemptionStatus(Enum):
 
 
 @strawberry.type(description="A code that holds credit for a contact until it is redeemed.")
-class RedemptionCode:
+class RedemptionCode(Node):
     uuid: str
     code: str = strawberry.field(description="As printed for the customer (dashes optional).")
     credit_type: CreditType

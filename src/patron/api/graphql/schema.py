@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy import Connection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from patron.accounts.principal import Principal
 from patron.api.graphql import contacts as contact_api
 from patron.api.graphql import orders as order_api
 from patron.api.graphql import promotions as promotion_api
@@ -17,9 +20,72 @@ from patron.api.graphql import wallets as wallet_api
 from patron.api.graphql import webhooks as webhook_api
 from patron.api.graphql.context import Context
 from patron.api.graphql.limits import standard_extensions
+from patron.api.graphql.relay import (
+    Node,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+    parse_global_id,
+)
 from patron.api.graphql.scalars import BigInt, BigIntScalar, DecimalScalar
+from patron.core.errors import InvalidInput
+from patron.core.ids import is_uuid
 from patron.core.settings import Settings
+from patron.customers import search as customer_search
 from patron.customers import service as customer_service
+from patron.customers.search import keyset
+from patron.orders import service as order_service
+from patron.promotions import service as promotion_service
+from patron.redemptions import service as redemption_service
+from patron.wallets import service as wallet_service
+
+MAX_NODES = 100
+
+
+@strawberry.type
+class ContactEdge:
+    cursor: str
+    node: contact_api.Contact
+
+
+@strawberry.type(description="A page of contacts, newest first, with cursors to go on.")
+class ContactConnection:
+    edges: list[ContactEdge]
+    page_info: PageInfo
+
+
+def _contacts_page(
+    context: Context, first: int | None, after: str | None, search: str | None
+) -> ContactConnection:
+    size = page_size(first)
+    position = None
+    if after is not None:
+        created, number = decode_cursor(after, 2)
+        position = keyset("created_at", created, number)
+    words = tuple(search.split()) if search else ()
+    page = customer_search.search_customers(
+        context.connection(),
+        context.principal,
+        customer_search.CustomerSearch(
+            order_by="created_at", descending=True, words=words, after=position, limit=size
+        ),
+    )
+    rows = [contact_api.Contact.of(customer) for customer in page.customers]
+    contact_api.expect_rows(context, rows)
+    edges = [
+        ContactEdge(cursor=encode_cursor(key.value, key.number), node=row)
+        for row, key in zip(rows, page.keys, strict=True)
+    ]
+    return ContactConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=position is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
 
 
 @strawberry.type(description="The merchant account the token belongs to.")
@@ -83,13 +149,85 @@ class Account:
         description="Webhook subscriptions, oldest first, each with its delivery log.",
     )
 
+    @strawberry.field(
+        description="Contacts newest first, a page at a time: first 1 to 250 (default 50), "
+        "after an edge's cursor; search matches words in the name, email or phone."
+    )
+    def contacts_connection(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> ContactConnection:
+        return _contacts_page(info.context, first, after, search)
+
     @strawberry.field(description="How many contacts the account has.")
     def contacts_count(self, info: Info[Context, None]) -> int:
         return customer_service.count_customers(info.context.connection(), info.context.principal)
 
 
+def _nodes(context: Context, ids: list[strawberry.ID]) -> list[Node | None]:
+    """Each id's object of the token's account, or None; one query per type asked for."""
+    wanted = [parse_global_id(str(value), field="ids" if len(ids) > 1 else "id") for value in ids]
+    by_type: dict[str, list[str]] = {}
+    for kind, uuid in wanted:
+        if is_uuid(uuid):
+            by_type.setdefault(kind, []).append(uuid)
+    found: dict[tuple[str, str], Node] = {}
+    connection, principal = context.connection(), context.principal
+    for kind, uuids in by_type.items():
+        for uuid, node in _load(context, connection, principal, kind, uuids):
+            found[(kind, uuid)] = node
+    return [found.get(key) for key in wanted]
+
+
+def _load(
+    context: Context, connection: Connection, principal: Principal, kind: str, uuids: list[str]
+) -> Iterable[tuple[str, Node]]:
+    if kind == "Contact":
+        contacts = [
+            contact_api.Contact.of(customer)
+            for uuid in uuids
+            for customer in customer_service.find_customers(
+                connection, principal, uuid=uuid, limit=1
+            )
+        ]
+        contact_api.expect_rows(context, contacts)
+        return ((contact.uuid, contact) for contact in contacts)
+    if kind == "Wallet":
+        wallets = wallet_service.wallets_by_uuids(connection, principal, uuids)
+        context.seen_wallets.update(dict.fromkeys(wallet.uuid for wallet in wallets))
+        return ((w.uuid, wallet_api.Wallet.of(w, principal)) for w in wallets)
+    if kind == "CreditEntry":
+        entries = wallet_service.get_entries(connection, principal, uuids)
+        return ((e.uuid, wallet_api.CreditEntry.of(e, principal)) for e in entries)
+    if kind == "RedemptionCode":
+        codes = redemption_service.codes_by_uuids(connection, principal, uuids)
+        return ((c.uuid, redemption_api.RedemptionCode.of(c, principal)) for c in codes)
+    if kind == "Order":
+        orders = order_service.orders_by_uuids(connection, principal, uuids)
+        context.seen_orders.update(dict.fromkeys(order.uuid for order in orders))
+        return ((o.uuid, order_api.Order.of(o, principal)) for o in orders)
+    promotions = promotion_service.promotions_by_uuids(connection, principal, uuids)
+    return ((p.uuid, promotion_api.Promotion.of(p, principal)) for p in promotions)
+
+
 @strawberry.type
 class Query:
+    @strawberry.field(
+        description="The object of the token's account with this global id (any Node's id), "
+        "or null."
+    )
+    def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+        return _nodes(info.context, [id])[0]
+
+    @strawberry.field(description="Several objects by global id, in order; at most 100.")
+    def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise InvalidInput(f"at most {MAX_NODES} ids at once, got {len(ids)}", field="ids")
+        return _nodes(info.context, ids)
+
     @strawberry.field(description="The token's account.")
     def account(self, info: Info[Context, None]) -> Account:
         principal = info.context.principal

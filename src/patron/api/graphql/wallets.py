@@ -15,8 +15,9 @@ from strawberry.types import Info
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.relay import Node, PageInfo, decode_cursor, encode_cursor, page_size
 from patron.api.graphql.scalars import BigInt
-from patron.core.errors import DomainError
+from patron.core.errors import DomainError, InvalidInput
 from patron.core.money import from_minor
 from patron.core.paging import check_page
 from patron.integrations.shopify import credit as shopify_credit
@@ -59,7 +60,7 @@ class CreditReason(Enum):
 
 
 @strawberry.type(description="An immutable ledger line.")
-class CreditEntry:
+class CreditEntry(Node):
     uuid: str
     action: CreditAction
     credit_type: CreditType
@@ -90,6 +91,18 @@ class CreditEntry:
         )
 
 
+@strawberry.type
+class CreditEntryEdge:
+    cursor: str
+    node: CreditEntry
+
+
+@strawberry.type(description="A page of a wallet's entries, newest first, with cursors.")
+class CreditEntryConnection:
+    edges: list[CreditEntryEdge]
+    page_info: PageInfo
+
+
 @strawberry.type(description="Credit of one lot that expires at a given time.")
 class ExpiringCredit:
     credit_type: CreditType
@@ -99,7 +112,7 @@ class ExpiringCredit:
 
 
 @strawberry.type(description="A contact's wallet. Balances are what can be spent now.")
-class Wallet:
+class Wallet(Node):
     uuid: str
     global_credit_balance: Decimal
     local_credit_balance: Decimal
@@ -166,6 +179,49 @@ class Wallet:
             )
             for lot in context.lots_by_wallet().load(self.uuid)
         ]
+
+    @strawberry.field(
+        description="Entries newest first, a page at a time: first 1 to 250 (default 50), "
+        "after an edge's cursor."
+    )
+    def credit_entries_connection(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> CreditEntryConnection:
+        size = page_size(first)
+        context = info.context
+        before = None
+        if after is not None:
+            [seq] = decode_cursor(after, 1)
+            if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+                raise InvalidInput(
+                    f"after '{after[:100]}' is not a cursor of this list", field="after"
+                )
+            before = seq
+        if before is None:  # the first page of many wallets is one query (the batch loader)
+            found = context.entries_by_wallet(size + 1, 0).load(self.uuid)
+        else:
+            found = wallet_service.entries_before(
+                context.connection(),
+                context.principal,
+                self.uuid,
+                before_seq=before,
+                limit=size + 1,
+            )
+        edges = [
+            CreditEntryEdge(
+                cursor=encode_cursor(entry.seq), node=CreditEntry.of(entry, context.principal)
+            )
+            for entry in found[:size]
+        ]
+        return CreditEntryConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(found) > size,
+                has_previous_page=before is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
     @strawberry.field(description="Newest first; limit 0 to 250 (default 50), offset 0 or more.")
     def credit_entries(
