@@ -1,5 +1,8 @@
 """outbox: a partial index of the unsettled rows, oldest first, for the claim
 
+It replaces the (status, next_attempt_at) index, which the claim no longer reads: one index
+fewer to keep up on every event written.
+
 Revision ID: 20261123_08
 Revises: 20261123_07
 Create Date: 2026-11-23 07:10:00.000000
@@ -27,6 +30,7 @@ def upgrade() -> None:
             postgresql_where=sa.text(UNSETTLED),
             sqlite_where=sa.text(UNSETTLED),
         )
+        batch_op.drop_index("ix_outbox_events_status_next_attempt_at")
 
 
 def downgrade() -> None:

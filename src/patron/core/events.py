@@ -37,10 +37,9 @@ outbox_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Index("ix_outbox_events_account_id_status_created_at", "account_id", "status", "created_at"),
-    # The dispatcher claims due rows across accounts (a Citus deployment runs it per shard).
-    Index("ix_outbox_events_status_next_attempt_at", "status", "next_attempt_at"),
-    # The rows not yet settled, oldest first: a claim reads its batch from here rather than
-    # sorting every due row (and stays as fast however many delivered rows are kept).
+    # The dispatcher claims due rows across accounts (a Citus deployment runs it per shard):
+    # the rows not yet settled, oldest first, so that a claim reads its batch from here rather
+    # than sorting every due row (and stays as fast however many delivered rows are kept).
     Index(
         "ix_outbox_events_unsettled_created_at",
         "created_at",
@@ -64,21 +63,26 @@ audit_events = Table(
 )
 
 
+# Built once: a write pays for its parameters only, not for a statement's construction.
+_QUEUE = outbox_events.insert()
+
+
 def record_event(
     connection: Connection, account_id: str, event_type: str, payload: dict[str, Any]
 ) -> str:
     """Queue an integration event in the caller's transaction; a worker delivers it later."""
     event_id = str(uuid.uuid4())
     connection.execute(
-        outbox_events.insert().values(
-            account_id=account_id,
-            event_id=event_id,
-            event_type=event_type,
-            payload=payload,
-            status="pending",
-            attempts=0,
-            created_at=utcnow(),
-        )
+        _QUEUE,
+        {
+            "account_id": account_id,
+            "event_id": event_id,
+            "event_type": event_type,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": utcnow(),
+        },
     )
     return event_id
 
