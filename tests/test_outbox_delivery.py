@@ -255,3 +255,24 @@ def test_the_readme_verification_example_accepts_a_signature_and_refuses_a_forge
 
     assert namespace["verify"](SECRET, headers, body) is True
     assert namespace["verify"](SECRET, headers, body + b" ") is False
+
+
+def test_one_run_delivers_what_was_due_a_batch_at_a_time_and_leaves_retries_for_later(
+    db: Database, tenant: Tenant
+) -> None:
+    with running_receiver(statuses=(200, 200, 200, 200, 500, 200)) as receiver:
+        make_webhook(db, tenant, receiver.url, ["CONTACT_CREATED"])
+        for _ in range(5):
+            make_contact(db, tenant)
+
+        with tenant_dispatcher(db, tenant, max_attempts=3) as dispatcher:
+            dispatcher.batch_size = 2
+            handled = dispatcher.run_once()
+            states = [row.status for row in store.list_events(db, account_id=tenant.uuid)]
+            again = dispatcher.run_once()
+
+    assert handled == 5
+    assert sorted(states) == ["delivered"] * 4 + ["pending"]
+    assert again == 1
+    assert len(receiver.received) == 6
+    assert {row.status for row in store.list_events(db, account_id=tenant.uuid)} == {"delivered"}

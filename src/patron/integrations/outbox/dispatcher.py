@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Connection
@@ -130,32 +130,31 @@ class Dispatcher:
     rng: random.Random = field(default_factory=random.Random)
     _runtime: _Runtime | None = field(default=None, init=False, repr=False)
 
-    def run_once(self) -> int:
-        """One batch: how many events were claimed (0 when nothing was due)."""
-        events, plans = self._claim()
-        if not events:
-            return 0
-        settle = self._run(self._deliver(events, plans))
-        settle()
-        return len(events)
+    def run_once(self, max_batches: int = 20) -> int:
+        """The events that were due when it was called, a batch at a time (at most
+        ``max_batches``, so that a worker's other jobs are not held up by a long queue): how
+        many were handled, 0 when nothing was due. A retry it schedules waits for a later call.
+        """
+        return self._run(self._drain(max_batches, due_by=utcnow()))
 
     def drain(self, max_batches: int = 1000) -> int:
         """Batches until nothing is due; returns how many events were handled."""
-        return self._run(self._drain(max_batches))
+        return self._run(self._drain(max_batches, due_by=None))
 
     def close(self) -> None:
         runtime, self._runtime = self._runtime, None
         if runtime is not None:
             runtime.finalizer()
 
-    def _claim(self) -> tuple[list[OutboxEvent], list[object]]:
-        """A batch, and each asynchronous handler's plan for it."""
+    def _claim(self, due_by: datetime | None) -> tuple[list[OutboxEvent], list[object]]:
+        """A batch (of events due by then, or now), and each asynchronous handler's plan."""
         events = store.claim(
             self.db,
             limit=self.batch_size,
             lease_seconds=self.lease_seconds,
             max_attempts=self.policy.max_attempts,
             account_id=self.account_id,
+            due_by=due_by,
         )
         if not events:
             return events, []
@@ -176,13 +175,13 @@ class Dispatcher:
             self._runtime = _Runtime.start(self.handlers, self.concurrency)
         return self._runtime.loop.run_until_complete(work)
 
-    async def _drain(self, max_batches: int) -> int:
+    async def _drain(self, max_batches: int, due_by: datetime | None) -> int:
         loop = asyncio.get_running_loop()
         assert self._runtime is not None
         store_thread = self._runtime.store_thread
         total = batches = 0
         claiming: asyncio.Future[tuple[list[OutboxEvent], list[object]]] | None = (
-            loop.run_in_executor(store_thread, self._claim)
+            loop.run_in_executor(store_thread, self._claim, due_by)
         )
         settling: asyncio.Future[None] | None = None
         try:
@@ -195,12 +194,12 @@ class Dispatcher:
                     # What the last batch retries at once may be due again once it is settled.
                     await settling
                     settling = None
-                    claiming = loop.run_in_executor(store_thread, self._claim)
+                    claiming = loop.run_in_executor(store_thread, self._claim, due_by)
                     continue
                 batches += 1
                 total += len(events)
                 if batches < max_batches:
-                    claiming = loop.run_in_executor(store_thread, self._claim)
+                    claiming = loop.run_in_executor(store_thread, self._claim, due_by)
                 settle = await self._deliver(events, plans)
                 if settling is not None:
                     await settling

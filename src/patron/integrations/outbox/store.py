@@ -84,20 +84,26 @@ def claim(
     max_attempts: int,
     account_id: str | None = None,
     now: datetime | None = None,
+    due_by: datetime | None = None,
 ) -> list[OutboxEvent]:
     """Due rows, oldest first, leased to the caller; rows out of attempts become dead instead.
 
     One statement: the due rows are picked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
     workers never pick the same row), leased or parked, and returned as they now are.
-    ``account_id`` limits the claim to one account (an operator draining one merchant).
+    ``account_id`` limits the claim to one account (an operator draining one merchant);
+    ``due_by`` takes only rows due by then (default: now), the lease runs from now.
     """
     now = now or utcnow()
+    due_by = due_by or now
     due = or_(
         and_(
             outbox_events.c.status == PENDING,
-            or_(outbox_events.c.next_attempt_at.is_(None), outbox_events.c.next_attempt_at <= now),
+            or_(
+                outbox_events.c.next_attempt_at.is_(None),
+                outbox_events.c.next_attempt_at <= due_by,
+            ),
         ),
-        and_(outbox_events.c.status == DELIVERING, outbox_events.c.next_attempt_at <= now),
+        and_(outbox_events.c.status == DELIVERING, outbox_events.c.next_attempt_at <= due_by),
     )
     picked = (
         select(outbox_events.c.account_id, outbox_events.c.event_id)
