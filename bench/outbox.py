@@ -4,7 +4,8 @@
 through ``patron.customers.service`` for an account with one webhook on CONTACT_CREATED), then
 one worker — the dispatcher ``patron.integrations.wiring.dispatcher`` builds from the settings,
 on a database opened as ``patron worker`` opens it — delivers them to a fast receiver running
-in its own process (``bench.receiver``). Timed from the first claim until nothing is due;
+in its own process (``bench.receiver``), calling ``run_once`` in a loop as ``patron worker``
+does. Timed from the first claim until nothing is due;
 afterwards every event must be ``delivered``, logged as delivered, and the receiver must have
 seen each event id.
 
@@ -198,7 +199,7 @@ def run_outbox(
                 CpuWindow(lambda: [receiver.pid], backends) as window,
             ):
                 started = time.monotonic()
-                while dispatcher.drain():
+                while dispatcher.run_once():  # as `patron worker` runs it
                     pass
                 seconds = time.monotonic() - started
                 dispatcher.close()
