@@ -35,6 +35,9 @@ class Delivered:
     pass
 
 
+DELIVERED = Delivered()
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
     error: str
@@ -129,6 +132,9 @@ class Dispatcher:
     account_id: str | None = None
     rng: random.Random = field(default_factory=random.Random)
     _runtime: _Runtime | None = field(default=None, init=False, repr=False)
+    _split: tuple[list[AsyncBatchHandler], list[Handler], list[BatchHandler]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def run_once(self, max_batches: int = 20) -> int:
         """The events that were due when it was called, a batch at a time (at most
@@ -168,7 +174,14 @@ class Dispatcher:
             return _Failed(error)
 
     def _asynchronous(self) -> list[AsyncBatchHandler]:
-        return [handler for handler in self.handlers if isinstance(handler, AsyncBatchHandler)]
+        # Checked once: isinstance against a runtime-checkable protocol is slow.
+        if self._split is None:
+            self._split = (
+                [h for h in self.handlers if isinstance(h, AsyncBatchHandler)],
+                [h for h in self.handlers if not isinstance(h, AsyncBatchHandler)],
+                [h for h in self.handlers if isinstance(h, BatchHandler)],
+            )
+        return self._split[0]
 
     def _run(self, work: Coroutine[Any, Any, T]) -> T:
         if self._runtime is None:
@@ -220,7 +233,8 @@ class Dispatcher:
         assert self._runtime is not None
         last = [event.attempts >= self.policy.max_attempts for event in events]
         asynchronous = self._asynchronous()
-        synchronous = [h for h in self.handlers if not isinstance(h, AsyncBatchHandler)]
+        assert self._split is not None
+        synchronous = self._split[1]
         loop = asyncio.get_running_loop()
         in_threads = (
             loop.run_in_executor(None, self._deliver_synchronously, synchronous, events)
@@ -270,11 +284,12 @@ class Dispatcher:
         self, handlers: list[Handler], events: list[OutboxEvent]
     ) -> list[Outcome]:
         assert self._runtime is not None
-        batch_aware = [handler for handler in handlers if isinstance(handler, BatchHandler)]
+        assert self._split is not None
+        batch_aware = self._split[2]
         for handler in batch_aware:
             handler.prepare(events)
 
-        outcomes: list[Outcome] = [Delivered() for _ in events]
+        outcomes: list[Outcome] = [DELIVERED] * len(events)
         queue = iter(range(len(events)))
 
         def work() -> None:  # up to ``concurrency`` threads share the queue
@@ -388,7 +403,7 @@ def _merge(outcomes: Sequence[Outcome]) -> Outcome:
             retry = outcome if retry is None else _later(retry, outcome)
         elif isinstance(outcome, Dead):
             dead = dead or outcome
-    return retry or dead or Delivered()
+    return retry or dead or DELIVERED
 
 
 def _later(first: Retry, second: Retry) -> Retry:

@@ -19,7 +19,14 @@ import httpx
 
 from patron.core.db import Database
 from patron.core.errors import DomainError
-from patron.integrations.outbox.dispatcher import BatchOutcome, Dead, Delivered, Outcome, Retry
+from patron.integrations.outbox.dispatcher import (
+    DELIVERED,
+    BatchOutcome,
+    Dead,
+    Delivered,
+    Outcome,
+    Retry,
+)
 from patron.integrations.outbox.store import OutboxEvent
 from patron.webhooks import service as webhooks
 from patron.webhooks import signing
@@ -103,7 +110,7 @@ class WebhookSender:
         plan: object,
     ) -> BatchOutcome:
         plans = cast(list[_Planned], plan)
-        outcomes: list[Outcome] = [Delivered() for _ in events]
+        outcomes: list[Outcome] = [DELIVERED] * len(events)
         if not plans:
             return BatchOutcome(outcomes)
         session = self._open(concurrency)
@@ -114,12 +121,17 @@ class WebhookSender:
         ]
         sent: list[list[tuple[DeliveryResult, float | None]]] = [[] for _ in plans]
         queue = iter(jobs)
+        # Checked once per batch and URL, not once per request.
+        urls = {target.url for one in plans for target in one.targets}
+        routes = {url: await self._route(url) for url in urls}
 
         async def worker() -> None:  # ``concurrency`` of these share the queue
             for number, one, target, body in queue:
                 last_attempt = last[one.index]
                 sent[number].append(
-                    await self._send(session, target, one.event.event_id, body, last_attempt)
+                    await self._send(
+                        session, routes[target.url], target, one.event.event_id, body, last_attempt
+                    )
                 )
 
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(jobs)))))
@@ -181,6 +193,7 @@ class WebhookSender:
     async def _send(
         self,
         session: aiohttp.ClientSession,
+        route: _Route | tuple[str, bool],
         target: WebhookTarget,
         event_id: str,
         body: bytes,
@@ -198,7 +211,6 @@ class WebhookSender:
             clipped = error[:MAX_ERROR_LENGTH] if error else None
             return DeliveryResult(target.uuid, outcome, status, ms, clipped)
 
-        route = await self._route(target.url)
         if isinstance(route, tuple):
             return result(route[1], route[0]), None
         headers = signing.headers(target.secret, event_id, int(self.clock()), body)
