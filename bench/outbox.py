@@ -5,14 +5,13 @@ through ``patron.customers.service`` for an account with one webhook on CONTACT_
 one worker — the dispatcher ``patron.integrations.wiring.dispatcher`` builds from the settings,
 on a database opened as ``patron worker`` opens it — delivers them to a fast receiver running
 in its own process (``bench.receiver``), calling ``run_once`` in a loop as ``patron worker``
-does. Timed from the first claim until nothing is due;
-afterwards every event must be ``delivered``, logged as delivered, and the receiver must have
-seen each event id.
+does. Timed from the first claim until nothing is due; afterwards every event must be
+``delivered``, logged as delivered, and the receiver must have seen each event id.
 
 ``outboxcost``: the write path with and without the outbox insert. The same commands run from
 a few threads against the store, once as they are and once with ``record_event`` replaced by a
-function that writes nothing — in this process only — alternating, and the cost is how much
-slower the first is.
+function that writes nothing — in this process only — in alternating rounds, and the cost is
+how much slower the first is.
 """
 
 from __future__ import annotations
@@ -311,9 +310,11 @@ def run_outbox_cost(
     wallet_uuids: list[str],
     writes: int,
     say: Say,
-    rounds: int = 2,
+    rounds: int = 4,
 ) -> list[CostResult]:
-    """Each command ``writes`` times per variant, split over ``rounds`` alternating runs."""
+    """Each command ``writes`` times per variant, split over ``rounds`` runs of each, in the
+    order with, without, without, with, ... so that a machine getting busier or quieter
+    during the measurement weighs on both alike."""
     threads = 1 if store.kind == "sqlite" else 4
     per_round = max(1, writes // rounds)
     results = []
@@ -321,8 +322,8 @@ def run_outbox_cost(
         _timed(work, min(100, per_round), threads)  # warm caches and connections
         spent = {True: 0.0, False: 0.0}
         rows = {True: 0, False: 0}
-        for _ in range(rounds):
-            for outbox in (True, False):
+        for round_number in range(rounds):
+            for outbox in (True, False) if round_number % 2 == 0 else (False, True):
                 before = _outbox_rows(db)
                 if outbox:
                     spent[outbox] += _timed(work, per_round, threads)
