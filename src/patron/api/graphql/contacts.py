@@ -146,7 +146,10 @@ class Contact(Node):
 
 def expect_rows(context: Context, contacts: list[Contact]) -> None:
     """Announce a page's contacts to the loaders so that nested fields batch."""
-    uuids = [contact.uuid for contact in contacts]
+    expect_contacts(context, [contact.uuid for contact in contacts])
+
+
+def expect_contacts(context: Context, uuids: list[str]) -> None:
     context.wallet_by_customer().expect(uuids)
     context.identities_by_customer().expect(uuids)
     context.seen_contacts.update(dict.fromkeys(uuids))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from patron.accounts.principal import Principal
 from patron.core.db import Database
@@ -83,6 +85,18 @@ class Context:
             finally:
                 self._connection.close()
                 self._connection = None
+
+    def start_over(self) -> None:
+        """Forget what the request has read so far: empty loaders and a new read transaction.
+
+        The fast read path calls it before handing a request back to the normal executor.
+        """
+        self._loaders.clear()
+        self.seen_wallets.clear()
+        self.seen_contacts.clear()
+        self.seen_orders.clear()
+        with suppress(SQLAlchemyError):  # a broken connection is dropped; the next read says
+            self.close()
 
     def wallet_by_customer(self) -> BatchLoader[str, Wallet | None]:
         loader = self._loaders.get("wallet_by_customer")

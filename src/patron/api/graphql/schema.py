@@ -19,6 +19,7 @@ from patron.api.graphql import redemptions as redemption_api
 from patron.api.graphql import wallets as wallet_api
 from patron.api.graphql import webhooks as webhook_api
 from patron.api.graphql.context import Context
+from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.relay import (
     Node,
@@ -266,17 +267,27 @@ class Mutation:
 
 
 class PatronSchema(strawberry.Schema):
+    fast_reads: FastReads | None = None
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Client errors are answers, not incidents; unexpected ones are logged by the executor."""
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
-    return PatronSchema(
+def build_schema(settings: Settings) -> PatronSchema:
+    fast_reads = FastReads() if settings.fast_reads else None
+    extensions = standard_extensions(settings)
+    if fast_reads is not None:
+        extensions.append(fast_reads.extension())
+    schema = PatronSchema(
         query=Query,
         mutation=Mutation,
         scalar_overrides={Decimal: DecimalScalar, BigInt: BigIntScalar},
         config=StrawberryConfig(auto_camel_case=True),
-        extensions=standard_extensions(settings),
+        extensions=extensions,
     )
+    if fast_reads is not None:
+        fast_reads.bind(schema._schema)
+        schema.fast_reads = fast_reads
+    return schema

@@ -1,0 +1,264 @@
+"""The fields the fast path answers, each reading what the schema's own type would hold.
+
+Every getter mirrors the ``of`` constructor of its Strawberry type (``Contact.of``,
+``Wallet.of``, ``CreditEntry.of``) or its resolver: the value it returns is then serialized
+by the schema's scalar for that field, so both paths write the same JSON. The differential
+tests (``tests/test_fast_reads.py``) hold them to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from strawberry.utils.str_converters import to_camel_case
+
+from patron.accounts.principal import Principal
+from patron.api.graphql import contacts as contact_api
+from patron.api.graphql import wallets as wallet_api
+from patron.api.graphql.context import Context
+from patron.api.graphql.relay import global_id
+from patron.core.money import from_minor
+from patron.core.paging import check_page
+from patron.customers import service as customer_service
+from patron.customers.models import Customer
+from patron.wallets import ledger
+from patron.wallets.models import CreditEntry as CreditEntryModel
+from patron.wallets.models import CreditType as CreditTypeModel
+from patron.wallets.models import Wallet as WalletModel
+
+# A value read from one source object (the principal gives the precisions of amounts).
+Getter = Callable[[Any, Principal], Any]
+# The values of a field for all its sources at once: arguments, loaders, SQL.
+Resolver = Callable[[Context, list[Any], dict[str, Any]], list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    get: Getter | None = None
+    resolve: Resolver | None = None
+    # The object type its values have; None for a scalar or enum (or a list of them).
+    type_name: str | None = None
+
+
+def _attribute(name: str) -> Field:
+    def get(source: Any, _principal: Principal) -> Any:
+        return getattr(source, name)
+
+    return Field(get=get)
+
+
+def _account(context: Context, sources: list[Any], _args: dict[str, Any]) -> list[Any]:
+    return [context.principal for _ in sources]
+
+
+def _contacts(context: Context, sources: list[Any], args: dict[str, Any]) -> list[Any]:
+    pages = []
+    for _ in sources:
+        found = customer_service.find_customers(
+            context.connection(),
+            context.principal,
+            limit=args.get("limit"),
+            offset=args.get("offset"),
+            uuid=args.get("uuid"),
+            email=args.get("email"),
+            shopify_id=args.get("shopifyId"),
+        )
+        contact_api.expect_contacts(context, [customer.uuid for customer in found])
+        pages.append(found)
+    return pages
+
+
+def _contacts_count(context: Context, sources: list[Any], _args: dict[str, Any]) -> list[Any]:
+    return [
+        customer_service.count_customers(context.connection(), context.principal) for _ in sources
+    ]
+
+
+def _identities(context: Context, sources: list[Any], _args: dict[str, Any]) -> list[Any]:
+    loader = context.identities_by_customer()
+    return [loader.load(customer.uuid) for customer in sources]
+
+
+def _wallet(context: Context, sources: list[Any], _args: dict[str, Any]) -> list[Any]:
+    loader = context.wallet_by_customer()
+    wallets = [loader.load(customer.uuid) for customer in sources]
+    if any(wallet is None for wallet in wallets):
+        raise LookupError("a contact without its wallet")  # the normal path reports it
+    return wallets
+
+
+def _credit_entries(context: Context, sources: list[Any], args: dict[str, Any]) -> list[Any]:
+    size, start = check_page(args.get("limit"), args.get("offset"))
+    loader = context.entries_by_wallet(size, start)
+    return [loader.load(wallet.uuid) for wallet in sources]
+
+
+ACCOUNT: dict[str, Field] = {
+    "uuid": _attribute("account_id"),
+    "name": _attribute("account_name"),
+    "currency": _attribute("currency"),
+    "pointsPrecision": _attribute("points_precision"),
+    "contactsCount": Field(resolve=_contacts_count),
+    "contacts": Field(resolve=_contacts, type_name="Contact"),
+}
+
+
+def _gender(customer: Customer, _principal: Principal) -> Any:
+    return contact_api.Gender(customer.gender) if customer.gender else None
+
+
+def _services(customer: Customer, _principal: Principal) -> Any:
+    return [contact_api.ConnectedServiceType(s) for s in customer.connected_services]
+
+
+def _display_name(customer: Customer, _principal: Principal) -> Any:
+    return customer.display_name
+
+
+def _contact_id(customer: Customer, _principal: Principal) -> Any:
+    return global_id("Contact", customer.uuid)
+
+
+_CONTACT_ATTRIBUTES = [
+    "uuid",
+    "number",
+    "first_name",
+    "last_name",
+    "email",
+    "secondary_email",
+    "phone",
+    "birthday",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "loyalty_id",
+    "picture",
+    "extra_info",
+    "source",
+    "source_id",
+    "notes",
+    "accepts_marketing",
+    "verified",
+    "archived",
+    "created_at",
+    "updated_at",
+]
+
+CONTACT: dict[str, Field] = {
+    **{to_camel_case(name): _attribute(name) for name in _CONTACT_ATTRIBUTES},
+    "id": Field(get=_contact_id),
+    "name": Field(get=_display_name),
+    "gender": Field(get=_gender),
+    "connectedServices": Field(get=_services),
+    "identities": Field(resolve=_identities, type_name="Identity"),
+    "wallet": Field(resolve=_wallet, type_name="Wallet"),
+}
+
+
+def _identity(service: str) -> Field:
+    def get(found: dict[str, str], _principal: Principal) -> Any:
+        return found.get(service)
+
+    return Field(get=get)
+
+
+IDENTITY: dict[str, Field] = {
+    "shopify": _identity("SHOPIFY"),
+    "klaviyo": _identity("KLAVIYO"),
+    "lightspeed": _identity("LIGHTSPEED"),
+    "salesforce": _identity("SALESFORCE"),
+}
+
+
+def _available(credit_type: CreditTypeModel) -> Field:
+    def get(wallet: WalletModel, principal: Principal) -> Any:
+        return from_minor(wallet.available(credit_type), ledger.precision(principal, credit_type))
+
+    return Field(get=get)
+
+
+def _held(credit_type: CreditTypeModel) -> Field:
+    def get(wallet: WalletModel, principal: Principal) -> Any:
+        return from_minor(wallet.held(credit_type), ledger.precision(principal, credit_type))
+
+    return Field(get=get)
+
+
+def _shopify_balance(wallet: WalletModel, principal: Principal) -> Any:
+    if wallet.shopify_balance is None:
+        return None
+    return from_minor(wallet.shopify_balance, principal.currency_precision)
+
+
+def _wallet_id(wallet: WalletModel, _principal: Principal) -> Any:
+    return global_id("Wallet", wallet.uuid)
+
+
+WALLET: dict[str, Field] = {
+    "uuid": _attribute("uuid"),
+    "id": Field(get=_wallet_id),
+    "globalCreditBalance": _available(CreditTypeModel.GLOBAL),
+    "localCreditBalance": _available(CreditTypeModel.LOCAL),
+    "globalCreditHeld": _held(CreditTypeModel.GLOBAL),
+    "localCreditHeld": _held(CreditTypeModel.LOCAL),
+    "shopifyCreditBalance": Field(get=_shopify_balance),
+    "shopifyCreditSyncedAt": _attribute("shopify_synced_at"),
+    "createdAt": _attribute("created_at"),
+    "updatedAt": _attribute("updated_at"),
+    "creditEntries": Field(resolve=_credit_entries, type_name="CreditEntry"),
+}
+
+
+def _entry_amount(name: str) -> Field:
+    def get(entry: CreditEntryModel, principal: Principal) -> Any:
+        return from_minor(getattr(entry, name), ledger.precision(principal, entry.credit_type))
+
+    return Field(get=get)
+
+
+def _action(entry: CreditEntryModel, _principal: Principal) -> Any:
+    return wallet_api.CreditAction(entry.action.value)
+
+
+def _credit_type(entry: CreditEntryModel, _principal: Principal) -> Any:
+    return wallet_api.CreditType(entry.credit_type.value)
+
+
+def _reason(entry: CreditEntryModel, _principal: Principal) -> Any:
+    return wallet_api.CreditReason(entry.reason.value)
+
+
+def _entry_id(entry: CreditEntryModel, _principal: Principal) -> Any:
+    return global_id("CreditEntry", entry.uuid)
+
+
+CREDIT_ENTRY: dict[str, Field] = {
+    "uuid": _attribute("uuid"),
+    "id": Field(get=_entry_id),
+    "action": Field(get=_action),
+    "creditType": Field(get=_credit_type),
+    "amount": _entry_amount("amount"),
+    "amountMinor": _attribute("amount"),
+    "balanceAfter": _entry_amount("balance_after"),
+    "reason": Field(get=_reason),
+    "note": _attribute("note"),
+    "idempotencyKey": _attribute("idempotency_key"),
+    "conversionUuid": _attribute("conversion_uuid"),
+    "createdAt": _attribute("created_at"),
+}
+
+# Per object type, the fields the fast path answers; any other field sends the whole
+# request to the normal executor.
+TYPES: dict[str, dict[str, Field]] = {
+    "Query": {"account": Field(resolve=_account, type_name="Account")},
+    "Account": ACCOUNT,
+    "Contact": CONTACT,
+    "Identity": IDENTITY,
+    "Wallet": WALLET,
+    "CreditEntry": CREDIT_ENTRY,
+}

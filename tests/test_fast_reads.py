@@ -1,0 +1,431 @@
+"""The fast read path answers byte for byte what the normal executor answers, or lets it answer.
+
+Every document runs through two schemas on the same store and tenant: one with the fast path,
+one without. The JSON bodies must be identical (same values, same key order, same errors);
+the fast schema's counts say whether its plan answered, fell back, or did not apply.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from patron.core.db import Database
+from tests.support.fast_reads import FAST, NORMAL, Shop, body, both, make_shop, statements
+
+# The queries printed in the contacts guide (seed 000) ...
+GET_CONTACTS = """query GetContacts($limit: Int, $offset: Int) {
+account {
+contacts(limit: $limit, offset: $offset) {
+uuid
+name
+email
+phone
+identities {
+shopify
+klaviyo
+lightspeed
+}
+wallet {
+uuid
+globalCreditBalance
+localCreditBalance
+}
+}
+}
+}"""
+
+GET_CONTACT_BY_EMAIL = """query GetContactByEmail($email: String) {
+account {
+contacts(email: $email) {
+uuid
+name
+wallet {
+uuid
+}
+}
+}
+}"""
+
+# ... and in the credit guide (seed 001).
+GET_CONTACT_CREDIT_ENTRIES = """\
+query GetContactCreditEntries($uuid: String, $limit: Int, $offset: Int) {
+account {
+contacts(uuid: $uuid) {
+uuid
+email
+wallet {
+uuid
+globalCreditBalance
+localCreditBalance
+creditEntries(limit: $limit, offset: $offset) {
+uuid
+action
+creditType
+amount
+createdAt
+}
+}
+}
+}
+}"""
+
+GET_ALL_CREDIT_ENTRIES = """query GetAllCreditEntries($contactLimit: Int, $entryLimit: Int) {
+account {
+contacts(limit: $contactLimit) {
+uuid
+email
+wallet {
+globalCreditBalance
+localCreditBalance
+creditEntries(limit: $entryLimit) {
+uuid
+action
+creditType
+amount
+createdAt
+}
+}
+}
+}
+}"""
+
+GET_CREDIT_BALANCES = """query GetCreditBalances {
+account {
+contacts {
+uuid
+email
+wallet {
+globalCreditBalance
+localCreditBalance
+shopifyCreditBalance
+}
+}
+}
+}"""
+
+CONTACT_FIELDS = [
+    "id",
+    "uuid",
+    "number",
+    "name",
+    "firstName",
+    "lastName",
+    "email",
+    "secondaryEmail",
+    "phone",
+    "birthday",
+    "gender",
+    "addressLine1",
+    "addressLine2",
+    "city",
+    "region",
+    "postalCode",
+    "country",
+    "loyaltyId",
+    "picture",
+    "extraInfo",
+    "source",
+    "sourceId",
+    "notes",
+    "acceptsMarketing",
+    "verified",
+    "archived",
+    "connectedServices",
+    "createdAt",
+    "updatedAt",
+]
+IDENTITY_FIELDS = ["shopify", "klaviyo", "lightspeed", "salesforce"]
+WALLET_FIELDS = [
+    "id",
+    "uuid",
+    "globalCreditBalance",
+    "localCreditBalance",
+    "globalCreditHeld",
+    "localCreditHeld",
+    "shopifyCreditBalance",
+    "shopifyCreditSyncedAt",
+    "createdAt",
+    "updatedAt",
+]
+ENTRY_FIELDS = [
+    "id",
+    "uuid",
+    "action",
+    "creditType",
+    "amount",
+    "amountMinor",
+    "balanceAfter",
+    "reason",
+    "note",
+    "idempotencyKey",
+    "conversionUuid",
+    "createdAt",
+]
+
+EVERYTHING = f"""{{ __typename account {{ __typename uuid name currency pointsPrecision
+  contactsCount contacts {{ __typename {" ".join(CONTACT_FIELDS)}
+    identities {{ __typename {" ".join(IDENTITY_FIELDS)} }}
+    wallet {{ __typename {" ".join(WALLET_FIELDS)}
+      creditEntries(limit: 250) {{ __typename {" ".join(ENTRY_FIELDS)} }} }} }} }} }}"""
+
+FRAGMENTS = """
+query Fragments($withWallet: Boolean!, $skipEmail: Boolean = false, $limit: Int = 4) {
+  account {
+    ...AccountBits
+    contacts(limit: $limit) {
+      ...ContactBits
+      ... on Node { id }
+      ... on Contact { wallet @include(if: $withWallet) { ...WalletBits } }
+      email @skip(if: $skipEmail)
+      ... @include(if: $withWallet) { identities { shopify } }
+      uuid
+    }
+  }
+}
+fragment AccountBits on Account { name currency n: contactsCount }
+fragment ContactBits on Contact { uuid number identities { klaviyo ...IdentityBits } }
+fragment IdentityBits on Identity { lightspeed __typename }
+fragment WalletBits on Wallet {
+  ... on Node { id } localCreditHeld first: creditEntries(limit: 1) { amount }
+}
+"""
+
+ALIASES = """
+{
+  account {
+    a: contacts(limit: 2) { u: uuid w: wallet { b: globalCreditBalance b2: localCreditBalance } }
+    b: contacts(limit: 3, offset: 2) { uuid t: __typename e: email e2: email }
+    count: contactsCount
+    again: contactsCount
+    merged: contacts(limit: 3) { uuid wallet { uuid } }
+    merged: contacts(limit: 3) { email wallet { globalCreditHeld } }
+  }
+  t: __typename
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def shop(db: Database) -> Shop:
+    return make_shop(db, currency="USD", points_precision=0)
+
+
+@pytest.fixture(scope="module")
+def precise_shop(db: Database) -> Shop:
+    """Three decimals of money (KWD) and two of points."""
+    return make_shop(db, currency="KWD", points_precision=2)
+
+
+def assert_same(answers: Any, outcome: str = "answered") -> None:
+    assert answers.fast == answers.normal
+    assert answers.outcome == outcome, answers.normal
+
+
+def seed_cases(shop: Shop) -> list[tuple[str, dict[str, Any] | None]]:
+    full, parts = shop.contact_uuids[0], shop.contact_uuids[1]
+    return [
+        (GET_CONTACTS, {"limit": 50, "offset": 0}),
+        (GET_CONTACTS, None),
+        (GET_CONTACTS, {"limit": 2, "offset": 1}),
+        (GET_CONTACTS, {"limit": 0}),
+        (GET_CONTACTS, {"limit": 3, "offset": 100}),
+        (GET_CONTACTS, {"limit": None, "offset": None}),
+        (GET_CONTACT_BY_EMAIL, {"email": shop.full_email}),
+        (GET_CONTACT_BY_EMAIL, {"email": shop.full_email.upper()}),
+        (GET_CONTACT_BY_EMAIL, {"email": "nobody@example.com"}),
+        (GET_CONTACT_BY_EMAIL, {"email": None}),
+        (GET_CONTACT_BY_EMAIL, {}),
+        (GET_CONTACT_CREDIT_ENTRIES, {"uuid": full, "limit": 10, "offset": 0}),
+        (GET_CONTACT_CREDIT_ENTRIES, {"uuid": full, "limit": 2, "offset": 1}),
+        (GET_CONTACT_CREDIT_ENTRIES, {"uuid": parts}),
+        (GET_CONTACT_CREDIT_ENTRIES, {"uuid": "not-a-uuid"}),
+        (GET_CONTACT_CREDIT_ENTRIES, {"uuid": "00000000-0000-4000-8000-000000000000"}),
+        (GET_ALL_CREDIT_ENTRIES, {"contactLimit": 5, "entryLimit": 3}),
+        (GET_ALL_CREDIT_ENTRIES, {}),
+        (GET_CREDIT_BALANCES, None),
+    ]
+
+
+@pytest.mark.parametrize("which", ["shop", "precise_shop"])
+def test_the_seed_queries_answer_the_same_bytes(
+    request: pytest.FixtureRequest, db: Database, which: str
+) -> None:
+    shop: Shop = request.getfixturevalue(which)
+    for query, variables in seed_cases(shop):
+        assert_same(both(db, shop.tenant, query, variables))
+
+
+@pytest.mark.parametrize("which", ["shop", "precise_shop"])
+def test_every_supported_field_answers_the_same_bytes(
+    request: pytest.FixtureRequest, db: Database, which: str
+) -> None:
+    shop: Shop = request.getfixturevalue(which)
+
+    answers = both(db, shop.tenant, EVERYTHING)
+
+    assert_same(answers)
+    assert b'"shopifyCreditBalance":1.234' in answers.fast or b"12.34" in answers.fast
+
+
+def test_fragments_and_conditions_answer_the_same_bytes(db: Database, shop: Shop) -> None:
+    for variables in (
+        {"withWallet": True},
+        {"withWallet": False},
+        {"withWallet": True, "skipEmail": True, "limit": 2},
+        {"withWallet": False, "skipEmail": False, "limit": None},
+    ):
+        assert_same(both(db, shop.tenant, FRAGMENTS, variables))
+
+
+def test_aliases_and_merged_fields_answer_the_same_bytes(db: Database, shop: Shop) -> None:
+    assert_same(both(db, shop.tenant, ALIASES))
+
+
+def test_filters_answer_the_same_bytes(db: Database, shop: Shop) -> None:
+    query = """query F($s: String, $e: String, $u: String) { account {
+      contacts(shopifyId: $s, email: $e, uuid: $u) { uuid email identities { shopify } } } }"""
+    for variables in (
+        {"s": "1001"},
+        {"s": "gid://shopify/Customer/2003"},
+        {"s": "999999"},
+        {"e": "M2@EXAMPLE.COM"},
+        {"u": shop.contact_uuids[2]},
+        {"u": shop.contact_uuids[2], "e": "bare@example.com"},
+        {"u": shop.contact_uuids[2], "e": "other@example.com"},
+        {"e": "nul\u0000byte@example.com"},
+    ):
+        assert_same(both(db, shop.tenant, query, variables))
+
+
+def test_literal_arguments_and_conditions_answer_the_same_bytes(db: Database, shop: Shop) -> None:
+    query = """{ account { contacts(limit: 3, offset: 1, email: null) {
+      uuid @include(if: true) email @skip(if: true) phone @include(if: false) @skip(if: false)
+      wallet @skip(if: false) { creditEntries(limit: 2, offset: 0) { reason } } } } }"""
+    assert_same(both(db, shop.tenant, query))
+
+
+def test_one_operation_of_several_is_answered_by_name(db: Database, shop: Shop) -> None:
+    document = """query A { account { name } }
+    query B { account { contactsCount } }
+    mutation C($uuid: String!) { deleteContact(uuid: $uuid) { success } }"""
+    assert_same(both(db, shop.tenant, document, operation_name="B"))
+    assert_same(both(db, shop.tenant, document, operation_name="A"))
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("{ account { contacts(limit: 251) { uuid } } }", None),
+        ("{ account { contacts(offset: -1) { uuid } } }", None),
+        ("query L($l: Int) { account { contacts(limit: $l) { uuid } } }", {"l": 1000}),
+        ('{ account { contacts(shopifyId: "not an id") { uuid } } }', None),
+        ("{ account { contacts { wallet { creditEntries(limit: 300) { uuid } } } } }", None),
+        ("query L($l: Int) { account { contacts(limit: $l) { uuid } } }", {"l": "ten"}),
+        ("query L($l: Int!) { account { contacts(limit: $l) { uuid } } }", {}),
+        ("query L($l: Int) { account { contacts(limit: $l) { uuid } } }", {"l": 2**40}),
+    ],
+)
+def test_an_error_on_the_fast_path_is_left_to_the_normal_executor(
+    db: Database, shop: Shop, query: str, variables: dict[str, Any] | None
+) -> None:
+    answers = both(db, shop.tenant, query, variables)
+
+    assert answers.fast == answers.normal
+    assert b'"errors"' in answers.fast
+    assert answers.outcome in {"fell_back", "none"}  # none: refused before execution
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'mutation { deleteContact(uuid: "00000000-0000-4000-8000-000000000000") { success } }',
+        "{ account { contacts(limit: 2) { uuid ordersCount } } }",
+        "{ account { contacts(limit: 2) { uuid wallet { expiringCredit { amount } } } } }",
+        "{ account { contactsConnection(first: 2) { edges { cursor } } } }",
+        '{ node(id: "Q29udGFjdDpub25l") { id } }',
+        "{ __schema { queryType { name } } }",
+        '{ __type(name: "Contact") { name } }',
+        "{ account { name stores { uuid } } }",
+        "{ account { contacts(limit: 1) { uuid } redemptionCodesCount } }",
+        "{ account { ...on Account { earningRule } } }",
+        "query { account { contacts(limit: 1) { uuid @deprecated } } }",
+    ],
+)
+def test_documents_outside_the_subset_take_the_normal_path(
+    db: Database, shop: Shop, query: str
+) -> None:
+    answers = both(db, shop.tenant, query)
+
+    assert answers.fast == answers.normal
+    assert answers.outcome in {"unsupported", "none"}  # none: refused by validation
+
+
+@pytest.mark.parametrize("query", [GET_CONTACTS, GET_ALL_CREDIT_ENTRIES, EVERYTHING])
+def test_a_page_costs_the_same_statements_on_both_paths(
+    db: Database, shop: Shop, query: str
+) -> None:
+    counted = {}
+    for name, schema in (("normal", NORMAL), ("fast", FAST)):
+        for limit in (1, 8):
+            with statements(db) as seen:
+                body(schema, db, shop.tenant, query, {"limit": limit, "contactLimit": limit})
+            counted[(name, limit)] = seen
+
+    # The same statements, in the same order (their count per page is pinned by
+    # test_query_count, which the served API answers through the fast path).
+    assert counted[("fast", 1)] == counted[("normal", 1)]
+    assert counted[("fast", 8)] == counted[("normal", 8)]
+
+
+# Property: any subset of the supported fields, in any order, some aliased.
+_alias = st.none() | st.text(string.ascii_lowercase, min_size=1, max_size=3).map(lambda s: "x" + s)
+
+
+def _selection(fields: list[str], min_size: int = 1) -> st.SearchStrategy[str]:
+    picked = st.lists(
+        st.tuples(st.sampled_from([*fields, "__typename"]), _alias), min_size=min_size, unique=True
+    )
+    return picked.map(_unique_aliases)
+
+
+def _unique_aliases(picked: list[tuple[str, str | None]]) -> str:
+    used: set[str] = set()
+    parts = []
+    for field, alias in picked:
+        if alias is not None and alias not in used:
+            used.add(alias)
+            parts.append(f"{alias}: {field}")
+        elif field not in used:
+            used.add(field)
+            parts.append(field)
+    return " ".join(parts) or "__typename"
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    entries = draw(_selection(ENTRY_FIELDS))
+    wallet_fields = draw(_selection(WALLET_FIELDS))
+    entry_args = draw(st.sampled_from(["", "(limit: 1)", "(limit: 2, offset: 1)", "(offset: 0)"]))
+    if draw(st.booleans()):
+        wallet_fields += f" creditEntries{entry_args} {{ {entries} }}"
+    contact = draw(_selection(CONTACT_FIELDS))
+    if draw(st.booleans()):
+        contact += f" identities {{ {draw(_selection(IDENTITY_FIELDS))} }}"
+    if draw(st.booleans()):
+        contact += f" wallet {{ {wallet_fields} }}"
+    page = draw(st.sampled_from(["", "(limit: 3)", "(limit: 2, offset: 2)", "(limit: 0)"]))
+    account = draw(_selection(["uuid", "name", "currency", "pointsPrecision", "contactsCount"], 0))
+    return f"{{ account {{ {account} contacts{page} {{ {contact} }} }} }}"
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(document=documents())
+def test_random_selections_answer_the_same_bytes(db: Database, shop: Shop, document: str) -> None:
+    assert_same(both(db, shop.tenant, document))
