@@ -76,6 +76,10 @@ class CostResult:
     threads: int
     with_outbox: float  # writes per second
     without_outbox: float
+    # CPU milliseconds per write, this process and the database's backends together: less
+    # swayed than the rate by whatever else the machine is doing.
+    cpu_ms_with: float | None = None
+    cpu_ms_without: float | None = None
     check: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -83,6 +87,12 @@ class CostResult:
         if self.without_outbox <= 0:
             return 0.0
         return 100.0 * (1.0 - self.with_outbox / self.without_outbox)
+
+    @property
+    def cpu_cost_pct(self) -> float | None:
+        if not self.cpu_ms_with or not self.cpu_ms_without:
+            return None
+        return 100.0 * (self.cpu_ms_with / self.cpu_ms_without - 1.0)
 
 
 @contextmanager
@@ -309,6 +319,7 @@ def run_outbox_cost(
     tenant: Tenant,
     wallet_uuids: list[str],
     writes: int,
+    backends: Callable[[], list[int]] | None,
     say: Say,
     rounds: int = 4,
 ) -> list[CostResult]:
@@ -321,15 +332,19 @@ def run_outbox_cost(
     for name, work in _commands(tenant, db, wallet_uuids).items():
         _timed(work, min(100, per_round), threads)  # warm caches and connections
         spent = {True: 0.0, False: 0.0}
+        cpu = {True: 0.0, False: 0.0}
         rows = {True: 0, False: 0}
         for round_number in range(rounds):
             for outbox in (True, False) if round_number % 2 == 0 else (False, True):
                 before = _outbox_rows(db)
-                if outbox:
-                    spent[outbox] += _timed(work, per_round, threads)
-                else:
-                    with outbox_stubbed():
+                with CpuWindow(None, backends) as window:
+                    if outbox:
                         spent[outbox] += _timed(work, per_round, threads)
+                    else:
+                        with outbox_stubbed():
+                            spent[outbox] += _timed(work, per_round, threads)
+                used = window.use
+                cpu[outbox] += (used.load_generator_pct + (used.database_pct or 0.0)) * used.seconds
                 rows[outbox] += _outbox_rows(db) - before
         done = per_round * rounds
         result = CostResult(
@@ -338,14 +353,17 @@ def run_outbox_cost(
             threads=threads,
             with_outbox=done / spent[True],
             without_outbox=done / spent[False],
+            cpu_ms_with=cpu[True] * 10 / done,  # percent-seconds: x 10 / writes = ms per write
+            cpu_ms_without=cpu[False] * 10 / done,
             check={"outbox_rows_with": rows[True], "outbox_rows_without": rows[False]},
         )
         result.check["ok"] = rows[True] == done and rows[False] == 0
         results.append(result)
         say(
             f"  cost    {name:22} {result.with_outbox:8,.0f}/s with the outbox, "
-            f"{result.without_outbox:8,.0f}/s without: {result.cost_pct:+.1f}% "
-            f"({threads} thread(s), {done:,} writes each)"
+            f"{result.without_outbox:8,.0f}/s without: {result.cost_pct:+.1f}%; CPU "
+            f"{result.cpu_ms_with:.2f} and {result.cpu_ms_without:.2f} ms per write: "
+            f"{result.cpu_cost_pct or 0:+.1f}% ({threads} thread(s), {done:,} writes each)"
             + ("" if result.check["ok"] else f" FAILED {result.check}")
         )
     return results

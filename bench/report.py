@@ -214,7 +214,7 @@ def _outbox_rows(table: Table, result: StoreResult) -> None:
             f"<= {GOAL_COST_PCT:.0f}%",
             f"{cost.cost_pct:+.1f}%: {cost_verdict(cost)}",
             "-",
-            "-",
+            "-" if cost.cpu_ms_with is None else f"{cost.cpu_ms_with:.2f}",
             "-",
         )
 
@@ -238,7 +238,9 @@ def _outbox_checks(result: StoreResult) -> list[str]:
             ("ok    " if cost.check.get("ok") else "FAILED ")
             + f"outboxcost {cost.command}: {cost.with_outbox:,.0f}/s with the outbox insert, "
             f"{cost.without_outbox:,.0f}/s with it stubbed out, cost {cost.cost_pct:+.1f}% "
-            f"(goal <= {GOAL_COST_PCT:.0f}%); {cost.check.get('outbox_rows_with'):,} and "
+            f"(goal <= {GOAL_COST_PCT:.0f}%); CPU per write {cost.cpu_ms_with or 0:.2f} and "
+            f"{cost.cpu_ms_without or 0:.2f} ms (bench process + database), "
+            f"{cost.cpu_cost_pct or 0:+.1f}%; {cost.check.get('outbox_rows_with'):,} and "
             f"{cost.check.get('outbox_rows_without'):,} outbox rows written"
         )
     return lines

@@ -631,7 +631,7 @@ def _outbox(
     if "outboxcost" in options.operations:
         wallets = fixtures.wallet_file.read_text().split()
         result.outbox_cost = run_outbox_cost(
-            db, store, fixtures.tenant, wallets, options.outbox_cost_writes, say
+            db, store, fixtures.tenant, wallets, options.outbox_cost_writes, backends, say
         )
         for cost in result.outbox_cost:
             if not cost.check["ok"]:
