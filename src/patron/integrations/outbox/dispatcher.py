@@ -362,6 +362,12 @@ def _shut(
         if loop.is_closed() or loop.is_running():
             return
         try:
+            # A run interrupted (Ctrl-C) leaves its task behind: stop it rather than resume it.
+            unfinished = asyncio.all_tasks(loop)
+            for task in unfinished:
+                task.cancel()
+            if unfinished:
+                loop.run_until_complete(asyncio.gather(*unfinished, return_exceptions=True))
             loop.run_until_complete(_close(handlers))
             loop.run_until_complete(loop.shutdown_default_executor())
         finally:
