@@ -14,6 +14,8 @@ import pytest
 
 from patron.core.db import Database
 from patron.integrations.outbox import store
+from patron.integrations.outbox.dispatcher import Outcome, Retry
+from patron.integrations.outbox.store import OutboxEvent
 from patron.webhooks import service as webhooks
 from patron.webhooks import signing
 from patron.webhooks.addresses import UrlPolicy
@@ -276,3 +278,29 @@ def test_one_run_delivers_what_was_due_a_batch_at_a_time_and_leaves_retries_for_
     assert again == 1
     assert len(receiver.received) == 6
     assert {row.status for row in store.list_events(db, account_id=tenant.uuid)} == {"delivered"}
+
+
+def test_a_thread_handler_runs_beside_the_webhooks_and_its_retry_wins(
+    db: Database, tenant: Tenant
+) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def throttled(event: OutboxEvent, last_attempt: bool) -> Outcome:
+        seen.append((event.event_id, last_attempt))
+        return Retry("throttled", after=60)
+
+    with running_receiver() as receiver:
+        make_webhook(db, tenant, receiver.url, ["CONTACT_CREATED"])
+        make_contact(db, tenant)
+
+        with tenant_dispatcher(db, tenant) as dispatcher:
+            dispatcher.handlers = [*dispatcher.handlers, throttled]
+            handled = dispatcher.run_once()
+            again = dispatcher.run_once()
+
+    assert (handled, again) == (1, 0)
+    assert seen == [(receiver.event_ids()[0], False)]
+    assert outbox_states(db, tenant) == {"contact.created": ("pending", 1, "throttled")}
+    with db.read() as connection:
+        [logged] = webhooks.list_webhooks(connection, tenant.principal)
+    assert [(d.status, d.attempts) for d in logged.deliveries] == [("delivered", 1)]
