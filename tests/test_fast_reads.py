@@ -14,8 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from patron.api.graphql.schema import PatronSchema
 from patron.core.db import Database
+from tests.support.client import Api
 from tests.support.fast_reads import FAST, NORMAL, Shop, body, both, make_shop, statements
+from tests.support.server import ThreadServer
 
 # The queries printed in the contacts guide (seed 000) ...
 GET_CONTACTS = """query GetContacts($limit: Int, $offset: Int) {
@@ -380,6 +383,20 @@ def test_a_page_costs_the_same_statements_on_both_paths(
     # test_query_count, which the served API answers through the fast path).
     assert counted[("fast", 1)] == counted[("normal", 1)]
     assert counted[("fast", 8)] == counted[("normal", 8)]
+
+
+def test_the_served_api_answers_its_pages_through_the_fast_path(
+    api: Api, server: ThreadServer, shop: Shop
+) -> None:
+    app: Any = server.server.config.app
+    schema: PatronSchema = app.state.patron.schema
+    assert schema.fast_reads is not None
+    before = schema.fast_reads.counts.answered
+
+    data = api.data(GET_CONTACTS, {"limit": 2}, token=shop.tenant.token)
+
+    assert len(data["account"]["contacts"]) == 2
+    assert schema.fast_reads.counts.answered == before + 1
 
 
 # Property: any subset of the supported fields, in any order, some aliased.
