@@ -312,6 +312,15 @@ def test_literal_arguments_and_conditions_answer_the_same_bytes(db: Database, sh
     assert_same(both(db, shop.tenant, query))
 
 
+def test_a_selection_with_every_field_skipped_answers_the_same_bytes(
+    db: Database, shop: Shop
+) -> None:
+    query = """query S($no: Boolean = true) { __typename @skip(if: $no) account {
+      contacts(limit: 2) { uuid @skip(if: $no) wallet @include(if: false) { uuid } } } }"""
+    assert_same(both(db, shop.tenant, query))
+    assert_same(both(db, shop.tenant, query, {"no": False}))
+
+
 def test_one_operation_of_several_is_answered_by_name(db: Database, shop: Shop) -> None:
     document = """query A { account { name } }
     query B { account { contactsCount } }

@@ -24,7 +24,7 @@ from strawberry.types import ExecutionContext
 
 from patron.api.graphql.context import Context
 from patron.api.graphql.fastpath.plan import Plan, compile_plan
-from patron.api.graphql.fastpath.run import Complete, Run
+from patron.api.graphql.fastpath.run import CompleteColumn, Run
 from patron.core.errors import DomainError
 
 log = logging.getLogger("patron.api")
@@ -42,7 +42,7 @@ class FastReadCounts:
 @dataclass
 class _Compiled:
     plan: Plan | None
-    completers: dict[tuple[str, str], Complete] = field(default_factory=dict)
+    completers: dict[tuple[str, str], CompleteColumn] = field(default_factory=dict)
 
 
 class FastReads:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from strawberry.utils.str_converters import to_camel_case
@@ -36,6 +37,7 @@ Resolver = Callable[[Context, list[Any], dict[str, Any]], list[Any]]
 
 @dataclass(frozen=True, slots=True)
 class Field:
+    attribute: Callable[[Any], Any] | None = None  # an attribute of the source, as it is
     get: Getter | None = None
     resolve: Resolver | None = None
     # The object type its values have; None for a scalar or enum (or a list of them).
@@ -43,10 +45,7 @@ class Field:
 
 
 def _attribute(name: str) -> Field:
-    def get(source: Any, _principal: Principal) -> Any:
-        return getattr(source, name)
-
-    return Field(get=get)
+    return Field(attribute=attrgetter(name))
 
 
 def _account(context: Context, sources: list[Any], _args: dict[str, Any]) -> list[Any]:

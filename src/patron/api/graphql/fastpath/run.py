@@ -16,13 +16,17 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
+    GraphQLID,
     GraphQLList,
+    GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
     GraphQLString,
     Undefined,
+    get_nullable_type,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList, collect_fields, collect_subfields
@@ -34,6 +38,7 @@ from patron.api.graphql.fastpath.fields import TYPES, Field
 from patron.api.graphql.fastpath.plan import TYPENAME, Plan
 
 Complete = Callable[[Any], Any]
+CompleteColumn = Callable[[list[Any]], list[Any]]
 
 
 class Unanswerable(Exception):
@@ -66,19 +71,43 @@ def leaf_completer(output_type: GraphQLOutputType) -> Complete:
     if not is_leaf_type(output_type):
         raise Unanswerable(f"{output_type} is not a leaf type")
     coerce = output_type.coerce_output_value
-    is_string = output_type is GraphQLString
 
     def complete_leaf(value: Any) -> Any:
         if value is None:
             return None
-        if is_string and type(value) is str:  # what serialize_string returns for a str
-            return value
         completed = coerce(value)
         if completed is None or completed is Undefined:
             raise Unanswerable("a scalar serialized to nothing")
         return completed
 
     return complete_leaf
+
+
+# Built-in scalars whose serializer returns a value of exactly this Python type unchanged.
+_UNCHANGED: dict[GraphQLNamedType, type] = {
+    GraphQLString: str,
+    GraphQLID: str,
+    GraphQLBoolean: bool,
+}
+
+
+def column_completer(output_type: GraphQLOutputType) -> CompleteColumn:
+    """``leaf_completer`` over a column; values the serializer would return as they are
+    skip the call."""
+    complete = leaf_completer(output_type)
+    nullable = get_nullable_type(output_type)
+    unchanged = _UNCHANGED.get(nullable) if isinstance(nullable, GraphQLNamedType) else None
+    if unchanged is None:
+
+        def complete_all(values: list[Any]) -> list[Any]:
+            return [complete(value) for value in values]
+
+        return complete_all
+
+    def complete_changed(values: list[Any]) -> list[Any]:
+        return [value if type(value) is unchanged else complete(value) for value in values]
+
+    return complete_changed
 
 
 class Run:
@@ -90,7 +119,7 @@ class Run:
         plan: Plan,
         context: Context,
         variables: VariableValues,
-        completers: dict[tuple[str, str], Complete],
+        completers: dict[tuple[str, str], CompleteColumn],
     ) -> None:
         self.schema = schema
         self.plan = plan
@@ -113,36 +142,32 @@ class Run:
         self, parent: GraphQLObjectType, sources: list[Any], grouped: dict[str, FieldDetailsList]
     ) -> list[dict[str, Any]]:
         """The rows of a level: every selected field of every source, in selection order."""
-        principal = self.principal
-        plan: list[tuple[str, Any, Complete | None, list[Any] | None]] = []
-        for key, details in grouped.items():
-            name = details[0].node.name.value
-            if name == TYPENAME:
-                plan.append((key, _constant(parent.name), None, None))
-                continue
-            field = TYPES[parent.name][name]
-            if field.get is not None:
-                plan.append((key, field.get, self.completer(parent, name), None))
-            else:
-                plan.append((key, None, None, self.column(parent, field, sources, details)))
-        rows = []
-        for index, source in enumerate(sources):
-            row = {}
-            for key, get, complete, column in plan:
-                if column is not None:
-                    row[key] = column[index]
-                elif complete is None:
-                    row[key] = get(source, principal)
-                else:
-                    row[key] = complete(get(source, principal))
-            rows.append(row)
-        return rows
+        keys = list(grouped)
+        if not keys:  # every field skipped
+            return [{} for _ in sources]
+        columns = [self.values(parent, sources, details) for details in grouped.values()]
+        return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
 
-    def completer(self, parent: GraphQLObjectType, name: str) -> Complete:
+    def values(
+        self, parent: GraphQLObjectType, sources: list[Any], details: FieldDetailsList
+    ) -> list[Any]:
+        """One field's completed values for every source of a level."""
+        name = details[0].node.name.value
+        if name == TYPENAME:
+            return [parent.name] * len(sources)
+        field = TYPES[parent.name][name]
+        if field.attribute is not None:
+            return self.completer(parent, name)(list(map(field.attribute, sources)))
+        if field.get is not None:
+            get, principal = field.get, self.principal
+            return self.completer(parent, name)([get(source, principal) for source in sources])
+        return self.column(parent, field, sources, details)
+
+    def completer(self, parent: GraphQLObjectType, name: str) -> CompleteColumn:
         key = (parent.name, name)
         complete = self.completers.get(key)
         if complete is None:
-            complete = leaf_completer(parent.fields[name].type)
+            complete = column_completer(parent.fields[name].type)
             self.completers[key] = complete
         return complete
 
@@ -167,8 +192,7 @@ class Run:
         assert field.resolve is not None
         values = field.resolve(self.context, sources, arguments)
         if field.type_name is None:
-            complete = self.completer(parent, name)
-            return [complete(value) for value in values]
+            return self.completer(parent, name)(values)
         return self.complete(definition.type, values, details)
 
     def complete(
@@ -207,10 +231,3 @@ class Run:
                 items.extend(value)
         completed = iter(self.complete(item_type, items, details))
         return [None if value is None else [next(completed) for _ in value] for value in values]
-
-
-def _constant(value: str) -> Callable[[Any, Principal], str]:
-    def get(_source: Any, _principal: Principal) -> str:
-        return value
-
-    return get
