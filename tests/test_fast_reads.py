@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from patron.api.graphql.fastpath import fields
 from patron.api.graphql.schema import PatronSchema
 from patron.core.db import Database
 from tests.support.client import Api
@@ -350,6 +351,21 @@ def test_an_error_on_the_fast_path_is_left_to_the_normal_executor(
     assert answers.fast == answers.normal
     assert b'"errors"' in answers.fast
     assert answers.outcome in {"fell_back", "none"}  # none: refused before execution
+
+
+def test_a_fault_in_the_fast_path_still_gets_the_normal_answer(
+    db: Database, shop: Shop, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(_wallet: Any, _principal: Any) -> Any:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setitem(fields.WALLET, "localCreditBalance", fields.Field(get=broken))
+
+    answers = both(db, shop.tenant, GET_CONTACTS, {"limit": 5})
+
+    assert_same(answers, "fell_back")
+    assert b'"errors"' not in answers.fast
+    assert "fast read path fell back" in caplog.text
 
 
 @pytest.mark.parametrize(

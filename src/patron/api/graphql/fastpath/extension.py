@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLSchema
+from graphql import GraphQLError, GraphQLSchema
 from graphql.execution.values import get_variable_values
 from sqlalchemy.exc import SQLAlchemyError
 from strawberry.extensions import SchemaExtension
@@ -24,10 +24,14 @@ from strawberry.types import ExecutionContext
 
 from patron.api.graphql.context import Context
 from patron.api.graphql.fastpath.plan import Plan, compile_plan
-from patron.api.graphql.fastpath.run import CompleteColumn, Run
+from patron.api.graphql.fastpath.run import CompleteColumn, Run, Unanswerable
 from patron.core.errors import DomainError
 
 log = logging.getLogger("patron.api")
+
+# Failures that are answers (the client's input, the store): the normal executor reports
+# them. Anything else is a fault of the fast path, logged, and still answered correctly.
+EXPECTED = (DomainError, SQLAlchemyError, GraphQLError, Unanswerable)
 
 
 @dataclass
@@ -81,7 +85,7 @@ class FastReads:
         try:
             data = self._run(schema, compiled, context, execution.variables)
         except Exception as error:
-            if not isinstance(error, DomainError | SQLAlchemyError):
+            if not isinstance(error, EXPECTED):
                 log.warning(
                     "fast read path fell back in request %s", context.request_id, exc_info=error
                 )
@@ -103,7 +107,7 @@ class FastReads:
             schema, compiled.plan.operation.variable_definitions or (), variables or {}
         )
         if isinstance(coerced, list):
-            raise ValueError("variables the normal executor reports")
+            raise Unanswerable("variables the normal executor reports")
         return Run(schema, compiled.plan, context, coerced, compiled.completers).data()
 
     def _compiled(self, schema: GraphQLSchema, execution: ExecutionContext) -> _Compiled:
