@@ -19,7 +19,7 @@ from patron.integrations.outbox.dispatcher import (
     RetryPolicy,
 )
 from patron.integrations.outbox.store import OutboxEvent
-from patron.integrations.webhooks.sender import retry_after
+from patron.integrations.waits import retry_after
 from tests.support.receiver import running_receiver
 from tests.support.tenants import Tenant, make_contact
 from tests.support.webhooks import make_webhook, outbox_states, tenant_dispatcher

@@ -26,7 +26,7 @@ def url_policy(settings: Settings) -> UrlPolicy:
 def dispatcher(settings: Settings, db: Database) -> Iterator[Dispatcher]:
     """A dispatcher with every handler; its HTTP connections close when the block ends."""
     with http_client(settings.webhook_timeout_seconds) as client:
-        yield Dispatcher(
+        built = Dispatcher(
             db,
             [
                 WebhookSender(db, client, url_policy(settings)),
@@ -42,3 +42,7 @@ def dispatcher(settings: Settings, db: Database) -> Iterator[Dispatcher]:
             lease_seconds=settings.outbox_lease_seconds,
             concurrency=settings.outbox_concurrency,
         )
+        try:
+            yield built
+        finally:
+            built.close()  # its event loop and the webhooks' connections

@@ -6,15 +6,15 @@ import asyncio
 import ipaddress
 import json
 import socket
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+import certifi
 import httpx
 
 from patron.core.db import Database
@@ -28,12 +28,15 @@ from patron.integrations.outbox.dispatcher import (
     Retry,
 )
 from patron.integrations.outbox.store import OutboxEvent
+from patron.integrations.waits import retry_after
 from patron.webhooks import service as webhooks
 from patron.webhooks import signing
 from patron.webhooks.addresses import UrlPolicy, check_url, is_public
 from patron.webhooks.events import webhook_event
 from patron.webhooks.models import DeliveryResult, Subscription, WebhookTarget
 
+# The same certificate authorities as every other client of Patron's (httpx uses certifi's).
+_TLS = ssl.create_default_context(cafile=certifi.where())
 MAX_ERROR_LENGTH = 500
 # A receiver's answer is read up to this much, then the connection is dropped.
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -183,7 +186,9 @@ class WebhookSender:
             timeout = self.client.timeout
             read = timeout.read or timeout.write or 10.0
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=max(concurrency, 1), limit_per_host=0),
+                connector=aiohttp.TCPConnector(
+                    limit=max(concurrency, 1), limit_per_host=0, ssl=_TLS
+                ),
                 timeout=aiohttp.ClientTimeout(total=read, connect=timeout.connect or read),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
@@ -306,21 +311,6 @@ def pinned(url: str, address: str) -> _Route:
         host_header,
         host if parts.scheme == "https" else None,
     )
-
-
-def retry_after(value: str, now: float) -> float | None:
-    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date); None when
-    it is neither."""
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 def _is_address(host: str) -> bool:
