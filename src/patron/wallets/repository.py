@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, literal, select, true, update
+from sqlalchemy import BigInteger, Connection, bindparam, func, insert, select, true, update
 
 from patron.core.clock import as_utc
 from patron.core.money import MAX_MINOR_UNITS
@@ -172,56 +173,128 @@ def move(
     the moment the row is locked. Returns the row after the change, or None when the wallet
     is missing or the guard refused.
     """
+    shape = _Shape.of(credit_type, balance_delta, held_delta, open_lots_delta)
     row = connection.execute(
-        _move_statement(
+        _move_statement(shape),
+        _move_parameters(
             account_id,
             wallet_uuid,
-            credit_type,
             now,
             balance_delta=balance_delta,
             held_delta=held_delta,
             entries=entries,
             open_lots_delta=open_lots_delta,
-        )
+        ),
     ).first()
     if row is None:
         return None
     return Moved(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
-def _move_statement(
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Which guards and changes a move has: one statement is built per shape, then reused
+    with new parameters (building a statement costs more than running it)."""
+
+    credit_type: CreditType
+    leaves: bool  # credit leaves the available balance: it must cover it
+    releases: bool  # a hold is released: the hold must cover it
+    adds: bool  # the balance grows: it must stay within the maximum
+    moves_balance: bool
+    moves_held: bool
+    moves_lots: bool
+
+    @classmethod
+    def of(
+        cls, credit_type: CreditType, balance_delta: int, held_delta: int, open_lots_delta: int
+    ) -> _Shape:
+        return cls(
+            credit_type,
+            leaves=held_delta - balance_delta > 0,
+            releases=held_delta < 0,
+            adds=balance_delta > 0,
+            moves_balance=balance_delta != 0,
+            moves_held=held_delta != 0,
+            moves_lots=open_lots_delta != 0,
+        )
+
+
+def _move_parameters(
     account_id: str,
     wallet_uuid: str,
-    credit_type: CreditType,
     now: datetime,
     *,
     balance_delta: int,
     held_delta: int,
     entries: int,
     open_lots_delta: int,
-) -> Any:
-    balance, held = _BALANCE[credit_type], _HELD[credit_type]
-    query = update(wallets).where(wallets.c.account_id == account_id, wallets.c.uuid == wallet_uuid)
-    leaving = held_delta - balance_delta
-    if leaving > 0:
-        query = query.where(balance - held >= leaving)
-    if held_delta < 0:
-        query = query.where(held >= -held_delta)
-    if balance_delta > 0:
-        query = query.where(balance <= MAX_MINOR_UNITS - balance_delta)
-    values: dict[Any, Any] = {
-        wallets.c.entry_count: wallets.c.entry_count + entries,
-        wallets.c.updated_at: now,
+) -> dict[str, Any]:
+    return {
+        "m_account": account_id,
+        "m_wallet": wallet_uuid,
+        "m_now": now,
+        "m_entries": entries,
+        "m_leaving": held_delta - balance_delta,
+        "m_release": -held_delta,
+        "m_room": MAX_MINOR_UNITS - balance_delta,
+        "m_balance": balance_delta,
+        "m_held": held_delta,
+        "m_lots": open_lots_delta,
     }
-    if balance_delta:
-        values[balance] = balance + balance_delta
-    if held_delta:
-        values[held] = held + held_delta
-    if open_lots_delta:
-        values[wallets.c.open_lots] = wallets.c.open_lots + open_lots_delta
+
+
+@cache
+def _move_statement(shape: _Shape) -> Any:
+    balance, held = _BALANCE[shape.credit_type], _HELD[shape.credit_type]
+    query = update(wallets).where(
+        wallets.c.account_id == bindparam("m_account"), wallets.c.uuid == bindparam("m_wallet")
+    )
+    if shape.leaves:
+        query = query.where(balance - held >= bindparam("m_leaving", type_=BigInteger))
+    if shape.releases:
+        query = query.where(held >= bindparam("m_release", type_=BigInteger))
+    if shape.adds:
+        query = query.where(balance <= bindparam("m_room", type_=BigInteger))
+    values: dict[Any, Any] = {
+        wallets.c.entry_count: wallets.c.entry_count + bindparam("m_entries", type_=BigInteger),
+        wallets.c.updated_at: bindparam("m_now", type_=wallets.c.updated_at.type),
+    }
+    if shape.moves_balance:
+        values[balance] = balance + bindparam("m_balance", type_=BigInteger)
+    if shape.moves_held:
+        values[held] = held + bindparam("m_held", type_=BigInteger)
+    if shape.moves_lots:
+        values[wallets.c.open_lots] = wallets.c.open_lots + bindparam("m_lots", type_=BigInteger)
     return query.values(values).returning(
         balance.label("balance"), held.label("held"), wallets.c.entry_count, wallets.c.open_lots
     )
+
+
+# The entry's own columns, given as parameters; its position and balance come from the move.
+_ENTRY_COLUMNS = [
+    column.name for column in credit_entries.columns if column.name not in {"seq", "balance_after"}
+]
+
+
+@cache
+def _move_and_record_statement(shape: _Shape) -> Any:
+    """The move and the entry's insert as one statement (PostgreSQL: a data-modifying CTE)."""
+    moved_row = _move_statement(shape).cte("moved")
+    sources: list[Any] = [
+        bindparam(f"e_{name}", type_=credit_entries.c[name].type) for name in _ENTRY_COLUMNS
+    ]
+    recorded = (
+        insert(credit_entries)
+        .from_select(
+            [*_ENTRY_COLUMNS, "seq", "balance_after"],
+            select(*sources, moved_row.c.entry_count, moved_row.c.balance).select_from(moved_row),
+        )
+        .returning(credit_entries.c.seq)
+        .cte("recorded")
+    )
+    return select(
+        moved_row.c.balance, moved_row.c.held, moved_row.c.entry_count, moved_row.c.open_lots
+    ).select_from(moved_row.join(recorded, true()))
 
 
 def move_and_record(
@@ -255,37 +328,19 @@ def move_and_record(
         written = replace(entry, seq=moved.entry_count, balance_after=moved.balance)
         insert_entry(connection, account_id, written)
         return moved, written
-    moved_row = _move_statement(
+    shape = _Shape.of(entry.credit_type, balance_delta, held_delta, open_lots_delta)
+    parameters = _move_parameters(
         account_id,
         entry.wallet_uuid,
-        entry.credit_type,
         now,
         balance_delta=balance_delta,
         held_delta=held_delta,
         entries=1,
         open_lots_delta=open_lots_delta,
-    ).cte("moved")
-    values = entry_values(account_id, entry)
-    columns = list(values)
-    sources: list[Any] = [
-        moved_row.c.entry_count
-        if name == "seq"
-        else moved_row.c.balance
-        if name == "balance_after"
-        else literal(value, credit_entries.c[name].type)
-        for name, value in values.items()
-    ]
-    recorded = (
-        insert(credit_entries)
-        .from_select(columns, select(*sources).select_from(moved_row))
-        .returning(credit_entries.c.seq)
-        .cte("recorded")
     )
-    row = connection.execute(
-        select(
-            moved_row.c.balance, moved_row.c.held, moved_row.c.entry_count, moved_row.c.open_lots
-        ).select_from(moved_row.join(recorded, true()))
-    ).first()
+    values = entry_values(account_id, entry)
+    parameters.update({f"e_{name}": values[name] for name in _ENTRY_COLUMNS})
+    row = connection.execute(_move_and_record_statement(shape), parameters).first()
     if row is None:
         return None
     moved = Moved(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
