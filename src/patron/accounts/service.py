@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from patron.accounts.principal import SCOPES, Principal
 from patron.accounts.tables import accounts, api_tokens
@@ -216,6 +216,25 @@ def revoke_token(db: Database, token_id: str) -> TokenInfo:
     return _token_from_row(row)
 
 
+# Every request looks its token up: the statement is built once.
+_TOKEN_LOOKUP = (
+    select(
+        api_tokens.c.token_id,
+        api_tokens.c.token_hash,
+        api_tokens.c.scope,
+        api_tokens.c.revoked_at,
+        api_tokens.c.last_used_at,
+        accounts.c.account_id,
+        accounts.c.name,
+        accounts.c.currency,
+        accounts.c.points_precision,
+        accounts.c.settings,
+    )
+    .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
+    .where(api_tokens.c.token_hash == bindparam("presented"))
+)
+
+
 def authenticate(
     db: Database,
     token: str,
@@ -229,29 +248,13 @@ def authenticate(
     """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise Unauthenticated("the API token is malformed")
-    presented = hash_token(token)
-    query = (
-        select(
-            api_tokens.c.token_id,
-            api_tokens.c.token_hash,
-            api_tokens.c.scope,
-            api_tokens.c.revoked_at,
-            api_tokens.c.last_used_at,
-            accounts.c.account_id,
-            accounts.c.name,
-            accounts.c.currency,
-            accounts.c.points_precision,
-            accounts.c.settings,
-        )
-        .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
-        .where(api_tokens.c.token_hash == presented)
-    )
+    presented = {"presented": hash_token(token)}
     if connection is not None:
-        row = connection.execute(query).first()
+        row = connection.execute(_TOKEN_LOOKUP, presented).first()
     else:
         with db.read() as reader:
-            row = reader.execute(query).first()
-    if row is None or not hmac.compare_digest(row.token_hash, presented):
+            row = reader.execute(_TOKEN_LOOKUP, presented).first()
+    if row is None or not hmac.compare_digest(row.token_hash, presented["presented"]):
         raise Unauthenticated("the API token is not valid")
     if row.revoked_at is not None:
         raise Unauthenticated("the API token has been revoked")
