@@ -215,7 +215,9 @@ MUTATIONS = [
 ]
 BY_NAME = {mutation.name: mutation for mutation in MUTATIONS}
 # Account configuration rather than customer data: these need an admin token.
-ADMIN_MUTATIONS = frozenset({"setEarningRule", "createWebhook", "updateWebhook", "deleteWebhook"})
+ADMIN_MUTATIONS = frozenset(
+    {"setEarningRule", "createWebhook", "updateWebhook", "deleteWebhook", "rotateWebhookSecret"}
+)
 MUTATION_NAMES = sorted(BY_NAME)
 
 

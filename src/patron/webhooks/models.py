@@ -76,12 +76,20 @@ class CreatedWebhook:
 
 
 @dataclass(frozen=True, slots=True)
+class RotatedSecret:
+    webhook: Webhook
+    secret: str
+    previous_valid_until: datetime | None  # None: the old secret stopped at once
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookTarget:
     """What the dispatcher needs to send one event to one webhook."""
 
     uuid: str
     url: str
     secret: str
+    previous_secret: str | None = None  # still signing, during a rotation's grace
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid as uuid_module
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
@@ -26,6 +26,7 @@ from patron.webhooks.models import (
     DeliveryResult,
     DeliveryStats,
     NewWebhook,
+    RotatedSecret,
     Subscription,
     Webhook,
     WebhookChanges,
@@ -37,6 +38,7 @@ from patron.webhooks.tables import webhook_deliveries, webhooks
 __all__ = ["WEBHOOK_EVENTS", "DeliveryStats", "Webhook"]
 
 MAX_WEBHOOKS_PER_ACCOUNT = 20
+MAX_ROTATION_GRACE = timedelta(days=7)
 LOG_LENGTH = 50
 
 
@@ -174,8 +176,8 @@ def update_webhook(
         values["url"] = url
     if events is not None:
         values["events"] = events
-    if changes.secret is not None:
-        values["secret"] = changes.secret
+    if changes.secret is not None:  # a switch at once: no old secret signs beside it
+        values.update(secret=changes.secret, previous_secret=None, previous_secret_until=None)
     if changes.active is not None:
         values["active"] = changes.active
     with db.write() as connection:
@@ -196,6 +198,52 @@ def update_webhook(
         )
         row = _owned(connection, principal.account_id, webhook_uuid)
     return _webhook(row)
+
+
+def rotate_secret(
+    db: Database,
+    principal: Principal,
+    webhook_uuid: str,
+    grace: timedelta,
+    secret: str | None = None,
+) -> RotatedSecret:
+    """A new signing secret (given or generated, returned this once); the current one keeps
+    signing beside it for ``grace`` (0 to 7 days), so receivers can take the new one first."""
+    principal.require("admin")
+    if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
+        raise InvalidInput(
+            f"the grace must be 0 to {MAX_ROTATION_GRACE.days * 24} hours", field="graceHours"
+        )
+    if secret is not None:
+        signing.secret_key(secret)  # refuses what is not a whsec_ secret
+    new = secret or signing.new_secret()
+    now = utcnow()
+    until = now + grace if grace else None
+    with db.write() as connection:
+        current = _owned(connection, principal.account_id, webhook_uuid)
+        if new == current.secret:
+            raise InvalidInput("the new secret must differ from the current one", field="secret")
+        connection.execute(
+            update(webhooks)
+            .where(webhooks.c.account_id == principal.account_id, webhooks.c.uuid == webhook_uuid)
+            .values(
+                secret=new,
+                previous_secret=current.secret if until else None,
+                previous_secret_until=until,
+                updated_at=now,
+            )
+        )
+        record_audit(
+            connection,
+            principal.account_id,
+            action="webhook.secret_rotated",
+            subject_type="webhook",
+            subject_uuid=webhook_uuid,
+            actor=principal.actor,
+            details={"grace_seconds": int(grace.total_seconds())},
+        )
+        row = _owned(connection, principal.account_id, webhook_uuid)
+    return RotatedSecret(_webhook(row), new, until)
 
 
 def delete_webhook(db: Database, principal: Principal, webhook_uuid: str) -> None:
@@ -280,15 +328,32 @@ def list_webhooks(connection: Connection, principal: Principal) -> list[WebhookW
 
 
 def subscriptions(db: Database, account_id: str) -> list[Subscription]:
-    """The account's active webhooks with their secrets, for the dispatcher."""
+    """The account's active webhooks with their secrets (a rotated-out one while it is still
+    in its grace), for the dispatcher."""
     with db.read() as connection:
         rows = connection.execute(
-            select(webhooks.c.uuid, webhooks.c.url, webhooks.c.secret, webhooks.c.events).where(
-                webhooks.c.account_id == account_id, webhooks.c.active.is_(True)
-            )
+            select(
+                webhooks.c.uuid,
+                webhooks.c.url,
+                webhooks.c.secret,
+                webhooks.c.previous_secret,
+                webhooks.c.previous_secret_until,
+                webhooks.c.events,
+            ).where(webhooks.c.account_id == account_id, webhooks.c.active.is_(True))
         ).all()
+    now = utcnow()
     return [
-        Subscription(WebhookTarget(row.uuid, row.url, row.secret), frozenset(row.events))
+        Subscription(
+            WebhookTarget(
+                row.uuid,
+                row.url,
+                row.secret,
+                row.previous_secret
+                if row.previous_secret_until is not None and as_utc(row.previous_secret_until) > now
+                else None,
+            ),
+            frozenset(row.events),
+        )
         for row in rows
     ]
 

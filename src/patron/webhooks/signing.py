@@ -40,11 +40,22 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def headers(
+    secret: str,
+    message_id: str,
+    timestamp: int,
+    body: bytes,
+    previous_secret: str | None = None,
+) -> dict[str, str]:
+    """The three headers; during a rotation's grace, signed with the new and the old secret
+    (space-separated, as the scheme allows), so either verifies."""
+    signatures = [sign(secret, message_id, timestamp, body)]
+    if previous_secret is not None:
+        signatures.append(sign(previous_secret, message_id, timestamp, body))
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, message_id, timestamp, body),
+        "webhook-signature": " ".join(signatures),
     }
 
 

@@ -27,6 +27,9 @@ webhooks = Table(
     Column("events", JSON, nullable=False),
     # The signing key: never returned by the API after creation.
     Column("secret", String(128), nullable=False),
+    # After a rotation the old key also signs until then, so receivers can switch over.
+    Column("previous_secret", String(128), nullable=True),
+    Column("previous_secret_until", DateTime(timezone=True), nullable=True),
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

@@ -263,6 +263,7 @@ class Mutation:
     create_webhook = strawberry.mutation(resolver=webhook_api.create_webhook)
     update_webhook = strawberry.mutation(resolver=webhook_api.update_webhook)
     delete_webhook = strawberry.mutation(resolver=webhook_api.delete_webhook)
+    rotate_webhook_secret = strawberry.mutation(resolver=webhook_api.rotate_webhook_secret)
     claim_promotion = strawberry.mutation(resolver=promotion_api.claim_promotion)
 
 

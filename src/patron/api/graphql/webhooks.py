@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 import strawberry
@@ -10,9 +10,11 @@ from strawberry.types import Info
 
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, messages, user_errors
-from patron.core.errors import DomainError
+from patron.core.errors import DomainError, InvalidInput
 from patron.webhooks import service as webhook_service
 from patron.webhooks.models import NewWebhook, WebhookChanges, WebhookWithLog
+
+MAX_GRACE_HOURS = 168
 
 
 @strawberry.enum(description="What a webhook can subscribe to.")
@@ -195,6 +197,49 @@ def update_webhook(
             success=False, errors=messages(error), user_errors=user_errors(error)
         )
     return WebhookOperationResponse(success=True, webhook=_fresh(updated))
+
+
+@strawberry.type
+class RotateWebhookSecretResponse:
+    success: bool
+    webhook: Webhook | None = None
+    secret: str | None = strawberry.field(
+        default=None, description="The new signing secret: shown this once, never again."
+    )
+    previous_secret_valid_until: datetime | None = strawberry.field(
+        default=None,
+        description="Until when the old secret also signs each delivery; null: not at all.",
+    )
+    errors: list[str] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def rotate_webhook_secret(
+    info: Info[Context, None],
+    uuid: str,
+    grace_hours: int = 24,
+    secret: str | None = None,
+) -> RotateWebhookSecretResponse:
+    """Admin scope. A new secret; the old one signs beside it for graceHours (0 to 168)."""
+    context = info.context
+    try:
+        if not 0 <= grace_hours <= MAX_GRACE_HOURS:
+            raise InvalidInput(
+                f"graceHours must be 0 to {MAX_GRACE_HOURS}, got {grace_hours}", field="graceHours"
+            )
+        rotated = webhook_service.rotate_secret(
+            context.db, context.principal, uuid, timedelta(hours=grace_hours), secret
+        )
+    except DomainError as error:
+        return RotateWebhookSecretResponse(
+            success=False, errors=messages(error), user_errors=user_errors(error)
+        )
+    return RotateWebhookSecretResponse(
+        success=True,
+        webhook=_fresh(rotated.webhook),
+        secret=rotated.secret,
+        previous_secret_valid_until=rotated.previous_valid_until,
+    )
 
 
 def delete_webhook(info: Info[Context, None], uuid: str) -> WebhookOperationResponse:

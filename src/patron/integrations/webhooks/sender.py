@@ -218,7 +218,9 @@ class WebhookSender:
 
         if isinstance(route, tuple):
             return result(route[1], route[0]), None
-        headers = signing.headers(target.secret, event_id, int(self.clock()), body)
+        headers = signing.headers(
+            target.secret, event_id, int(self.clock()), body, target.previous_secret
+        )
         headers["content-type"] = "application/json"
         headers["user-agent"] = "Patron-Webhooks/1"
         if route.host_header is not None:
