@@ -16,7 +16,6 @@ from sqlalchemy import Connection, select
 
 from patron.accounts.principal import Principal
 from patron.core.errors import InvalidInput, NotFound
-from patron.core.events import record_event
 from patron.core.ids import is_uuid
 from patron.core.money import from_minor
 from patron.wallets import ledger, lots, repository
@@ -132,7 +131,8 @@ def _record(
         expires_at=posting.expires_at,
         created_at=now,
     )
-    recorded = repository.move_and_record(
+    places = ledger.precision(principal, posting.credit_type)
+    return repository.move_and_record(
         connection,
         principal.account_id,
         draft,
@@ -140,17 +140,19 @@ def _record(
         balance_delta=balance_delta,
         held_delta=held_delta,
         open_lots_delta=open_lots_delta,
+        event=repository.EntryEvent(
+            EVENT_FOR_ACTION[posting.action],
+            {
+                "entry_uuid": draft.uuid,
+                "wallet_uuid": draft.wallet_uuid,
+                "action": draft.action.value,
+                "credit_type": draft.credit_type.value,
+                "amount": str(from_minor(draft.amount, places)),
+                "reason": draft.reason.value,
+            },
+            places,
+        ),
     )
-    if recorded is None:
-        return None
-    entry = recorded[1]
-    record_event(
-        connection,
-        principal.account_id,
-        EVENT_FOR_ACTION[entry.action],
-        event_payload(principal, entry),
-    )
-    return recorded
 
 
 def post(

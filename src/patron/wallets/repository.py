@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, bindparam, func, insert, select, true, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 
 from patron.core.clock import as_utc
-from patron.core.money import MAX_MINOR_UNITS
+from patron.core.events import outbox_events, record_event
+from patron.core.money import MAX_MINOR_UNITS, from_minor
 from patron.wallets.lots import expired_unswept
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason, Wallet
 from patron.wallets.tables import credit_entries, wallets
@@ -276,9 +293,26 @@ _ENTRY_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class EntryEvent:
+    """The outbox event an entry writes: its payload but for ``balance_after`` (known once
+    the balance has moved), written with ``places`` decimals after the other keys."""
+
+    event_type: str
+    payload: dict[str, str]
+    places: int
+
+    def complete(self, balance_after: int) -> dict[str, str]:
+        # The payload's keys in the order PostgreSQL writes them (json_build_object).
+        before = {key: value for key, value in self.payload.items() if key != "reason"}
+        after = {"reason": self.payload["reason"]} if "reason" in self.payload else {}
+        return {**before, "balance_after": str(from_minor(balance_after, self.places)), **after}
+
+
 @cache
-def _move_and_record_statement(shape: _Shape) -> Any:
-    """The move and the entry's insert as one statement (PostgreSQL: a data-modifying CTE)."""
+def _move_and_record_statement(shape: _Shape, with_event: bool = False) -> Any:
+    """The move and the entry's insert as one statement (PostgreSQL: a data-modifying CTE),
+    and with ``with_event`` the entry's outbox event too: a ledger write is one round trip."""
     moved_row = _move_statement(shape).cte("moved")
     sources: list[Any] = [
         bindparam(f"e_{name}", type_=credit_entries.c[name].type) for name in _ENTRY_COLUMNS
@@ -292,9 +326,47 @@ def _move_and_record_statement(shape: _Shape) -> Any:
         .returning(credit_entries.c.seq)
         .cte("recorded")
     )
-    return select(
+    query = select(
         moved_row.c.balance, moved_row.c.held, moved_row.c.entry_count, moved_row.c.open_lots
     ).select_from(moved_row.join(recorded, true()))
+    if not with_event:
+        return query
+    # A data-modifying CTE runs whether or not the query reads it; from no moved row, no event.
+    queued = (
+        insert(outbox_events)
+        .from_select(
+            ["account_id", "event_id", "event_type", "payload", "status", "attempts", "created_at"],
+            select(
+                bindparam("m_account", type_=String),
+                bindparam("o_event_id", type_=String),
+                bindparam("o_event_type", type_=String),
+                _payload_json(moved_row.c.balance),
+                literal_column("'pending'"),
+                literal_column("0"),
+                bindparam("m_now", type_=outbox_events.c.created_at.type),
+            ).select_from(moved_row),
+        )
+        .returning(outbox_events.c.event_id)
+        .cte("queued")
+    )
+    return query.add_cte(queued)
+
+
+# The entry event's keys in payload order; balance_after comes from the moved row.
+_EVENT_KEYS = ("entry_uuid", "wallet_uuid", "action", "credit_type", "amount")
+
+
+def _payload_json(balance: Any) -> Any:
+    """json_build_object of the event payload, balance_after written as Python writes a
+    Decimal of ``places`` decimals (12.50, 7, 0.125)."""
+    arguments: list[Any] = []
+    for key in _EVENT_KEYS:
+        arguments += [literal_column(f"'{key}'"), cast(bindparam(f"o_{key}"), Text)]
+    places = cast(bindparam("o_places"), Integer)
+    scaled = cast(balance, Numeric) / func.power(cast(10, Numeric), places)
+    arguments += [literal_column("'balance_after'"), cast(func.round(scaled, places), Text)]
+    arguments += [literal_column("'reason'"), cast(bindparam("o_reason"), Text)]
+    return func.json_build_object(*arguments)
 
 
 def move_and_record(
@@ -306,10 +378,12 @@ def move_and_record(
     balance_delta: int = 0,
     held_delta: int = 0,
     open_lots_delta: int = 0,
+    event: EntryEvent | None = None,
 ) -> tuple[Moved, CreditEntry] | None:
-    """``move`` and the insert of ``entry`` (its position and balance_after filled in).
+    """``move`` and the insert of ``entry`` (its position and balance_after filled in), and
+    of its outbox ``event`` when given.
 
-    On PostgreSQL both go in one statement (a data-modifying CTE), so the wallet row's lock
+    On PostgreSQL all go in one statement (a data-modifying CTE), so the wallet row's lock
     is held for one round trip less: what bounds a hot wallet's throughput.
     """
     if connection.dialect.name == "sqlite":
@@ -327,6 +401,8 @@ def move_and_record(
             return None
         written = replace(entry, seq=moved.entry_count, balance_after=moved.balance)
         insert_entry(connection, account_id, written)
+        if event is not None:
+            record_event(connection, account_id, event.event_type, event.complete(moved.balance))
         return moved, written
     shape = _Shape.of(entry.credit_type, balance_delta, held_delta, open_lots_delta)
     parameters = _move_parameters(
@@ -340,7 +416,13 @@ def move_and_record(
     )
     values = entry_values(account_id, entry)
     parameters.update({f"e_{name}": values[name] for name in _ENTRY_COLUMNS})
-    row = connection.execute(_move_and_record_statement(shape), parameters).first()
+    if event is not None:
+        parameters.update({f"o_{key}": value for key, value in event.payload.items()})
+        parameters.update(
+            o_event_id=str(uuid.uuid4()), o_event_type=event.event_type, o_places=event.places
+        )
+    statement = _move_and_record_statement(shape, with_event=event is not None)
+    row = connection.execute(statement, parameters).first()
     if row is None:
         return None
     moved = Moved(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
