@@ -34,6 +34,15 @@ def _array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[A
     return sql_cast(bindparam(name, values, type_=kind), kind)
 
 
+def values_in(
+    connection: Connection, column: Column[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """``column IN values``: on PostgreSQL ``= ANY`` of one array parameter."""
+    if connection.dialect.name != "postgresql":
+        return column.in_(list(values))
+    return column == func.any(_array(f"{column.name}_values", column, list(values)))
+
+
 def pairs_in(
     connection: Connection,
     first: Column[Any],

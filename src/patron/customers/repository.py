@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from patron.accounts.tables import accounts
 from patron.core import numbering
+from patron.core.bulk import values_in
 from patron.core.clock import as_utc
 from patron.customers.models import Customer, CustomerFilter
 from patron.customers.tables import customers, identities
@@ -248,7 +249,7 @@ def identities_for(
     rows = connection.execute(
         select(identities.c.customer_uuid, identities.c.service, identities.c.external_id).where(
             identities.c.account_id == account_id,
-            identities.c.customer_uuid.in_(list(customer_uuids)),
+            values_in(connection, identities.c.customer_uuid, customer_uuids),
         )
     )
     for row in rows:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 
+from patron.core.bulk import values_in
 from patron.core.clock import as_utc
 from patron.core.events import outbox_events, record_event
 from patron.core.money import MAX_MINOR_UNITS, from_minor
@@ -155,7 +156,7 @@ def wallets_for_customers(
     rows = connection.execute(
         select(wallets).where(
             wallets.c.account_id == account_id,
-            wallets.c.customer_uuid.in_(list(customer_uuids)),
+            values_in(connection, wallets.c.customer_uuid, customer_uuids),
         )
     )
     return {row.customer_uuid: wallet_from_row(row) for row in rows}
