@@ -20,97 +20,14 @@ from patron.core.db import Database
 from tests.support.client import Api
 from tests.support.fast_reads import FAST, NORMAL, Shop, body, both, make_shop, statements
 from tests.support.server import ThreadServer
+from tests.test_contacts_seed000 import GET_CONTACT_BY_EMAIL, GET_CONTACTS
+from tests.test_ledger_seed001 import (
+    GET_ALL_CREDIT_ENTRIES,
+    GET_CONTACT_CREDIT_ENTRIES,
+    GET_CREDIT_BALANCES,
+)
 
-# The queries printed in the contacts guide (seed 000) ...
-GET_CONTACTS = """query GetContacts($limit: Int, $offset: Int) {
-account {
-contacts(limit: $limit, offset: $offset) {
-uuid
-name
-email
-phone
-identities {
-shopify
-klaviyo
-lightspeed
-}
-wallet {
-uuid
-globalCreditBalance
-localCreditBalance
-}
-}
-}
-}"""
-
-GET_CONTACT_BY_EMAIL = """query GetContactByEmail($email: String) {
-account {
-contacts(email: $email) {
-uuid
-name
-wallet {
-uuid
-}
-}
-}
-}"""
-
-# ... and in the credit guide (seed 001).
-GET_CONTACT_CREDIT_ENTRIES = """\
-query GetContactCreditEntries($uuid: String, $limit: Int, $offset: Int) {
-account {
-contacts(uuid: $uuid) {
-uuid
-email
-wallet {
-uuid
-globalCreditBalance
-localCreditBalance
-creditEntries(limit: $limit, offset: $offset) {
-uuid
-action
-creditType
-amount
-createdAt
-}
-}
-}
-}
-}"""
-
-GET_ALL_CREDIT_ENTRIES = """query GetAllCreditEntries($contactLimit: Int, $entryLimit: Int) {
-account {
-contacts(limit: $contactLimit) {
-uuid
-email
-wallet {
-globalCreditBalance
-localCreditBalance
-creditEntries(limit: $entryLimit) {
-uuid
-action
-creditType
-amount
-createdAt
-}
-}
-}
-}
-}"""
-
-GET_CREDIT_BALANCES = """query GetCreditBalances {
-account {
-contacts {
-uuid
-email
-wallet {
-globalCreditBalance
-localCreditBalance
-shopifyCreditBalance
-}
-}
-}
-}"""
+# The queries printed in the seeds are the ones their own tests send verbatim.
 
 CONTACT_FIELDS = [
     "id",
