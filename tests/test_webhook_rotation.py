@@ -3,21 +3,28 @@ so receivers switch without a delivery that fails to verify; then only the new o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import update
 
 from patron.core.clock import utcnow
 from patron.core.db import Database
+from patron.integrations.outbox.dispatcher import Dispatcher, RetryPolicy
+from patron.integrations.webhooks.sender import WebhookSender
+from patron.webhooks import service as webhooks_service
 from patron.webhooks import signing
+from patron.webhooks.models import NewWebhook
 from patron.webhooks.tables import webhooks
 from tests.support.client import Api
 from tests.support.receiver import Received, running_receiver
 from tests.support.store import audit
 from tests.support.tenants import Tenant, make_contact
-from tests.support.webhooks import make_webhook, tenant_dispatcher
+from tests.support.webhooks import LOCAL, make_webhook, outbox_states, tenant_dispatcher
 
 OLD = "whsec_" + "b2xkLXNlY3JldC1rZXktb2YtMzItYnl0ZXMhISEhISE="
 ROTATE = """
@@ -146,3 +153,73 @@ def test_only_an_admin_of_the_account_rotates(
             webhooks.select().where(webhooks.c.uuid == hook.webhook.uuid)
         ).one()
     assert row.secret == OLD
+
+
+KEY = "an-operator-secret-key-of-forty-characters"
+
+
+@contextmanager
+def sealed_dispatcher(db: Database, tenant: Tenant, secret_key: str) -> Iterator[Dispatcher]:
+    with httpx.Client(timeout=2.0) as client:
+        yield Dispatcher(
+            db,
+            [WebhookSender(db, client, LOCAL, secret_key)],
+            policy=RetryPolicy(max_attempts=2, base_seconds=0.0),
+            account_id=tenant.uuid,
+        )
+
+
+def stored_secrets(db: Database, webhook_uuid: str) -> tuple[str, str | None]:
+    with db.read() as connection:
+        row = connection.execute(webhooks.select().where(webhooks.c.uuid == webhook_uuid)).one()
+    return row.secret, row.previous_secret
+
+
+def test_with_a_secret_key_webhook_secrets_are_kept_sealed_and_still_sign(
+    db: Database, tenant: Tenant
+) -> None:
+    with running_receiver() as receiver:
+        created = webhooks_service.create_webhook(
+            db,
+            tenant.principal,
+            NewWebhook(url=receiver.url, events=["CONTACT_CREATED"], secret=OLD),
+            LOCAL,
+            KEY,
+        )
+        rotated = webhooks_service.rotate_secret(
+            db, tenant.principal, created.webhook.uuid, timedelta(hours=1), None, KEY
+        )
+        make_contact(db, tenant)
+        with sealed_dispatcher(db, tenant, KEY) as dispatcher:
+            dispatcher.drain()
+
+    secret, previous = stored_secrets(db, created.webhook.uuid)
+    assert secret.startswith("sealed:v1:")
+    assert previous is not None
+    assert previous.startswith("sealed:v1:")
+    assert OLD not in secret + previous
+    assert rotated.secret not in secret + previous
+    [got] = receiver.received
+    assert verifies(rotated.secret, got)
+    assert verifies(OLD, got)
+
+
+def test_a_secret_sealed_with_another_key_sends_nothing_and_says_why(
+    db: Database, tenant: Tenant
+) -> None:
+    with running_receiver() as receiver:
+        webhooks_service.create_webhook(
+            db,
+            tenant.principal,
+            NewWebhook(url=receiver.url, events=["CONTACT_CREATED"], secret=OLD),
+            LOCAL,
+            KEY,
+        )
+        make_contact(db, tenant)
+        with sealed_dispatcher(db, tenant, "another " + KEY) as dispatcher:
+            dispatcher.drain()
+
+    assert receiver.received == []
+    [(status, attempts, error)] = outbox_states(db, tenant).values()
+    assert (status, attempts) == ("dead", 2)
+    assert "sealed with another PATRON_SECRET_KEY" in (error or "")

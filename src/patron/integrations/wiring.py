@@ -29,7 +29,7 @@ def dispatcher(settings: Settings, db: Database) -> Iterator[Dispatcher]:
         built = Dispatcher(
             db,
             [
-                WebhookSender(db, client, url_policy(settings)),
+                WebhookSender(db, client, url_policy(settings), settings.sealing_key),
                 ShopifyCustomerSync(db, client, settings.sealing_key),
                 ShopifyCreditMirror(db, client, settings.sealing_key),
                 KlaviyoProfileSync(db, client, settings.sealing_key),

@@ -17,6 +17,7 @@ from patron.core.db import Database
 from patron.core.errors import DomainError, InvalidInput, NotFound, ValidationErrors
 from patron.core.events import record_audit
 from patron.core.ids import is_uuid
+from patron.core.sealing import seal, unseal
 from patron.webhooks import signing
 from patron.webhooks.addresses import UrlPolicy, check_url
 from patron.webhooks.events import WEBHOOK_EVENTS
@@ -118,9 +119,14 @@ def _owned(connection: Connection, account_id: str, webhook_uuid: str) -> Any:
 
 
 def create_webhook(
-    db: Database, principal: Principal, command: NewWebhook, policy: UrlPolicy
+    db: Database,
+    principal: Principal,
+    command: NewWebhook,
+    policy: UrlPolicy,
+    secret_key: str | None = None,
 ) -> CreatedWebhook:
-    """A subscription; the secret (given or generated) is returned this once only."""
+    """A subscription; the secret (given or generated) is returned this once only, and kept
+    sealed with ``secret_key`` when there is one."""
     principal.require("admin")
     url, events = _validated(command.url, command.events, command.secret, policy)
     assert url is not None
@@ -144,7 +150,7 @@ def create_webhook(
                 uuid=webhook_uuid,
                 url=url,
                 events=events,
-                secret=secret,
+                secret=seal(secret, secret_key),
                 active=command.active,
                 created_at=now,
                 updated_at=now,
@@ -168,6 +174,7 @@ def update_webhook(
     webhook_uuid: str,
     changes: WebhookChanges,
     policy: UrlPolicy,
+    secret_key: str | None = None,
 ) -> Webhook:
     principal.require("admin")
     url, events = _validated(changes.url, changes.events, changes.secret, policy)
@@ -177,7 +184,11 @@ def update_webhook(
     if events is not None:
         values["events"] = events
     if changes.secret is not None:  # a switch at once: no old secret signs beside it
-        values.update(secret=changes.secret, previous_secret=None, previous_secret_until=None)
+        values.update(
+            secret=seal(changes.secret, secret_key),
+            previous_secret=None,
+            previous_secret_until=None,
+        )
     if changes.active is not None:
         values["active"] = changes.active
     with db.write() as connection:
@@ -206,6 +217,7 @@ def rotate_secret(
     webhook_uuid: str,
     grace: timedelta,
     secret: str | None = None,
+    secret_key: str | None = None,
 ) -> RotatedSecret:
     """A new signing secret (given or generated, returned this once); the current one keeps
     signing beside it for ``grace`` (0 to 7 days), so receivers can take the new one first."""
@@ -221,13 +233,13 @@ def rotate_secret(
     until = now + grace if grace else None
     with db.write() as connection:
         current = _owned(connection, principal.account_id, webhook_uuid)
-        if new == current.secret:
+        if new == unseal(current.secret, secret_key):
             raise InvalidInput("the new secret must differ from the current one", field="secret")
         connection.execute(
             update(webhooks)
             .where(webhooks.c.account_id == principal.account_id, webhooks.c.uuid == webhook_uuid)
             .values(
-                secret=new,
+                secret=seal(new, secret_key),
                 previous_secret=current.secret if until else None,
                 previous_secret_until=until,
                 updated_at=now,
@@ -327,9 +339,12 @@ def list_webhooks(connection: Connection, principal: Principal) -> list[WebhookW
 # --- for the dispatcher: no principal, it acts for the account an event belongs to ----------
 
 
-def subscriptions(db: Database, account_id: str) -> list[Subscription]:
+def subscriptions(
+    db: Database, account_id: str, secret_key: str | None = None
+) -> list[Subscription]:
     """The account's active webhooks with their secrets (a rotated-out one while it is still
-    in its grace), for the dispatcher."""
+    in its grace), opened with ``secret_key``, for the dispatcher (CannotUnseal when a secret
+    was sealed with another key)."""
     with db.read() as connection:
         rows = connection.execute(
             select(
@@ -347,9 +362,11 @@ def subscriptions(db: Database, account_id: str) -> list[Subscription]:
             WebhookTarget(
                 row.uuid,
                 row.url,
-                row.secret,
-                row.previous_secret
-                if row.previous_secret_until is not None and as_utc(row.previous_secret_until) > now
+                unseal(row.secret, secret_key),
+                unseal(row.previous_secret, secret_key)
+                if row.previous_secret is not None
+                and row.previous_secret_until is not None
+                and as_utc(row.previous_secret_until) > now
                 else None,
             ),
             frozenset(row.events),

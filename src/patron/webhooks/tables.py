@@ -25,10 +25,11 @@ webhooks = Table(
     Column("uuid", String(36), primary_key=True),
     Column("url", String(2000), nullable=False),
     Column("events", JSON, nullable=False),
-    # The signing key: never returned by the API after creation.
-    Column("secret", String(128), nullable=False),
+    # The signing key: never returned by the API after creation; sealed with
+    # PATRON_SECRET_KEY when one is set (a sealed secret is about 180 characters).
+    Column("secret", String(400), nullable=False),
     # After a rotation the old key also signs until then, so receivers can switch over.
-    Column("previous_secret", String(128), nullable=True),
+    Column("previous_secret", String(400), nullable=True),
     Column("previous_secret_until", DateTime(timezone=True), nullable=True),
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False),

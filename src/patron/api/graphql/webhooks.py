@@ -166,7 +166,7 @@ def create_webhook(info: Info[Context, None], webhook: WebhookInput) -> CreateWe
     )
     try:
         created = webhook_service.create_webhook(
-            context.db, context.principal, command, context.webhook_urls
+            context.db, context.principal, command, context.webhook_urls, context.secret_key
         )
     except DomainError as error:
         return CreateWebhookResponse(
@@ -190,7 +190,7 @@ def update_webhook(
     )
     try:
         updated = webhook_service.update_webhook(
-            context.db, context.principal, uuid, changes, context.webhook_urls
+            context.db, context.principal, uuid, changes, context.webhook_urls, context.secret_key
         )
     except DomainError as error:
         return WebhookOperationResponse(
@@ -228,7 +228,12 @@ def rotate_webhook_secret(
                 f"graceHours must be 0 to {MAX_GRACE_HOURS}, got {grace_hours}", field="graceHours"
             )
         rotated = webhook_service.rotate_secret(
-            context.db, context.principal, uuid, timedelta(hours=grace_hours), secret
+            context.db,
+            context.principal,
+            uuid,
+            timedelta(hours=grace_hours),
+            secret,
+            context.secret_key,
         )
     except DomainError as error:
         return RotateWebhookSecretResponse(

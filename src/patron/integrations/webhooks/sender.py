@@ -94,6 +94,7 @@ class WebhookSender:
     db: Database
     client: httpx.Client
     policy: UrlPolicy
+    secret_key: str | None = None  # opens the webhooks' sealed secrets
     resolver: Resolver = resolve
     clock: Callable[[], float] = time.time
     # Subscriptions (and a webhook host's addresses) are read once per this many seconds, not
@@ -177,7 +178,7 @@ class WebhookSender:
         cached = self._cache.get(account_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        found = webhooks.subscriptions(self.db, account_id)
+        found = webhooks.subscriptions(self.db, account_id, self.secret_key)
         self._cache[account_id] = (now + self.cache_seconds, found)
         return found
 
