@@ -166,8 +166,9 @@ def test_without_the_option_or_for_other_contacts_no_balance_is_sent(
             dispatcher.drain()
             fund(db, tenant, wallet_of(db, tenant, contact), "5.00")
             dispatcher.drain()
-            connect(db, tenant, fake, balances=True)
-            fund(db, tenant, plain.wallet_uuid, "5.00")
+        connect(db, tenant, fake, balances=True)  # a new worker sees the option at once
+        fund(db, tenant, plain.wallet_uuid, "5.00")
+        with klaviyo_dispatcher(db, tenant) as dispatcher:
             dispatcher.drain()
 
     assert len(fake.requests) == 2  # the contact's own upserts only

@@ -286,8 +286,9 @@ def test_without_the_mirror_option_or_a_shopify_contact_nothing_is_sent(
         )
         with credit_dispatcher(db, tenant) as dispatcher:
             drain_now(db, tenant, dispatcher)
-            connect(db, tenant, fake, mirror=True)
-            fund(db, tenant, plain.wallet_uuid, "5.00")
+        connect(db, tenant, fake, mirror=True)  # a new worker sees the option at once
+        fund(db, tenant, plain.wallet_uuid, "5.00")
+        with credit_dispatcher(db, tenant) as dispatcher:
             drain_now(db, tenant, dispatcher)
 
     assert credit_requests(fake) == []

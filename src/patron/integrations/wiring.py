@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from patron.core.db import Database
 from patron.core.settings import Settings
+from patron.integrations.accounts import AccountCache
 from patron.integrations.klaviyo.profiles import KlaviyoProfileSync
 from patron.integrations.outbox.dispatcher import Dispatcher, RetryPolicy
 from patron.integrations.shopify.credit import ShopifyCreditMirror
@@ -25,14 +26,15 @@ def url_policy(settings: Settings) -> UrlPolicy:
 @contextmanager
 def dispatcher(settings: Settings, db: Database) -> Iterator[Dispatcher]:
     """A dispatcher with every handler; its HTTP connections close when the block ends."""
+    known = AccountCache(db)  # one read per account per few seconds, for every handler
     with http_client(settings.webhook_timeout_seconds) as client:
         built = Dispatcher(
             db,
             [
                 WebhookSender(db, client, url_policy(settings), settings.sealing_key),
-                ShopifyCustomerSync(db, client, settings.sealing_key),
-                ShopifyCreditMirror(db, client, settings.sealing_key),
-                KlaviyoProfileSync(db, client, settings.sealing_key),
+                ShopifyCustomerSync(db, client, settings.sealing_key, known),
+                ShopifyCreditMirror(db, client, settings.sealing_key, known),
+                KlaviyoProfileSync(db, client, settings.sealing_key, known),
             ],
             policy=RetryPolicy(
                 max_attempts=settings.outbox_max_attempts,

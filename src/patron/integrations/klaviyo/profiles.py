@@ -11,7 +11,7 @@ that arrives late never leaves an older balance behind.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from patron.core.money import from_minor
 from patron.core.sealing import CannotUnseal, seal, unseal
 from patron.customers import service as customers
 from patron.customers.models import Customer, CustomerChanges
+from patron.integrations.accounts import AccountCache
 from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
 from patron.integrations.outbox.store import OutboxEvent
 from patron.integrations.waits import retry_after
@@ -146,6 +147,11 @@ class KlaviyoProfileSync:
     db: Database
     client: httpx.Client
     secret_key: str | None = None  # opens the sealed API key
+    account_cache: AccountCache | None = None  # shared by the worker's handlers
+    known: AccountCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.known = self.account_cache or AccountCache(self.db)
 
     def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
         connected = self._connected(event)
@@ -169,9 +175,8 @@ class KlaviyoProfileSync:
             not contact_event and event.event_type not in _WALLET_EVENTS
         ):
             return Delivered()
-        try:
-            account = accounts.get_account(self.db, event.account_id)
-        except NotFound:
+        account = self.known.get(event.account_id)
+        if account is None:
             return Delivered()
         try:
             connection = connection_from_settings(account.settings, self.secret_key)

@@ -32,6 +32,7 @@ from patron.core.sealing import CannotUnseal
 from patron.customers import service as customers
 from patron.customers.tables import identities
 from patron.customers.validation import display_external_id
+from patron.integrations.accounts import AccountCache
 from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
 from patron.integrations.outbox.store import OutboxEvent
 from patron.integrations.shopify import journal
@@ -314,11 +315,16 @@ class ShopifyCreditMirror:
     db: Database
     client: httpx.Client
     secret_key: str | None = None  # opens the sealed access token
+    account_cache: AccountCache | None = None  # shared by the worker's handlers
+    known: AccountCache = field(init=False)
     clock: Any = field(default=utcnow)
     _locks: weakref.WeakValueDictionary[str, threading.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.known = self.account_cache or AccountCache(self.db)
 
     def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
         try:
@@ -343,9 +349,8 @@ class ShopifyCreditMirror:
     def _connected(self, account_id: str) -> tuple[ShopifyConnection, Principal] | None:
         """The account's Shopify connection when it mirrors store credit (CannotUnseal when
         its token cannot be read)."""
-        try:
-            account = accounts.get_account(self.db, account_id)
-        except NotFound:
+        account = self.known.get(account_id)
+        if account is None:
             return None
         connection = connection_from_settings(account.settings, self.secret_key)
         if connection is None or not connection.mirror_store_credit:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ from patron.core.errors import DomainError, NotFound
 from patron.core.sealing import CannotUnseal
 from patron.customers import service as customers
 from patron.customers.models import Customer, CustomerChanges
+from patron.integrations.accounts import AccountCache
 from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome
 from patron.integrations.outbox.store import OutboxEvent
 from patron.integrations.shopify.admin import (
@@ -80,6 +81,11 @@ class ShopifyCustomerSync:
     db: Database
     client: httpx.Client
     secret_key: str | None = None  # opens the sealed access token
+    account_cache: AccountCache | None = None  # shared by the worker's handlers
+    known: AccountCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.known = self.account_cache or AccountCache(self.db)
 
     def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
         payload = event.payload
@@ -105,9 +111,8 @@ class ShopifyCustomerSync:
 
     def _connected(self, account_id: str) -> tuple[ShopifyConnection, Principal] | Outcome:
         """The account's connection, or the outcome for an event that cannot be sent."""
-        try:
-            account = accounts.get_account(self.db, account_id)
-        except NotFound:
+        account = self.known.get(account_id)
+        if account is None:
             return Delivered()
         try:
             connection = connection_from_settings(account.settings, self.secret_key)
