@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.json_server import Answer, serving
 
 API_KEY = "pk_test_key"
 
@@ -70,33 +70,12 @@ class FakeKlaviyo:
 def running_klaviyo() -> Iterator[FakeKlaviyo]:
     fake = FakeKlaviyo()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("content-length", "0")))
-            headers = {key.lower(): value for key, value in self.headers.items()}
-            if self.path != "/api/profile-import":
-                status, answer = _error(404, "Not found.")
-            else:
-                status, answer = fake.answer(headers, json.loads(raw))
-            data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
-            self.send_response(status)
-            if status == 429:
-                self.send_header("retry-after", "3")
-            self.send_header("content-type", "application/vnd.api+json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def respond(path: str, headers: dict[str, str], body: Any) -> Answer:
+        if path != "/api/profile-import":
+            return Answer(*_error(404, "Not found."), {})
+        status, answer = fake.answer(headers, body)
+        return Answer(status, answer, {"retry-after": "3"} if status == 429 else {})
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(respond, "application/vnd.api+json") as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -9,7 +9,6 @@ transactions, newest first.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -18,10 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from patron.integrations.shopify.admin import API_VERSION
+from tests.support.json_server import Answer, serving
 
 TOKEN = "shpat_test_token"
 PATH = f"/admin/api/{API_VERSION}/graphql.json"
@@ -215,34 +214,12 @@ def _money(amount: str, currency: str) -> dict[str, str]:
 def running_shopify() -> Iterator[FakeShopify]:
     fake = FakeShopify()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("content-length", "0")))
-            if self.path != PATH:
-                status, answer = 404, {"errors": "Not Found"}
-            else:
-                status, answer = fake.answer(
-                    self.headers.get("X-Shopify-Access-Token"), json.loads(raw)
-                )
-            data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
-            self.send_response(status)
-            if status == 429:
-                self.send_header("retry-after", "2")
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def respond(path: str, headers: dict[str, str], body: Any) -> Answer:
+        if path != PATH:
+            return Answer(404, {"errors": "Not Found"}, {})
+        status, answer = fake.answer(headers.get("x-shopify-access-token"), body)
+        return Answer(status, answer, {"retry-after": "2"} if status == 429 else {})
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(respond) as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
