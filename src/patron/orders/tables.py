@@ -56,10 +56,16 @@ orders = Table(
     Column("lines", JSON, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Deleting a customer keeps its orders (the merchant's sales) and only forgets who
+    # bought: the one-column key nulls customer_uuid alone, and the tenant's composite key,
+    # checked at commit, then holds for the detached order. (A composite SET NULL would
+    # also null account_id.)
+    ForeignKeyConstraint(["customer_uuid"], ["customers.uuid"], ondelete="SET NULL"),
     ForeignKeyConstraint(
         ["account_id", "customer_uuid"],
         ["customers.account_id", "customers.uuid"],
-        ondelete="SET NULL",
+        deferrable=True,
+        initially="DEFERRED",
     ),
     UniqueConstraint("account_id", "store_key", "external_id"),
     UniqueConstraint("account_id", "number"),
