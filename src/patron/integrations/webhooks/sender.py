@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import logging
 import socket
 import ssl
 import time
@@ -31,7 +32,7 @@ from patron.integrations.outbox.store import OutboxEvent
 from patron.integrations.waits import retry_after
 from patron.webhooks import service as webhooks
 from patron.webhooks import signing
-from patron.webhooks.addresses import UrlPolicy, check_url, is_public
+from patron.webhooks.addresses import UrlPolicy, checked_url, is_public
 from patron.webhooks.events import webhook_event
 from patron.webhooks.models import DeliveryResult, Subscription, WebhookTarget
 
@@ -41,6 +42,7 @@ MAX_ERROR_LENGTH = 500
 # A receiver's answer is read up to this much, then the connection is dropped.
 MAX_RESPONSE_BYTES = 64 * 1024
 Resolver = Callable[[str, int], list[str]]
+log = logging.getLogger("patron.webhooks")
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -78,6 +80,8 @@ class _Planned:
     event: OutboxEvent
     name: str
     targets: list[WebhookTarget]
+    # Why the account's webhooks could not be read: the event is retried, the batch goes on.
+    error: str | None = None
 
 
 @dataclass
@@ -89,6 +93,10 @@ class WebhookSender:
     Unless private addresses are allowed, a webhook's host is resolved once per request and the
     request goes to the address that was checked (with the original Host header, and the host
     name for TLS), so a second DNS answer cannot send it elsewhere.
+
+    Whatever goes wrong with one webhook (a URL stored before today's checks, an error nobody
+    foresaw) is that webhook's failed attempt, logged and retried like a network error; it
+    never holds back the rest of the batch, other accounts' events included.
     """
 
     db: Database
@@ -115,6 +123,10 @@ class WebhookSender:
     ) -> BatchOutcome:
         plans = cast(list[_Planned], plan)
         outcomes: list[Outcome] = [DELIVERED] * len(events)
+        for one in plans:
+            if one.error is not None:
+                outcomes[one.index] = Retry(one.error)
+        plans = [one for one in plans if one.error is None]
         if not plans:
             return BatchOutcome(outcomes)
         session = self._open(concurrency)
@@ -127,24 +139,33 @@ class WebhookSender:
         queue = iter(jobs)
         # Checked once per batch and URL, not once per request.
         urls = {target.url for one in plans for target in one.targets}
-        routes = {url: await self._route(url) for url in urls}
+        routes = {url: await self._checked_route(url) for url in urls}
 
         async def worker() -> None:  # ``concurrency`` of these share the queue
             for number, one, target, body in queue:
                 last_attempt = last[one.index]
-                sent[number].append(
-                    await self._send(
+                try:
+                    done = await self._send(
                         session, routes[target.url], target, one.event.event_id, body, last_attempt
                     )
-                )
+                except Exception as error:  # this webhook's failure, not the batch's
+                    problem = _describe(error, target.url)
+                    log.warning(
+                        "webhook %s: event %s not sent: %s",
+                        target.uuid,
+                        one.event.event_id,
+                        problem,
+                    )
+                    done = _result(target, last_attempt, True, problem), None
+                sent[number].append(done)
 
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(jobs)))))
-        log = []
+        attempts = []
         for one, results in zip(plans, sent, strict=True):
             attempt, outcomes[one.index] = _outcome(one, results)
-            log.append(attempt)
+            attempts.append(attempt)
         return BatchOutcome(
-            outcomes, lambda connection: webhooks.record_results_in(connection, log)
+            outcomes, lambda connection: webhooks.record_results_in(connection, attempts)
         )
 
     async def aclose(self) -> None:
@@ -155,17 +176,28 @@ class WebhookSender:
     def plan(self, events: Sequence[OutboxEvent]) -> list[_Planned]:
         """The batch's subscribed webhooks, less those that already had an event: one query."""
         wanted: list[tuple[int, OutboxEvent, str, list[WebhookTarget]]] = []
+        plans = []
+        unreadable: dict[str, str] = {}  # account -> why its webhooks could not be read
         for index, event in enumerate(events):
             name = webhook_event(event.event_type)
             if name is None:
                 continue
-            found = [s.target for s in self._subscriptions(event.account_id) if name in s.events]
+            if event.account_id not in unreadable:
+                try:
+                    subscribed = self._subscriptions(event.account_id)
+                except Exception as error:  # one account's webhooks, not the whole batch
+                    problem = f"webhooks not readable: {_describe(error)}"
+                    log.warning("account %s: %s", event.account_id, problem)
+                    unreadable[event.account_id] = problem
+            if event.account_id in unreadable:
+                plans.append(_Planned(index, event, name, [], unreadable[event.account_id]))
+                continue
+            found = [s.target for s in subscribed if name in s.events]
             if found:
                 wanted.append((index, event, name, found))
         finished = webhooks.finished_deliveries(
             self.db, [(event.account_id, event.event_id) for _, event, _, _ in wanted]
         )
-        plans = []
         for index, event, name, found in wanted:
             done = finished[(event.account_id, event.event_id)]
             targets = [target for target in found if target.uuid not in done]
@@ -210,12 +242,7 @@ class WebhookSender:
         def result(
             retryable: bool, error: str | None, status: int | None = None, ms: int | None = None
         ) -> DeliveryResult:
-            if error is None:
-                outcome = "delivered"
-            else:
-                outcome = "retrying" if retryable and not last_attempt else "failed"
-            clipped = error[:MAX_ERROR_LENGTH] if error else None
-            return DeliveryResult(target.uuid, outcome, status, ms, clipped)
+            return _result(target, last_attempt, retryable, error, status, ms)
 
         if isinstance(route, tuple):
             return result(route[1], route[0]), None
@@ -250,25 +277,38 @@ class WebhookSender:
         after = retry_after(wait, self.clock()) if status in (429, 503) and wait else None
         return result(_retryable_status(status), f"HTTP {status}", status, elapsed), after
 
-    async def _route(self, url: str) -> _Route | tuple[str, bool]:
-        """Where to send, or why this URL may not be called now and whether that may pass."""
+    async def _checked_route(self, url: str) -> _Route | tuple[str, bool]:
+        """``_route``, and an error nobody foresaw as a failure that may pass."""
         try:
-            check_url(url, self.policy)
+            return await self._route(url)
+        except Exception as error:
+            problem = _describe(error, url)
+            log.warning("webhook URL not usable: %s", problem)
+            return problem, True
+
+    async def _route(self, url: str) -> _Route | tuple[str, bool]:
+        """Where to send, or why this URL may not be called now and whether that may pass.
+
+        The URL is checked again as at creation (a webhook stored before today's checks is
+        refused here), and each address its host resolves to is judged the same way.
+        """
+        try:
+            checked = checked_url(url, self.policy)
         except DomainError as error:
             return f"refused: {error.message}", False
         if self.policy.allow_private:
             return _Route(url)
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = checked.host
         try:
-            addresses = [host] if _is_address(host) else await self._resolve(host, port)
+            addresses = (
+                [host] if checked.address is not None else await self._resolve(host, checked.port)
+            )
         except OSError as error:
             return f"cannot resolve {host}: {error}", True
         private = [address for address in addresses if not self.allowed_address(address)]
         if private or not addresses:
             return f"refused: {host} resolves to a private address ({', '.join(private)})", False
-        return pinned(url, addresses[0])
+        return pinned(url, addresses[0], host)
 
     async def _resolve(self, host: str, port: int) -> list[str]:
         """The host's addresses, asked again at most every ``cache_seconds``: the request goes
@@ -299,11 +339,12 @@ def _outcome(
     return attempt, Delivered()
 
 
-def pinned(url: str, address: str) -> _Route:
-    """The URL with its host replaced by ``address``; the name goes in Host and, for https,
-    in the TLS server name, so the certificate is still checked against the host name."""
+def pinned(url: str, address: str, host: str | None = None) -> _Route:
+    """The URL with its host replaced by ``address``; the name (``host``, the ASCII form of
+    the URL's) goes in Host and, for https, in the TLS server name, so the certificate is
+    still checked against the host name."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    host = host or parts.hostname or ""
     if _is_address(host):
         return _Route(url)
     literal = f"[{address}]" if ":" in address else address
@@ -322,6 +363,37 @@ def _is_address(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _result(
+    target: WebhookTarget,
+    last_attempt: bool,
+    retryable: bool,
+    error: str | None,
+    status: int | None = None,
+    ms: int | None = None,
+) -> DeliveryResult:
+    if error is None:
+        outcome = "delivered"
+    else:
+        outcome = "retrying" if retryable and not last_attempt else "failed"
+    clipped = error[:MAX_ERROR_LENGTH] if error else None
+    return DeliveryResult(target.uuid, outcome, status, ms, clipped)
+
+
+def _describe(error: BaseException, url: str | None = None) -> str:
+    """An unforeseen error in a line, the URL's query (where tokens hide) left out."""
+    text = f"{type(error).__name__}: {error}"
+    if url:
+        try:
+            parts = urlsplit(url)
+            shown = urlunsplit(
+                parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="")
+            )
+        except ValueError:
+            shown = "the webhook's URL"
+        text = text.replace(url, shown)
+    return text[:MAX_ERROR_LENGTH]
 
 
 def _ms(started: float) -> int:
