@@ -98,14 +98,15 @@ def request_id_of(request: Request) -> str:
 
 def guarded(
     patron: Patron, request_id: str, work: Callable[[], tuple[int, Any, dict[str, str]]]
-) -> tuple[int, Any, dict[str, str]]:
-    """Run a request's work on this thread: store trouble is a 503, and a bug is logged with
-    the request id and answered as a masked JSON error, never with its details."""
+) -> Response:
+    """Run a request's work on this thread, its answer's serialisation included: store
+    trouble is a 503, and a bug is logged with the request id and answered as a masked JSON
+    error, never with its details."""
     try:
-        return work()
+        status, body, headers = work()
+        response = json_response(body, status, headers)
     except HttpError as error:
-        body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
-        return error.status, body, error.headers
+        response = json_response(error.body(), error.status, error.headers)
     except OperationalError as error:
         if is_lock_contention(error):
             message = "the store is busy; retry the request"
@@ -117,7 +118,7 @@ def guarded(
                 {"message": message, "extensions": {"code": "UNAVAILABLE", "requestId": request_id}}
             ]
         }
-        return 503, body, {"Retry-After": "1"}
+        response = json_response(body, 503, {"Retry-After": "1"})
     except Exception:
         log.exception("unexpected error in request %s", request_id)
         body = {
@@ -128,7 +129,9 @@ def guarded(
                 }
             ]
         }
-        return 500, body, {}
+        response = json_response(body, 500)
+    response.headers["X-Request-Id"] = request_id
+    return response
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
@@ -179,9 +182,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 raise HttpError(400, _operation_problem(operation_name), "BAD_REQUEST") from None
             return 200, body, {}
 
-        status, body, headers = await run_in_threadpool(guarded, patron, request_id, work)
-        headers["X-Request-Id"] = request_id
-        return json_response(body, status, headers)
+        return await run_in_threadpool(guarded, patron, request_id, work)
 
     async def healthz(request: Request) -> Response:
         healthy = await run_in_threadpool(db.ping)
@@ -209,7 +210,21 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         yield
         db.dispose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    async def last_resort(request: Request, _error: Exception) -> Response:
+        # Each handler guards its own work; this answers what escaped one anyway in JSON
+        # (Starlette then re-raises it, so the server's log keeps the traceback).
+        request_id = request_id_of(request)
+        body = {
+            "errors": [
+                {
+                    "message": f"Internal server error (request id {request_id})",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                }
+            ]
+        }
+        return json_response(body, 500, {"X-Request-Id": request_id})
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: last_resort})
     app.state.patron = patron
     return app
 

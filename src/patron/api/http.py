@@ -8,16 +8,40 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from patron.core.text import NUL_MESSAGE, holds_nul, nul_path
+
 
 class HttpError(Exception):
     """A transport-level refusal (401, 400, 413, ...) with a JSON body."""
 
-    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        headers: dict[str, str] | None = None,
+        *,
+        field: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.headers = headers or {}
+        self.field = field
+
+    def body(self) -> dict[str, Any]:
+        extensions: dict[str, Any] = {"code": self.code}
+        if self.field is not None:
+            extensions["field"] = self.field
+        return {"errors": [{"message": self.message, "extensions": extensions}]}
+
+
+class InvalidText(HttpError):
+    """A string of the request that no store can keep (a NUL), named by its JSON path."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(400, f"{path} {NUL_MESSAGE}", "BAD_USER_INPUT", field=path)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -27,8 +51,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(error: HttpError) -> Response:
-    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
-    return json_response(body, error.status, error.headers)
+    return json_response(error.body(), error.status, error.headers)
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
@@ -53,11 +76,16 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if not raw:
         raise HttpError(400, "the request body is empty; send a JSON object", "BAD_REQUEST")
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise HttpError(
             400, f"the request body is not valid JSON: {error}", "BAD_REQUEST"
         ) from None
+    if holds_nul(raw):
+        path = nul_path(value)
+        if path is not None:
+            raise InvalidText(path)
+    return value
 
 
 def bearer_token(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from graphql import ArgumentNode, GraphQLError, ObjectFieldNode, StringValueNode, ValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -15,6 +17,24 @@ from strawberry.extensions import (
 )
 
 from patron.core.settings import Settings
+from patron.core.text import NUL, NUL_MESSAGE
+
+
+class NoNulInStrings(ValidationRule):
+    """A string literal of the document holds no NUL: variables are checked with the body."""
+
+    def enter_string_value(
+        self, node: StringValueNode, _key: Any, parent: Any, _path: Any, ancestors: Any
+    ) -> None:
+        if NUL not in node.value:
+            return
+        named = [
+            item.name.value
+            for item in [*ancestors, parent]
+            if isinstance(item, ArgumentNode | ObjectFieldNode)
+        ]
+        where = ".".join(named) or "a string"
+        self.report_error(GraphQLError(f"{where} {NUL_MESSAGE}", node))
 
 
 def standard_extensions(
@@ -25,6 +45,7 @@ def standard_extensions(
     rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        NoNulInStrings,
     ]
     return [
         lambda: ParserCache(maxsize=cache_size),

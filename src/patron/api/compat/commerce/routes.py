@@ -19,8 +19,13 @@ from starlette.routing import BaseRoute, Route
 from patron.accounts.principal import Principal
 from patron.api.app import Patron, request_id_of
 from patron.api.compat.commerce.methods import METHODS
-from patron.api.compat.commerce.protocol import CommerceError, from_domain, malformed
-from patron.api.http import HttpError, bearer_token, json_response, read_json
+from patron.api.compat.commerce.protocol import (
+    INVALID_VALUE,
+    CommerceError,
+    from_domain,
+    malformed,
+)
+from patron.api.http import HttpError, InvalidText, bearer_token, json_response, read_json
 from patron.core.db import is_lock_contention
 from patron.core.errors import Conflict, DomainError, Forbidden
 
@@ -76,6 +81,8 @@ def _request(body: Any) -> dict[str, Any]:
     if isinstance(body, HttpError):
         if body.status == 413:
             raise _Refused(_transport(body))
+        if isinstance(body, InvalidText):
+            raise CommerceError(body.field, INVALID_VALUE, body.message)
         raise malformed(None, body.message)
     if not isinstance(body, dict):
         raise malformed(None, "the request must be a JSON object")
@@ -98,6 +105,9 @@ def _call(patron: Patron, name: str, token: str, body: Any, request_id: str) -> 
         if not is_lock_contention(error):
             log.exception("store unavailable in request %s", request_id)
         return _refusal(503, "Unavailable", "the store is busy; retry", {"Retry-After": "1"})
+    except Exception:
+        log.exception("unexpected error in request %s", request_id)
+        return _refusal(500, "InternalError", f"Internal server error (request id {request_id})")
 
 
 def commerce_routes(patron: Patron) -> list[BaseRoute]:

@@ -15,7 +15,7 @@ from patron.api.app import Patron, guarded, parse_graphql_body, request_id_of
 from patron.api.compat.lightfunnels.schema import build_schema
 from patron.api.graphql.context import Context
 from patron.api.graphql.executor import execute
-from patron.api.http import HttpError, bearer_token, error_response, json_response, read_json
+from patron.api.http import HttpError, bearer_token, error_response, read_json
 
 PATH = "/compat/lightfunnels/api/v2"
 
@@ -59,8 +59,6 @@ def lightfunnels_routes(patron: Patron) -> list[BaseRoute]:
                 problem = "the query must be a query or a mutation"
             raise HttpError(400, problem, "BAD_REQUEST")
 
-        status, body, headers = await run_in_threadpool(guarded, patron, request_id, work)
-        headers["X-Request-Id"] = request_id
-        return json_response(body, status, headers)
+        return await run_in_threadpool(guarded, patron, request_id, work)
 
     return [Route(PATH, endpoint, methods=["POST"])]

@@ -20,7 +20,7 @@ from patron.api.app import Patron, guarded, parse_graphql_body, request_id_of
 from patron.api.compat.loyaltydish.context import Caller, LoyaltydishContext
 from patron.api.compat.loyaltydish.schema import build_schema
 from patron.api.graphql.executor import execute
-from patron.api.http import HttpError, bearer_token, error_response, json_response, read_json
+from patron.api.http import HttpError, bearer_token, error_response, read_json
 from patron.consumers import service as consumers
 from patron.consumers.models import TokenPolicy
 from patron.core.errors import Unauthenticated
@@ -153,9 +153,7 @@ def loyaltydish_routes(patron: Patron) -> list[BaseRoute]:
                 raise HttpError(400, message, "BAD_REQUEST") from None
             return 200, body, {}
 
-        status, body, headers = await run_in_threadpool(guarded, patron, request_id, work)
-        headers["X-Request-Id"] = request_id
-        return json_response(body, status, headers)
+        return await run_in_threadpool(guarded, patron, request_id, work)
 
     async def merchant_endpoint(request: Request) -> Response:
         return await handle(request, None)
