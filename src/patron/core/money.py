@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+import re
+from decimal import ROUND_DOWN, Decimal
 
 from patron.core.errors import InvalidInput
 
@@ -209,21 +210,41 @@ def currency_precision(code: str) -> int:
     return 2
 
 
+# What a number may look like on the wire: ASCII digits, at most one point, an optional sign
+# and an exponent (a JSON number such as 1e-05 arrives that way). No "1_0", no "１", no
+# "0x10": Python's Decimal would read some of those.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,9})?")
+_NOT_FINITE = re.compile(r"[+-]?(?:nan|snan|inf|infinity)", re.IGNORECASE)
+MAX_NUMBER_LENGTH = 64
+# Far beyond any amount, rate or multiplier Patron keeps (10^15 smallest units at most),
+# and far inside what exact decimal arithmetic can carry without overflow. Tiny numbers
+# are left to the caller, which refuses more decimal places than it keeps.
+MAX_MAGNITUDE_DIGITS = 40
+
+
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     """Convert an edge value (int, float from JSON, numeric string, Decimal) once, exactly."""
     if isinstance(value, bool):
         raise InvalidInput(f"{field} must be a number, not a boolean", field=field)
     if isinstance(value, Decimal):
         number = value
-    elif isinstance(value, int | float | str):
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise InvalidInput(f"{field} must be a number, got '{value}'", field=field) from None
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float | str):
+        written = value.strip() if isinstance(value, str) else repr(value)
+        if _NOT_FINITE.fullmatch(written):
+            raise InvalidInput(f"{field} must be a finite number, got '{value}'", field=field)
+        if len(written) > MAX_NUMBER_LENGTH or not _NUMBER.fullmatch(written):
+            shown = written if len(written) <= MAX_NUMBER_LENGTH else written[:20] + "…"
+            raise InvalidInput(f"{field} must be a number, got '{shown}'", field=field)
+        number = Decimal(written)
     else:
         raise InvalidInput(f"{field} must be a number", field=field)
     if not number.is_finite():
         raise InvalidInput(f"{field} must be a finite number, got '{value}'", field=field)
+    # Read from the exponent, without arithmetic: 1e999999999 would overflow the context.
+    if number and number.adjusted() >= MAX_MAGNITUDE_DIGITS:
+        raise InvalidInput(f"{field} {number} is above the maximum", field=field)
     return number
 
 

@@ -10,6 +10,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from patron.core import ids
+from patron.core.documents import check_document
 from patron.core.errors import InvalidInput
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -91,9 +92,8 @@ def birthday(value: date, *, field: str = "birthday") -> date:
 def extra_info(value: Any, *, field: str = "extraInfo") -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput(f"{field} must be a JSON object", field=field)
-    if len(repr(value)) > 10_000:
-        raise InvalidInput(f"{field} must be at most 10,000 characters", field=field)
-    return value
+    checked: dict[str, Any] = check_document(value, field=field, max_characters=10_000)
+    return checked
 
 
 def external_id(service: str, value: str, *, field: str | None = None) -> str:

@@ -5,12 +5,18 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from typing import Any
 
-from patron.core.errors import InvalidInput
-from patron.core.money import round_down, to_decimal
+from patron.core.errors import DomainError, InvalidInput
+from patron.core.money import MAX_MINOR_UNITS, from_minor, round_down, to_decimal
 
 EARNING_RULE_SETTING = "earning_rule"
 MAX_RATE = Decimal(1_000_000)
 MAX_RATE_PLACES = 6
+
+
+class EarningTooLarge(DomainError):
+    """Rate, multipliers and total are each allowed, but their product is not a balance."""
+
+    code = "AMOUNT_TOO_LARGE"
 
 
 def parse_rate(value: object, *, field: str) -> Decimal:
@@ -59,7 +65,15 @@ def points_for(
         if multiplier is not None:
             amount *= multiplier
         points = round_down(amount, points_precision)
-    return int(points.scaleb(points_precision))
+        minor = int(points.scaleb(points_precision))
+    if minor > MAX_MINOR_UNITS:
+        raise EarningTooLarge(
+            f"the order would earn {points} points, above the maximum of "
+            f"{from_minor(MAX_MINOR_UNITS, points_precision)} for one entry; "
+            "lower the earning rule or the store's multiplier",
+            field="total",
+        )
+    return minor
 
 
 def share(whole: int, part: int, of: int) -> int:

@@ -8,7 +8,6 @@ of the credit given back).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from patron.accounts.tables import accounts
 from patron.core.clock import as_utc, utcnow
 from patron.core.counters import next_value
 from patron.core.db import Database
+from patron.core.documents import check_document
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_audit, record_event
 from patron.core.ids import is_uuid
@@ -166,15 +166,10 @@ def _lines(value: object | None) -> list[dict[str, Any]] | None:
         raise InvalidInput("lines must be a JSON list of objects", field="lines")
     if len(value) > MAX_LINES:
         raise InvalidInput(f"lines must have at most {MAX_LINES} items", field="lines")
-    try:
-        size = len(json.dumps(value))
-    except (TypeError, ValueError):
-        raise InvalidInput("lines must be plain JSON", field="lines") from None
-    if size > MAX_LINES_CHARACTERS:
-        raise InvalidInput(
-            f"lines must be at most {MAX_LINES_CHARACTERS} characters of JSON", field="lines"
-        )
-    return value
+    checked: list[dict[str, Any]] = check_document(
+        value, field="lines", max_characters=MAX_LINES_CHARACTERS
+    )
+    return checked
 
 
 def _completed_at(status: OrderStatus, given: datetime | None, now: datetime) -> datetime | None:

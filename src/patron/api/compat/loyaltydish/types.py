@@ -12,6 +12,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, NewType
 
+import orjson
 import strawberry
 from strawberry.types import Info
 
@@ -41,8 +42,8 @@ ExpectedErrorType = NewType("ExpectedErrorType", object)
 def _json_string_value(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:  # also what nests deeper than orjson reads
             raise ValueError("a JSONString must hold JSON text") from None
     return value
 
