@@ -56,6 +56,31 @@ EXACT_TERMS = ("number", "accepts_marketing")
 _FREE_TEXT = (_DISPLAY_NAME, _c.email_normalized, _c.phone)
 _MAX_TERM = 200
 _MAX_NUMBER = 2**63 - 1
+# The work one search may ask of the store: every word is a substring match on three
+# columns of every row of the account, so their number is bounded on every surface.
+MAX_SEARCH_WORDS = 10
+MAX_SEARCH_CHARACTERS = 1000
+
+
+def search_words(text: str | None, *, field: str = "search") -> tuple[str, ...]:
+    """The words of a free-text search, within the bounds every surface shares."""
+    if not text:
+        return ()
+    if len(text) > MAX_SEARCH_CHARACTERS:
+        raise InvalidInput(
+            f"{field} must be at most {MAX_SEARCH_CHARACTERS} characters", field=field
+        )
+    words = tuple(text.split())
+    check_search_size(len(words), field=field)
+    return words
+
+
+def check_search_size(count: int, *, field: str) -> None:
+    if count > MAX_SEARCH_WORDS:
+        raise InvalidInput(
+            f"{field} may hold at most {MAX_SEARCH_WORDS} words and terms, got {count}",
+            field=field,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +176,7 @@ def search_customers(
         raise InvalidInput(
             f"a page holds 1 to {MAX_PAGE} customers, got {search.limit}", field="first"
         )
+    check_search_size(len(search.words) + len(search.terms), field="search")
     single = search.order_by == "number"
     conditions = [_c.account_id == principal.account_id]
     conditions += [_word(word) for word in search.words]

@@ -64,7 +64,7 @@ def _contacts_page(
     if after is not None:
         created, number = decode_cursor(after, 2)
         position = keyset("created_at", created, number)
-    words = tuple(search.split()) if search else ()
+    words = customer_search.search_words(search)
     page = customer_search.search_customers(
         context.connection(),
         context.principal,

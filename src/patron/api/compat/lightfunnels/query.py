@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from patron.api.compat.lightfunnels.cursors import decode_id
 from patron.core.errors import InvalidInput
+from patron.customers.search import check_search_size
 
 MAX_QUERY = 1000
 # Lightfunnels field -> core sort key
@@ -92,4 +93,5 @@ def parse_query(text: str) -> ParsedQuery:
         else:
             core_name, core_value = _term(name, value)
             terms[core_name] = core_value
+        check_search_size(len(words) + len(terms), field="query")
     return ParsedQuery(order_by=order_by, descending=descending, words=tuple(words), terms=terms)
