@@ -99,7 +99,9 @@ class Database:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
-        options: dict[str, Any] = {}
+        # A failed statement's error never carries its parameters into a log: they hold
+        # tokens' hashes, webhook secrets, passwords' hashes and customers' personal data.
+        options: dict[str, Any] = {"hide_parameters": True}
         if self.dialect == "sqlite":
             options["connect_args"] = {
                 "check_same_thread": False,
