@@ -32,7 +32,7 @@ def parse_global_id(value: str, *, field: str = "id") -> tuple[str, str]:
         raise problem
     try:
         text = base64.b64decode(value, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # bad base64, text that is not ASCII or not UTF-8
         raise problem from None
     kind, _, uuid = text.partition(":")
     if kind not in NODE_TYPES or not uuid:

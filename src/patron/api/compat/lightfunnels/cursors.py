@@ -54,7 +54,7 @@ def decode_id(value: str, *, field: str = "id") -> int:
         raise problem
     try:
         text = base64.b64decode(value, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # bad base64, text that is not ASCII or not UTF-8
         raise problem from None
     kind, _, number = text.partition(":")
     if kind != _TYPE or not number.isascii() or not number.isdigit() or len(number) > 18:
