@@ -1,4 +1,7 @@
-"""Every table, imported once so that the metadata is complete (for Alembic and tests)."""
+"""Every table, imported once so that the metadata is complete (for Alembic and tests).
+
+It sits above the domains, not in ``core``: the lowest layer knows no domain's tables.
+"""
 
 from patron.accounts import tables as _accounts  # noqa: F401
 from patron.consumers import tables as _consumers  # noqa: F401
