@@ -156,10 +156,8 @@ FRONT_DOOR_EXCEPTIONS: dict[tuple[str, str], str] = {
     ): "not yet behind a front door",
     ("consumers/repository.py", "patron.customers.repository"): "not yet behind a front door",
     ("consumers/repository.py", "patron.customers.tables"): "not yet behind a front door",
-    ("consumers/service.py", "patron.accounts.tables"): "not yet behind a front door",
     ("consumers/service.py", "patron.customers.repository"): "not yet behind a front door",
     ("contact_persons/repository.py", "patron.customers.tables"): "not yet behind a front door",
-    ("customers/repository.py", "patron.accounts.tables"): "not yet behind a front door",
     ("customers/service.py", "patron.wallets.repository"): "not yet behind a front door",
     (
         "integrations/klaviyo/profiles.py",
@@ -170,8 +168,6 @@ FRONT_DOOR_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("integrations/shopify/credit.py", "patron.wallets.tables"): "not yet behind a front door",
     ("integrations/shopify/journal.py", "patron.wallets.repository"): "not yet behind a front door",
     ("jobs/expiry.py", "patron.wallets.lot_tables"): "not yet behind a front door",
-    ("orders/repository.py", "patron.accounts.tables"): "not yet behind a front door",
-    ("orders/service.py", "patron.accounts.tables"): "not yet behind a front door",
     ("orders/service.py", "patron.wallets.repository"): "not yet behind a front door",
     ("promotions/repository.py", "patron.customers.tables"): "not yet behind a front door",
     ("promotions/repository.py", "patron.orders.repository"): "not yet behind a front door",
@@ -180,7 +176,6 @@ FRONT_DOOR_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("promotions/repository.py", "patron.wallets.tables"): "not yet behind a front door",
     ("promotions/service.py", "patron.wallets.repository"): "not yet behind a front door",
     ("redemptions/service.py", "patron.wallets.repository"): "not yet behind a front door",
-    ("stamps/service.py", "patron.accounts.tables"): "not yet behind a front door",
     ("stamps/service.py", "patron.orders.repository"): "not yet behind a front door",
     ("stamps/service.py", "patron.wallets.repository"): "not yet behind a front door",
 }

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
-from patron.accounts.tables import accounts
 from patron.consumers import passwords, repository, throttle, tokens
 from patron.consumers.models import (
     MERCHANT_TYPES,
@@ -78,23 +78,14 @@ class RefreshTokenReused(InvalidRefreshToken):
 # Principals
 
 
-def _principal_from_account(row: Any, *, scope: str, customer_uuid: str | None) -> Principal:
-    return Principal(
-        account_id=row.account_id,
-        account_name=row.name,
-        currency=row.currency,
-        points_precision=row.points_precision,
-        scope=scope,
-        token_id=None,
-        settings=dict(row.settings or {}),
-        customer_uuid=customer_uuid,
-    )
-
-
-def _account_row(connection: Connection, account_id: str) -> Any:
+def _account_principal(
+    connection: Connection, account_id: str, *, scope: str, customer_uuid: str | None
+) -> Principal | None:
     if not validation.is_uuid(account_id):
         return None
-    return connection.execute(select(accounts).where(accounts.c.account_id == account_id)).first()
+    return accounts.principal_of_account(
+        connection, account_id, scope=scope, customer_uuid=customer_uuid
+    )
 
 
 # The customer a public caller acts for: none, as no customer has the nil uuid.
@@ -109,10 +100,7 @@ def public_principal(
     Given a ``connection`` (the request's read transaction) the lookup runs on it.
     """
     with _reading(db, connection) as reader:
-        row = _account_row(reader, account_id)
-    if row is None:
-        return None
-    return _principal_from_account(row, scope="read", customer_uuid=NOBODY)
+        return _account_principal(reader, account_id, scope="read", customer_uuid=NOBODY)
 
 
 @contextmanager
@@ -124,11 +112,12 @@ def _reading(db: Database, connection: Connection | None) -> Iterator[Connection
         yield own
 
 
-def _signup_principal(connection: Connection, account_id: str, caller: Principal | None) -> Any:
-    row = _account_row(connection, account_id)
-    if row is None:
+def _signup_principal(
+    connection: Connection, account_id: str, caller: Principal | None
+) -> Principal:
+    writer = _account_principal(connection, account_id, scope="write", customer_uuid=None)
+    if writer is None:
         raise NotFound(f"no account with uuid '{account_id}'", field="account")
-    writer = _principal_from_account(row, scope="write", customer_uuid=None)
     if caller is not None and caller.token_id is not None:
         writer = dataclasses.replace(writer, token_id=caller.token_id)
     return writer
@@ -367,7 +356,7 @@ def obtain_token(
         subjects.append(throttle.address_subject(client_address))
     now = utcnow()
     with db.read() as connection:
-        if _account_row(connection, account_id) is None:
+        if _account_principal(connection, account_id, scope="read", customer_uuid=None) is None:
             raise NotFound(f"no account with uuid '{account_id}'", field="account")
         until = repository.blocked_until(connection, account_id, subjects, now)
         found = repository.credentials_by_email(connection, account_id, wanted) if wanted else None
@@ -528,10 +517,12 @@ def authenticate(
     """The principal of a consumer's access token: read-only, and only for that consumer."""
     with _reading(db, connection) as reader:
         claims, customer = _verified(reader, policy, token, account_id)
-        row = _account_row(reader, claims.account_id)
-    if row is None:  # pragma: no cover - an account is never deleted under its customers
+        principal = _account_principal(
+            reader, claims.account_id, scope="read", customer_uuid=customer.uuid
+        )
+    if principal is None:  # pragma: no cover - an account is never deleted under its customers
         raise tokens.InvalidToken("the token is not a valid access token")
-    return _principal_from_account(row, scope="read", customer_uuid=customer.uuid)
+    return principal
 
 
 # What a principal may read

@@ -8,8 +8,6 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from patron.accounts.tables import accounts
-from patron.core import numbering
 from patron.core.bulk import values_in
 from patron.core.clock import as_utc
 from patron.customers.models import Customer, CustomerFilter
@@ -62,22 +60,6 @@ def customer_from_values(values: dict[str, Any]) -> Customer:
     """The customer just inserted, from the values written (no read-back)."""
     row = SimpleNamespace(**{column.name: values.get(column.name) for column in customers.c})
     return customer_from_row(row)
-
-
-def next_number(connection: Connection, account_id: str) -> int:
-    """The next per-account customer number (see patron.core.numbering)."""
-
-    def reserve(reserving: Connection, count: int) -> int:
-        return int(
-            reserving.execute(
-                update(accounts)
-                .where(accounts.c.account_id == account_id)
-                .values(next_customer_number=accounts.c.next_customer_number + count)
-                .returning(accounts.c.next_customer_number)
-            ).scalar_one()
-        )
-
-    return numbering.blocks.next(connection, account_id, "customer", reserve)
 
 
 def insert_customer(connection: Connection, values: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
 from patron.core import idempotency
 from patron.core.clock import utcnow
@@ -175,7 +176,7 @@ def _insert(
     values: dict[str, Any] = {
         "account_id": principal.account_id,
         "uuid": customer_uuid,
-        "number": repository.next_number(connection, principal.account_id),
+        "number": accounts.next_customer_number(connection, principal.account_id),
         "accepts_marketing": False,
         "verified": False,
         "archived": False,

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
+from patron.accounts import settings as account_settings
 from patron.accounts.principal import Principal
-from patron.accounts.tables import accounts
 from patron.core.clock import as_utc, utcnow
 from patron.core.counters import next_value
 from patron.core.db import Database
@@ -93,21 +93,7 @@ def set_earning_rule(
 
     def write(connection: Connection) -> None:
         account_id = principal.account_id
-        settings = dict(
-            connection.execute(
-                select(accounts.c.settings)
-                .where(accounts.c.account_id == account_id)
-                .with_for_update()
-            ).scalar_one()
-            or {}
-        )
-        if rate is None:
-            settings.pop(earning.EARNING_RULE_SETTING, None)
-        else:
-            settings[earning.EARNING_RULE_SETTING] = str(rate)
-        connection.execute(
-            update(accounts).where(accounts.c.account_id == account_id).values(settings=settings)
-        )
+        account_settings.set_earning_rule(connection, account_id, rate)
         record_audit(
             connection,
             account_id,
@@ -123,7 +109,7 @@ def set_earning_rule(
 
 
 def earning_rule(connection: Connection, principal: Principal) -> Decimal | None:
-    return earning.configured_rate(repository.account_settings(connection, principal.account_id))
+    return account_settings.earning_rule(account_settings.current(connection, principal.account_id))
 
 
 # Orders
@@ -416,7 +402,7 @@ def _points(
 ) -> int:
     """What a completed order earns under the account's rule as committed now, times the
     store's multiplier and the best points-multiplier promotion the customer qualifies for."""
-    rate = earning.configured_rate(repository.account_settings(connection, principal.account_id))
+    rate = earning_rule(connection, principal)
     if rate is None or order.customer_uuid is None:
         return 0
     multiplier = store.points_multiplier if store is not None else None

@@ -7,14 +7,14 @@ as the order, so that redeeming the code spends it like any other code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from patron.accounts import settings as account_settings
 from patron.accounts.principal import Principal
-from patron.accounts.tables import accounts
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.events import record_audit, record_event
@@ -27,7 +27,6 @@ from patron.redemptions.models import SOURCE_STAMPS, Redemption
 from patron.stamps.models import (
     MAX_EXPIRY_DAYS,
     MAX_STAMPS_REQUIRED,
-    PROGRAM_SETTING,
     StampCard,
     StampProgram,
     StampProgramCommand,
@@ -69,9 +68,9 @@ def clean_program(principal: Principal, command: StampProgramCommand) -> StampPr
     )
 
 
-def program_from_settings(settings: dict[str, Any]) -> StampProgram | None:
-    stored = settings.get(PROGRAM_SETTING)
-    if not isinstance(stored, dict):
+def program_from_settings(settings: Mapping[str, Any]) -> StampProgram | None:
+    stored = account_settings.stamp_program(settings)
+    if stored is None:
         return None
     return StampProgram(
         stamps_required=int(stored["stamps_required"]),
@@ -91,20 +90,8 @@ def set_stamp_program(
 
     def write(connection: Connection) -> None:
         account_id = principal.account_id
-        settings = dict(
-            connection.execute(
-                select(accounts.c.settings)
-                .where(accounts.c.account_id == account_id)
-                .with_for_update()
-            ).scalar_one()
-            or {}
-        )
-        if program is None:
-            settings.pop(PROGRAM_SETTING, None)
-        else:
-            settings[PROGRAM_SETTING] = program.stored()
-        connection.execute(
-            update(accounts).where(accounts.c.account_id == account_id).values(settings=settings)
+        account_settings.set_stamp_program(
+            connection, account_id, program.stored() if program is not None else None
         )
         record_audit(
             connection,
@@ -122,9 +109,7 @@ def set_stamp_program(
 
 def stamp_program(connection: Connection, principal: Principal) -> StampProgram | None:
     """The account's program as committed now."""
-    return program_from_settings(
-        order_repository.account_settings(connection, principal.account_id)
-    )
+    return program_from_settings(account_settings.current(connection, principal.account_id))
 
 
 def stamp_order(

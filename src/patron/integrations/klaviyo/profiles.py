@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from patron.accounts import service as accounts
+from patron.accounts import settings as account_settings
 from patron.accounts.principal import Principal
 from patron.core.clock import utcnow
 from patron.core.db import Database
@@ -34,7 +35,7 @@ from patron.wallets import repository as wallets
 from patron.wallets.models import CreditType, Wallet
 
 REVISION = "2024-10-15"
-SETTINGS_KEY = "klaviyo"
+SETTINGS_KEY = account_settings.KLAVIYO
 DEFAULT_BASE = "https://a.klaviyo.com"
 _EVENTS = frozenset({"contact.created", "contact.updated"})
 _WALLET_EVENTS = frozenset(
