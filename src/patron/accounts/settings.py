@@ -19,7 +19,7 @@ from patron.core.errors import NotFound
 
 CONVERSION_RATES = "conversion_rates"  # wallets: {"LOCAL_TO_GLOBAL": "0.01"}
 EARNING_RULE = "earning_rule"  # orders: points per currency unit, an exact decimal string
-STAMP_PROGRAM = "stamp_program"  # orders' stamp cards: patron.stamps.models.StampProgram
+STAMP_PROGRAM = "stamp_program"  # orders' stamp cards: patron.orders.stamps.models.StampProgram
 SHOPIFY = "shopify"  # integrations: the shop, its sealed token, mirroring
 KLAVIYO = "klaviyo"  # integrations: the sealed API key, balances or not
 

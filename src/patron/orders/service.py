@@ -41,8 +41,8 @@ from patron.orders.models import (
     RefundResult,
     Store,
 )
-from patron.promotions import service as promotions
-from patron.stamps import service as stamps
+from patron.orders.promotions import service as promotions
+from patron.orders.stamps import service as stamps
 from patron.wallets import repository as wallet_repository
 from patron.wallets.models import Action, CreditType, Reason
 from patron.wallets.postings import Posting, post, post_up_to, restore_draws

@@ -18,9 +18,9 @@ from patron.api.graphql.relay import Node
 from patron.api.graphql.wallets import CreditEntry, CreditType
 from patron.core.errors import DomainError, InvalidInput
 from patron.core.money import from_minor
-from patron.promotions import service as promotion_service
-from patron.promotions.models import UNCHANGED, PromotionChanges, PromotionCommand
-from patron.promotions.models import Promotion as PromotionModel
+from patron.orders.promotions import service as promotion_service
+from patron.orders.promotions.models import UNCHANGED, PromotionChanges, PromotionCommand
+from patron.orders.promotions.models import Promotion as PromotionModel
 from patron.wallets import ledger
 from patron.wallets.models import CreditType as CreditTypeModel
 

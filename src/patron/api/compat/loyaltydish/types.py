@@ -23,7 +23,7 @@ from patron.consumers import service as consumers
 from patron.core.money import from_minor
 from patron.customers.models import Customer
 from patron.orders.models import Order
-from patron.promotions.models import Promotion, Reward
+from patron.orders.promotions.models import Promotion, Reward
 from patron.redemptions import codes as redemption_codes
 from patron.redemptions.models import SOURCE_STAMPS, Redemption
 from patron.redemptions.repository import CodeFilter

@@ -24,8 +24,8 @@ from patron.core.paging import check_page
 from patron.core.unit import run_command
 from patron.customers.validation import text
 from patron.orders import earning
-from patron.promotions import repository
-from patron.promotions.models import (
+from patron.orders.promotions import repository
+from patron.orders.promotions.models import (
     Audience,
     Promotion,
     PromotionChanges,

@@ -22,16 +22,16 @@ from patron.core.money import from_minor, to_decimal, to_minor
 from patron.core.unit import run_command
 from patron.orders import repository as order_repository
 from patron.orders.models import Order, OrderStatus
-from patron.redemptions import service as redemption_service
-from patron.redemptions.models import SOURCE_STAMPS, Redemption
-from patron.stamps.models import (
+from patron.orders.stamps.models import (
     MAX_EXPIRY_DAYS,
     MAX_STAMPS_REQUIRED,
     StampCard,
     StampProgram,
     StampProgramCommand,
 )
-from patron.stamps.tables import order_stamps, stamp_cards
+from patron.orders.stamps.tables import order_stamps, stamp_cards
+from patron.redemptions import service as redemption_service
+from patron.redemptions.models import SOURCE_STAMPS, Redemption
 from patron.wallets import ledger, postings
 from patron.wallets import repository as wallet_repository
 from patron.wallets.models import Action, CreditType, Reason
