@@ -158,23 +158,9 @@ FRONT_DOOR_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("consumers/repository.py", "patron.customers.tables"): "not yet behind a front door",
     ("consumers/service.py", "patron.customers.repository"): "not yet behind a front door",
     ("contact_persons/repository.py", "patron.customers.tables"): "not yet behind a front door",
-    ("customers/service.py", "patron.wallets.repository"): "not yet behind a front door",
-    (
-        "integrations/klaviyo/profiles.py",
-        "patron.wallets.repository",
-    ): "not yet behind a front door",
-    ("integrations/shopify/credit.py", "patron.customers.tables"): "not yet behind a front door",
-    ("integrations/shopify/credit.py", "patron.wallets.repository"): "not yet behind a front door",
-    ("integrations/shopify/credit.py", "patron.wallets.tables"): "not yet behind a front door",
-    ("integrations/shopify/journal.py", "patron.wallets.repository"): "not yet behind a front door",
-    ("jobs/expiry.py", "patron.wallets.lot_tables"): "not yet behind a front door",
     ("orders/promotions/repository.py", "patron.customers.tables"): "not yet behind a front door",
     ("orders/promotions/repository.py", "patron.wallets.lot_tables"): "not yet behind a front door",
     ("orders/promotions/repository.py", "patron.wallets.tables"): "not yet behind a front door",
-    ("orders/promotions/service.py", "patron.wallets.repository"): "not yet behind a front door",
-    ("orders/service.py", "patron.wallets.repository"): "not yet behind a front door",
-    ("orders/stamps/service.py", "patron.wallets.repository"): "not yet behind a front door",
-    ("redemptions/service.py", "patron.wallets.repository"): "not yet behind a front door",
 }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Subquery, delete, func, insert, select, update
 
 from patron.core.bulk import values_in
 from patron.core.clock import as_utc
@@ -237,3 +237,12 @@ def identities_for(
     for row in rows:
         found[row.customer_uuid][row.service] = display_external_id(row.service, row.external_id)
     return found
+
+
+def identity_ids(account_id: str, service: str) -> Subquery:
+    """(customer_uuid, external_id) of every customer with an id at ``service``."""
+    return (
+        select(identities.c.customer_uuid, identities.c.external_id)
+        .where(identities.c.account_id == account_id, identities.c.service == service)
+        .subquery("identity_ids")
+    )

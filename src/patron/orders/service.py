@@ -43,7 +43,7 @@ from patron.orders.models import (
 )
 from patron.orders.promotions import service as promotions
 from patron.orders.stamps import service as stamps
-from patron.wallets import repository as wallet_repository
+from patron.wallets import service as wallets
 from patron.wallets.models import Action, CreditType, Reason
 from patron.wallets.postings import Posting, post, post_up_to, restore_draws
 
@@ -384,13 +384,11 @@ def _wallet_of(
     """The contact's wallet (a contact always has one); None for an order without a contact."""
     if customer_uuid is None:
         return None
-    found = wallet_repository.wallets_for_customers(
-        connection, principal.account_id, [customer_uuid]
-    )
-    wallet = found.get(customer_uuid)
-    if wallet is None:
+    found = wallets.wallet_uuids_for_customers(connection, principal, [customer_uuid])
+    wallet_uuid = found.get(customer_uuid)
+    if wallet_uuid is None:
         raise NotFound(f"no contact with uuid '{customer_uuid}'", field="contactUuid")
-    return wallet.uuid
+    return wallet_uuid
 
 
 def _points(
@@ -483,9 +481,7 @@ def _return_credit(
     )
     # Credit that came from expiring lots goes back into them, not as lasting credit.
     left = amount
-    for spend_uuid in wallet_repository.order_credit_spends(
-        connection, principal.account_id, order.uuid
-    ):
+    for spend_uuid in wallets.order_credit_spends(connection, principal, order.uuid):
         left -= restore_draws(connection, principal, wallet_uuid, spend_uuid, left)
 
 

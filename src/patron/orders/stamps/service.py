@@ -33,7 +33,7 @@ from patron.orders.stamps.tables import order_stamps, stamp_cards
 from patron.redemptions import service as redemption_service
 from patron.redemptions.models import SOURCE_STAMPS, Redemption
 from patron.wallets import ledger, postings
-from patron.wallets import repository as wallet_repository
+from patron.wallets import service as wallets
 from patron.wallets.models import Action, CreditType, Reason
 
 
@@ -201,9 +201,9 @@ def _issue_reward(
     order: Order,
     now: datetime,
 ) -> Redemption:
-    wallet = wallet_repository.wallets_for_customers(
-        connection, principal.account_id, [customer_uuid]
-    )[customer_uuid]
+    wallet_uuid = wallets.wallet_uuids_for_customers(connection, principal, [customer_uuid])[
+        customer_uuid
+    ]
     shown = from_minor(
         program.reward_amount, ledger.precision(principal, program.reward_credit_type)
     )
@@ -211,7 +211,7 @@ def _issue_reward(
         connection,
         principal,
         postings.Posting(
-            wallet_uuid=wallet.uuid,
+            wallet_uuid=wallet_uuid,
             action=Action.ADD,
             credit_type=program.reward_credit_type,
             amount=program.reward_amount,
@@ -230,7 +230,7 @@ def _issue_reward(
         connection,
         principal,
         redemption_service.Issue(
-            wallet_uuid=wallet.uuid,
+            wallet_uuid=wallet_uuid,
             customer_uuid=customer_uuid,
             credit_type=program.reward_credit_type,
             amount=program.reward_amount,
