@@ -195,14 +195,6 @@ def convert_credit(db: Database, principal: Principal, command: ConversionComman
     return run_command(db, write)
 
 
-_REVERSAL_REASON = {
-    Reason.MANUAL: Reason.MANUAL,
-    Reason.ORDER: Reason.ORDER_REFUND,
-    Reason.REDEMPTION: Reason.REDEMPTION_REFUND,
-    Reason.IMPORT: Reason.IMPORT,
-}
-
-
 class AlreadyReversed(Conflict):
     code = "ALREADY_REVERSED"
 
@@ -240,7 +232,8 @@ def reverse_entry(
         if not found:
             raise NotFound(f"no credit entry with uuid '{entry_uuid}'", field="uuid")
         original = found[0]
-        if original.reason not in _REVERSAL_REASON or original.reverses_uuid is not None:
+        reversal = original.reason.reversal
+        if reversal is None or original.reverses_uuid is not None:
             raise InvalidInput(
                 f"a {original.reason.value} entry cannot be reversed"
                 + (" (it is itself a reversal)" if original.reverses_uuid else ""),
@@ -267,7 +260,7 @@ def reverse_entry(
             action=Action.ADD if original.action is not Action.ADD else Action.REMOVE,
             credit_type=original.credit_type,
             amount=wanted,
-            reason=_REVERSAL_REASON[original.reason],
+            reason=reversal,
             note=note,
             idempotency_key=key,
             order_uuid=original.order_uuid,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Protocol
 
 import strawberry
@@ -22,6 +21,7 @@ from patron.orders import service as order_service
 from patron.orders import stores as store_service
 from patron.orders.models import Order as OrderModel
 from patron.orders.models import OrderCommand, RefundCommand, StoreCommand
+from patron.orders.models import OrderStatus as OrderStatusModel
 from patron.orders.models import Refund as RefundModel
 from patron.orders.models import Store as StoreModel
 
@@ -30,11 +30,12 @@ class HasUuid(Protocol):
     uuid: str
 
 
-@strawberry.enum(description="PENDING orders may later become COMPLETED (and earn) or CANCELLED.")
-class OrderStatus(Enum):
-    PENDING = "PENDING"
-    COMPLETED = "COMPLETED"
-    CANCELLED = "CANCELLED"
+strawberry.enum(
+    OrderStatusModel,
+    name="OrderStatus",
+    description="PENDING orders may later become COMPLETED (and earn) or CANCELLED.",
+)
+OrderStatus = OrderStatusModel
 
 
 @strawberry.type(description="Where orders are placed.")
@@ -124,7 +125,7 @@ class Order(Node):
             currency=order.currency,
             payment_type=order.payment_type,
             order_type=order.order_type,
-            status=OrderStatus(order.status.value),
+            status=order.status,
             completed_at=order.completed_at,
             refunded=from_minor(order.refunded, money),
             points_earned=from_minor(order.points_earned, points),

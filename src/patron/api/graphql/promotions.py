@@ -19,7 +19,13 @@ from patron.api.graphql.wallets import CreditEntry, CreditType
 from patron.core.errors import DomainError, InvalidInput
 from patron.core.money import from_minor
 from patron.orders.promotions import service as promotion_service
-from patron.orders.promotions.models import UNCHANGED, PromotionChanges, PromotionCommand
+from patron.orders.promotions.models import (
+    UNCHANGED,
+    Audience,
+    PromotionChanges,
+    PromotionCommand,
+    Reward,
+)
 from patron.orders.promotions.models import Promotion as PromotionModel
 from patron.wallets import ledger
 from patron.wallets.models import CreditType as CreditTypeModel
@@ -29,19 +35,10 @@ class HasUuid(Protocol):
     uuid: str
 
 
-@strawberry.enum(description="Who a promotion is for.")
-class PromotionAudience(Enum):
-    EVERYONE = "EVERYONE"
-    MIN_POINTS = "MIN_POINTS"
-    MIN_ORDERS = "MIN_ORDERS"
-    BIRTHDAY_MONTH = "BIRTHDAY_MONTH"
-
-
-@strawberry.enum(description="What a promotion gives.")
-class PromotionReward(Enum):
-    POINTS_MULTIPLIER = "POINTS_MULTIPLIER"
-    FIXED_CREDIT = "FIXED_CREDIT"
-    REDEMPTION_CODE = "REDEMPTION_CODE"
+strawberry.enum(Audience, name="PromotionAudience", description="Who a promotion is for.")
+PromotionAudience = Audience
+strawberry.enum(Reward, name="PromotionReward", description="What a promotion gives.")
+PromotionReward = Reward
 
 
 @strawberry.type(description="A promotion: who it is for, where, when, and what it gives.")
@@ -94,9 +91,9 @@ class Promotion(Node):
             ends_at=promotion.ends_at,
             all_stores=promotion.all_stores,
             store_uuids=list(promotion.store_uuids),
-            audience=PromotionAudience(promotion.audience.value),
+            audience=promotion.audience,
             audience_value=audience_value,
-            reward=PromotionReward(promotion.reward.value),
+            reward=promotion.reward,
             reward_value=reward_value,
             reward_credit_type=CreditType(credit_type.value) if credit_type else None,
             created_at=promotion.created_at,

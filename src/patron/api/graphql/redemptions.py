@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
@@ -19,15 +18,15 @@ from patron.core.money import from_minor
 from patron.redemptions import codes
 from patron.redemptions import service as redemption_service
 from patron.redemptions.models import NewRedemption, Redemption
+from patron.redemptions.models import RedemptionStatus as RedemptionStatusModel
 from patron.wallets import ledger
 
-
-@strawberry.enum(description="ACTIVE codes hold their amount on the wallet until used.")
-class RedemptionStatus(Enum):
-    ACTIVE = "ACTIVE"
-    REDEEMED = "REDEEMED"
-    CANCELLED = "CANCELLED"
-    EXPIRED = "EXPIRED"
+strawberry.enum(
+    RedemptionStatusModel,
+    name="RedemptionStatus",
+    description="ACTIVE codes hold their amount on the wallet until used.",
+)
+RedemptionStatus = RedemptionStatusModel
 
 
 @strawberry.type(description="A code that holds credit for a contact until it is redeemed.")
@@ -54,14 +53,14 @@ class RedemptionCode(Node):
         return cls(
             uuid=redemption.uuid,
             code=codes.display(redemption.code),
-            credit_type=CreditType(redemption.credit_type.value),
+            credit_type=redemption.credit_type,
             reward_value=from_minor(
                 redemption.amount, ledger.precision(principal, redemption.credit_type)
             ),
             allocated=True,
             redeemed=redemption.redeemed_at is not None,
             redeemed_at=redemption.redeemed_at,
-            status=RedemptionStatus(redemption.status.value),
+            status=redemption.status,
             expires_at=redemption.expires_at,
             released_at=redemption.released_at,
             contact_uuid=redemption.customer_uuid,

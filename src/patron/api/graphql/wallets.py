@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,7 +22,7 @@ from patron.core.paging import check_page
 from patron.integrations.shopify import credit as shopify_credit
 from patron.wallets import ledger
 from patron.wallets import service as wallet_service
-from patron.wallets.models import ConversionCommand, EntryCommand
+from patron.wallets.models import Action, ConversionCommand, EntryCommand, Reason
 from patron.wallets.models import CreditEntry as CreditEntryModel
 from patron.wallets.models import CreditType as CreditTypeModel
 from patron.wallets.models import Wallet as WalletModel
@@ -34,29 +33,17 @@ if TYPE_CHECKING:
 SHOPIFY_TIMEOUT_SECONDS = 10.0
 
 
-@strawberry.enum(description="What an entry did to its balance.")
-class CreditAction(Enum):
-    ADD = "ADD"
-    SPEND = "SPEND"
-    REMOVE = "REMOVE"
-
-
-@strawberry.enum(description="GLOBAL is money (store credit); LOCAL is loyalty points.")
-class CreditType(Enum):
-    GLOBAL = "GLOBAL"
-    LOCAL = "LOCAL"
-
-
-@strawberry.enum(description="Why an entry was written.")
-class CreditReason(Enum):
-    MANUAL = "MANUAL"
-    CONVERSION = "CONVERSION"
-    REDEMPTION = "REDEMPTION"
-    REDEMPTION_REFUND = "REDEMPTION_REFUND"
-    ORDER = "ORDER"
-    ORDER_REFUND = "ORDER_REFUND"
-    EXPIRY = "EXPIRY"
-    IMPORT = "IMPORT"
+# The ledger's enums, declared once in wallets.models, under the names this API gives them.
+strawberry.enum(Action, name="CreditAction", description="What an entry did to its balance.")
+CreditAction = Action
+strawberry.enum(
+    CreditTypeModel,
+    name="CreditType",
+    description="GLOBAL is money (store credit); LOCAL is loyalty points.",
+)
+CreditType = CreditTypeModel
+strawberry.enum(Reason, name="CreditReason", description="Why an entry was written.")
+CreditReason = Reason
 
 
 @strawberry.type(description="An immutable ledger line.")
@@ -78,12 +65,12 @@ class CreditEntry(Node):
         places = ledger.precision(principal, entry.credit_type)
         return cls(
             uuid=entry.uuid,
-            action=CreditAction(entry.action.value),
-            credit_type=CreditType(entry.credit_type.value),
+            action=entry.action,
+            credit_type=entry.credit_type,
             amount=from_minor(entry.amount, places),
             amount_minor=BigInt(entry.amount),
             balance_after=from_minor(entry.balance_after, places),
-            reason=CreditReason(entry.reason.value),
+            reason=entry.reason,
             note=entry.note,
             idempotency_key=entry.idempotency_key,
             conversion_uuid=entry.conversion_uuid,
@@ -170,7 +157,7 @@ class Wallet(Node):
         context = info.context
         return [
             ExpiringCredit(
-                credit_type=CreditType(lot.credit_type.value),
+                credit_type=lot.credit_type,
                 amount=from_minor(
                     lot.remaining, ledger.precision(context.principal, lot.credit_type)
                 ),
