@@ -12,9 +12,8 @@ from strawberry.types import Info
 
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
-from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node
-from patron.core.errors import DomainError
 from patron.core.money import from_minor
 from patron.core.paging import check_page
 from patron.orders import service as order_service
@@ -281,6 +280,7 @@ class EarningRuleResponse:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@domain_errors_as(StoreResponse)
 def create_store(info: Info[Context, None], store: StoreInput) -> StoreResponse:
     context = info.context
     command = StoreCommand(
@@ -289,13 +289,11 @@ def create_store(info: Info[Context, None], store: StoreInput) -> StoreResponse:
         points_multiplier=store.points_multiplier,
         idempotency_key=store.idempotency_key,
     )
-    try:
-        created = store_service.create_store(context.db, context.principal, command)
-    except DomainError as error:
-        return StoreResponse(success=False, errors=messages(error), user_errors=user_errors(error))
+    created = store_service.create_store(context.db, context.principal, command)
     return StoreResponse(success=True, store=Store.of(created))
 
 
+@domain_errors_as(OrderResponse)
 def record_order(info: Info[Context, None], order: RecordOrderInput) -> OrderResponse:
     context = info.context
     command = OrderCommand(
@@ -311,24 +309,17 @@ def record_order(info: Info[Context, None], order: RecordOrderInput) -> OrderRes
         lines=order.lines,
         credit_used=order.credit_used,
     )
-    try:
-        recorded = order_service.record_order(context.db, context.principal, command)
-    except DomainError as error:
-        return OrderResponse(success=False, errors=messages(error), user_errors=user_errors(error))
+    recorded = order_service.record_order(context.db, context.principal, command)
     return OrderResponse(success=True, order=Order.of(recorded, context.principal))
 
 
+@domain_errors_as(RefundOrderResponse)
 def refund_order(info: Info[Context, None], refund: RefundOrderInput) -> RefundOrderResponse:
     context = info.context
     command = RefundCommand(
         order_uuid=refund.order_uuid, external_id=refund.external_id, amount=refund.amount
     )
-    try:
-        result = order_service.refund_order(context.db, context.principal, command)
-    except DomainError as error:
-        return RefundOrderResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    result = order_service.refund_order(context.db, context.principal, command)
     return RefundOrderResponse(
         success=True,
         refund=OrderRefund.of(result.refund, context.principal),
@@ -336,15 +327,11 @@ def refund_order(info: Info[Context, None], refund: RefundOrderInput) -> RefundO
     )
 
 
+@domain_errors_as(EarningRuleResponse)
 def set_earning_rule(info: Info[Context, None], rule: EarningRuleInput) -> EarningRuleResponse:
     """Admin scope: points per unit of the account currency for completed orders."""
     context = info.context
-    try:
-        rate = order_service.set_earning_rule(
-            context.db, context.principal, rule.points_per_currency_unit
-        )
-    except DomainError as error:
-        return EarningRuleResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    rate = order_service.set_earning_rule(
+        context.db, context.principal, rule.points_per_currency_unit
+    )
     return EarningRuleResponse(success=True, points_per_currency_unit=rate)

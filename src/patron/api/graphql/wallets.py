@@ -13,10 +13,10 @@ from strawberry.types import Info
 
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
-from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node, PageInfo, decode_cursor, encode_cursor, page_size
 from patron.api.graphql.scalars import BigInt
-from patron.core.errors import DomainError, InvalidInput
+from patron.core.errors import InvalidInput
 from patron.core.money import from_minor
 from patron.core.paging import check_page
 from patron.integrations.shopify import credit as shopify_credit
@@ -269,6 +269,7 @@ class ConvertCreditResponse:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@domain_errors_as(AddCreditEntryResponse)
 def add_credit_entry(
     info: Info[Context, None], credit_entry: AddCreditEntryInput
 ) -> AddCreditEntryResponse:
@@ -282,17 +283,13 @@ def add_credit_entry(
         idempotency_key=credit_entry.idempotency_key,
         expires_at=credit_entry.expires_at,
     )
-    try:
-        entry = wallet_service.post_entry(context.db, context.principal, command)
-    except DomainError as error:
-        return AddCreditEntryResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    entry = wallet_service.post_entry(context.db, context.principal, command)
     return AddCreditEntryResponse(
         success=True, credit_entry=CreditEntry.of(entry, context.principal)
     )
 
 
+@domain_errors_as(ConvertCreditResponse)
 def convert_credit(info: Info[Context, None], credit: ConvertCreditInput) -> ConvertCreditResponse:
     context = info.context
     command = ConversionCommand(
@@ -304,12 +301,7 @@ def convert_credit(info: Info[Context, None], credit: ConvertCreditInput) -> Con
         note=credit.note,
         idempotency_key=credit.idempotency_key,
     )
-    try:
-        conversion = wallet_service.convert_credit(context.db, context.principal, command)
-    except DomainError as error:
-        return ConvertCreditResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    conversion = wallet_service.convert_credit(context.db, context.principal, command)
     return ConvertCreditResponse(
         success=True,
         credit_entry=CreditEntry.of(conversion.added, context.principal),
@@ -328,23 +320,19 @@ class ReverseCreditEntryInput:
     idempotency_key: str | None = None
 
 
+@domain_errors_as(AddCreditEntryResponse)
 def reverse_credit_entry(
     info: Info[Context, None], reversal: ReverseCreditEntryInput
 ) -> AddCreditEntryResponse:
     context = info.context
-    try:
-        entry = wallet_service.reverse_entry(
-            context.db,
-            context.principal,
-            reversal.uuid,
-            amount=reversal.amount,
-            note=reversal.note,
-            idempotency_key=reversal.idempotency_key,
-        )
-    except DomainError as error:
-        return AddCreditEntryResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    entry = wallet_service.reverse_entry(
+        context.db,
+        context.principal,
+        reversal.uuid,
+        amount=reversal.amount,
+        note=reversal.note,
+        idempotency_key=reversal.idempotency_key,
+    )
     return AddCreditEntryResponse(
         success=True, credit_entry=CreditEntry.of(entry, context.principal)
     )
@@ -364,17 +352,13 @@ def _shopify_http() -> httpx.Client:
     return shopify_credit.shopify_client(SHOPIFY_TIMEOUT_SECONDS)
 
 
+@domain_errors_as(RefreshShopifyCreditResponse)
 def refresh_shopify_credit_balance(
     info: Info[Context, None], wallet_uuid: str
 ) -> RefreshShopifyCreditResponse:
     """Read the wallet's store credit from Shopify now (write scope)."""
     context = info.context
-    try:
-        wallet = shopify_credit.refresh_balance(
-            context.db, _shopify_http(), context.principal, wallet_uuid, context.secret_key
-        )
-    except DomainError as error:
-        return RefreshShopifyCreditResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    wallet = shopify_credit.refresh_balance(
+        context.db, _shopify_http(), context.principal, wallet_uuid, context.secret_key
+    )
     return RefreshShopifyCreditResponse(success=True, wallet=Wallet.of(wallet, context.principal))
