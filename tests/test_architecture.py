@@ -146,14 +146,6 @@ MAX_MODULE_LINES = 800
 # (importing module, imported module) -> why it is still allowed. This list may only shrink:
 # an entry that no longer happens fails the test too, so that it is taken out.
 FRONT_DOOR_EXCEPTIONS: dict[tuple[str, str], str] = {
-    (
-        "api/compat/loyaltydish/context.py",
-        "patron.redemptions.repository",
-    ): "not yet behind a front door",
-    (
-        "api/compat/loyaltydish/types.py",
-        "patron.redemptions.repository",
-    ): "not yet behind a front door",
     ("consumers/repository.py", "patron.customers.repository"): "not yet behind a front door",
     ("consumers/repository.py", "patron.customers.tables"): "not yet behind a front door",
     ("consumers/service.py", "patron.customers.repository"): "not yet behind a front door",

@@ -21,8 +21,13 @@ from patron.core.money import from_minor
 from patron.core.paging import check_page
 from patron.core.unit import run_command
 from patron.redemptions import codes, repository
-from patron.redemptions.models import SOURCE_MANUAL, NewRedemption, Redemption, RedemptionStatus
-from patron.redemptions.repository import CodeFilter
+from patron.redemptions.models import (
+    SOURCE_MANUAL,
+    CodeFilter,
+    NewRedemption,
+    Redemption,
+    RedemptionStatus,
+)
 from patron.wallets import ledger, postings
 from patron.wallets import service as wallets
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
 
 from patron.accounts import settings as account_settings
 from patron.accounts.principal import Principal
@@ -22,6 +22,7 @@ from patron.core.money import from_minor, to_decimal, to_minor
 from patron.core.unit import run_command
 from patron.orders import repository as order_repository
 from patron.orders.models import Order, OrderStatus
+from patron.orders.stamps import repository
 from patron.orders.stamps.models import (
     MAX_EXPIRY_DAYS,
     MAX_STAMPS_REQUIRED,
@@ -29,7 +30,6 @@ from patron.orders.stamps.models import (
     StampProgram,
     StampProgramCommand,
 )
-from patron.orders.stamps.tables import order_stamps, stamp_cards
 from patron.redemptions import service as redemption_service
 from patron.redemptions.models import SOURCE_STAMPS, Redemption
 from patron.wallets import ledger, postings
@@ -129,33 +129,25 @@ def stamp_order(
         or order.total < program.min_order_total
     ):
         return None
-    already = connection.execute(
-        select(order_stamps.c.order_uuid).where(
-            order_stamps.c.account_id == account_id, order_stamps.c.order_uuid == order.uuid
-        )
-    ).first()
-    if already is not None:
+    if repository.is_stamped(connection, account_id, order.uuid):
         return None
     customer_uuid = order.customer_uuid
-    card = _card_for_update(connection, account_id, customer_uuid, now)
+    card = repository.card_for_update(connection, account_id, customer_uuid, now)
     stamps, rewards = card.stamps + 1, card.rewards
     reward = None
     if stamps >= program.stamps_required:
         stamps, rewards = stamps - program.stamps_required, rewards + 1
         reward = _issue_reward(connection, principal, program, customer_uuid, order, now)
-    connection.execute(
-        update(stamp_cards)
-        .where(stamp_cards.c.account_id == account_id, stamp_cards.c.customer_uuid == customer_uuid)
-        .values(stamps=stamps, rewards=rewards, updated_at=now)
+    repository.update_card(
+        connection, account_id, customer_uuid, stamps=stamps, rewards=rewards, now=now
     )
-    connection.execute(
-        insert(order_stamps).values(
-            account_id=account_id,
-            order_uuid=order.uuid,
-            customer_uuid=customer_uuid,
-            redemption_uuid=reward.uuid if reward is not None else None,
-            created_at=now,
-        )
+    repository.record_stamp(
+        connection,
+        account_id,
+        order.uuid,
+        customer_uuid,
+        reward.uuid if reward is not None else None,
+        now,
     )
     record_event(
         connection,
@@ -170,27 +162,6 @@ def stamp_order(
         },
     )
     return reward
-
-
-def _card_for_update(
-    connection: Connection, account_id: str, customer_uuid: str, now: datetime
-) -> StampCard:
-    query = select(stamp_cards).where(
-        stamp_cards.c.account_id == account_id, stamp_cards.c.customer_uuid == customer_uuid
-    )
-    row = connection.execute(query.with_for_update()).first()
-    if row is None:
-        connection.execute(
-            insert(stamp_cards).values(
-                account_id=account_id,
-                customer_uuid=customer_uuid,
-                stamps=0,
-                rewards=0,
-                updated_at=now,
-            )
-        )
-        return StampCard(customer_uuid=customer_uuid)
-    return StampCard(customer_uuid=customer_uuid, stamps=int(row.stamps), rewards=int(row.rewards))
 
 
 def _issue_reward(
@@ -246,17 +217,4 @@ def cards_for(
     connection: Connection, principal: Principal, customer_uuids: Sequence[str]
 ) -> dict[str, StampCard]:
     """The cards of many customers in one statement; an empty card where none exists yet."""
-    found = {uuid: StampCard(customer_uuid=uuid) for uuid in customer_uuids}
-    if not customer_uuids:
-        return found
-    rows = connection.execute(
-        select(stamp_cards).where(
-            stamp_cards.c.account_id == principal.account_id,
-            stamp_cards.c.customer_uuid.in_(list(customer_uuids)),
-        )
-    )
-    for row in rows:
-        found[row.customer_uuid] = StampCard(
-            customer_uuid=row.customer_uuid, stamps=int(row.stamps), rewards=int(row.rewards)
-        )
-    return found
+    return repository.cards_for(connection, principal.account_id, customer_uuids)

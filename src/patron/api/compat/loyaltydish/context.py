@@ -15,8 +15,7 @@ from patron.orders.models import Store
 from patron.orders.stamps import service as stamps
 from patron.orders.stamps.models import StampCard
 from patron.redemptions import service as redemptions
-from patron.redemptions.models import Redemption
-from patron.redemptions.repository import CodeFilter
+from patron.redemptions.models import CodeFilter, Redemption
 
 
 class Caller(Enum):

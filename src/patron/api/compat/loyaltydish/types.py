@@ -26,9 +26,8 @@ from patron.customers.models import Customer
 from patron.orders.models import Order
 from patron.orders.promotions.models import Promotion, Reward
 from patron.redemptions import codes as redemption_codes
-from patron.redemptions.models import SOURCE_STAMPS, Redemption
+from patron.redemptions.models import SOURCE_STAMPS, CodeFilter, Redemption
 from patron.redemptions.models import RedemptionStatus as RedemptionStatusModel
-from patron.redemptions.repository import CodeFilter
 from patron.wallets import ledger
 from patron.wallets.models import CreditType
 
