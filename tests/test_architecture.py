@@ -146,13 +146,17 @@ MAX_MODULE_LINES = 800
 # (importing module, imported module) -> why it is still allowed. This list may only shrink:
 # an entry that no longer happens fails the test too, so that it is taken out.
 FRONT_DOOR_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("consumers/repository.py", "patron.customers.repository"): "not yet behind a front door",
-    ("consumers/repository.py", "patron.customers.tables"): "not yet behind a front door",
-    ("consumers/service.py", "patron.customers.repository"): "not yet behind a front door",
-    ("contact_persons/repository.py", "patron.customers.tables"): "not yet behind a front door",
-    ("orders/promotions/repository.py", "patron.customers.tables"): "not yet behind a front door",
-    ("orders/promotions/repository.py", "patron.wallets.lot_tables"): "not yet behind a front door",
-    ("orders/promotions/repository.py", "patron.wallets.tables"): "not yet behind a front door",
+    # A consumer's password and the LoyaltyDish listing are columns and rows of customers;
+    # moving consumers/ beside customers/ waits for the dialect routes to be reworked.
+    ("consumers/repository.py", "patron.customers.repository"): "customers' row mapping",
+    ("consumers/repository.py", "patron.customers.tables"): "password_hash, consumer listing",
+    # Contact persons come with their customer's number in the same statement.
+    ("contact_persons/repository.py", "patron.customers.tables"): "one join for the number",
+    # Who qualifies for a promotion is one statement over customers, wallets and lots
+    # (pinned by test_query_count) until those domains offer subqueries to compose it.
+    ("orders/promotions/repository.py", "patron.customers.tables"): "audience in one statement",
+    ("orders/promotions/repository.py", "patron.wallets.lot_tables"): "audience in one statement",
+    ("orders/promotions/repository.py", "patron.wallets.tables"): "audience in one statement",
 }
 
 

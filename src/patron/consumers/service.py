@@ -44,7 +44,6 @@ from patron.core.errors import (
 )
 from patron.core.events import record_audit
 from patron.core.unit import run_command
-from patron.customers import repository as customer_repository
 from patron.customers import service as customer_service
 from patron.customers import validation
 from patron.customers.models import Customer, CustomerChanges, NewCustomer
@@ -302,7 +301,7 @@ def register(
         now = utcnow()
         creator = None
         if caller is not None and caller.customer_uuid is not None:
-            inviting = customer_repository.get_customer(
+            inviting = customer_service.customer_in_account(
                 connection, account_id, caller.customer_uuid
             )
             if inviting is not None and inviting.user_type == "MERCHANT":
@@ -378,7 +377,7 @@ def obtain_token(
     )
 
     def succeed(connection: Connection) -> Session:
-        customer = customer_repository.get_customer(connection, account_id, found.uuid)
+        customer = customer_service.customer_in_account(connection, account_id, found.uuid)
         if customer is None:
             raise InvalidCredentials(CREDENTIALS_MESSAGE)
         moment = utcnow()
@@ -438,7 +437,9 @@ def refresh_session(
                 "the refresh token was already used; every token of this login is now revoked",
                 field="refreshToken",
             )
-        customer = customer_repository.get_customer(connection, row.account_id, row.customer_uuid)
+        customer = customer_service.customer_in_account(
+            connection, row.account_id, row.customer_uuid
+        )
         if customer is None or customer.archived:
             repository.revoke_family(connection, row.account_id, row.family_uuid, now)
             return InvalidRefreshToken("the refresh token is not valid", field="refreshToken")
@@ -489,7 +490,7 @@ def _verified(
         raise tokens.InvalidToken("the token is not a valid access token")
     claims = tokens.decode_access(token, key)
     customer = (
-        customer_repository.get_customer(connection, claimed, claims.customer_uuid)
+        customer_service.customer_in_account(connection, claimed, claims.customer_uuid)
         if validation.is_uuid(claims.customer_uuid)
         else None
     )
@@ -716,7 +717,7 @@ def update_consumer(
     def write(connection: Connection) -> Customer:
         _save_extras(connection, principal, customer_uuid, cleaned)
         if not changes.profile and not changes.identities and changes.connected_services is None:
-            found = customer_repository.get_customer(
+            found = customer_service.customer_in_account(
                 connection, principal.account_id, customer_uuid
             )
             assert found is not None  # _save_extras found it
@@ -736,7 +737,8 @@ def _save_extras(
     connection: Connection, principal: Principal, customer_uuid: str, cleaned: dict[str, Any]
 ) -> ConsumerProfile:
     if not validation.is_uuid(customer_uuid) or (
-        customer_repository.get_customer(connection, principal.account_id, customer_uuid) is None
+        customer_service.customer_in_account(connection, principal.account_id, customer_uuid)
+        is None
     ):
         raise NotFound(f"no consumer with uuid '{customer_uuid}'", field="id")
     if cleaned:

@@ -325,3 +325,11 @@ def identity_ids(principal: Principal, service: str) -> Subquery:
     """(customer_uuid, external_id) of the account's customers with an id at ``service``: for
     another domain to join into one statement of its own."""
     return repository.identity_ids(principal.account_id, service)
+
+
+def customer_in_account(
+    connection: Connection, account_id: str, customer_uuid: str
+) -> Customer | None:
+    """The account's customer with this uuid, for callers that have no principal yet (a
+    consumer logging in or presenting a token); None when there is none."""
+    return repository.get_customer(connection, account_id, customer_uuid)
