@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from patron.core.db import normalise_url
-from patron.core.schema import metadata
+from patron.tables import metadata
 
 config = context.config
 

@@ -25,10 +25,10 @@ from patron.customers import service as customers
 from patron.customers.models import CustomerChanges, NewCustomer
 from patron.orders import service as orders
 from patron.orders.models import OrderCommand
+from patron.orders.stamps import service as stamps
+from patron.orders.stamps.models import StampProgramCommand
 from patron.redemptions import service as redemptions
 from patron.redemptions.models import NewRedemption
-from patron.stamps import service as stamps
-from patron.stamps.models import StampProgramCommand
 from tests.support.client import Api
 from tests.support.loyaltydish import (
     MERCHANT_PATH,

@@ -11,7 +11,7 @@ from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import DomainError
 from patron.orders import service as orders
-from patron.promotions import service as promotions
+from patron.orders.promotions import service as promotions
 from patron.wallets.verify import verify_ledger
 from tests.support.client import Api
 from tests.support.orders import balances, make_promotion, make_store, record

@@ -13,8 +13,8 @@ from sqlalchemy import event
 
 from patron.core.db import Database
 from patron.core.errors import DomainError, Forbidden, NotFound
-from patron.promotions import service as promotions
-from patron.promotions.models import Audience, PromotionChanges, PromotionCommand, Reward
+from patron.orders.promotions import service as promotions
+from patron.orders.promotions.models import Audience, PromotionChanges, PromotionCommand, Reward
 from patron.wallets.models import EntryCommand
 from patron.wallets.service import post_entry
 from tests.support.orders import make_promotion, make_store, record, snapshot

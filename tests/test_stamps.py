@@ -10,10 +10,10 @@ from patron.core.db import Database
 from patron.core.errors import Forbidden, InvalidInput
 from patron.orders import service as orders
 from patron.orders.models import OrderCommand
+from patron.orders.stamps import service as stamps
+from patron.orders.stamps.models import StampProgramCommand
 from patron.redemptions import service as redemptions
 from patron.redemptions.models import Redemption
-from patron.stamps import service as stamps
-from patron.stamps.models import StampProgramCommand
 from tests.support.orders import balances, record
 from tests.support.tenants import Tenant, make_contact
 

@@ -22,7 +22,7 @@ from patron.consumers.tables import (
 from patron.core.db import Database
 from patron.core.events import audit_events, outbox_events
 from patron.customers.tables import customers
-from patron.stamps.tables import order_stamps, stamp_cards
+from patron.orders.stamps.tables import order_stamps, stamp_cards
 from patron.wallets.tables import credit_entries, wallets
 from tests.support.client import Api
 from tests.support.tenants import Tenant

@@ -14,13 +14,13 @@ from patron.core.idempotency import idempotency_keys
 from patron.orders import service as orders
 from patron.orders import stores
 from patron.orders.models import Order, OrderCommand, Store, StoreCommand
+from patron.orders.promotions import service as promotions
+from patron.orders.promotions.models import Promotion, PromotionCommand
+from patron.orders.promotions.tables import promotion_stores
+from patron.orders.promotions.tables import promotions as promotions_table
 from patron.orders.tables import order_refunds
 from patron.orders.tables import orders as orders_table
 from patron.orders.tables import stores as stores_table
-from patron.promotions import service as promotions
-from patron.promotions.models import Promotion, PromotionCommand
-from patron.promotions.tables import promotion_stores
-from patron.promotions.tables import promotions as promotions_table
 from patron.wallets import repository as wallet_repository
 from patron.wallets.tables import credit_entries, wallets
 from tests.support.tenants import Tenant

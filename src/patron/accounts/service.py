@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection
 
+from patron.accounts import repository
+from patron.accounts import settings as account_settings
 from patron.accounts.principal import SCOPES, Principal
-from patron.accounts.tables import accounts, api_tokens
+from patron.core import numbering
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import InvalidInput, NotFound, Unauthenticated
@@ -79,22 +81,25 @@ def create_account(
         created_at=utcnow(),
     )
     with db.write() as connection:
-        connection.execute(
-            accounts.insert().values(
-                account_id=account.uuid,
-                name=account.name,
-                currency=account.currency,
-                points_precision=account.points_precision,
-                settings=account.settings,
-                next_customer_number=0,
-                created_at=account.created_at,
-            )
+        repository.insert_account(
+            connection,
+            {
+                "account_id": account.uuid,
+                "name": account.name,
+                "currency": account.currency,
+                "points_precision": account.points_precision,
+                "settings": account.settings,
+                "next_customer_number": 0,
+                "created_at": account.created_at,
+            },
         )
         issued = _insert_token(connection, account.uuid, "admin", "initial admin token")
     return account, issued
 
 
-def _insert_token(connection: Any, account_id: str, scope: str, name: str | None) -> IssuedToken:
+def _insert_token(
+    connection: Connection, account_id: str, scope: str, name: str | None
+) -> IssuedToken:
     token = TOKEN_PREFIX + secrets.token_urlsafe(_TOKEN_BYTES)
     info = TokenInfo(
         token_id=str(uuid.uuid4()),
@@ -106,16 +111,17 @@ def _insert_token(connection: Any, account_id: str, scope: str, name: str | None
         revoked_at=None,
         last_used_at=None,
     )
-    connection.execute(
-        api_tokens.insert().values(
-            account_id=account_id,
-            token_id=info.token_id,
-            token_hash=hash_token(token),
-            prefix=info.prefix,
-            name=name,
-            scope=scope,
-            created_at=info.created_at,
-        )
+    repository.insert_token(
+        connection,
+        {
+            "account_id": account_id,
+            "token_id": info.token_id,
+            "token_hash": hash_token(token),
+            "prefix": info.prefix,
+            "name": name,
+            "scope": scope,
+            "created_at": info.created_at,
+        },
     )
     return IssuedToken(info=info, token=token)
 
@@ -133,15 +139,13 @@ def _account_from_row(row: Any) -> Account:
 
 def list_accounts(db: Database) -> list[Account]:
     with db.read() as connection:
-        rows = connection.execute(select(accounts).order_by(accounts.c.created_at)).all()
+        rows = repository.list_accounts(connection)
     return [_account_from_row(row) for row in rows]
 
 
 def get_account(db: Database, account_uuid: str) -> Account:
     with db.read() as connection:
-        row = connection.execute(
-            select(accounts).where(accounts.c.account_id == account_uuid)
-        ).first()
+        row = repository.get_account(connection, account_uuid)
     if row is None:
         raise NotFound(f"no account with uuid '{account_uuid}'", field="account")
     return _account_from_row(row)
@@ -150,21 +154,36 @@ def get_account(db: Database, account_uuid: str) -> Account:
 def update_account_settings(db: Database, account_uuid: str, changes: dict[str, Any]) -> Account:
     """Merge ``changes`` into the account's settings; a None value removes a key."""
     with db.write() as connection:
-        row = connection.execute(
-            select(accounts).where(accounts.c.account_id == account_uuid)
-        ).first()
-        if row is None:
-            raise NotFound(f"no account with uuid '{account_uuid}'", field="account")
-        settings = dict(row.settings or {})
-        for key, value in changes.items():
-            if value is None:
-                settings.pop(key, None)
-            else:
-                settings[key] = value
-        connection.execute(
-            update(accounts).where(accounts.c.account_id == account_uuid).values(settings=settings)
-        )
+        account_settings.change(connection, account_uuid, changes)
     return get_account(db, account_uuid)
+
+
+def next_customer_number(connection: Connection, account_id: str) -> int:
+    """The next per-account customer number (see patron.core.numbering)."""
+
+    def reserve(reserving: Connection, count: int) -> int:
+        return repository.reserve_customer_numbers(reserving, account_id, count)
+
+    return numbering.blocks.next(connection, account_id, "customer", reserve)
+
+
+def principal_of_account(
+    connection: Connection, account_id: str, *, scope: str, customer_uuid: str | None = None
+) -> Principal | None:
+    """Who acts for an account as it is committed now, with ``scope``; None without it."""
+    row = repository.get_account(connection, account_id)
+    if row is None:
+        return None
+    return Principal(
+        account_id=row.account_id,
+        account_name=row.name,
+        currency=row.currency,
+        points_precision=row.points_precision,
+        scope=scope,
+        token_id=None,
+        settings=dict(row.settings or {}),
+        customer_uuid=customer_uuid,
+    )
 
 
 def create_token(
@@ -172,10 +191,7 @@ def create_token(
 ) -> IssuedToken:
     _validate_scope(scope)
     with db.write() as connection:
-        exists = connection.execute(
-            select(accounts.c.account_id).where(accounts.c.account_id == account_uuid)
-        ).first()
-        if exists is None:
+        if not repository.account_exists(connection, account_uuid):
             raise NotFound(f"no account with uuid '{account_uuid}'", field="account")
         return _insert_token(connection, account_uuid, scope, name)
 
@@ -194,45 +210,16 @@ def _token_from_row(row: Any) -> TokenInfo:
 
 
 def list_tokens(db: Database, *, account_uuid: str | None = None) -> list[TokenInfo]:
-    query = select(api_tokens).order_by(api_tokens.c.created_at)
-    if account_uuid is not None:
-        query = query.where(api_tokens.c.account_id == account_uuid)
     with db.read() as connection:
-        return [_token_from_row(row) for row in connection.execute(query)]
+        return [_token_from_row(row) for row in repository.list_tokens(connection, account_uuid)]
 
 
 def revoke_token(db: Database, token_id: str) -> TokenInfo:
     with db.write() as connection:
-        connection.execute(
-            update(api_tokens)
-            .where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
-        row = connection.execute(
-            select(api_tokens).where(api_tokens.c.token_id == token_id)
-        ).first()
+        row = repository.revoke_token(connection, token_id, utcnow())
     if row is None:
         raise NotFound(f"no token with id '{token_id}'", field="token_id")
     return _token_from_row(row)
-
-
-# Every request looks its token up: the statement is built once.
-_TOKEN_LOOKUP = (
-    select(
-        api_tokens.c.token_id,
-        api_tokens.c.token_hash,
-        api_tokens.c.scope,
-        api_tokens.c.revoked_at,
-        api_tokens.c.last_used_at,
-        accounts.c.account_id,
-        accounts.c.name,
-        accounts.c.currency,
-        accounts.c.points_precision,
-        accounts.c.settings,
-    )
-    .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
-    .where(api_tokens.c.token_hash == bindparam("presented"))
-)
 
 
 def authenticate(
@@ -248,13 +235,13 @@ def authenticate(
     """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise Unauthenticated("the API token is malformed")
-    presented = {"presented": hash_token(token)}
+    presented = hash_token(token)
     if connection is not None:
-        row = connection.execute(_TOKEN_LOOKUP, presented).first()
+        row = repository.token_by_hash(connection, presented)
     else:
         with db.read() as reader:
-            row = reader.execute(_TOKEN_LOOKUP, presented).first()
-    if row is None or not hmac.compare_digest(row.token_hash, presented["presented"]):
+            row = repository.token_by_hash(reader, presented)
+    if row is None or not hmac.compare_digest(row.token_hash, presented):
         raise Unauthenticated("the API token is not valid")
     if row.revoked_at is not None:
         raise Unauthenticated("the API token has been revoked")
@@ -263,14 +250,7 @@ def authenticate(
     window = timedelta(seconds=touch_after_seconds)
     if (last_used is None or now - last_used > window) and _claim_touch(row.token_id, now, window):
         with db.write() as writer:
-            writer.execute(
-                update(api_tokens)
-                .where(
-                    api_tokens.c.account_id == row.account_id,
-                    api_tokens.c.token_id == row.token_id,
-                )
-                .values(last_used_at=now)
-            )
+            repository.touch_token(writer, row.account_id, row.token_id, now)
     return Principal(
         account_id=row.account_id,
         account_name=row.name,
@@ -312,7 +292,7 @@ def system_principal(account: Account) -> Principal:
 
 def count_accounts(db: Database) -> int:
     with db.read() as connection:
-        return int(connection.execute(select(func.count()).select_from(accounts)).scalar_one())
+        return repository.count_accounts(connection)
 
 
 def ensure_default_account(db: Database) -> tuple[Account, IssuedToken] | None:

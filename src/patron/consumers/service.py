@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
-from patron.accounts.tables import accounts
 from patron.consumers import passwords, repository, throttle, tokens
 from patron.consumers.models import (
     MERCHANT_TYPES,
@@ -44,7 +44,6 @@ from patron.core.errors import (
 )
 from patron.core.events import record_audit
 from patron.core.unit import run_command
-from patron.customers import repository as customer_repository
 from patron.customers import service as customer_service
 from patron.customers import validation
 from patron.customers.models import Customer, CustomerChanges, NewCustomer
@@ -78,23 +77,14 @@ class RefreshTokenReused(InvalidRefreshToken):
 # Principals
 
 
-def _principal_from_account(row: Any, *, scope: str, customer_uuid: str | None) -> Principal:
-    return Principal(
-        account_id=row.account_id,
-        account_name=row.name,
-        currency=row.currency,
-        points_precision=row.points_precision,
-        scope=scope,
-        token_id=None,
-        settings=dict(row.settings or {}),
-        customer_uuid=customer_uuid,
-    )
-
-
-def _account_row(connection: Connection, account_id: str) -> Any:
+def _account_principal(
+    connection: Connection, account_id: str, *, scope: str, customer_uuid: str | None
+) -> Principal | None:
     if not validation.is_uuid(account_id):
         return None
-    return connection.execute(select(accounts).where(accounts.c.account_id == account_id)).first()
+    return accounts.principal_of_account(
+        connection, account_id, scope=scope, customer_uuid=customer_uuid
+    )
 
 
 # The customer a public caller acts for: none, as no customer has the nil uuid.
@@ -109,10 +99,7 @@ def public_principal(
     Given a ``connection`` (the request's read transaction) the lookup runs on it.
     """
     with _reading(db, connection) as reader:
-        row = _account_row(reader, account_id)
-    if row is None:
-        return None
-    return _principal_from_account(row, scope="read", customer_uuid=NOBODY)
+        return _account_principal(reader, account_id, scope="read", customer_uuid=NOBODY)
 
 
 @contextmanager
@@ -124,11 +111,12 @@ def _reading(db: Database, connection: Connection | None) -> Iterator[Connection
         yield own
 
 
-def _signup_principal(connection: Connection, account_id: str, caller: Principal | None) -> Any:
-    row = _account_row(connection, account_id)
-    if row is None:
+def _signup_principal(
+    connection: Connection, account_id: str, caller: Principal | None
+) -> Principal:
+    writer = _account_principal(connection, account_id, scope="write", customer_uuid=None)
+    if writer is None:
         raise NotFound(f"no account with uuid '{account_id}'", field="account")
-    writer = _principal_from_account(row, scope="write", customer_uuid=None)
     if caller is not None and caller.token_id is not None:
         writer = dataclasses.replace(writer, token_id=caller.token_id)
     return writer
@@ -313,7 +301,7 @@ def register(
         now = utcnow()
         creator = None
         if caller is not None and caller.customer_uuid is not None:
-            inviting = customer_repository.get_customer(
+            inviting = customer_service.customer_in_account(
                 connection, account_id, caller.customer_uuid
             )
             if inviting is not None and inviting.user_type == "MERCHANT":
@@ -367,7 +355,7 @@ def obtain_token(
         subjects.append(throttle.address_subject(client_address))
     now = utcnow()
     with db.read() as connection:
-        if _account_row(connection, account_id) is None:
+        if _account_principal(connection, account_id, scope="read", customer_uuid=None) is None:
             raise NotFound(f"no account with uuid '{account_id}'", field="account")
         until = repository.blocked_until(connection, account_id, subjects, now)
         found = repository.credentials_by_email(connection, account_id, wanted) if wanted else None
@@ -389,7 +377,7 @@ def obtain_token(
     )
 
     def succeed(connection: Connection) -> Session:
-        customer = customer_repository.get_customer(connection, account_id, found.uuid)
+        customer = customer_service.customer_in_account(connection, account_id, found.uuid)
         if customer is None:
             raise InvalidCredentials(CREDENTIALS_MESSAGE)
         moment = utcnow()
@@ -449,7 +437,9 @@ def refresh_session(
                 "the refresh token was already used; every token of this login is now revoked",
                 field="refreshToken",
             )
-        customer = customer_repository.get_customer(connection, row.account_id, row.customer_uuid)
+        customer = customer_service.customer_in_account(
+            connection, row.account_id, row.customer_uuid
+        )
         if customer is None or customer.archived:
             repository.revoke_family(connection, row.account_id, row.family_uuid, now)
             return InvalidRefreshToken("the refresh token is not valid", field="refreshToken")
@@ -500,7 +490,7 @@ def _verified(
         raise tokens.InvalidToken("the token is not a valid access token")
     claims = tokens.decode_access(token, key)
     customer = (
-        customer_repository.get_customer(connection, claimed, claims.customer_uuid)
+        customer_service.customer_in_account(connection, claimed, claims.customer_uuid)
         if validation.is_uuid(claims.customer_uuid)
         else None
     )
@@ -528,10 +518,12 @@ def authenticate(
     """The principal of a consumer's access token: read-only, and only for that consumer."""
     with _reading(db, connection) as reader:
         claims, customer = _verified(reader, policy, token, account_id)
-        row = _account_row(reader, claims.account_id)
-    if row is None:  # pragma: no cover - an account is never deleted under its customers
+        principal = _account_principal(
+            reader, claims.account_id, scope="read", customer_uuid=customer.uuid
+        )
+    if principal is None:  # pragma: no cover - an account is never deleted under its customers
         raise tokens.InvalidToken("the token is not a valid access token")
-    return _principal_from_account(row, scope="read", customer_uuid=customer.uuid)
+    return principal
 
 
 # What a principal may read
@@ -725,7 +717,7 @@ def update_consumer(
     def write(connection: Connection) -> Customer:
         _save_extras(connection, principal, customer_uuid, cleaned)
         if not changes.profile and not changes.identities and changes.connected_services is None:
-            found = customer_repository.get_customer(
+            found = customer_service.customer_in_account(
                 connection, principal.account_id, customer_uuid
             )
             assert found is not None  # _save_extras found it
@@ -745,7 +737,8 @@ def _save_extras(
     connection: Connection, principal: Principal, customer_uuid: str, cleaned: dict[str, Any]
 ) -> ConsumerProfile:
     if not validation.is_uuid(customer_uuid) or (
-        customer_repository.get_customer(connection, principal.account_id, customer_uuid) is None
+        customer_service.customer_in_account(connection, principal.account_id, customer_uuid)
+        is None
     ):
         raise NotFound(f"no consumer with uuid '{customer_uuid}'", field="id")
     if cleaned:

@@ -6,10 +6,8 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Subquery, delete, func, insert, select, update
 
-from patron.accounts.tables import accounts
-from patron.core import numbering
 from patron.core.bulk import values_in
 from patron.core.clock import as_utc
 from patron.customers.models import Customer, CustomerFilter
@@ -62,22 +60,6 @@ def customer_from_values(values: dict[str, Any]) -> Customer:
     """The customer just inserted, from the values written (no read-back)."""
     row = SimpleNamespace(**{column.name: values.get(column.name) for column in customers.c})
     return customer_from_row(row)
-
-
-def next_number(connection: Connection, account_id: str) -> int:
-    """The next per-account customer number (see patron.core.numbering)."""
-
-    def reserve(reserving: Connection, count: int) -> int:
-        return int(
-            reserving.execute(
-                update(accounts)
-                .where(accounts.c.account_id == account_id)
-                .values(next_customer_number=accounts.c.next_customer_number + count)
-                .returning(accounts.c.next_customer_number)
-            ).scalar_one()
-        )
-
-    return numbering.blocks.next(connection, account_id, "customer", reserve)
 
 
 def insert_customer(connection: Connection, values: dict[str, Any]) -> None:
@@ -255,3 +237,12 @@ def identities_for(
     for row in rows:
         found[row.customer_uuid][row.service] = display_external_id(row.service, row.external_id)
     return found
+
+
+def identity_ids(account_id: str, service: str) -> Subquery:
+    """(customer_uuid, external_id) of every customer with an id at ``service``."""
+    return (
+        select(identities.c.customer_uuid, identities.c.external_id)
+        .where(identities.c.account_id == account_id, identities.c.service == service)
+        .subquery("identity_ids")
+    )

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Subquery
 
+from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
 from patron.core import idempotency
 from patron.core.clock import utcnow
@@ -20,7 +21,7 @@ from patron.core.unit import run_command
 from patron.customers import repository, validation
 from patron.customers.models import Customer, CustomerChanges, CustomerFilter, NewCustomer
 from patron.customers.profile import clean_profile
-from patron.wallets import repository as wallet_repository
+from patron.wallets import service as wallets
 
 
 class EmailTaken(Conflict):
@@ -175,7 +176,7 @@ def _insert(
     values: dict[str, Any] = {
         "account_id": principal.account_id,
         "uuid": customer_uuid,
-        "number": repository.next_number(connection, principal.account_id),
+        "number": accounts.next_customer_number(connection, principal.account_id),
         "accepts_marketing": False,
         "verified": False,
         "archived": False,
@@ -195,9 +196,7 @@ def _insert(
         {service: external for service, external in identities.items() if external},
         now,
     )
-    wallet_repository.insert_wallet(
-        connection, principal.account_id, wallet_uuid, customer_uuid, now
-    )
+    wallets.open_wallet(connection, principal, wallet_uuid, customer_uuid, now)
     customer = repository.customer_from_values(values)
     record_event(connection, principal.account_id, "contact.created", _event(customer, wallet_uuid))
     return CreatedCustomer(customer=customer, wallet_uuid=wallet_uuid)
@@ -320,3 +319,17 @@ def identities_for(
 
 def count_customers(connection: Connection, principal: Principal) -> int:
     return repository.count_customers(connection, principal.account_id)
+
+
+def identity_ids(principal: Principal, service: str) -> Subquery:
+    """(customer_uuid, external_id) of the account's customers with an id at ``service``: for
+    another domain to join into one statement of its own."""
+    return repository.identity_ids(principal.account_id, service)
+
+
+def customer_in_account(
+    connection: Connection, account_id: str, customer_uuid: str
+) -> Customer | None:
+    """The account's customer with this uuid, for callers that have no principal yet (a
+    consumer logging in or presenting a token); None when there is none."""
+    return repository.get_customer(connection, account_id, customer_uuid)

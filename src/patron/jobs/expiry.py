@@ -11,14 +11,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from patron.accounts import service as accounts
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.redemptions import service as redemptions
-from patron.wallets.expiry import expire_due_batch
-from patron.wallets.lot_tables import credit_lots
+from patron.wallets.expiry import expire_due_batch, has_due_lots
 
 
 @dataclass
@@ -28,22 +25,6 @@ class SweepReport:
     codes_expired: int = 0
     wallets_skipped: int = 0
     seconds: float = 0.0
-
-
-def _due_wallets(db: Database, account_id: str, now: datetime, limit: int) -> list[str]:
-    with db.read() as connection:
-        return list(
-            connection.execute(
-                select(credit_lots.c.wallet_uuid)
-                .where(
-                    credit_lots.c.account_id == account_id,
-                    credit_lots.c.remaining > 0,
-                    credit_lots.c.expires_at <= now,
-                )
-                .group_by(credit_lots.c.wallet_uuid)
-                .limit(limit)
-            ).scalars()
-        )
 
 
 def sweep(
@@ -68,8 +49,9 @@ def sweep(
                 batch = expire_due_batch(connection, principal, moment, batch_size)
             report.lots_expired += batch.lots
             if batch.wallets == 0:
-                if not _due_wallets(db, account.uuid, moment, 1):
-                    break
+                with db.read() as connection:
+                    if not has_due_lots(connection, principal, moment):
+                        break
                 report.wallets_skipped += 1
                 time.sleep(0.05)  # every due wallet was busy: let the spenders finish
     report.seconds = time.monotonic() - started

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal, localcontext
-from typing import Any
 
 from patron.core.errors import DomainError, InvalidInput
 from patron.core.money import MAX_MINOR_UNITS, from_minor, round_down, to_decimal
 
-EARNING_RULE_SETTING = "earning_rule"
 MAX_RATE = Decimal(1_000_000)
 MAX_RATE_PLACES = 6
 
@@ -40,14 +38,6 @@ def plain(number: Decimal) -> Decimal:
     if number == number.to_integral_value():
         return number.quantize(Decimal(1))
     return number.normalize()
-
-
-def configured_rate(settings: dict[str, Any]) -> Decimal | None:
-    """The account's points per currency unit, or None when it earns nothing."""
-    stored = settings.get(EARNING_RULE_SETTING)
-    if stored is None:
-        return None
-    return Decimal(str(stored))
 
 
 def points_for(

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from patron.accounts.tables import accounts
 from patron.core.clock import as_utc
 from patron.orders.models import CustomerOrderStats, Order, OrderStatus, Refund, Store
 from patron.orders.tables import order_refunds, orders, stores
@@ -64,14 +63,6 @@ def refund_from_row(row: Any) -> Refund:
         credit_returned=row.credit_returned,
         created_at=as_utc(row.created_at),
     )
-
-
-def account_settings(connection: Connection, account_id: str) -> dict[str, Any]:
-    """The account's settings as committed now (not as the request's token saw them)."""
-    settings = connection.execute(
-        select(accounts.c.settings).where(accounts.c.account_id == account_id)
-    ).scalar_one_or_none()
-    return dict(settings or {})
 
 
 # Stores

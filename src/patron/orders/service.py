@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
+from patron.accounts import settings as account_settings
 from patron.accounts.principal import Principal
-from patron.accounts.tables import accounts
 from patron.core.clock import as_utc, utcnow
 from patron.core.counters import next_value
 from patron.core.db import Database
@@ -41,9 +41,9 @@ from patron.orders.models import (
     RefundResult,
     Store,
 )
-from patron.promotions import service as promotions
-from patron.stamps import service as stamps
-from patron.wallets import repository as wallet_repository
+from patron.orders.promotions import service as promotions
+from patron.orders.stamps import service as stamps
+from patron.wallets import service as wallets
 from patron.wallets.models import Action, CreditType, Reason
 from patron.wallets.postings import Posting, post, post_up_to, restore_draws
 
@@ -93,21 +93,7 @@ def set_earning_rule(
 
     def write(connection: Connection) -> None:
         account_id = principal.account_id
-        settings = dict(
-            connection.execute(
-                select(accounts.c.settings)
-                .where(accounts.c.account_id == account_id)
-                .with_for_update()
-            ).scalar_one()
-            or {}
-        )
-        if rate is None:
-            settings.pop(earning.EARNING_RULE_SETTING, None)
-        else:
-            settings[earning.EARNING_RULE_SETTING] = str(rate)
-        connection.execute(
-            update(accounts).where(accounts.c.account_id == account_id).values(settings=settings)
-        )
+        account_settings.set_earning_rule(connection, account_id, rate)
         record_audit(
             connection,
             account_id,
@@ -123,7 +109,7 @@ def set_earning_rule(
 
 
 def earning_rule(connection: Connection, principal: Principal) -> Decimal | None:
-    return earning.configured_rate(repository.account_settings(connection, principal.account_id))
+    return account_settings.earning_rule(account_settings.current(connection, principal.account_id))
 
 
 # Orders
@@ -393,13 +379,11 @@ def _wallet_of(
     """The contact's wallet (a contact always has one); None for an order without a contact."""
     if customer_uuid is None:
         return None
-    found = wallet_repository.wallets_for_customers(
-        connection, principal.account_id, [customer_uuid]
-    )
-    wallet = found.get(customer_uuid)
-    if wallet is None:
+    found = wallets.wallet_uuids_for_customers(connection, principal, [customer_uuid])
+    wallet_uuid = found.get(customer_uuid)
+    if wallet_uuid is None:
         raise NotFound(f"no contact with uuid '{customer_uuid}'", field="contactUuid")
-    return wallet.uuid
+    return wallet_uuid
 
 
 def _points(
@@ -411,7 +395,7 @@ def _points(
 ) -> int:
     """What a completed order earns under the account's rule as committed now, times the
     store's multiplier and the best points-multiplier promotion the customer qualifies for."""
-    rate = earning.configured_rate(repository.account_settings(connection, principal.account_id))
+    rate = earning_rule(connection, principal)
     if rate is None or order.customer_uuid is None:
         return 0
     multiplier = store.points_multiplier if store is not None else None
@@ -492,9 +476,7 @@ def _return_credit(
     )
     # Credit that came from expiring lots goes back into them, not as lasting credit.
     left = amount
-    for spend_uuid in wallet_repository.order_credit_spends(
-        connection, principal.account_id, order.uuid
-    ):
+    for spend_uuid in wallets.order_credit_spends(connection, principal, order.uuid):
         left -= restore_draws(connection, principal, wallet_uuid, spend_uuid, left)
 
 

@@ -53,3 +53,12 @@ class NewRedemption:
     expires_at: datetime | None = None
     note: str | None = None
     idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeFilter:
+    """Narrows a wallet's codes: by what made them, or by credit type."""
+
+    source: str | None = None
+    not_source: str | None = None
+    credit_type: str | None = None

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, update
 
 from patron.core.clock import as_utc
-from patron.redemptions.models import Redemption, RedemptionStatus
+from patron.redemptions.models import CodeFilter, Redemption, RedemptionStatus
 from patron.redemptions.tables import redemptions
 from patron.wallets.models import CreditType
 
@@ -41,23 +40,17 @@ def redemption_from_row(row: Any) -> Redemption:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class CodeFilter:
-    """Narrows a wallet's codes: by what made them, or by credit type."""
-
-    source: str | None = None
-    not_source: str | None = None
-    credit_type: str | None = None
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
-        if self.source is not None:
-            found.append(redemptions.c.source == self.source)
-        if self.not_source is not None:
-            found.append(redemptions.c.source != self.not_source)
-        if self.credit_type is not None:
-            found.append(redemptions.c.credit_type == self.credit_type)
+def _conditions(where: CodeFilter | None) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if where is None:
         return found
+    if where.source is not None:
+        found.append(redemptions.c.source == where.source)
+    if where.not_source is not None:
+        found.append(redemptions.c.source != where.not_source)
+    if where.credit_type is not None:
+        found.append(redemptions.c.credit_type == where.credit_type)
+    return found
 
 
 def insert_redemption(connection: Connection, account_id: str, values: dict[str, Any]) -> None:
@@ -190,7 +183,7 @@ def for_wallets(
         .where(
             redemptions.c.account_id == account_id,
             redemptions.c.wallet_uuid.in_(list(wallet_uuids)),
-            *(where.conditions() if where is not None else []),
+            *_conditions(where),
         )
         .subquery()
     )
@@ -242,7 +235,7 @@ def count_for_wallets(
         .where(
             redemptions.c.account_id == account_id,
             redemptions.c.wallet_uuid.in_(list(wallet_uuids)),
-            *(where.conditions() if where is not None else []),
+            *_conditions(where),
         )
         .group_by(redemptions.c.wallet_uuid)
     )

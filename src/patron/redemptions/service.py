@@ -21,10 +21,15 @@ from patron.core.money import from_minor
 from patron.core.paging import check_page
 from patron.core.unit import run_command
 from patron.redemptions import codes, repository
-from patron.redemptions.models import SOURCE_MANUAL, NewRedemption, Redemption, RedemptionStatus
-from patron.redemptions.repository import CodeFilter
+from patron.redemptions.models import (
+    SOURCE_MANUAL,
+    CodeFilter,
+    NewRedemption,
+    Redemption,
+    RedemptionStatus,
+)
 from patron.wallets import ledger, postings
-from patron.wallets import repository as wallet_repository
+from patron.wallets import service as wallets
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason
 
 MAX_QUANTITY = 50
@@ -68,7 +73,7 @@ def _wallet_of(
         raise InvalidInput("give walletUuid or contactUuid", field="walletUuid")
     if command.wallet_uuid is not None:
         wallet = (
-            wallet_repository.get_wallet(connection, principal.account_id, command.wallet_uuid)
+            wallets.find_wallet(connection, principal, command.wallet_uuid)
             if is_uuid(command.wallet_uuid)
             else None
         )
@@ -79,15 +84,13 @@ def _wallet_of(
         return wallet.uuid, wallet.customer_uuid
     assert command.customer_uuid is not None
     found = (
-        wallet_repository.wallets_for_customers(
-            connection, principal.account_id, [command.customer_uuid]
-        )
+        wallets.wallet_uuids_for_customers(connection, principal, [command.customer_uuid])
         if is_uuid(command.customer_uuid)
         else {}
     )
     if command.customer_uuid not in found:
         raise NotFound(f"no contact with uuid '{command.customer_uuid}'", field="contactUuid")
-    return found[command.customer_uuid].uuid, command.customer_uuid
+    return found[command.customer_uuid], command.customer_uuid
 
 
 def _unique_code(connection: Connection, account_id: str) -> str:

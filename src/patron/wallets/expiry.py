@@ -140,3 +140,18 @@ def expire_due_batch(
         emptied,
     )
     return BatchResult(lots=len(lots), wallets=len(state))
+
+
+def has_due_lots(connection: Connection, principal: Principal, now: datetime) -> bool:
+    """Whether any wallet of the account still holds credit in a lot due at ``now``."""
+    found = connection.execute(
+        select(credit_lots.c.wallet_uuid)
+        .where(
+            credit_lots.c.account_id == principal.account_id,
+            credit_lots.c.remaining > 0,
+            credit_lots.c.expires_at <= now,
+        )
+        .group_by(credit_lots.c.wallet_uuid)
+        .limit(1)
+    ).first()
+    return found is not None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 
+from patron.accounts import settings as account_settings
 from patron.accounts.principal import Principal
 from patron.core.errors import Conflict, InvalidInput
 from patron.core.money import MAX_MINOR_UNITS, from_minor, round_down, to_decimal, to_minor
 from patron.wallets.models import Action, CreditType
 
 MAX_NOTE_LENGTH = 500
-CONVERSION_RATES_SETTING = "conversion_rates"
 
 
 class InsufficientCredit(Conflict):
@@ -71,7 +71,7 @@ def conversion_rate(
     principal: Principal, from_type: CreditType, to_type: CreditType, given: object | None
 ) -> Decimal:
     """The account's configured rate wins; without one the client's rate is used."""
-    configured_rates = principal.settings.get(CONVERSION_RATES_SETTING) or {}
+    configured_rates = account_settings.conversion_rates(principal.settings)
     configured = configured_rates.get(rate_key(from_type, to_type))
     client = to_decimal(given, field="conversionRate") if given is not None else None
     if client is not None and client <= 0:

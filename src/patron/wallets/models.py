@@ -29,6 +29,20 @@ class Reason(StrEnum):
     EXPIRY = "EXPIRY"
     IMPORT = "IMPORT"
 
+    @property
+    def reversal(self) -> Reason | None:
+        """The reason of an entry that reverses one of this reason; None: not reversible
+        (conversions, refunds and expiry are undone by their own commands, if at all)."""
+        return _REVERSALS.get(self)
+
+
+_REVERSALS = {
+    Reason.MANUAL: Reason.MANUAL,
+    Reason.ORDER: Reason.ORDER_REFUND,
+    Reason.REDEMPTION: Reason.REDEMPTION_REFUND,
+    Reason.IMPORT: Reason.IMPORT,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Wallet:

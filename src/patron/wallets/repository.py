@@ -15,12 +15,14 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Subquery,
     Text,
     bindparam,
     cast,
     func,
     insert,
     literal_column,
+    or_,
     select,
     true,
     update,
@@ -560,3 +562,22 @@ def order_credit_spends(connection: Connection, account_id: str, order_uuid: str
             )
         ).scalars()
     )
+
+
+def stale_shopify_wallets(
+    connection: Connection, account_id: str, owners: Subquery, before: datetime, limit: int
+) -> list[tuple[str, str]]:
+    """(wallet uuid, external id) of the wallets whose customer is among ``owners`` (a query
+    of customer_uuid, external_id) and whose Shopify balance was not read since ``before``,
+    oldest first."""
+    query = (
+        select(wallets.c.uuid, owners.c.external_id)
+        .join(owners, owners.c.customer_uuid == wallets.c.customer_uuid)
+        .where(
+            wallets.c.account_id == account_id,
+            or_(wallets.c.shopify_synced_at.is_(None), wallets.c.shopify_synced_at < before),
+        )
+        .order_by(wallets.c.shopify_synced_at.is_not(None), wallets.c.shopify_synced_at)
+        .limit(limit)
+    )
+    return [(row.uuid, row.external_id) for row in connection.execute(query)]

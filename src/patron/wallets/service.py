@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Subquery
 
 from patron.accounts.principal import Principal
 from patron.core import idempotency
@@ -195,14 +195,6 @@ def convert_credit(db: Database, principal: Principal, command: ConversionComman
     return run_command(db, write)
 
 
-_REVERSAL_REASON = {
-    Reason.MANUAL: Reason.MANUAL,
-    Reason.ORDER: Reason.ORDER_REFUND,
-    Reason.REDEMPTION: Reason.REDEMPTION_REFUND,
-    Reason.IMPORT: Reason.IMPORT,
-}
-
-
 class AlreadyReversed(Conflict):
     code = "ALREADY_REVERSED"
 
@@ -240,7 +232,8 @@ def reverse_entry(
         if not found:
             raise NotFound(f"no credit entry with uuid '{entry_uuid}'", field="uuid")
         original = found[0]
-        if original.reason not in _REVERSAL_REASON or original.reverses_uuid is not None:
+        reversal = original.reason.reversal
+        if reversal is None or original.reverses_uuid is not None:
             raise InvalidInput(
                 f"a {original.reason.value} entry cannot be reversed"
                 + (" (it is itself a reversal)" if original.reverses_uuid else ""),
@@ -267,7 +260,7 @@ def reverse_entry(
             action=Action.ADD if original.action is not Action.ADD else Action.REMOVE,
             credit_type=original.credit_type,
             amount=wanted,
-            reason=_REVERSAL_REASON[original.reason],
+            reason=reversal,
             note=note,
             idempotency_key=key,
             order_uuid=original.order_uuid,
@@ -394,3 +387,60 @@ def upcoming_lots(
     connection: Connection, principal: Principal, wallet_uuids: Sequence[str]
 ) -> dict[str, list[lots.Lot]]:
     return lots.upcoming(connection, principal.account_id, wallet_uuids, utcnow())
+
+
+# For other domains, inside their transaction
+
+
+def open_wallet(
+    connection: Connection,
+    principal: Principal,
+    wallet_uuid: str,
+    customer_uuid: str,
+    now: datetime,
+) -> None:
+    """The empty wallet of a customer just created."""
+    repository.insert_wallet(connection, principal.account_id, wallet_uuid, customer_uuid, now)
+
+
+def find_wallet(connection: Connection, principal: Principal, wallet_uuid: str) -> Wallet | None:
+    """The wallet as stored (unswept expired credit still counted in), or None."""
+    return repository.get_wallet(connection, principal.account_id, wallet_uuid)
+
+
+def wallet_uuids_for_customers(
+    connection: Connection, principal: Principal, customer_uuids: Sequence[str]
+) -> dict[str, str]:
+    """The wallet uuid of each of these customers that exists, in one statement."""
+    found = repository.wallets_for_customers(connection, principal.account_id, customer_uuids)
+    return {customer_uuid: wallet.uuid for customer_uuid, wallet in found.items()}
+
+
+def count_out_expired(
+    connection: Connection, principal: Principal, found: list[Wallet], now: datetime
+) -> list[Wallet]:
+    """The wallets with credit in lots past their expiry that no sweep has removed yet."""
+    return repository.with_expired(connection, principal.account_id, found, now)
+
+
+def order_credit_spends(connection: Connection, principal: Principal, order_uuid: str) -> list[str]:
+    """The SPEND entries that paid an order with credit (whose lots a refund refills)."""
+    return repository.order_credit_spends(connection, principal.account_id, order_uuid)
+
+
+def record_shopify_balance(
+    connection: Connection, account_id: str, wallet_uuid: str, balance: int, synced_at: datetime
+) -> bool:
+    """Shopify's store-credit balance as read at ``synced_at``; an older reading never
+    overwrites a newer one. False when the wallet is gone."""
+    return repository.record_shopify_balance(
+        connection, account_id, wallet_uuid, balance, synced_at
+    )
+
+
+def stale_shopify_wallets(
+    connection: Connection, principal: Principal, owners: Subquery, before: datetime, limit: int
+) -> list[tuple[str, str]]:
+    """(wallet uuid, owner's external id) of wallets whose customer is among ``owners`` (a
+    query of customer_uuid, external_id) not read from Shopify since ``before``, oldest first."""
+    return repository.stale_shopify_wallets(connection, principal.account_id, owners, before, limit)

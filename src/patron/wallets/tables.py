@@ -13,6 +13,10 @@ from sqlalchemy import (
 )
 
 from patron.core.db import metadata
+from patron.wallets.models import Reason
+
+# Every reason the ledger knows, from its one declaration (a new one needs a migration too).
+_REASONS = ", ".join(f"'{reason.value}'" for reason in Reason)
 
 wallets = Table(
     "wallets",
@@ -80,4 +84,5 @@ credit_entries = Table(
     CheckConstraint("balance_after >= 0", name="balance_after"),
     CheckConstraint("action IN ('ADD', 'SPEND', 'REMOVE')", name="action"),
     CheckConstraint("credit_type IN ('GLOBAL', 'LOCAL')", name="credit_type"),
+    CheckConstraint(f"reason IN ({_REASONS})", name="reason"),
 )

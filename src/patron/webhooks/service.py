@@ -8,17 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection
 
 from patron.accounts.principal import Principal
-from patron.core.bulk import insert_rows, pairs_in
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import DomainError, InvalidInput, NotFound, ValidationErrors
 from patron.core.events import record_audit
 from patron.core.ids import is_uuid
 from patron.core.sealing import seal, unseal
-from patron.webhooks import signing
+from patron.webhooks import repository, signing
 from patron.webhooks.addresses import UrlPolicy, check_url
 from patron.webhooks.events import WEBHOOK_EVENTS
 from patron.webhooks.models import (
@@ -34,7 +33,6 @@ from patron.webhooks.models import (
     WebhookTarget,
     WebhookWithLog,
 )
-from patron.webhooks.tables import webhook_deliveries, webhooks
 
 __all__ = ["WEBHOOK_EVENTS", "DeliveryStats", "Webhook"]
 
@@ -110,9 +108,7 @@ def _delivery(row: Any) -> Delivery:
 def _owned(connection: Connection, account_id: str, webhook_uuid: str) -> Any:
     if not is_uuid(webhook_uuid):
         raise NotFound(f"no webhook with uuid '{webhook_uuid}'", field="uuid")
-    row = connection.execute(
-        select(webhooks).where(webhooks.c.account_id == account_id, webhooks.c.uuid == webhook_uuid)
-    ).first()
+    row = repository.get_webhook(connection, account_id, webhook_uuid)
     if row is None:
         raise NotFound(f"no webhook with uuid '{webhook_uuid}'", field="uuid")
     return row
@@ -135,26 +131,23 @@ def create_webhook(
     now = utcnow()
     webhook_uuid = str(uuid_module.uuid4())
     with db.write() as connection:
-        count = connection.execute(
-            select(func.count())
-            .select_from(webhooks)
-            .where(webhooks.c.account_id == principal.account_id)
-        ).scalar_one()
+        count = repository.count_webhooks(connection, principal.account_id)
         if count >= MAX_WEBHOOKS_PER_ACCOUNT:
             raise InvalidInput(
                 f"an account has at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks", field="url"
             )
-        connection.execute(
-            insert(webhooks).values(
-                account_id=principal.account_id,
-                uuid=webhook_uuid,
-                url=url,
-                events=events,
-                secret=seal(secret, secret_key),
-                active=command.active,
-                created_at=now,
-                updated_at=now,
-            )
+        repository.insert_webhook(
+            connection,
+            {
+                "account_id": principal.account_id,
+                "uuid": webhook_uuid,
+                "url": url,
+                "events": events,
+                "secret": seal(secret, secret_key),
+                "active": command.active,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         record_audit(
             connection,
@@ -193,11 +186,7 @@ def update_webhook(
         values["active"] = changes.active
     with db.write() as connection:
         _owned(connection, principal.account_id, webhook_uuid)
-        connection.execute(
-            update(webhooks)
-            .where(webhooks.c.account_id == principal.account_id, webhooks.c.uuid == webhook_uuid)
-            .values(**values)
-        )
+        repository.update_webhook(connection, principal.account_id, webhook_uuid, values)
         record_audit(
             connection,
             principal.account_id,
@@ -235,15 +224,16 @@ def rotate_secret(
         current = _owned(connection, principal.account_id, webhook_uuid)
         if new == unseal(current.secret, secret_key):
             raise InvalidInput("the new secret must differ from the current one", field="secret")
-        connection.execute(
-            update(webhooks)
-            .where(webhooks.c.account_id == principal.account_id, webhooks.c.uuid == webhook_uuid)
-            .values(
-                secret=seal(new, secret_key),
-                previous_secret=current.secret if until else None,
-                previous_secret_until=until,
-                updated_at=now,
-            )
+        repository.update_webhook(
+            connection,
+            principal.account_id,
+            webhook_uuid,
+            {
+                "secret": seal(new, secret_key),
+                "previous_secret": current.secret if until else None,
+                "previous_secret_until": until,
+                "updated_at": now,
+            },
         )
         record_audit(
             connection,
@@ -262,16 +252,7 @@ def delete_webhook(db: Database, principal: Principal, webhook_uuid: str) -> Non
     principal.require("admin")
     with db.write() as connection:
         _owned(connection, principal.account_id, webhook_uuid)
-        key = and_(
-            webhook_deliveries.c.account_id == principal.account_id,
-            webhook_deliveries.c.webhook_uuid == webhook_uuid,
-        )
-        connection.execute(delete(webhook_deliveries).where(key))
-        connection.execute(
-            delete(webhooks).where(
-                webhooks.c.account_id == principal.account_id, webhooks.c.uuid == webhook_uuid
-            )
-        )
+        repository.delete_webhook(connection, principal.account_id, webhook_uuid)
         record_audit(
             connection,
             principal.account_id,
@@ -287,42 +268,12 @@ def list_webhooks(connection: Connection, principal: Principal) -> list[WebhookW
     if principal.customer_uuid is not None:  # a consumer's own token sees no account settings
         return []
     account_id = principal.account_id
-    rows = connection.execute(
-        select(webhooks)
-        .where(webhooks.c.account_id == account_id)
-        .order_by(webhooks.c.created_at, webhooks.c.uuid)
-    ).all()
+    rows = repository.list_webhooks(connection, account_id)
     if not rows:
         return []
-    counts: dict[str, dict[str, int]] = {}
-    for webhook_uuid, status, count in connection.execute(
-        select(webhook_deliveries.c.webhook_uuid, webhook_deliveries.c.status, func.count())
-        .where(webhook_deliveries.c.account_id == account_id)
-        .group_by(webhook_deliveries.c.webhook_uuid, webhook_deliveries.c.status)
-    ):
-        counts.setdefault(webhook_uuid, {})[status] = count
-    ranked = (
-        select(
-            webhook_deliveries,
-            func.row_number()
-            .over(
-                partition_by=webhook_deliveries.c.webhook_uuid,
-                order_by=(
-                    webhook_deliveries.c.updated_at.desc(),
-                    webhook_deliveries.c.event_id.desc(),
-                ),
-            )
-            .label("position"),
-        )
-        .where(webhook_deliveries.c.account_id == account_id)
-        .subquery()
-    )
+    counts = repository.delivery_counts(connection, account_id)
     latest: dict[str, list[Delivery]] = {}
-    for row in connection.execute(
-        select(ranked)
-        .where(ranked.c.position <= LOG_LENGTH)
-        .order_by(ranked.c.webhook_uuid, ranked.c.position)
-    ):
+    for row in repository.latest_deliveries(connection, account_id, LOG_LENGTH):
         latest.setdefault(row.webhook_uuid, []).append(_delivery(row))
     found = []
     for row in rows:
@@ -346,16 +297,7 @@ def subscriptions(
     in its grace), opened with ``secret_key``, for the dispatcher (CannotUnseal when a secret
     was sealed with another key)."""
     with db.read() as connection:
-        rows = connection.execute(
-            select(
-                webhooks.c.uuid,
-                webhooks.c.url,
-                webhooks.c.secret,
-                webhooks.c.previous_secret,
-                webhooks.c.previous_secret_until,
-                webhooks.c.events,
-            ).where(webhooks.c.account_id == account_id, webhooks.c.active.is_(True))
-        ).all()
+        rows = repository.active_webhooks(connection, account_id)
     now = utcnow()
     return [
         Subscription(
@@ -383,18 +325,7 @@ def finished_deliveries(
     if not keys:
         return found
     with db.read() as connection:
-        for row in connection.execute(
-            select(
-                webhook_deliveries.c.account_id,
-                webhook_deliveries.c.event_id,
-                webhook_deliveries.c.webhook_uuid,
-            ).where(
-                pairs_in(
-                    connection, webhook_deliveries.c.account_id, webhook_deliveries.c.event_id, keys
-                ),
-                webhook_deliveries.c.status.in_(("delivered", "failed")),
-            )
-        ):
+        for row in repository.finished_deliveries(connection, keys):
             found[(row.account_id, row.event_id)].add(row.webhook_uuid)
     return found
 
@@ -428,14 +359,7 @@ def record_results_in(
         return
     now = now or utcnow()
     hooks = list({(a.account_id, result.webhook_uuid) for a in attempts for result in a.results})
-    alive = {
-        (row.account_id, row.uuid)
-        for row in connection.execute(
-            select(webhooks.c.account_id, webhooks.c.uuid).where(
-                tuple_(webhooks.c.account_id, webhooks.c.uuid).in_(hooks)
-            )
-        )
-    }
+    alive = repository.existing_webhooks(connection, hooks)
     rows = [
         {
             "account_id": attempt.account_id,
@@ -455,22 +379,7 @@ def record_results_in(
         for result in attempt.results
         if (attempt.account_id, result.webhook_uuid) in alive
     ]
-
-    def again(proposed: Any) -> dict[str, Any]:
-        """A line already there counts one more attempt and takes the latest result."""
-        changed = ("status", "response_status", "latency_ms", "last_error", "updated_at")
-        return {
-            "attempts": webhook_deliveries.c.attempts + 1,
-            "delivered_at": proposed.delivered_at,
-            **{name: proposed[name] for name in changed},
-        }
-
-    insert_rows(
-        connection,
-        webhook_deliveries,
-        rows,
-        on_conflict=(("account_id", "webhook_uuid", "event_id"), again),
-    )
+    repository.log_deliveries(connection, rows)
 
 
 def reopen_failed(db: Database, keys: list[tuple[str, str]]) -> None:
@@ -478,11 +387,4 @@ def reopen_failed(db: Database, keys: list[tuple[str, str]]) -> None:
     if not keys:
         return
     with db.write() as connection:
-        connection.execute(
-            update(webhook_deliveries)
-            .where(
-                tuple_(webhook_deliveries.c.account_id, webhook_deliveries.c.event_id).in_(keys),
-                webhook_deliveries.c.status == "failed",
-            )
-            .values(status="retrying")
-        )
+        repository.reopen_failed(connection, keys)

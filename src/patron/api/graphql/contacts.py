@@ -14,10 +14,9 @@ from strawberry.types import Info
 from patron.api.graphql import orders as order_api
 from patron.api.graphql import promotions as promotion_api
 from patron.api.graphql.context import Context
-from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node
 from patron.api.graphql.wallets import Wallet
-from patron.core.errors import DomainError
 from patron.customers import service as customer_service
 from patron.customers.models import Customer, CustomerChanges, NewCustomer
 from patron.customers.profile import PROFILE_FIELDS
@@ -258,6 +257,7 @@ class ContactOperationResponse:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@domain_errors_as(CreateContactResponse)
 def create_contact(info: Info[Context, None], contact: ContactInput) -> CreateContactResponse:
     context = info.context
     command = NewCustomer(
@@ -265,17 +265,13 @@ def create_contact(info: Info[Context, None], contact: ContactInput) -> CreateCo
         identities={k: v for k, v in _identities(contact).items() if v is not None},
         connected_services=_services(contact) or [],
     )
-    try:
-        created = customer_service.create_customer(
-            context.db, context.principal, command, idempotency_key=contact.idempotency_key
-        )
-    except DomainError as error:
-        return CreateContactResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    created = customer_service.create_customer(
+        context.db, context.principal, command, idempotency_key=contact.idempotency_key
+    )
     return CreateContactResponse(success=True, contact=Contact.of(created.customer))
 
 
+@domain_errors_as(ContactOperationResponse)
 def update_contact(
     info: Info[Context, None], uuid: str, contact: UpdateContactInput
 ) -> ContactOperationResponse:
@@ -285,21 +281,12 @@ def update_contact(
         identities=_identities(contact),
         connected_services=_services(contact),
     )
-    try:
-        updated = customer_service.update_customer(context.db, context.principal, uuid, changes)
-    except DomainError as error:
-        return ContactOperationResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    updated = customer_service.update_customer(context.db, context.principal, uuid, changes)
     return ContactOperationResponse(success=True, contact=Contact.of(updated))
 
 
+@domain_errors_as(ContactOperationResponse)
 def delete_contact(info: Info[Context, None], uuid: str) -> ContactOperationResponse:
     context = info.context
-    try:
-        customer_service.delete_customer(context.db, context.principal, uuid)
-    except DomainError as error:
-        return ContactOperationResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    customer_service.delete_customer(context.db, context.principal, uuid)
     return ContactOperationResponse(success=True)

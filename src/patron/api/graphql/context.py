@@ -15,8 +15,8 @@ from patron.core.db import Database
 from patron.customers import service as customers
 from patron.orders import service as orders
 from patron.orders.models import CustomerOrderStats, Order, Refund
-from patron.promotions import service as promotions
-from patron.promotions.models import Promotion
+from patron.orders.promotions import service as promotions
+from patron.orders.promotions.models import Promotion
 from patron.redemptions import service as redemptions
 from patron.redemptions.models import Redemption
 from patron.wallets import service as wallets

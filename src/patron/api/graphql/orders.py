@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Protocol
 
 import strawberry
@@ -13,15 +12,15 @@ from strawberry.types import Info
 
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
-from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node
-from patron.core.errors import DomainError
 from patron.core.money import from_minor
 from patron.core.paging import check_page
 from patron.orders import service as order_service
 from patron.orders import stores as store_service
 from patron.orders.models import Order as OrderModel
 from patron.orders.models import OrderCommand, RefundCommand, StoreCommand
+from patron.orders.models import OrderStatus as OrderStatusModel
 from patron.orders.models import Refund as RefundModel
 from patron.orders.models import Store as StoreModel
 
@@ -30,11 +29,12 @@ class HasUuid(Protocol):
     uuid: str
 
 
-@strawberry.enum(description="PENDING orders may later become COMPLETED (and earn) or CANCELLED.")
-class OrderStatus(Enum):
-    PENDING = "PENDING"
-    COMPLETED = "COMPLETED"
-    CANCELLED = "CANCELLED"
+strawberry.enum(
+    OrderStatusModel,
+    name="OrderStatus",
+    description="PENDING orders may later become COMPLETED (and earn) or CANCELLED.",
+)
+OrderStatus = OrderStatusModel
 
 
 @strawberry.type(description="Where orders are placed.")
@@ -124,7 +124,7 @@ class Order(Node):
             currency=order.currency,
             payment_type=order.payment_type,
             order_type=order.order_type,
-            status=OrderStatus(order.status.value),
+            status=order.status,
             completed_at=order.completed_at,
             refunded=from_minor(order.refunded, money),
             points_earned=from_minor(order.points_earned, points),
@@ -280,6 +280,7 @@ class EarningRuleResponse:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@domain_errors_as(StoreResponse)
 def create_store(info: Info[Context, None], store: StoreInput) -> StoreResponse:
     context = info.context
     command = StoreCommand(
@@ -288,13 +289,11 @@ def create_store(info: Info[Context, None], store: StoreInput) -> StoreResponse:
         points_multiplier=store.points_multiplier,
         idempotency_key=store.idempotency_key,
     )
-    try:
-        created = store_service.create_store(context.db, context.principal, command)
-    except DomainError as error:
-        return StoreResponse(success=False, errors=messages(error), user_errors=user_errors(error))
+    created = store_service.create_store(context.db, context.principal, command)
     return StoreResponse(success=True, store=Store.of(created))
 
 
+@domain_errors_as(OrderResponse)
 def record_order(info: Info[Context, None], order: RecordOrderInput) -> OrderResponse:
     context = info.context
     command = OrderCommand(
@@ -310,24 +309,17 @@ def record_order(info: Info[Context, None], order: RecordOrderInput) -> OrderRes
         lines=order.lines,
         credit_used=order.credit_used,
     )
-    try:
-        recorded = order_service.record_order(context.db, context.principal, command)
-    except DomainError as error:
-        return OrderResponse(success=False, errors=messages(error), user_errors=user_errors(error))
+    recorded = order_service.record_order(context.db, context.principal, command)
     return OrderResponse(success=True, order=Order.of(recorded, context.principal))
 
 
+@domain_errors_as(RefundOrderResponse)
 def refund_order(info: Info[Context, None], refund: RefundOrderInput) -> RefundOrderResponse:
     context = info.context
     command = RefundCommand(
         order_uuid=refund.order_uuid, external_id=refund.external_id, amount=refund.amount
     )
-    try:
-        result = order_service.refund_order(context.db, context.principal, command)
-    except DomainError as error:
-        return RefundOrderResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    result = order_service.refund_order(context.db, context.principal, command)
     return RefundOrderResponse(
         success=True,
         refund=OrderRefund.of(result.refund, context.principal),
@@ -335,15 +327,11 @@ def refund_order(info: Info[Context, None], refund: RefundOrderInput) -> RefundO
     )
 
 
+@domain_errors_as(EarningRuleResponse)
 def set_earning_rule(info: Info[Context, None], rule: EarningRuleInput) -> EarningRuleResponse:
     """Admin scope: points per unit of the account currency for completed orders."""
     context = info.context
-    try:
-        rate = order_service.set_earning_rule(
-            context.db, context.principal, rule.points_per_currency_unit
-        )
-    except DomainError as error:
-        return EarningRuleResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    rate = order_service.set_earning_rule(
+        context.db, context.principal, rule.points_per_currency_unit
+    )
     return EarningRuleResponse(success=True, points_per_currency_unit=rate)

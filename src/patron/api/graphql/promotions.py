@@ -12,15 +12,21 @@ from strawberry.types import Info
 
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
-from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.redemptions import RedemptionCode
 from patron.api.graphql.relay import Node
 from patron.api.graphql.wallets import CreditEntry, CreditType
-from patron.core.errors import DomainError, InvalidInput
+from patron.core.errors import InvalidInput
 from patron.core.money import from_minor
-from patron.promotions import service as promotion_service
-from patron.promotions.models import UNCHANGED, PromotionChanges, PromotionCommand
-from patron.promotions.models import Promotion as PromotionModel
+from patron.orders.promotions import service as promotion_service
+from patron.orders.promotions.models import (
+    UNCHANGED,
+    Audience,
+    PromotionChanges,
+    PromotionCommand,
+    Reward,
+)
+from patron.orders.promotions.models import Promotion as PromotionModel
 from patron.wallets import ledger
 from patron.wallets.models import CreditType as CreditTypeModel
 
@@ -29,19 +35,10 @@ class HasUuid(Protocol):
     uuid: str
 
 
-@strawberry.enum(description="Who a promotion is for.")
-class PromotionAudience(Enum):
-    EVERYONE = "EVERYONE"
-    MIN_POINTS = "MIN_POINTS"
-    MIN_ORDERS = "MIN_ORDERS"
-    BIRTHDAY_MONTH = "BIRTHDAY_MONTH"
-
-
-@strawberry.enum(description="What a promotion gives.")
-class PromotionReward(Enum):
-    POINTS_MULTIPLIER = "POINTS_MULTIPLIER"
-    FIXED_CREDIT = "FIXED_CREDIT"
-    REDEMPTION_CODE = "REDEMPTION_CODE"
+strawberry.enum(Audience, name="PromotionAudience", description="Who a promotion is for.")
+PromotionAudience = Audience
+strawberry.enum(Reward, name="PromotionReward", description="What a promotion gives.")
+PromotionReward = Reward
 
 
 @strawberry.type(description="A promotion: who it is for, where, when, and what it gives.")
@@ -94,9 +91,9 @@ class Promotion(Node):
             ends_at=promotion.ends_at,
             all_stores=promotion.all_stores,
             store_uuids=list(promotion.store_uuids),
-            audience=PromotionAudience(promotion.audience.value),
+            audience=promotion.audience,
             audience_value=audience_value,
-            reward=PromotionReward(promotion.reward.value),
+            reward=promotion.reward,
             reward_value=reward_value,
             reward_credit_type=CreditType(credit_type.value) if credit_type else None,
             created_at=promotion.created_at,
@@ -168,6 +165,7 @@ def _value(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
+@domain_errors_as(PromotionResponse)
 def create_promotion(info: Info[Context, None], promotion: PromotionInput) -> PromotionResponse:
     context = info.context
     command = PromotionCommand(
@@ -184,12 +182,7 @@ def create_promotion(info: Info[Context, None], promotion: PromotionInput) -> Pr
         audience_value=promotion.audience_value,
         idempotency_key=promotion.idempotency_key,
     )
-    try:
-        created = promotion_service.create_promotion(context.db, context.principal, command)
-    except DomainError as error:
-        return PromotionResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    created = promotion_service.create_promotion(context.db, context.principal, command)
     return PromotionResponse(success=True, promotion=Promotion.of(created, context.principal))
 
 
@@ -228,18 +221,14 @@ def _changes(given: UpdatePromotionInput) -> PromotionChanges:
     )
 
 
+@domain_errors_as(PromotionResponse)
 def update_promotion(
     info: Info[Context, None], uuid: str, promotion: UpdatePromotionInput
 ) -> PromotionResponse:
     context = info.context
-    try:
-        updated = promotion_service.update_promotion(
-            context.db, context.principal, uuid, _changes(promotion)
-        )
-    except DomainError as error:
-        return PromotionResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    updated = promotion_service.update_promotion(
+        context.db, context.principal, uuid, _changes(promotion)
+    )
     return PromotionResponse(success=True, promotion=Promotion.of(updated, context.principal))
 
 
@@ -266,23 +255,19 @@ class ClaimPromotionResponse:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@domain_errors_as(ClaimPromotionResponse)
 def claim_promotion(
     info: Info[Context, None], claim: ClaimPromotionInput
 ) -> ClaimPromotionResponse:
     """Give a contact a promotion's FIXED_CREDIT or REDEMPTION_CODE reward, once."""
     context = info.context
-    try:
-        claimed = promotion_service.claim_promotion(
-            context.db,
-            context.principal,
-            claim.promotion_uuid,
-            claim.contact_uuid,
-            store_uuid=claim.store_uuid,
-        )
-    except DomainError as error:
-        return ClaimPromotionResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    claimed = promotion_service.claim_promotion(
+        context.db,
+        context.principal,
+        claim.promotion_uuid,
+        claim.contact_uuid,
+        store_uuid=claim.store_uuid,
+    )
     principal = context.principal
     return ClaimPromotionResponse(
         success=True,

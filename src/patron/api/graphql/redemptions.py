@@ -4,30 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
-from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node
 from patron.api.graphql.wallets import CreditEntry, CreditType
-from patron.core.errors import DomainError
 from patron.core.money import from_minor
 from patron.redemptions import codes
 from patron.redemptions import service as redemption_service
 from patron.redemptions.models import NewRedemption, Redemption
+from patron.redemptions.models import RedemptionStatus as RedemptionStatusModel
 from patron.wallets import ledger
 
-
-@strawberry.enum(description="ACTIVE codes hold their amount on the wallet until used.")
-class RedemptionStatus(Enum):
-    ACTIVE = "ACTIVE"
-    REDEEMED = "REDEEMED"
-    CANCELLED = "CANCELLED"
-    EXPIRED = "EXPIRED"
+strawberry.enum(
+    RedemptionStatusModel,
+    name="RedemptionStatus",
+    description="ACTIVE codes hold their amount on the wallet until used.",
+)
+RedemptionStatus = RedemptionStatusModel
 
 
 @strawberry.type(description="A code that holds credit for a contact until it is redeemed.")
@@ -54,14 +52,14 @@ class RedemptionCode(Node):
         return cls(
             uuid=redemption.uuid,
             code=codes.display(redemption.code),
-            credit_type=CreditType(redemption.credit_type.value),
+            credit_type=redemption.credit_type,
             reward_value=from_minor(
                 redemption.amount, ledger.precision(principal, redemption.credit_type)
             ),
             allocated=True,
             redeemed=redemption.redeemed_at is not None,
             redeemed_at=redemption.redeemed_at,
-            status=RedemptionStatus(redemption.status.value),
+            status=redemption.status,
             expires_at=redemption.expires_at,
             released_at=redemption.released_at,
             contact_uuid=redemption.customer_uuid,
@@ -102,6 +100,7 @@ class RedemptionCodeResponse:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@domain_errors_as(CreateRedemptionResponse)
 def create_redemption(
     info: Info[Context, None], redemption: CreateRedemptionInput
 ) -> CreateRedemptionResponse:
@@ -116,26 +115,17 @@ def create_redemption(
         note=redemption.note,
         idempotency_key=redemption.idempotency_key,
     )
-    try:
-        made = redemption_service.create_redemptions(context.db, context.principal, command)
-    except DomainError as error:
-        return CreateRedemptionResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    made = redemption_service.create_redemptions(context.db, context.principal, command)
     return CreateRedemptionResponse(
         success=True,
         redemption_codes=[RedemptionCode.of(item, context.principal) for item in made],
     )
 
 
+@domain_errors_as(RedemptionCodeResponse)
 def redeem_redemption(info: Info[Context, None], code: str) -> RedemptionCodeResponse:
     context = info.context
-    try:
-        redeemed = redemption_service.redeem_code(context.db, context.principal, code)
-    except DomainError as error:
-        return RedemptionCodeResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    redeemed = redemption_service.redeem_code(context.db, context.principal, code)
     return RedemptionCodeResponse(
         success=True,
         redemption_code=RedemptionCode.of(redeemed.redemption, context.principal),
@@ -143,14 +133,10 @@ def redeem_redemption(info: Info[Context, None], code: str) -> RedemptionCodeRes
     )
 
 
+@domain_errors_as(RedemptionCodeResponse)
 def cancel_redemption(info: Info[Context, None], code: str) -> RedemptionCodeResponse:
     context = info.context
-    try:
-        cancelled = redemption_service.cancel_code(context.db, context.principal, code)
-    except DomainError as error:
-        return RedemptionCodeResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    cancelled = redemption_service.cancel_code(context.db, context.principal, code)
     return RedemptionCodeResponse(
         success=True, redemption_code=RedemptionCode.of(cancelled, context.principal)
     )

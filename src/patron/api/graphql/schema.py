@@ -37,7 +37,7 @@ from patron.customers import search as customer_search
 from patron.customers import service as customer_service
 from patron.customers.search import keyset
 from patron.orders import service as order_service
-from patron.promotions import service as promotion_service
+from patron.orders.promotions import service as promotion_service
 from patron.redemptions import service as redemption_service
 from patron.wallets import service as wallet_service
 

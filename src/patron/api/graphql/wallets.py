@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,16 +13,16 @@ from strawberry.types import Info
 
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
-from patron.api.graphql.errors import UserError, messages, user_errors
+from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node, PageInfo, decode_cursor, encode_cursor, page_size
 from patron.api.graphql.scalars import BigInt
-from patron.core.errors import DomainError, InvalidInput
+from patron.core.errors import InvalidInput
 from patron.core.money import from_minor
 from patron.core.paging import check_page
 from patron.integrations.shopify import credit as shopify_credit
 from patron.wallets import ledger
 from patron.wallets import service as wallet_service
-from patron.wallets.models import ConversionCommand, EntryCommand
+from patron.wallets.models import Action, ConversionCommand, EntryCommand, Reason
 from patron.wallets.models import CreditEntry as CreditEntryModel
 from patron.wallets.models import CreditType as CreditTypeModel
 from patron.wallets.models import Wallet as WalletModel
@@ -34,29 +33,17 @@ if TYPE_CHECKING:
 SHOPIFY_TIMEOUT_SECONDS = 10.0
 
 
-@strawberry.enum(description="What an entry did to its balance.")
-class CreditAction(Enum):
-    ADD = "ADD"
-    SPEND = "SPEND"
-    REMOVE = "REMOVE"
-
-
-@strawberry.enum(description="GLOBAL is money (store credit); LOCAL is loyalty points.")
-class CreditType(Enum):
-    GLOBAL = "GLOBAL"
-    LOCAL = "LOCAL"
-
-
-@strawberry.enum(description="Why an entry was written.")
-class CreditReason(Enum):
-    MANUAL = "MANUAL"
-    CONVERSION = "CONVERSION"
-    REDEMPTION = "REDEMPTION"
-    REDEMPTION_REFUND = "REDEMPTION_REFUND"
-    ORDER = "ORDER"
-    ORDER_REFUND = "ORDER_REFUND"
-    EXPIRY = "EXPIRY"
-    IMPORT = "IMPORT"
+# The ledger's enums, declared once in wallets.models, under the names this API gives them.
+strawberry.enum(Action, name="CreditAction", description="What an entry did to its balance.")
+CreditAction = Action
+strawberry.enum(
+    CreditTypeModel,
+    name="CreditType",
+    description="GLOBAL is money (store credit); LOCAL is loyalty points.",
+)
+CreditType = CreditTypeModel
+strawberry.enum(Reason, name="CreditReason", description="Why an entry was written.")
+CreditReason = Reason
 
 
 @strawberry.type(description="An immutable ledger line.")
@@ -78,12 +65,12 @@ class CreditEntry(Node):
         places = ledger.precision(principal, entry.credit_type)
         return cls(
             uuid=entry.uuid,
-            action=CreditAction(entry.action.value),
-            credit_type=CreditType(entry.credit_type.value),
+            action=entry.action,
+            credit_type=entry.credit_type,
             amount=from_minor(entry.amount, places),
             amount_minor=BigInt(entry.amount),
             balance_after=from_minor(entry.balance_after, places),
-            reason=CreditReason(entry.reason.value),
+            reason=entry.reason,
             note=entry.note,
             idempotency_key=entry.idempotency_key,
             conversion_uuid=entry.conversion_uuid,
@@ -170,7 +157,7 @@ class Wallet(Node):
         context = info.context
         return [
             ExpiringCredit(
-                credit_type=CreditType(lot.credit_type.value),
+                credit_type=lot.credit_type,
                 amount=from_minor(
                     lot.remaining, ledger.precision(context.principal, lot.credit_type)
                 ),
@@ -282,6 +269,7 @@ class ConvertCreditResponse:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@domain_errors_as(AddCreditEntryResponse)
 def add_credit_entry(
     info: Info[Context, None], credit_entry: AddCreditEntryInput
 ) -> AddCreditEntryResponse:
@@ -295,17 +283,13 @@ def add_credit_entry(
         idempotency_key=credit_entry.idempotency_key,
         expires_at=credit_entry.expires_at,
     )
-    try:
-        entry = wallet_service.post_entry(context.db, context.principal, command)
-    except DomainError as error:
-        return AddCreditEntryResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    entry = wallet_service.post_entry(context.db, context.principal, command)
     return AddCreditEntryResponse(
         success=True, credit_entry=CreditEntry.of(entry, context.principal)
     )
 
 
+@domain_errors_as(ConvertCreditResponse)
 def convert_credit(info: Info[Context, None], credit: ConvertCreditInput) -> ConvertCreditResponse:
     context = info.context
     command = ConversionCommand(
@@ -317,12 +301,7 @@ def convert_credit(info: Info[Context, None], credit: ConvertCreditInput) -> Con
         note=credit.note,
         idempotency_key=credit.idempotency_key,
     )
-    try:
-        conversion = wallet_service.convert_credit(context.db, context.principal, command)
-    except DomainError as error:
-        return ConvertCreditResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    conversion = wallet_service.convert_credit(context.db, context.principal, command)
     return ConvertCreditResponse(
         success=True,
         credit_entry=CreditEntry.of(conversion.added, context.principal),
@@ -341,23 +320,19 @@ class ReverseCreditEntryInput:
     idempotency_key: str | None = None
 
 
+@domain_errors_as(AddCreditEntryResponse)
 def reverse_credit_entry(
     info: Info[Context, None], reversal: ReverseCreditEntryInput
 ) -> AddCreditEntryResponse:
     context = info.context
-    try:
-        entry = wallet_service.reverse_entry(
-            context.db,
-            context.principal,
-            reversal.uuid,
-            amount=reversal.amount,
-            note=reversal.note,
-            idempotency_key=reversal.idempotency_key,
-        )
-    except DomainError as error:
-        return AddCreditEntryResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    entry = wallet_service.reverse_entry(
+        context.db,
+        context.principal,
+        reversal.uuid,
+        amount=reversal.amount,
+        note=reversal.note,
+        idempotency_key=reversal.idempotency_key,
+    )
     return AddCreditEntryResponse(
         success=True, credit_entry=CreditEntry.of(entry, context.principal)
     )
@@ -377,17 +352,13 @@ def _shopify_http() -> httpx.Client:
     return shopify_credit.shopify_client(SHOPIFY_TIMEOUT_SECONDS)
 
 
+@domain_errors_as(RefreshShopifyCreditResponse)
 def refresh_shopify_credit_balance(
     info: Info[Context, None], wallet_uuid: str
 ) -> RefreshShopifyCreditResponse:
     """Read the wallet's store credit from Shopify now (write scope)."""
     context = info.context
-    try:
-        wallet = shopify_credit.refresh_balance(
-            context.db, _shopify_http(), context.principal, wallet_uuid, context.secret_key
-        )
-    except DomainError as error:
-        return RefreshShopifyCreditResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    wallet = shopify_credit.refresh_balance(
+        context.db, _shopify_http(), context.principal, wallet_uuid, context.secret_key
+    )
     return RefreshShopifyCreditResponse(success=True, wallet=Wallet.of(wallet, context.principal))

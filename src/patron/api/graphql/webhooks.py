@@ -9,8 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from patron.api.graphql.context import Context
-from patron.api.graphql.errors import UserError, messages, user_errors
-from patron.core.errors import DomainError, InvalidInput
+from patron.api.graphql.errors import UserError, domain_errors_as
+from patron.core.errors import InvalidInput
 from patron.webhooks import service as webhook_service
 from patron.webhooks.models import NewWebhook, WebhookChanges, WebhookWithLog
 
@@ -155,6 +155,7 @@ def _fresh(webhook: webhook_service.Webhook) -> Webhook:
     return Webhook.of(WebhookWithLog(webhook, webhook_service.DeliveryStats(), ()))
 
 
+@domain_errors_as(CreateWebhookResponse)
 def create_webhook(info: Info[Context, None], webhook: WebhookInput) -> CreateWebhookResponse:
     """Admin scope."""
     context = info.context
@@ -164,19 +165,15 @@ def create_webhook(info: Info[Context, None], webhook: WebhookInput) -> CreateWe
         secret=webhook.secret,
         active=webhook.active,
     )
-    try:
-        created = webhook_service.create_webhook(
-            context.db, context.principal, command, context.webhook_urls, context.secret_key
-        )
-    except DomainError as error:
-        return CreateWebhookResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    created = webhook_service.create_webhook(
+        context.db, context.principal, command, context.webhook_urls, context.secret_key
+    )
     return CreateWebhookResponse(
         success=True, webhook=_fresh(created.webhook), secret=created.secret
     )
 
 
+@domain_errors_as(WebhookOperationResponse)
 def update_webhook(
     info: Info[Context, None], uuid: str, webhook: UpdateWebhookInput
 ) -> WebhookOperationResponse:
@@ -188,14 +185,9 @@ def update_webhook(
         secret=webhook.secret,
         active=webhook.active,
     )
-    try:
-        updated = webhook_service.update_webhook(
-            context.db, context.principal, uuid, changes, context.webhook_urls, context.secret_key
-        )
-    except DomainError as error:
-        return WebhookOperationResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    updated = webhook_service.update_webhook(
+        context.db, context.principal, uuid, changes, context.webhook_urls, context.secret_key
+    )
     return WebhookOperationResponse(success=True, webhook=_fresh(updated))
 
 
@@ -214,6 +206,7 @@ class RotateWebhookSecretResponse:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@domain_errors_as(RotateWebhookSecretResponse)
 def rotate_webhook_secret(
     info: Info[Context, None],
     uuid: str,
@@ -222,23 +215,18 @@ def rotate_webhook_secret(
 ) -> RotateWebhookSecretResponse:
     """Admin scope. A new secret; the old one signs beside it for graceHours (0 to 168)."""
     context = info.context
-    try:
-        if not 0 <= grace_hours <= MAX_GRACE_HOURS:
-            raise InvalidInput(
-                f"graceHours must be 0 to {MAX_GRACE_HOURS}, got {grace_hours}", field="graceHours"
-            )
-        rotated = webhook_service.rotate_secret(
-            context.db,
-            context.principal,
-            uuid,
-            timedelta(hours=grace_hours),
-            secret,
-            context.secret_key,
+    if not 0 <= grace_hours <= MAX_GRACE_HOURS:
+        raise InvalidInput(
+            f"graceHours must be 0 to {MAX_GRACE_HOURS}, got {grace_hours}", field="graceHours"
         )
-    except DomainError as error:
-        return RotateWebhookSecretResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    rotated = webhook_service.rotate_secret(
+        context.db,
+        context.principal,
+        uuid,
+        timedelta(hours=grace_hours),
+        secret,
+        context.secret_key,
+    )
     return RotateWebhookSecretResponse(
         success=True,
         webhook=_fresh(rotated.webhook),
@@ -247,13 +235,9 @@ def rotate_webhook_secret(
     )
 
 
+@domain_errors_as(WebhookOperationResponse)
 def delete_webhook(info: Info[Context, None], uuid: str) -> WebhookOperationResponse:
     """Admin scope."""
     context = info.context
-    try:
-        webhook_service.delete_webhook(context.db, context.principal, uuid)
-    except DomainError as error:
-        return WebhookOperationResponse(
-            success=False, errors=messages(error), user_errors=user_errors(error)
-        )
+    webhook_service.delete_webhook(context.db, context.principal, uuid)
     return WebhookOperationResponse(success=True)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from patron.accounts import service as accounts
+from patron.accounts import settings as account_settings
 from patron.accounts.principal import Principal
 from patron.core.clock import utcnow
 from patron.core.db import Database
@@ -30,11 +31,11 @@ from patron.integrations.accounts import AccountCache
 from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
 from patron.integrations.outbox.store import OutboxEvent
 from patron.integrations.waits import retry_after
-from patron.wallets import repository as wallets
+from patron.wallets import service as wallets
 from patron.wallets.models import CreditType, Wallet
 
 REVISION = "2024-10-15"
-SETTINGS_KEY = "klaviyo"
+SETTINGS_KEY = account_settings.KLAVIYO
 DEFAULT_BASE = "https://a.klaviyo.com"
 _EVENTS = frozenset({"contact.created", "contact.updated"})
 _WALLET_EVENTS = frozenset(
@@ -199,7 +200,7 @@ class KlaviyoProfileSync:
             else:  # a wallet event
                 wallet_uuid = str(payload.get("wallet_uuid"))
                 wallet = (
-                    wallets.get_wallet(reader, principal.account_id, wallet_uuid)
+                    wallets.find_wallet(reader, principal, wallet_uuid)
                     if is_uuid(wallet_uuid)
                     else None
                 )
@@ -213,14 +214,11 @@ class KlaviyoProfileSync:
             properties = None
             if with_balances:
                 if wallet is None:
-                    by_contact = wallets.wallets_for_customers(
-                        reader, principal.account_id, [contact_uuid]
-                    )
+                    by_contact = wallets.wallets_for_customers(reader, principal, [contact_uuid])
                     wallet = by_contact.get(contact_uuid)
+                else:
+                    [wallet] = wallets.count_out_expired(reader, principal, [wallet], utcnow())
                 if wallet is not None:
-                    [wallet] = wallets.with_expired(
-                        reader, principal.account_id, [wallet], utcnow()
-                    )
                     properties = balance_properties(principal, wallet)
         return found[0], linked.get(contact_uuid, {}).get("KLAVIYO"), properties
 

@@ -9,13 +9,14 @@ from typing import Any
 
 import httpx
 
+from patron.accounts import settings as account_settings
 from patron.core.errors import InvalidInput
 from patron.core.sealing import seal, unseal
 from patron.integrations.outbox.dispatcher import Dead, Outcome, Retry
 from patron.integrations.waits import retry_after
 
 API_VERSION = "2025-01"
-SETTINGS_KEY = "shopify"
+SETTINGS_KEY = account_settings.SHOPIFY
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 # Failures before a byte of the request left: nothing can have been applied.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

@@ -19,7 +19,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, or_, select
 
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
@@ -30,7 +29,6 @@ from patron.core.ids import is_uuid
 from patron.core.money import from_minor, to_minor
 from patron.core.sealing import CannotUnseal
 from patron.customers import service as customers
-from patron.customers.tables import identities
 from patron.customers.validation import display_external_id
 from patron.integrations.accounts import AccountCache
 from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
@@ -43,9 +41,8 @@ from patron.integrations.shopify.admin import (
     as_outcome,
     connection_from_settings,
 )
-from patron.wallets import repository as wallet_repository
+from patron.wallets import service as wallets
 from patron.wallets.models import Wallet
-from patron.wallets.tables import wallets
 
 log = logging.getLogger("patron.shopify")
 
@@ -168,13 +165,11 @@ class _Owner:
 def _owner(db: Database, principal: Principal, wallet_uuid: str) -> _Owner:
     with db.read() as reader:
         found = (
-            wallet_repository.get_wallet(reader, principal.account_id, wallet_uuid)
-            if is_uuid(wallet_uuid)
-            else None
+            wallets.find_wallet(reader, principal, wallet_uuid) if is_uuid(wallet_uuid) else None
         )
         if found is None:
             raise NotFound(f"no wallet with uuid '{wallet_uuid}'", field="walletUuid")
-        [wallet] = wallet_repository.with_expired(reader, principal.account_id, [found], utcnow())
+        [wallet] = wallets.count_out_expired(reader, principal, [found], utcnow())
         linked = customers.identities_for(reader, principal, [wallet.customer_uuid])
         contact = customers.find_customers(reader, principal, uuid=wallet.customer_uuid, limit=1)
     return _Owner(
@@ -220,13 +215,13 @@ def refresh_balance(
     except ShopifyError as error:
         raise ShopifyUnavailable(f"could not read the store credit from Shopify: {error}") from None
     with db.write() as writer:
-        wallet_repository.record_shopify_balance(
+        wallets.record_shopify_balance(
             writer, principal.account_id, owner.wallet.uuid, balance, read_at
         )
-        fresh = wallet_repository.get_wallet(writer, principal.account_id, owner.wallet.uuid)
+        fresh = wallets.find_wallet(writer, principal, owner.wallet.uuid)
         if fresh is None:
             raise NotFound(f"no wallet with uuid '{wallet_uuid}'", field="walletUuid")
-        return wallet_repository.with_expired(writer, principal.account_id, [fresh], read_at)[0]
+        return wallets.count_out_expired(writer, principal, [fresh], read_at)[0]
 
 
 @dataclass
@@ -235,30 +230,14 @@ class RefreshReport:
     failed: int = 0
 
 
-def _stale(db: Database, account_id: str, before: datetime, limit: int) -> list[tuple[str, str]]:
+def _stale(
+    db: Database, principal: Principal, before: datetime, limit: int
+) -> list[tuple[str, str]]:
     """(wallet uuid, Shopify customer id) of wallets not read since ``before``, oldest first."""
-    query = (
-        select(wallets.c.uuid, identities.c.external_id)
-        .join(
-            identities,
-            and_(
-                identities.c.account_id == wallets.c.account_id,
-                identities.c.customer_uuid == wallets.c.customer_uuid,
-                identities.c.service == "SHOPIFY",
-            ),
-        )
-        .where(
-            wallets.c.account_id == account_id,
-            or_(wallets.c.shopify_synced_at.is_(None), wallets.c.shopify_synced_at < before),
-        )
-        .order_by(wallets.c.shopify_synced_at.is_not(None), wallets.c.shopify_synced_at)
-        .limit(limit)
-    )
+    owners = customers.identity_ids(principal, "SHOPIFY")
     with db.read() as reader:
-        return [
-            (row.uuid, display_external_id("SHOPIFY", row.external_id))
-            for row in reader.execute(query)
-        ]
+        stale = wallets.stale_shopify_wallets(reader, principal, owners, before, limit)
+    return [(wallet_uuid, display_external_id("SHOPIFY", gid)) for wallet_uuid, gid in stale]
 
 
 def refresh_stale(
@@ -289,7 +268,7 @@ def refresh_stale(
         principal = accounts.system_principal(account)
         api = AdminApi(client, connection)
         for wallet_uuid, gid in _stale(
-            db, account.uuid, before, limit - report.refreshed - report.failed
+            db, principal, before, limit - report.refreshed - report.failed
         ):
             read_at = utcnow()
             try:
@@ -301,9 +280,7 @@ def refresh_stale(
                     break
                 continue
             with db.write() as writer:
-                wallet_repository.record_shopify_balance(
-                    writer, account.uuid, wallet_uuid, balance, read_at
-                )
+                wallets.record_shopify_balance(writer, account.uuid, wallet_uuid, balance, read_at)
             report.refreshed += 1
     return report
 

@@ -13,7 +13,7 @@ from sqlalchemy import and_, insert, select, update
 from patron.core.clock import as_utc
 from patron.core.db import Database
 from patron.integrations.shopify.tables import DONE, FAILED, SENDING, shopify_credit_mirrors
-from patron.wallets import repository as wallets
+from patron.wallets import service as wallets
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,10 @@ from patron.consumers.models import ConsumerProfile, TokenPolicy
 from patron.core.errors import Unauthenticated
 from patron.orders import stores
 from patron.orders.models import Store
+from patron.orders.stamps import service as stamps
+from patron.orders.stamps.models import StampCard
 from patron.redemptions import service as redemptions
-from patron.redemptions.models import Redemption
-from patron.redemptions.repository import CodeFilter
-from patron.stamps import service as stamps
-from patron.stamps.models import StampCard
+from patron.redemptions.models import CodeFilter, Redemption
 
 
 class Caller(Enum):

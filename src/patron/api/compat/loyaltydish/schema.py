@@ -54,9 +54,9 @@ from patron.core.money import from_minor
 from patron.core.settings import Settings
 from patron.customers.models import Customer, CustomerChanges
 from patron.orders import service as order_service
-from patron.promotions import service as promotion_service
-from patron.stamps import service as stamp_service
-from patron.stamps.models import StampProgram, StampProgramCommand
+from patron.orders.promotions import service as promotion_service
+from patron.orders.stamps import service as stamp_service
+from patron.orders.stamps.models import StampProgram, StampProgramCommand
 from patron.wallets import ledger
 
 # Consumers

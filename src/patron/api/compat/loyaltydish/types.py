@@ -10,7 +10,7 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Any, NewType
 
 import orjson
 import strawberry
@@ -20,14 +20,15 @@ from patron.api.compat.loyaltydish import ids
 from patron.api.compat.loyaltydish.context import LoyaltydishContext
 from patron.api.compat.loyaltydish.countries import COUNTRY_CODES, UserCountry
 from patron.api.compat.loyaltydish.paging import PageInfo, Slice
+from patron.api.enums import renamed
 from patron.consumers import service as consumers
 from patron.core.money import from_minor
 from patron.customers.models import Customer
 from patron.orders.models import Order
-from patron.promotions.models import Promotion, Reward
+from patron.orders.promotions.models import Promotion, Reward
 from patron.redemptions import codes as redemption_codes
-from patron.redemptions.models import SOURCE_STAMPS, Redemption
-from patron.redemptions.repository import CodeFilter
+from patron.redemptions.models import SOURCE_STAMPS, CodeFilter, Redemption
+from patron.redemptions.models import RedemptionStatus as RedemptionStatusModel
 from patron.wallets import ledger
 from patron.wallets.models import CreditType
 
@@ -118,18 +119,23 @@ strawberry.enum(UserCountry, description="ISO 3166-1 alpha-2 country code.")
 _ENTITY_SOURCES = {member.value for member in UserEntitySource}
 
 
-@strawberry.enum(description="ACTIVE codes hold their amount until redeemed.")
-class RedemptionStatus(Enum):
-    ACTIVE = "ACTIVE"
-    REDEEMED = "REDEEMED"
-    CANCELLED = "CANCELLED"
-    EXPIRED = "EXPIRED"
-
-
-@strawberry.enum(description="GLOBAL is store credit (money), LOCAL loyalty points.")
-class CreditKind(Enum):
-    GLOBAL = "GLOBAL"
-    LOCAL = "LOCAL"
+# The domain's enums, described here otherwise than on the native API (see patron.api.enums).
+if TYPE_CHECKING:
+    RedemptionStatus = RedemptionStatusModel
+    CreditKind = CreditType
+    PromotionReward = Reward
+else:
+    RedemptionStatus = renamed(
+        RedemptionStatusModel,
+        name="RedemptionStatus",
+        description="ACTIVE codes hold their amount until redeemed.",
+    )
+    CreditKind = renamed(
+        CreditType,
+        name="CreditKind",
+        description="GLOBAL is store credit (money), LOCAL loyalty points.",
+    )
+    PromotionReward = renamed(Reward, name="PromotionReward")
 
 
 def entity_source(source: str | None) -> UserEntitySource | None:
@@ -468,13 +474,6 @@ class OrderNodeConnection:
     page_info: PageInfo
     edges: list[OrderNodeEdge | None]
     total_count: int | None
-
-
-@strawberry.enum
-class PromotionReward(Enum):
-    POINTS_MULTIPLIER = "POINTS_MULTIPLIER"
-    FIXED_CREDIT = "FIXED_CREDIT"
-    REDEMPTION_CODE = "REDEMPTION_CODE"
 
 
 @strawberry.type(description="A promotion the consumer qualifies for.")

@@ -17,7 +17,6 @@ from strawberry.utils.str_converters import to_camel_case
 
 from patron.accounts.principal import Principal
 from patron.api.graphql import contacts as contact_api
-from patron.api.graphql import wallets as wallet_api
 from patron.api.graphql.context import Context
 from patron.api.graphql.relay import global_id
 from patron.core.money import from_minor
@@ -219,15 +218,15 @@ def _entry_amount(name: str) -> Field:
 
 
 def _action(entry: CreditEntryModel, _principal: Principal) -> Any:
-    return wallet_api.CreditAction(entry.action.value)
+    return entry.action
 
 
 def _credit_type(entry: CreditEntryModel, _principal: Principal) -> Any:
-    return wallet_api.CreditType(entry.credit_type.value)
+    return entry.credit_type
 
 
 def _reason(entry: CreditEntryModel, _principal: Principal) -> Any:
-    return wallet_api.CreditReason(entry.reason.value)
+    return entry.reason
 
 
 def _entry_id(entry: CreditEntryModel, _principal: Principal) -> Any:

@@ -7,14 +7,14 @@ as the order, so that redeeming the code spends it like any other code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
 
+from patron.accounts import settings as account_settings
 from patron.accounts.principal import Principal
-from patron.accounts.tables import accounts
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
 from patron.core.events import record_audit, record_event
@@ -22,19 +22,18 @@ from patron.core.money import from_minor, to_decimal, to_minor
 from patron.core.unit import run_command
 from patron.orders import repository as order_repository
 from patron.orders.models import Order, OrderStatus
-from patron.redemptions import service as redemption_service
-from patron.redemptions.models import SOURCE_STAMPS, Redemption
-from patron.stamps.models import (
+from patron.orders.stamps import repository
+from patron.orders.stamps.models import (
     MAX_EXPIRY_DAYS,
     MAX_STAMPS_REQUIRED,
-    PROGRAM_SETTING,
     StampCard,
     StampProgram,
     StampProgramCommand,
 )
-from patron.stamps.tables import order_stamps, stamp_cards
+from patron.redemptions import service as redemption_service
+from patron.redemptions.models import SOURCE_STAMPS, Redemption
 from patron.wallets import ledger, postings
-from patron.wallets import repository as wallet_repository
+from patron.wallets import service as wallets
 from patron.wallets.models import Action, CreditType, Reason
 
 
@@ -69,9 +68,9 @@ def clean_program(principal: Principal, command: StampProgramCommand) -> StampPr
     )
 
 
-def program_from_settings(settings: dict[str, Any]) -> StampProgram | None:
-    stored = settings.get(PROGRAM_SETTING)
-    if not isinstance(stored, dict):
+def program_from_settings(settings: Mapping[str, Any]) -> StampProgram | None:
+    stored = account_settings.stamp_program(settings)
+    if stored is None:
         return None
     return StampProgram(
         stamps_required=int(stored["stamps_required"]),
@@ -91,20 +90,8 @@ def set_stamp_program(
 
     def write(connection: Connection) -> None:
         account_id = principal.account_id
-        settings = dict(
-            connection.execute(
-                select(accounts.c.settings)
-                .where(accounts.c.account_id == account_id)
-                .with_for_update()
-            ).scalar_one()
-            or {}
-        )
-        if program is None:
-            settings.pop(PROGRAM_SETTING, None)
-        else:
-            settings[PROGRAM_SETTING] = program.stored()
-        connection.execute(
-            update(accounts).where(accounts.c.account_id == account_id).values(settings=settings)
+        account_settings.set_stamp_program(
+            connection, account_id, program.stored() if program is not None else None
         )
         record_audit(
             connection,
@@ -122,9 +109,7 @@ def set_stamp_program(
 
 def stamp_program(connection: Connection, principal: Principal) -> StampProgram | None:
     """The account's program as committed now."""
-    return program_from_settings(
-        order_repository.account_settings(connection, principal.account_id)
-    )
+    return program_from_settings(account_settings.current(connection, principal.account_id))
 
 
 def stamp_order(
@@ -144,33 +129,25 @@ def stamp_order(
         or order.total < program.min_order_total
     ):
         return None
-    already = connection.execute(
-        select(order_stamps.c.order_uuid).where(
-            order_stamps.c.account_id == account_id, order_stamps.c.order_uuid == order.uuid
-        )
-    ).first()
-    if already is not None:
+    if repository.is_stamped(connection, account_id, order.uuid):
         return None
     customer_uuid = order.customer_uuid
-    card = _card_for_update(connection, account_id, customer_uuid, now)
+    card = repository.card_for_update(connection, account_id, customer_uuid, now)
     stamps, rewards = card.stamps + 1, card.rewards
     reward = None
     if stamps >= program.stamps_required:
         stamps, rewards = stamps - program.stamps_required, rewards + 1
         reward = _issue_reward(connection, principal, program, customer_uuid, order, now)
-    connection.execute(
-        update(stamp_cards)
-        .where(stamp_cards.c.account_id == account_id, stamp_cards.c.customer_uuid == customer_uuid)
-        .values(stamps=stamps, rewards=rewards, updated_at=now)
+    repository.update_card(
+        connection, account_id, customer_uuid, stamps=stamps, rewards=rewards, now=now
     )
-    connection.execute(
-        insert(order_stamps).values(
-            account_id=account_id,
-            order_uuid=order.uuid,
-            customer_uuid=customer_uuid,
-            redemption_uuid=reward.uuid if reward is not None else None,
-            created_at=now,
-        )
+    repository.record_stamp(
+        connection,
+        account_id,
+        order.uuid,
+        customer_uuid,
+        reward.uuid if reward is not None else None,
+        now,
     )
     record_event(
         connection,
@@ -187,27 +164,6 @@ def stamp_order(
     return reward
 
 
-def _card_for_update(
-    connection: Connection, account_id: str, customer_uuid: str, now: datetime
-) -> StampCard:
-    query = select(stamp_cards).where(
-        stamp_cards.c.account_id == account_id, stamp_cards.c.customer_uuid == customer_uuid
-    )
-    row = connection.execute(query.with_for_update()).first()
-    if row is None:
-        connection.execute(
-            insert(stamp_cards).values(
-                account_id=account_id,
-                customer_uuid=customer_uuid,
-                stamps=0,
-                rewards=0,
-                updated_at=now,
-            )
-        )
-        return StampCard(customer_uuid=customer_uuid)
-    return StampCard(customer_uuid=customer_uuid, stamps=int(row.stamps), rewards=int(row.rewards))
-
-
 def _issue_reward(
     connection: Connection,
     principal: Principal,
@@ -216,9 +172,9 @@ def _issue_reward(
     order: Order,
     now: datetime,
 ) -> Redemption:
-    wallet = wallet_repository.wallets_for_customers(
-        connection, principal.account_id, [customer_uuid]
-    )[customer_uuid]
+    wallet_uuid = wallets.wallet_uuids_for_customers(connection, principal, [customer_uuid])[
+        customer_uuid
+    ]
     shown = from_minor(
         program.reward_amount, ledger.precision(principal, program.reward_credit_type)
     )
@@ -226,7 +182,7 @@ def _issue_reward(
         connection,
         principal,
         postings.Posting(
-            wallet_uuid=wallet.uuid,
+            wallet_uuid=wallet_uuid,
             action=Action.ADD,
             credit_type=program.reward_credit_type,
             amount=program.reward_amount,
@@ -245,7 +201,7 @@ def _issue_reward(
         connection,
         principal,
         redemption_service.Issue(
-            wallet_uuid=wallet.uuid,
+            wallet_uuid=wallet_uuid,
             customer_uuid=customer_uuid,
             credit_type=program.reward_credit_type,
             amount=program.reward_amount,
@@ -261,17 +217,4 @@ def cards_for(
     connection: Connection, principal: Principal, customer_uuids: Sequence[str]
 ) -> dict[str, StampCard]:
     """The cards of many customers in one statement; an empty card where none exists yet."""
-    found = {uuid: StampCard(customer_uuid=uuid) for uuid in customer_uuids}
-    if not customer_uuids:
-        return found
-    rows = connection.execute(
-        select(stamp_cards).where(
-            stamp_cards.c.account_id == principal.account_id,
-            stamp_cards.c.customer_uuid.in_(list(customer_uuids)),
-        )
-    )
-    for row in rows:
-        found[row.customer_uuid] = StampCard(
-            customer_uuid=row.customer_uuid, stamps=int(row.stamps), rewards=int(row.rewards)
-        )
-    return found
+    return repository.cards_for(connection, principal.account_id, customer_uuids)

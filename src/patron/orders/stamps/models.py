@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from patron.wallets.models import CreditType
 
-PROGRAM_SETTING = "stamp_program"
 MAX_STAMPS_REQUIRED = 100
 MAX_EXPIRY_DAYS = 3650
 

@@ -22,10 +22,10 @@ from sqlalchemy import (
 
 from patron.core.clock import as_utc
 from patron.customers.tables import customers
+from patron.orders.promotions.models import Audience, Promotion, Reward
+from patron.orders.promotions.tables import promotion_stores, promotions
 from patron.orders.repository import completed_orders_count
 from patron.orders.tables import stores
-from patron.promotions.models import Audience, Promotion, Reward
-from patron.promotions.tables import promotion_stores, promotions
 from patron.wallets.lot_tables import credit_lots
 from patron.wallets.tables import wallets
 

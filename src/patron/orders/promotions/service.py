@@ -24,8 +24,8 @@ from patron.core.paging import check_page
 from patron.core.unit import run_command
 from patron.customers.validation import text
 from patron.orders import earning
-from patron.promotions import repository
-from patron.promotions.models import (
+from patron.orders.promotions import repository
+from patron.orders.promotions.models import (
     Audience,
     Promotion,
     PromotionChanges,
@@ -36,7 +36,7 @@ from patron.promotions.models import (
 from patron.redemptions import service as redemptions
 from patron.redemptions.models import Redemption
 from patron.wallets import ledger, postings
-from patron.wallets import repository as wallet_repository
+from patron.wallets import service as wallets
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason
 
 MAX_DESCRIPTION = 2000
@@ -480,9 +480,9 @@ def claim_promotion(
                 f"the contact does not qualify for promotion '{promotion.name}' now",
                 field="contactUuid",
             )
-        wallet = wallet_repository.wallets_for_customers(
-            connection, principal.account_id, [customer_uuid]
-        )[customer_uuid]
+        wallet_uuid = wallets.wallet_uuids_for_customers(connection, principal, [customer_uuid])[
+            customer_uuid
+        ]
         assert promotion.reward_amount is not None
         assert promotion.reward_credit_type is not None
         credit_type = CreditType(promotion.reward_credit_type)
@@ -490,7 +490,7 @@ def claim_promotion(
             connection,
             principal,
             postings.Posting(
-                wallet_uuid=wallet.uuid,
+                wallet_uuid=wallet_uuid,
                 action=Action.ADD,
                 credit_type=credit_type,
                 amount=promotion.reward_amount,
@@ -505,7 +505,7 @@ def claim_promotion(
                 connection,
                 principal,
                 redemptions.Issue(
-                    wallet_uuid=wallet.uuid,
+                    wallet_uuid=wallet_uuid,
                     customer_uuid=customer_uuid,
                     credit_type=credit_type,
                     amount=promotion.reward_amount,

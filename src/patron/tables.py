@@ -1,4 +1,7 @@
-"""Every table, imported once so that the metadata is complete (for Alembic and tests)."""
+"""Every table, imported once so that the metadata is complete (for Alembic and tests).
+
+It sits above the domains, not in ``core``: the lowest layer knows no domain's tables.
+"""
 
 from patron.accounts import tables as _accounts  # noqa: F401
 from patron.consumers import tables as _consumers  # noqa: F401
@@ -10,9 +13,9 @@ from patron.core.db import metadata
 from patron.customers import tables as _customers  # noqa: F401
 from patron.integrations.shopify import tables as _shopify  # noqa: F401
 from patron.orders import tables as _orders  # noqa: F401
-from patron.promotions import tables as _promotions  # noqa: F401
+from patron.orders.promotions import tables as _promotions  # noqa: F401
+from patron.orders.stamps import tables as _stamps  # noqa: F401
 from patron.redemptions import tables as _redemptions  # noqa: F401
-from patron.stamps import tables as _stamps  # noqa: F401
 from patron.wallets import lot_tables as _lots  # noqa: F401
 from patron.wallets import tables as _wallets  # noqa: F401
 from patron.webhooks import tables as _webhooks  # noqa: F401

@@ -1,0 +1,115 @@
+"""SQL for accounts and their API tokens. Only the accounts package imports it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from patron.accounts.tables import accounts, api_tokens
+
+
+def insert_account(connection: Connection, values: dict[str, Any]) -> None:
+    connection.execute(insert(accounts).values(**values))
+
+
+def get_account(connection: Connection, account_id: str) -> Any:
+    return connection.execute(select(accounts).where(accounts.c.account_id == account_id)).first()
+
+
+def list_accounts(connection: Connection) -> list[Any]:
+    return list(connection.execute(select(accounts).order_by(accounts.c.created_at)).all())
+
+
+def account_exists(connection: Connection, account_id: str) -> bool:
+    found = connection.execute(
+        select(accounts.c.account_id).where(accounts.c.account_id == account_id)
+    ).first()
+    return found is not None
+
+
+def count_accounts(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(accounts)).scalar_one())
+
+
+def settings(connection: Connection, account_id: str, *, for_update: bool = False) -> Any:
+    """The stored settings object, or None when there is no such account."""
+    query = select(accounts.c.settings).where(accounts.c.account_id == account_id)
+    if for_update:
+        query = query.with_for_update()
+    return connection.execute(query).first()
+
+
+def write_settings(connection: Connection, account_id: str, settings: dict[str, Any]) -> None:
+    connection.execute(
+        update(accounts).where(accounts.c.account_id == account_id).values(settings=settings)
+    )
+
+
+def reserve_customer_numbers(connection: Connection, account_id: str, count: int) -> int:
+    """Add ``count`` to the account's customer counter; its new value."""
+    return int(
+        connection.execute(
+            update(accounts)
+            .where(accounts.c.account_id == account_id)
+            .values(next_customer_number=accounts.c.next_customer_number + count)
+            .returning(accounts.c.next_customer_number)
+        ).scalar_one()
+    )
+
+
+# Tokens
+
+
+def insert_token(connection: Connection, values: dict[str, Any]) -> None:
+    connection.execute(insert(api_tokens).values(**values))
+
+
+def list_tokens(connection: Connection, account_id: str | None) -> list[Any]:
+    query = select(api_tokens).order_by(api_tokens.c.created_at)
+    if account_id is not None:
+        query = query.where(api_tokens.c.account_id == account_id)
+    return list(connection.execute(query).all())
+
+
+def revoke_token(connection: Connection, token_id: str, now: datetime) -> Any:
+    """Revoke the token unless it already is; its row afterwards, or None."""
+    connection.execute(
+        update(api_tokens)
+        .where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return connection.execute(select(api_tokens).where(api_tokens.c.token_id == token_id)).first()
+
+
+# Every request looks its token up: the statement is built once.
+_TOKEN_LOOKUP = (
+    select(
+        api_tokens.c.token_id,
+        api_tokens.c.token_hash,
+        api_tokens.c.scope,
+        api_tokens.c.revoked_at,
+        api_tokens.c.last_used_at,
+        accounts.c.account_id,
+        accounts.c.name,
+        accounts.c.currency,
+        accounts.c.points_precision,
+        accounts.c.settings,
+    )
+    .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
+    .where(api_tokens.c.token_hash == bindparam("presented"))
+)
+
+
+def token_by_hash(connection: Connection, token_hash: str) -> Any:
+    """The token with this hash and its account's columns, or None."""
+    return connection.execute(_TOKEN_LOOKUP, {"presented": token_hash}).first()
+
+
+def touch_token(connection: Connection, account_id: str, token_id: str, now: datetime) -> None:
+    connection.execute(
+        update(api_tokens)
+        .where(api_tokens.c.account_id == account_id, api_tokens.c.token_id == token_id)
+        .values(last_used_at=now)
+    )

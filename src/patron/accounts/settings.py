@@ -1,0 +1,74 @@
+"""An account's settings inside the caller's transaction: typed accessors, one locked update.
+
+The settings are one JSON object on the account row. Each key is named here, with the domain
+that uses it, and is read through an accessor below and written only through ``change``: one
+read-modify-write under the row's lock, so that two domains changing their own keys at once
+never undo each other's change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from patron.accounts import repository
+from patron.core.errors import NotFound
+
+CONVERSION_RATES = "conversion_rates"  # wallets: {"LOCAL_TO_GLOBAL": "0.01"}
+EARNING_RULE = "earning_rule"  # orders: points per currency unit, an exact decimal string
+STAMP_PROGRAM = "stamp_program"  # orders' stamp cards: patron.orders.stamps.models.StampProgram
+SHOPIFY = "shopify"  # integrations: the shop, its sealed token, mirroring
+KLAVIYO = "klaviyo"  # integrations: the sealed API key, balances or not
+
+
+def conversion_rates(settings: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Configured conversion rates by ``<FROM>_TO_<TO>`` key; empty when none are."""
+    return settings.get(CONVERSION_RATES) or {}
+
+
+def earning_rule(settings: Mapping[str, Any]) -> Decimal | None:
+    """The account's points per currency unit, or None when it earns nothing."""
+    stored = settings.get(EARNING_RULE)
+    return Decimal(str(stored)) if stored is not None else None
+
+
+def stamp_program(settings: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The stored stamp program, or None when the account runs none."""
+    stored = settings.get(STAMP_PROGRAM)
+    return stored if isinstance(stored, dict) else None
+
+
+def current(connection: Connection, account_id: str) -> dict[str, Any]:
+    """The settings as committed now (not as the request's token saw them)."""
+    row = repository.settings(connection, account_id)
+    return dict(row.settings or {}) if row is not None else {}
+
+
+def change(
+    connection: Connection, account_id: str, changes: Mapping[str, object | None]
+) -> dict[str, Any]:
+    """Merge ``changes`` into the settings under the row's lock; a None value removes a key."""
+    row = repository.settings(connection, account_id, for_update=True)
+    if row is None:
+        raise NotFound(f"no account with uuid '{account_id}'", field="account")
+    settings = dict(row.settings or {})
+    for key, value in changes.items():
+        if value is None:
+            settings.pop(key, None)
+        else:
+            settings[key] = value
+    repository.write_settings(connection, account_id, settings)
+    return settings
+
+
+def set_earning_rule(connection: Connection, account_id: str, rate: Decimal | None) -> None:
+    change(connection, account_id, {EARNING_RULE: str(rate) if rate is not None else None})
+
+
+def set_stamp_program(
+    connection: Connection, account_id: str, program: Mapping[str, object] | None
+) -> None:
+    change(connection, account_id, {STAMP_PROGRAM: dict(program) if program is not None else None})
