@@ -4,8 +4,8 @@ The table has declared ``open_lots >= 0`` since the lots came (20261123_02), but
 revision added the column without its CHECK.
 
 Revision ID: 20261204_02
-Revises: 20261123_11
-Create Date: 2026-12-04 02:00:00.000000
+Revises: 20261204_01
+Create Date: 2026-12-04 07:00:00.000000
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "20261204_02"
-down_revision: str | None = "20261123_11"
+down_revision: str | None = "20261204_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
