@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,6 +19,9 @@ from tests.support.client import Api
 from tests.support.tenants import Tenant
 
 ACCOUNT = "{ account { uuid } }"
+CREATE_CONTACT_MUTATION = (
+    'mutation { createContact(contact: {email: "late@example.com"}) { success } }'
+)
 
 
 def last_used(db: Database, token_id: str) -> datetime | None:
@@ -97,16 +101,31 @@ def test_a_missing_malformed_or_unknown_token_is_401_with_a_json_body(
     assert response.json() == refused_with(message)
 
 
-def test_a_revoked_token_stops_working_at_once(api: Api, db: Database, tenant: Tenant) -> None:
+def test_a_revoked_token_stops_writing_at_once_and_reading_within_a_second(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
     issued = accounts.create_token(db, account_uuid=tenant.uuid, scope="write")
-    assert api.data(ACCOUNT, token=issued.token) == {"account": {"uuid": tenant.uuid}}
+    for _ in range(3):  # a known read, answered with a principal kept for a second
+        assert api.data(ACCOUNT, token=issued.token) == {"account": {"uuid": tenant.uuid}}
 
     revoked = accounts.revoke_token(db, issued.info.token_id)
-    response = api.post("/graphql", {"query": ACCOUNT}, token=issued.token)
+    revoked_at = time.monotonic()
+    write = api.post("/graphql", {"query": CREATE_CONTACT_MUTATION}, token=issued.token)
+    reads = []
+    while time.monotonic() - revoked_at < 1.5:
+        reads.append(
+            (
+                time.monotonic() - revoked_at,
+                api.post("/graphql", {"query": ACCOUNT}, token=issued.token).status_code,
+            )
+        )
+        time.sleep(0.05)
 
     assert revoked.revoked_at is not None
-    assert response.status_code == 401
-    assert response.json() == refused_with("the API token has been revoked")
+    assert write.status_code == 401
+    assert write.json() == refused_with("the API token has been revoked")
+    # Within the documented second every read is refused, and each one after it.
+    assert all(status == 401 for elapsed, status in reads if elapsed >= 1.0), reads
     assert api.data(ACCOUNT, token=tenant.token) == {"account": {"uuid": tenant.uuid}}
 
 

@@ -145,6 +145,8 @@ def precise_shop(db: Database) -> Shop:
 def assert_same(answers: Any, outcome: str = "answered") -> None:
     assert answers.fast == answers.normal
     assert answers.outcome == outcome, answers.normal
+    if outcome == "answered":  # and again, as a known document straight from its plan
+        assert answers.known == answers.normal
 
 
 def seed_cases(shop: Shop) -> list[tuple[str, dict[str, Any] | None]]:

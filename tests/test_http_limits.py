@@ -444,7 +444,7 @@ def test_an_unexpected_error_outside_graphql_is_a_masked_json_error(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from patron.api import app as app_module
+    from patron.api import endpoint as app_module
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("token table on fire")

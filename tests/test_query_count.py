@@ -64,7 +64,9 @@ def statements(server: ThreadServer) -> Iterator[list[str]]:
     seen: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.strip().upper() != "BEGIN":  # SQLite's explicit transaction starts
+        # Neither SQLite's explicit transaction starts nor the token's lookup, which a read
+        # makes at most once a second (the principal cache) and so not in every request.
+        if statement.strip().upper() != "BEGIN" and "api_tokens" not in statement:
             seen.append(statement)
 
     event.listen(server.db.engine, "before_cursor_execute", count)
@@ -88,8 +90,8 @@ def test_a_contacts_page_costs_the_same_statements_for_1_10_and_50_contacts(
 
     counts = [statements_for(api, server, PAGE, limit, crowded.token) for limit in (1, 10, 50)]
 
-    # the token, the page, its identities, its wallets
-    assert counts == [4, 4, 4]
+    # the page, its identities, its wallets
+    assert counts == [3, 3, 3]
 
 
 def test_a_page_with_credit_entries_also_costs_a_constant_number_of_statements(
@@ -102,8 +104,8 @@ def test_a_page_with_credit_entries_also_costs_a_constant_number_of_statements(
         for limit in (1, 10, 50)
     ]
 
-    # the token, the page, its identities, its wallets, their entries
-    assert counts == [5, 5, 5]
+    # the page, its identities, its wallets, their entries
+    assert counts == [4, 4, 4]
 
 
 def test_the_page_is_complete_and_exact(api: Api, crowded: Tenant) -> None:

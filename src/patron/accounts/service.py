@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -222,20 +223,50 @@ def revoke_token(db: Database, token_id: str) -> TokenInfo:
     return _token_from_row(row)
 
 
+class PrincipalCache:
+    """The principals of recently presented tokens, each kept for ``seconds`` at most.
+
+    A request answered from it costs no round trip to the store; a token revoked, or an
+    account changed, in the meantime is seen once its entry is that old.
+    """
+
+    def __init__(self, seconds: float, size: int = 10_000) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._found: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, token_hash: str) -> Principal | None:
+        found = self._found.get(token_hash)
+        if found is None or time.monotonic() - found[0] > self.seconds:
+            return None
+        return found[1]
+
+    def put(self, token_hash: str, principal: Principal) -> None:
+        if len(self._found) >= self.size:
+            self._found.clear()
+        self._found[token_hash] = (time.monotonic(), principal)
+
+
 def authenticate(
     db: Database,
     token: str,
     *,
     touch_after_seconds: int = 60,
     connection: Connection | None = None,
+    cache: PrincipalCache | None = None,
 ) -> Principal:
     """The principal of a presented token, or Unauthenticated. ``last_used_at`` is throttled.
 
-    Given a ``connection`` (the request's read transaction) the lookup runs on it.
+    Given a ``connection`` (the request's read transaction) the lookup runs on it; given a
+    ``cache``, a principal found in the last ``cache.seconds`` is answered from it.
     """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise Unauthenticated("the API token is malformed")
     presented = hash_token(token)
+    if cache is not None:
+        known = cache.get(presented)
+        if known is not None:
+            return known
     if connection is not None:
         row = repository.token_by_hash(connection, presented)
     else:
@@ -251,7 +282,7 @@ def authenticate(
     if (last_used is None or now - last_used > window) and _claim_touch(row.token_id, now, window):
         with db.write() as writer:
             repository.touch_token(writer, row.account_id, row.token_id, now)
-    return Principal(
+    principal = Principal(
         account_id=row.account_id,
         account_name=row.name,
         currency=row.currency,
@@ -260,6 +291,9 @@ def authenticate(
         token_id=row.token_id,
         settings=dict(row.settings or {}),
     )
+    if cache is not None:
+        cache.put(presented, principal)
+    return principal
 
 
 # When this process last wrote a token's last_used_at: a burst of concurrent first requests

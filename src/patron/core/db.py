@@ -49,9 +49,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(_WRITE):
+        options = connection.get_execution_options()
+        if options.get(_WRITE):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        elif options.get("isolation_level") != "AUTOCOMMIT":
             connection.exec_driver_sql("BEGIN")
 
 

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # every transaction (and the row locks it holds) last longer.
     threads: int = Field(default=6, ge=1, le=200)
     token_touch_seconds: int = Field(default=60, ge=0)
+    # How long a worker answers a fast read with the principal of a token it looked up
+    # before: a revoked token or a changed account is seen at most this late by reads
+    # (writes always look their token up). 0: every request looks its token up.
+    principal_cache_seconds: float = Field(default=1.0, ge=0, le=1.0)
     rate_limit_per_minute: int = Field(default=0, ge=0)
     # Signs consumer access tokens (the loyaltydish dialect). Left unset in development, each
     # account gets a random key generated once and kept in its database.

@@ -69,12 +69,18 @@ class Context:
     seen_orders: dict[str, None] = field(default_factory=dict)
     webhook_urls: UrlPolicy = field(default_factory=UrlPolicy)
     secret_key: str | None = None  # opens connector credentials (an on-demand Shopify read)
+    # Reads without a transaction: each statement sees the latest commit, and no BEGIN or
+    # COMMIT round trip is paid (the fast path's known reads).
+    autocommit: bool = False
 
     def connection(self) -> Connection:
-        """One read transaction per request, opened on first use."""
+        """One read transaction per request (or none, with ``autocommit``), opened on first use."""
         if self._connection is None:
-            self._connection = self.db.engine.connect()
-        if not self._connection.in_transaction():
+            connection = self.db.engine.connect()
+            if self.autocommit:
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._connection = connection
+        if not self.autocommit and not self._connection.in_transaction():
             self._connection.begin()
         return self._connection
 

@@ -17,7 +17,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from patron.accounts.principal import Principal
-from patron.api.app import Patron, request_id_of
 from patron.api.compat.commerce.methods import METHODS
 from patron.api.compat.commerce.protocol import (
     INVALID_VALUE,
@@ -25,6 +24,7 @@ from patron.api.compat.commerce.protocol import (
     from_domain,
     malformed,
 )
+from patron.api.endpoint import Patron, request_id_of
 from patron.api.http import HttpError, InvalidText, bearer_token, json_response, read_json
 from patron.core.db import is_lock_contention
 from patron.core.errors import Conflict, DomainError, Forbidden

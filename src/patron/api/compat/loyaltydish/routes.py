@@ -5,22 +5,18 @@ login without any token)."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from patron.accounts.principal import Principal
 from patron.accounts.service import TOKEN_PREFIX
-from patron.api.app import Patron, guarded, parse_graphql_body, request_id_of
 from patron.api.compat.loyaltydish.context import Caller, LoyaltydishContext
 from patron.api.compat.loyaltydish.schema import build_schema
-from patron.api.graphql.executor import execute
-from patron.api.http import HttpError, bearer_token, error_response, read_json
+from patron.api.endpoint import Asking, Patron, graphql_endpoint
+from patron.api.http import HttpError, bearer_token
 from patron.consumers import service as consumers
 from patron.consumers.models import TokenPolicy
 from patron.core.errors import Unauthenticated
@@ -99,69 +95,49 @@ class _Callers:
         return self.consumer(token, account_id, reader)
 
 
+@dataclass(frozen=True)
+class _Presented:
+    token: str | None
+    account_id: str | None
+    client: str | None
+
+
 def loyaltydish_routes(patron: Patron) -> list[BaseRoute]:
     schema = build_schema(patron.settings)
     callers = _Callers(patron)
 
-    async def handle(request: Request, account_id: str | None) -> Response:
-        request_id = request_id_of(request)
-        try:
-            token = (
-                bearer_token(request, schemes=_SCHEMES)
-                if account_id is None or "authorization" in request.headers
-                else None
-            )
-            query, variables, operation_name = parse_graphql_body(
-                await read_json(request, patron.settings.max_body_bytes)
-            )
-        except HttpError as error:
-            return error_response(error)
-        client = request.client.host if request.client else None
+    def presented(request: Request, account_id: str | None) -> _Presented:
+        token = (
+            bearer_token(request, schemes=_SCHEMES)
+            if account_id is None or "authorization" in request.headers
+            else None
+        )
+        return _Presented(token, account_id, request.client.host if request.client else None)
 
-        def work() -> tuple[int, Any, dict[str, str]]:
-            # One read transaction serves the caller's lookup and every read of the request.
-            db = patron.db
-            reader = db.engine.connect()
-            try:
-                reader.begin()
-                caller, principal = callers.of(token, account_id, client, reader)
-                if db.is_sqlite:
-                    # A SQLite read keeps its first snapshot; a mutation's answer must see
-                    # its own write, so reads begin afresh when first needed.
-                    reader.commit()
-            except BaseException:
-                reader.close()
-                raise
-            context = LoyaltydishContext(
-                db=db,
-                principal=principal,
-                request_id=request_id,
-                _connection=reader,
-                caller=caller,
-                policy=callers.policy,
-                client_address=client,
-            )
-            try:
-                body = execute(schema, context, query, variables, operation_name)
-            except CannotGetOperationTypeError:
-                message = (
-                    f"the query has no operation named '{operation_name}'"
-                    if operation_name is not None
-                    else "the query must hold exactly one operation, or 'operationName' must "
-                    "name one"
-                )
-                raise HttpError(400, message, "BAD_REQUEST") from None
-            return 200, body, {}
+    def context(asking: Asking[_Presented], reader: Connection | None) -> LoyaltydishContext:
+        who = asking.credentials
+        assert reader is not None  # no fast reads on this surface: always a read transaction
+        caller, principal = callers.of(who.token, who.account_id, who.client, reader)
+        return LoyaltydishContext(
+            db=patron.db,
+            principal=principal,
+            request_id=asking.request_id,
+            _connection=reader,
+            caller=caller,
+            policy=callers.policy,
+            client_address=who.client,
+        )
 
-        return await run_in_threadpool(guarded, patron, request_id, work)
-
-    async def merchant_endpoint(request: Request) -> Response:
-        return await handle(request, None)
-
-    async def public_endpoint(request: Request) -> Response:
-        return await handle(request, str(request.path_params["account"]))
-
+    merchant = graphql_endpoint(
+        patron, schema, credentials=lambda request: presented(request, None), context=context
+    )
+    public = graphql_endpoint(
+        patron,
+        schema,
+        credentials=lambda request: presented(request, str(request.path_params["account"])),
+        context=context,
+    )
     return [
-        Route(MERCHANT_PATH, merchant_endpoint, methods=["POST"]),
-        Route(PUBLIC_PATH, public_endpoint, methods=["POST"]),
+        Route(MERCHANT_PATH, merchant, methods=["POST"]),
+        Route(PUBLIC_PATH, public, methods=["POST"]),
     ]

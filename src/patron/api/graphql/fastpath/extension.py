@@ -47,6 +47,9 @@ class FastReadCounts:
 class _Compiled:
     plan: Plan | None
     completers: dict[tuple[str, str], CompleteColumn] = field(default_factory=dict)
+    # Set once the full pipeline (parse, limits, validation) has passed this document: a
+    # property of the text alone, so later requests with it may skip straight to the plan.
+    validated: bool = False
 
 
 class FastReads:
@@ -79,11 +82,44 @@ class FastReads:
         if schema is None or not isinstance(context, Context) or execution.query is None:
             return
         compiled = self._compiled(schema, execution)
+        compiled.validated = True
         if compiled.plan is None:
             self._count("unsupported")
             return
+        data = self._answered(schema, compiled, context, execution.variables)
+        if data is not None:
+            execution.result = GraphQLExecutionResult(data=data, errors=None)
+
+    def known(self, query: str, operation_name: str | None) -> bool:
+        """Whether the full pipeline has passed this document and a plan can answer it."""
+        compiled = self._plans.get((query, operation_name))
+        return compiled is not None and compiled.validated and compiled.plan is not None
+
+    def answer_known(
+        self,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        context: Context,
+    ) -> dict[str, Any] | None:
+        """The data of a document the full pipeline has passed before, straight from its plan
+        (no parse, limits or validation again: they depend on the text alone); None sends the
+        request through the full pipeline, which answers it as it always would."""
+        schema = self._schema
+        compiled = self._plans.get((query, operation_name))
+        if schema is None or compiled is None or not compiled.validated or compiled.plan is None:
+            return None
+        return self._answered(schema, compiled, context, variables)
+
+    def _answered(
+        self,
+        schema: GraphQLSchema,
+        compiled: _Compiled,
+        context: Context,
+        variables: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
         try:
-            data = self._run(schema, compiled, context, execution.variables)
+            data = self._run(schema, compiled, context, variables)
         except Exception as error:
             if not isinstance(error, EXPECTED):
                 log.warning(
@@ -91,9 +127,9 @@ class FastReads:
                 )
             context.start_over()
             self._count("fell_back")
-            return
-        execution.result = GraphQLExecutionResult(data=data, errors=None)
+            return None
         self._count("answered")
+        return data
 
     def _run(
         self,
@@ -111,7 +147,10 @@ class FastReads:
         return Run(schema, compiled.plan, context, coerced, compiled.completers).data()
 
     def _compiled(self, schema: GraphQLSchema, execution: ExecutionContext) -> _Compiled:
-        key = (execution.query or "", execution.operation_name)
+        # Keyed as the request names it: what the client sent, not the name Strawberry reads
+        # off a document of one operation, so that ``answer_known`` finds it from the body.
+        provided = getattr(execution, "_provided_operation_name", execution.operation_name)
+        key = (execution.query or "", provided)
         with self._lock:
             found = self._plans.get(key)
             if found is not None:

@@ -1,0 +1,238 @@
+"""One GraphQL endpoint for every surface, and the request plumbing they share.
+
+Each GraphQL surface (the native API and the two GraphQL dialects) mounts
+:func:`graphql_endpoint` with its own schema, its way of reading credentials off a request
+and its way of turning them into a context; reading the body, the one read transaction,
+executing, the error guard and the answer are the same for all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+
+from patron.accounts import service as accounts
+from patron.accounts.principal import Principal
+from patron.api.graphql.context import Context
+from patron.api.graphql.executor import execute
+from patron.api.graphql.fastpath import FastReads
+from patron.api.graphql.schema import PatronSchema, build_schema
+from patron.api.http import HttpError, error_response, json_response, read_json
+from patron.api.ratelimit import RateLimiter
+from patron.core.db import Database, is_lock_contention
+from patron.core.errors import Unauthenticated
+from patron.core.settings import Settings
+
+log = logging.getLogger("patron.api")
+
+Credentials = TypeVar("Credentials")
+Work = Callable[[], tuple[int, Any, dict[str, str]]]
+
+
+class Patron:
+    """What every request handler needs: settings, the store, the schema, the limiter."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.schema: PatronSchema = build_schema(settings)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        seconds = settings.principal_cache_seconds
+        self.principals = accounts.PrincipalCache(seconds) if seconds > 0 else None
+
+    def authenticate(
+        self, token: str, connection: Connection | None = None, *, cached: bool = False
+    ) -> Principal:
+        """Runs on a worker thread. Unauthenticated and 429 become HttpError. ``cached``: a
+        read may be answered with a principal looked up in the last second."""
+        try:
+            principal = accounts.authenticate(
+                self.db,
+                token,
+                touch_after_seconds=self.settings.token_touch_seconds,
+                connection=connection,
+                cache=self.principals if cached else None,
+            )
+        except Unauthenticated as error:
+            raise HttpError(
+                401, error.message, "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+            ) from None
+        wait = self.limiter.check(principal.token_id or principal.account_id)
+        if wait is not None:
+            raise HttpError(
+                429,
+                "rate limit exceeded for this token",
+                "RATE_LIMITED",
+                {"Retry-After": str(wait)},
+            )
+        return principal
+
+
+def parse_graphql_body(body: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+    if not isinstance(body, dict):
+        raise HttpError(400, "the request body must be a JSON object", "BAD_REQUEST")
+    query = body.get("query")
+    variables = body.get("variables")
+    operation_name = body.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        raise HttpError(400, "'query' must be a non-empty string", "BAD_REQUEST")
+    if variables is not None and not isinstance(variables, dict):
+        raise HttpError(400, "'variables' must be a JSON object", "BAD_REQUEST")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise HttpError(400, "'operationName' must be a string", "BAD_REQUEST")
+    return query, variables, operation_name
+
+
+def request_id_of(request: Request) -> str:
+    given = request.headers.get("x-request-id", "")
+    if given and len(given) <= 64 and given.isprintable():
+        return given
+    return uuid.uuid4().hex[:16]
+
+
+def masked(request_id: str) -> dict[str, Any]:
+    return {
+        "errors": [
+            {
+                "message": f"Internal server error (request id {request_id})",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            }
+        ]
+    }
+
+
+def guarded(request_id: str, work: Work) -> Response:
+    """Run a request's work on this thread, its answer's serialisation included: store
+    trouble is a 503, and a bug is logged with the request id and answered as a masked JSON
+    error, never with its details."""
+    try:
+        status, body, headers = work()
+        response = json_response(body, status, headers)
+    except HttpError as error:
+        response = json_response(error.body(), error.status, error.headers)
+    except OperationalError as error:
+        if is_lock_contention(error):
+            message = "the store is busy; retry the request"
+        else:
+            log.exception("store unavailable in request %s", request_id)
+            message = "the store is unavailable; retry the request"
+        body = {
+            "errors": [
+                {"message": message, "extensions": {"code": "UNAVAILABLE", "requestId": request_id}}
+            ]
+        }
+        response = json_response(body, 503, {"Retry-After": "1"})
+    except Exception:
+        log.exception("unexpected error in request %s", request_id)
+        response = json_response(masked(request_id), 500)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+def _operation_problem(error: Exception, operation_name: str | None) -> HttpError:
+    if isinstance(error, MissingQueryError | InvalidOperationTypeError):
+        problem = "the query must be a query or a mutation"
+    elif operation_name is not None:
+        problem = f"the query has no operation named '{operation_name}'"
+    else:
+        problem = "the query must hold exactly one operation, or 'operationName' must name one"
+    return HttpError(400, problem, "BAD_REQUEST")
+
+
+@dataclass(frozen=True)
+class Asking(Generic[Credentials]):
+    """What a surface's context is made from: who asks (as read off the request), and the
+    request's id."""
+
+    credentials: Credentials
+    request_id: str
+
+
+ReadCredentials = Callable[[Request], Credentials]
+MakeContext = Callable[[Asking[Credentials], Connection | None], Context]
+
+
+def graphql_endpoint(
+    patron: Patron,
+    schema: strawberry.Schema,
+    *,
+    credentials: ReadCredentials[Credentials],
+    context: MakeContext[Credentials],
+    fast_reads: FastReads | None = None,
+) -> Callable[[Request], Awaitable[Response]]:
+    """``POST`` of one GraphQL surface.
+
+    ``credentials`` runs on the event loop and reads who asks off the request (HttpError
+    for a missing or malformed token); ``context`` runs on a worker thread and makes the
+    request's context, authenticating on the given read connection (None: a known read,
+    which may use a principal looked up in the last second and reads without a transaction).
+    ``fast_reads``, when the schema has them, answer known read documents from their plan.
+    """
+    db = patron.db
+
+    async def endpoint(request: Request) -> Response:
+        request_id = request_id_of(request)
+        try:
+            who = credentials(request)
+            query, variables, operation_name = parse_graphql_body(
+                await read_json(request, patron.settings.max_body_bytes)
+            )
+        except HttpError as error:
+            response = error_response(error)
+            response.headers["X-Request-Id"] = request_id
+            return response
+        asking = Asking(who, request_id)
+
+        def known_read(fast: FastReads) -> tuple[int, Any, dict[str, str]] | None:
+            # A read the full pipeline has passed before: its plan answers it; any trouble
+            # hands it to the full pipeline, which answers as it always would.
+            made = context(asking, None)
+            try:
+                data = fast.answer_known(query, operation_name, variables, made)
+            finally:
+                made.close()
+            return None if data is None else (200, {"data": data}, {})
+
+        def work() -> tuple[int, Any, dict[str, str]]:
+            if fast_reads is not None and fast_reads.known(query, operation_name):
+                answered = known_read(fast_reads)
+                if answered is not None:
+                    return answered
+            # One read transaction serves the caller's lookup and every read of the request.
+            reader = db.engine.connect()
+            try:
+                reader.begin()
+                made = context(asking, reader)
+                if db.is_sqlite:
+                    # A SQLite read transaction keeps its first snapshot; a mutation's answer
+                    # must see its own write, so reads begin afresh when first needed.
+                    # (PostgreSQL's READ COMMITTED sees each committed write per statement.)
+                    reader.commit()
+            except BaseException:
+                reader.close()
+                raise
+            try:
+                body = execute(schema, made, query, variables, operation_name)
+            except (
+                CannotGetOperationTypeError,
+                MissingQueryError,
+                InvalidOperationTypeError,
+            ) as error:
+                raise _operation_problem(error, operation_name) from None
+            return 200, body, {}
+
+        return await run_in_threadpool(guarded, request_id, work)
+
+    return endpoint
