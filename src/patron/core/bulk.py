@@ -43,6 +43,15 @@ def values_in(
     return column == func.any(_array(f"{column.name}_values", column, list(values)))
 
 
+def any_of(dialect: str, column: Column[Any], name: str) -> ColumnElement[bool]:
+    """``column IN :name`` for a statement built once and run with a list bound to ``name``:
+    on PostgreSQL ``= ANY`` of one array parameter, elsewhere an expanding IN."""
+    if dialect != "postgresql":
+        return column.in_(bindparam(name, expanding=True))
+    kind = ARRAY(column.type)
+    return column == func.any(sql_cast(bindparam(name, type_=kind), kind))
+
+
 def pairs_in(
     connection: Connection,
     first: Column[Any],

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    Subquery,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
-from patron.core.bulk import values_in
+from patron.core.bulk import any_of
 from patron.core.clock import as_utc
 from patron.customers.models import Customer, CustomerFilter
 from patron.customers.tables import customers, identities
@@ -19,47 +30,54 @@ _CUSTOMER_COLUMNS = [
     for column in customers.c
     if column.name not in {"account_id", "email_normalized", "password_hash"}
 ]
+_CUSTOMER_NAMES = tuple(column.name for column in _CUSTOMER_COLUMNS)
 
 
 def customer_from_row(row: Any) -> Customer:
+    """A customer from a row of the customers table (any columns, in any order)."""
+    # One pass over the row by position: a row's attributes by name cost more than the rest.
+    return _customer(dict(zip(row._fields, row, strict=True)))
+
+
+def _customer(values: dict[str, Any]) -> Customer:
+    archived_at = values["archived_at"]
     return Customer(
-        uuid=row.uuid,
-        number=row.number,
-        name=row.name,
-        first_name=row.first_name,
-        last_name=row.last_name,
-        email=row.email,
-        secondary_email=row.secondary_email,
-        phone=row.phone,
-        birthday=row.birthday,
-        gender=row.gender,
-        address_line1=row.address_line1,
-        address_line2=row.address_line2,
-        city=row.city,
-        region=row.region,
-        postal_code=row.postal_code,
-        country=row.country,
-        loyalty_id=row.loyalty_id,
-        picture=row.picture,
-        extra_info=row.extra_info,
-        source=row.source,
-        source_id=row.source_id,
-        notes=row.notes,
-        accepts_marketing=bool(row.accepts_marketing),
-        verified=bool(row.verified),
-        archived=bool(row.archived),
-        user_type=row.user_type,
-        connected_services=list(row.connected_services or []),
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-        archived_at=as_utc(row.archived_at) if row.archived_at is not None else None,
+        uuid=values["uuid"],
+        number=values["number"],
+        name=values["name"],
+        first_name=values["first_name"],
+        last_name=values["last_name"],
+        email=values["email"],
+        secondary_email=values["secondary_email"],
+        phone=values["phone"],
+        birthday=values["birthday"],
+        gender=values["gender"],
+        address_line1=values["address_line1"],
+        address_line2=values["address_line2"],
+        city=values["city"],
+        region=values["region"],
+        postal_code=values["postal_code"],
+        country=values["country"],
+        loyalty_id=values["loyalty_id"],
+        picture=values["picture"],
+        extra_info=values["extra_info"],
+        source=values["source"],
+        source_id=values["source_id"],
+        notes=values["notes"],
+        accepts_marketing=bool(values["accepts_marketing"]),
+        verified=bool(values["verified"]),
+        archived=bool(values["archived"]),
+        user_type=values["user_type"],
+        connected_services=list(values["connected_services"] or []),
+        created_at=as_utc(values["created_at"]),
+        updated_at=as_utc(values["updated_at"]),
+        archived_at=as_utc(archived_at) if archived_at is not None else None,
     )
 
 
 def customer_from_values(values: dict[str, Any]) -> Customer:
     """The customer just inserted, from the values written (no read-back)."""
-    row = SimpleNamespace(**{column.name: values.get(column.name) for column in customers.c})
-    return customer_from_row(row)
+    return _customer({column.name: values.get(column.name) for column in customers.c})
 
 
 def insert_customer(connection: Connection, values: dict[str, Any]) -> None:
@@ -116,6 +134,41 @@ def customer_uuid_for_loyalty_id(
     ).scalar_one_or_none()
 
 
+def _customers_query(
+    by_uuid: bool, by_email: bool, by_number: bool, by_shopify: bool
+) -> Select[Any]:
+    """The page statement for one combination of filters, built once: a request then binds
+    its values instead of building, hashing and looking up a statement of its own."""
+    query = select(*_CUSTOMER_COLUMNS).where(customers.c.account_id == bindparam("account_id"))
+    if by_uuid:
+        query = query.where(customers.c.uuid == bindparam("uuid"))
+    if by_email:
+        query = query.where(customers.c.email_normalized == bindparam("email"))
+    if by_number:
+        query = query.where(customers.c.number == bindparam("number"))
+    if by_shopify:
+        owner = (
+            select(identities.c.customer_uuid)
+            .where(
+                identities.c.account_id == bindparam("account_id"),
+                identities.c.service == "SHOPIFY",
+                identities.c.external_id == bindparam("shopify_id"),
+            )
+            .scalar_subquery()
+        )
+        query = query.where(customers.c.uuid == owner)
+    return (
+        query.order_by(customers.c.created_at.desc(), customers.c.number.desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+
+
+_CUSTOMERS_QUERIES = {
+    shape: _customers_query(*shape) for shape in itertools.product((False, True), repeat=4)
+}
+
+
 def find_customers(
     connection: Connection,
     account_id: str,
@@ -125,30 +178,23 @@ def find_customers(
     offset: int,
 ) -> list[Customer]:
     """Newest first; every filter given must match."""
-    query = select(*_CUSTOMER_COLUMNS).where(customers.c.account_id == account_id)
-    if where.uuid is not None:
-        query = query.where(customers.c.uuid == where.uuid)
-    if where.email is not None:
-        query = query.where(customers.c.email_normalized == where.email)
-    if where.number is not None:
-        query = query.where(customers.c.number == where.number)
-    if where.shopify_id is not None:
-        owner = (
-            select(identities.c.customer_uuid)
-            .where(
-                identities.c.account_id == account_id,
-                identities.c.service == "SHOPIFY",
-                identities.c.external_id == where.shopify_id,
-            )
-            .scalar_subquery()
-        )
-        query = query.where(customers.c.uuid == owner)
-    query = (
-        query.order_by(customers.c.created_at.desc(), customers.c.number.desc())
-        .limit(limit)
-        .offset(offset)
+    shape = (
+        where.uuid is not None,
+        where.email is not None,
+        where.number is not None,
+        where.shopify_id is not None,
     )
-    return [customer_from_row(row) for row in connection.execute(query)]
+    values = {
+        "account_id": account_id,
+        "uuid": where.uuid,
+        "email": where.email,
+        "number": where.number,
+        "shopify_id": where.shopify_id,
+        "limit": limit,
+        "offset": offset,
+    }
+    rows = connection.execute(_CUSTOMERS_QUERIES[shape], values).all()
+    return [_customer(dict(zip(_CUSTOMER_NAMES, row, strict=True))) for row in rows]
 
 
 def count_customers(connection: Connection, account_id: str) -> int:
@@ -221,6 +267,16 @@ def insert_identities(
         )
 
 
+def _identities_query(dialect: str) -> Select[Any]:
+    return select(identities.c.customer_uuid, identities.c.service, identities.c.external_id).where(
+        identities.c.account_id == bindparam("account_id"),
+        any_of(dialect, identities.c.customer_uuid, "uuids"),
+    )
+
+
+_IDENTITIES_QUERIES = {dialect: _identities_query(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def identities_for(
     connection: Connection, account_id: str, customer_uuids: Sequence[str]
 ) -> dict[str, dict[str, str]]:
@@ -229,13 +285,11 @@ def identities_for(
     if not customer_uuids:
         return found
     rows = connection.execute(
-        select(identities.c.customer_uuid, identities.c.service, identities.c.external_id).where(
-            identities.c.account_id == account_id,
-            values_in(connection, identities.c.customer_uuid, customer_uuids),
-        )
-    )
-    for row in rows:
-        found[row.customer_uuid][row.service] = display_external_id(row.service, row.external_id)
+        _IDENTITIES_QUERIES[connection.dialect.name],
+        {"account_id": account_id, "uuids": list(customer_uuids)},
+    ).all()
+    for customer_uuid, service, external_id in rows:
+        found[customer_uuid][service] = display_external_id(service, external_id)
     return found
 
 
