@@ -20,6 +20,7 @@ from patron.api.graphql import wallets as wallet_api
 from patron.api.graphql import webhooks as webhook_api
 from patron.api.graphql.context import Context
 from patron.api.graphql.fastpath import FastReads
+from patron.api.graphql.fastpath.fields import TYPES
 from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.relay import (
     Node,
@@ -277,7 +278,7 @@ class PatronSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> PatronSchema:
-    fast_reads = FastReads() if settings.fast_reads else None
+    fast_reads = FastReads(TYPES) if settings.fast_reads else None
     extensions = standard_extensions(settings)
     if fast_reads is not None:
         extensions.append(fast_reads.extension())

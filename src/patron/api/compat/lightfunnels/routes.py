@@ -23,7 +23,12 @@ def lightfunnels_routes(patron: Patron) -> list[BaseRoute]:
             autocommit=reader is None,
         )
 
+    schema = build_schema(patron.settings)
     endpoint = graphql_endpoint(
-        patron, build_schema(patron.settings), credentials=bearer_token, context=context
+        patron,
+        schema,
+        credentials=bearer_token,
+        context=context,
+        fast_reads=schema.fast_reads,
     )
     return [Route(PATH, endpoint, methods=["POST"])]

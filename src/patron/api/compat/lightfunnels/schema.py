@@ -7,6 +7,7 @@ function and map the result. Domain errors become GraphQL errors in the shared e
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NewType
 
@@ -25,6 +26,7 @@ from patron.api.compat.lightfunnels.leniency import PAGE_SIZE, Leniency
 from patron.api.compat.lightfunnels.query import parse_query
 from patron.api.compat.lightfunnels.timestamps import formatted
 from patron.api.graphql.context import Context as RequestContext
+from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.scalars import DecimalScalar
 from patron.core.clock import utcnow
@@ -76,12 +78,12 @@ class Node:
     id: strawberry.ID
 
 
-def _location(customer: CustomerModel) -> str | None:
+def location_of(customer: CustomerModel) -> str | None:
     parts = [part for part in (customer.city, customer.region, customer.country) if part]
     return ", ".join(parts) or None
 
 
-def _avatar(email: str | None) -> str:
+def avatar_url(email: str | None) -> str:
     digest = hashlib.md5((email or "").strip().lower().encode(), usedforsecurity=False)
     return GRAVATAR + digest.hexdigest()
 
@@ -111,10 +113,10 @@ class Customer(Node):
             first_name=customer.first_name,
             last_name=customer.last_name,
             full_name=customer.display_name,
-            avatar=_avatar(customer.email),
+            avatar=avatar_url(customer.email),
             accepts_marketing=customer.accepts_marketing,
             notes=customer.notes,
-            location=_location(customer),
+            location=location_of(customer),
             model=customer,
         )
 
@@ -163,6 +165,54 @@ def _page_size(first: Any) -> int:
     return size
 
 
+@dataclass(frozen=True, slots=True)
+class CustomersPage:
+    """One page of ``customers``, as both the resolver and the fast path read it."""
+
+    customers: list[CustomerModel]
+    cursors: list[str]
+    has_next: bool
+    has_previous: bool
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.cursors[0] if self.cursors else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+
+def customers_page(
+    context: RequestContext, query: str, first: Any, after: str | None
+) -> CustomersPage:
+    try:
+        size = _page_size(first)
+    except ValueError as error:
+        raise InvalidInput(str(error), field="first") from None
+    parsed = parse_query(query)
+    position = decode_cursor(after, parsed.order_by)
+    page = search.search_customers(
+        context.connection(),
+        context.principal,
+        search.CustomerSearch(
+            order_by=parsed.order_by,
+            descending=parsed.descending,
+            words=parsed.words,
+            terms=parsed.terms,
+            after=position,
+            limit=size,
+        ),
+    )
+    context.seen_contacts.update(dict.fromkeys(customer.uuid for customer in page.customers))
+    return CustomersPage(
+        customers=page.customers,
+        cursors=[encode_cursor(key) for key in page.keys],
+        has_next=page.has_next,
+        has_previous=position is not None,
+    )
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -176,37 +226,18 @@ class Query:
         first: PageSize | None = None,
         after: str | None = None,
     ) -> CustomerConnection:
-        try:
-            size = _page_size(first)
-        except ValueError as error:
-            raise InvalidInput(str(error), field="first") from None
-        parsed = parse_query(query)
-        position = decode_cursor(after, parsed.order_by)
-        context = info.context
-        page = search.search_customers(
-            context.connection(),
-            context.principal,
-            search.CustomerSearch(
-                order_by=parsed.order_by,
-                descending=parsed.descending,
-                words=parsed.words,
-                terms=parsed.terms,
-                after=position,
-                limit=size,
-            ),
-        )
-        context.seen_contacts.update(dict.fromkeys(customer.uuid for customer in page.customers))
+        page = customers_page(info.context, query, first, after)
         edges = [
-            CustomerEdge(node=Customer.of(customer), cursor=encode_cursor(key))
-            for customer, key in zip(page.customers, page.keys, strict=True)
+            CustomerEdge(node=Customer.of(customer), cursor=cursor)
+            for customer, cursor in zip(page.customers, page.cursors, strict=True)
         ]
         return CustomerConnection(
             edges=edges,
             page_info=PageInfo(
-                end_cursor=edges[-1].cursor if edges else None,
+                end_cursor=page.end_cursor,
                 has_next_page=page.has_next,
-                start_cursor=edges[0].cursor if edges else None,
-                has_previous_page=position is not None,
+                start_cursor=page.start_cursor,
+                has_previous_page=page.has_previous,
             ),
         )
 
@@ -291,21 +322,34 @@ class Mutation:
 
 
 class LightfunnelsSchema(strawberry.Schema):
+    fast_reads: FastReads | None = None
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Client errors are answers, not incidents; unexpected ones are logged by the executor."""
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
-    return LightfunnelsSchema(
+def build_schema(settings: Settings) -> LightfunnelsSchema:
+    # Imported here: the fast path's fields read this module's types and page.
+    from patron.api.compat.lightfunnels.fast import TYPES
+
+    fast_reads = FastReads(TYPES, cache_size=256) if settings.fast_reads else None
+    extensions = [Leniency, *standard_extensions(settings, cache_size=256)]
+    if fast_reads is not None:
+        extensions.append(fast_reads.extension())
+    schema = LightfunnelsSchema(
         query=Query,
         mutation=Mutation,
         types=[Customer],
         scalar_overrides={Decimal: DecimalScalar},
         config=StrawberryConfig(auto_camel_case=False, scalar_map={PageSize: PageSizeScalar}),
-        extensions=[Leniency, *standard_extensions(settings, cache_size=256)],
+        extensions=extensions,
     )
+    if fast_reads is not None:
+        fast_reads.bind(schema._schema)
+        schema.fast_reads = fast_reads
+    return schema
 
 
 def printed_schema(settings: Settings | None = None) -> str:

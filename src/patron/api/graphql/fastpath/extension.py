@@ -23,6 +23,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from patron.api.graphql.context import Context
+from patron.api.graphql.fastpath.fields import Types
 from patron.api.graphql.fastpath.plan import Plan, compile_plan
 from patron.api.graphql.fastpath.run import CompleteColumn, Run, Unanswerable
 from patron.core.errors import DomainError
@@ -55,7 +56,8 @@ class _Compiled:
 class FastReads:
     """The plans of one schema (an LRU per query text and operation name) and their counts."""
 
-    def __init__(self, cache_size: int = 512) -> None:
+    def __init__(self, types: Types, cache_size: int = 512) -> None:
+        self.types = types
         self.cache_size = cache_size
         self.counts = FastReadCounts()
         self._schema: GraphQLSchema | None = None
@@ -144,7 +146,8 @@ class FastReads:
         )
         if isinstance(coerced, list):
             raise Unanswerable("variables the normal executor reports")
-        return Run(schema, compiled.plan, context, coerced, compiled.completers).data()
+        run = Run(schema, compiled.plan, context, coerced, compiled.completers, self.types)
+        return run.data()
 
     def _compiled(self, schema: GraphQLSchema, execution: ExecutionContext) -> _Compiled:
         # Keyed as the request names it: what the client sent, not the name Strawberry reads
@@ -157,7 +160,7 @@ class FastReads:
                 self._plans.move_to_end(key)
                 return found
         document = execution.graphql_document
-        plan = None if document is None else compile_plan(schema, document, key[1])
+        plan = None if document is None else compile_plan(schema, document, key[1], self.types)
         compiled = _Compiled(plan)
         with self._lock:
             self._plans[key] = compiled

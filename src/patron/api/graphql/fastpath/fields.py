@@ -250,7 +250,9 @@ CREDIT_ENTRY: dict[str, Field] = {
 
 # Per object type, the fields the fast path answers; any other field sends the whole
 # request to the normal executor.
-TYPES: dict[str, dict[str, Field]] = {
+Types = dict[str, dict[str, Field]]
+
+TYPES: Types = {
     "Query": {"account": Field(resolve=_account, type_name="Account")},
     "Account": ACCOUNT,
     "Contact": CONTACT,

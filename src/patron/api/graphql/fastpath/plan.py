@@ -28,7 +28,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FragmentDetails
 
-from patron.api.graphql.fastpath.fields import TYPES
+from patron.api.graphql.fastpath.fields import Types
 
 CONDITIONS = frozenset({"include", "skip"})
 TYPENAME = "__typename"
@@ -43,7 +43,7 @@ class Plan:
 
 
 def compile_plan(
-    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, types: Types
 ) -> Plan | None:
     """The plan of the named operation, or None when any of it is outside the subset."""
     operation = get_operation_ast(document, operation_name)
@@ -57,7 +57,7 @@ def compile_plan(
             if definition.variable_definitions or definition.directives:
                 return None
             fragments[definition.name.value] = definition
-    checker = _Checker(schema, fragments)
+    checker = _Checker(schema, fragments, types)
     if schema.query_type is None or not checker.supports(
         schema.query_type, operation.selection_set
     ):
@@ -67,9 +67,12 @@ def compile_plan(
 
 
 class _Checker:
-    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]):
+    def __init__(
+        self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], types: Types
+    ):
         self.schema = schema
         self.fragments = fragments
+        self.types = types
         self.entered: list[str] = []  # fragments being checked: a cycle is not supported
 
     def supports(self, parent: GraphQLObjectType, selection_set: SelectionSetNode) -> bool:
@@ -94,7 +97,7 @@ class _Checker:
         name = node.name.value
         if name == TYPENAME:
             return node.selection_set is None and not node.arguments
-        field = TYPES.get(parent.name, {}).get(name)
+        field = self.types.get(parent.name, {}).get(name)
         definition = parent.fields.get(name)
         if field is None or definition is None:
             return False

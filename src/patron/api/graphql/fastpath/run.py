@@ -34,7 +34,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
-from patron.api.graphql.fastpath.fields import TYPES, Field
+from patron.api.graphql.fastpath.fields import Field, Types
 from patron.api.graphql.fastpath.plan import TYPENAME, Plan
 
 Complete = Callable[[Any], Any]
@@ -120,8 +120,10 @@ class Run:
         context: Context,
         variables: VariableValues,
         completers: dict[tuple[str, str], CompleteColumn],
+        types: Types,
     ) -> None:
         self.schema = schema
+        self.types = types
         self.plan = plan
         self.context = context
         self.principal: Principal = context.principal
@@ -155,7 +157,7 @@ class Run:
         name = details[0].node.name.value
         if name == TYPENAME:
             return [parent.name] * len(sources)
-        field = TYPES[parent.name][name]
+        field = self.types[parent.name][name]
         if field.attribute is not None:
             return self.completer(parent, name)(list(map(field.attribute, sources)))
         if field.get is not None:
