@@ -19,7 +19,7 @@ from patron.consumers.tables import (
 from patron.consumers.throttle import Rule
 from patron.core.clock import as_utc
 from patron.customers.models import Customer
-from patron.customers.repository import customer_from_row
+from patron.customers.repository import customer_from_row, customers_from_rows
 from patron.customers.tables import customers
 
 _c = customers.c
@@ -286,7 +286,7 @@ def consumer_window(
     rows = connection.execute(
         select(*_CUSTOMER_COLUMNS).where(*conditions).order_by(ordering).limit(size)
     ).all()
-    found = [customer_from_row(row) for row in rows]
+    found = customers_from_rows(rows)
     return found[::-1] if from_end else found
 
 
@@ -332,7 +332,7 @@ def customers_matching(
     if phone is not None:
         query = query.where(_c.phone == phone)
     rows = connection.execute(query.order_by(_c.number).limit(2)).all()
-    return [customer_from_row(row) for row in rows]
+    return customers_from_rows(rows)
 
 
 def customers_by_uuid(

@@ -35,8 +35,16 @@ _CUSTOMER_NAMES = tuple(column.name for column in _CUSTOMER_COLUMNS)
 
 def customer_from_row(row: Any) -> Customer:
     """A customer from a row of the customers table (any columns, in any order)."""
-    # One pass over the row by position: a row's attributes by name cost more than the rest.
-    return _customer(dict(zip(row._fields, row, strict=True)))
+    return customers_from_rows([row])[0]
+
+
+def customers_from_rows(rows: Sequence[Any]) -> list[Customer]:
+    """Customers from rows of one result: each row read once by position (a row's
+    attributes by name, or its field names asked row by row, cost more than the rest)."""
+    if not rows:
+        return []
+    names = rows[0]._fields
+    return [_customer(dict(zip(names, row, strict=True))) for row in rows]
 
 
 def _customer(values: dict[str, Any]) -> Customer:

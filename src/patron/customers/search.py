@@ -17,7 +17,7 @@ from patron.core.clock import as_utc
 from patron.core.errors import InvalidInput
 from patron.core.paging import MAX_PAGE
 from patron.customers.models import Customer, CustomerFilter
-from patron.customers.repository import customer_from_row, find_customers
+from patron.customers.repository import customers_from_rows, find_customers
 from patron.customers.tables import customers
 
 KeyValue = int | str | datetime
@@ -203,7 +203,7 @@ def search_customers(
         for row in page
     ]
     return CustomerPage(
-        customers=[customer_from_row(row) for row in page],
+        customers=customers_from_rows(page),
         keys=keys,
         has_next=len(rows) > search.limit,
     )

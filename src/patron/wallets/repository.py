@@ -41,8 +41,18 @@ _HELD = {CreditType.GLOBAL: wallets.c.global_held, CreditType.LOCAL: wallets.c.l
 
 
 def wallet_from_row(row: Any) -> Wallet:
-    # One pass over the row by position: a row's attributes by name cost more than the rest.
-    values = dict(zip(row._fields, row, strict=True))
+    return wallets_from_rows([row])[0]
+
+
+def wallets_from_rows(rows: Sequence[Any]) -> list[Wallet]:
+    """Wallets from rows of one result, each read once by position."""
+    if not rows:
+        return []
+    names = rows[0]._fields
+    return [_wallet(dict(zip(names, row, strict=True))) for row in rows]
+
+
+def _wallet(values: dict[str, Any]) -> Wallet:
     synced = values["shopify_synced_at"]
     return Wallet(
         uuid=values["uuid"],
@@ -150,7 +160,7 @@ def wallets_by_uuids(connection: Connection, account_id: str, uuids: Sequence[st
     rows = connection.execute(
         select(wallets).where(wallets.c.account_id == account_id, wallets.c.uuid.in_(list(uuids)))
     )
-    return [wallet_from_row(row) for row in rows]
+    return wallets_from_rows(rows.all())
 
 
 _WALLETS_OF_CUSTOMERS = {
@@ -171,8 +181,7 @@ def wallets_for_customers(
         _WALLETS_OF_CUSTOMERS[connection.dialect.name],
         {"account_id": account_id, "uuids": list(customer_uuids)},
     ).all()
-    found = (wallet_from_row(row) for row in rows)
-    return {wallet.customer_uuid: wallet for wallet in found}
+    return {wallet.customer_uuid: wallet for wallet in wallets_from_rows(rows)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,9 +54,9 @@ class _Callers:
         self.policy = token_policy(patron.settings)
 
     def merchant(
-        self, token: str, account_id: str | None, reader: Connection
+        self, token: str, account_id: str | None, reader: Connection | None
     ) -> tuple[Caller, Principal]:
-        principal = self.patron.authenticate(token, reader)
+        principal = self.patron.authenticate(token, reader, cached=reader is None)
         if account_id is not None and principal.account_id != account_id:
             raise HttpError(
                 401, "the API token belongs to another account", "UNAUTHENTICATED", _CHALLENGE
@@ -64,7 +64,7 @@ class _Callers:
         return Caller.MERCHANT, principal
 
     def consumer(
-        self, token: str, account_id: str | None, reader: Connection
+        self, token: str, account_id: str | None, reader: Connection | None
     ) -> tuple[Caller, Principal]:
         try:
             principal = consumers.authenticate(
@@ -76,7 +76,7 @@ class _Callers:
         return Caller.CONSUMER, principal
 
     def public(
-        self, account_id: str, client: str | None, reader: Connection
+        self, account_id: str, client: str | None, reader: Connection | None
     ) -> tuple[Caller, Principal]:
         principal = consumers.public_principal(self.patron.db, account_id, connection=reader)
         if principal is None:
@@ -85,7 +85,11 @@ class _Callers:
         return Caller.PUBLIC, principal
 
     def of(
-        self, token: str | None, account_id: str | None, client: str | None, reader: Connection
+        self,
+        token: str | None,
+        account_id: str | None,
+        client: str | None,
+        reader: Connection | None,
     ) -> tuple[Caller, Principal]:
         if token is None:
             assert account_id is not None
@@ -115,27 +119,34 @@ def loyaltydish_routes(patron: Patron) -> list[BaseRoute]:
         return _Presented(token, account_id, request.client.host if request.client else None)
 
     def context(asking: Asking[_Presented], reader: Connection | None) -> LoyaltydishContext:
+        # Without a reader: a known read, whose lookups open their own (a merchant's token
+        # may be answered from the principal cache) and whose reads need no transaction.
         who = asking.credentials
-        assert reader is not None  # no fast reads on this surface: always a read transaction
         caller, principal = callers.of(who.token, who.account_id, who.client, reader)
         return LoyaltydishContext(
             db=patron.db,
             principal=principal,
             request_id=asking.request_id,
             _connection=reader,
+            autocommit=reader is None,
             caller=caller,
             policy=callers.policy,
             client_address=who.client,
         )
 
     merchant = graphql_endpoint(
-        patron, schema, credentials=lambda request: presented(request, None), context=context
+        patron,
+        schema,
+        credentials=lambda request: presented(request, None),
+        context=context,
+        fast_reads=schema.fast_reads,
     )
     public = graphql_endpoint(
         patron,
         schema,
         credentials=lambda request: presented(request, str(request.path_params["account"])),
         context=context,
+        fast_reads=schema.fast_reads,
     )
     return [
         Route(MERCHANT_PATH, merchant, methods=["POST"]),

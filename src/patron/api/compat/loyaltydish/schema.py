@@ -46,6 +46,7 @@ from patron.api.compat.loyaltydish.types import (
     UserGender,
     UserMerchantType,
 )
+from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.limits import standard_extensions
 from patron.consumers import service as consumers
 from patron.consumers.models import ConsumerQuery, ProfileChanges
@@ -91,7 +92,30 @@ def _consumers(
     last: int | None = None,
     before: str | None = None,
 ) -> IUserNodeConnection:
-    context = info.context
+    return consumers_connection(
+        info.context,
+        loyalty_id=loyalty_id,
+        phone_number_icontains=phone_number_icontains,
+        email_icontains=email_icontains,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+    )
+
+
+def consumers_connection(
+    context: LoyaltydishContext,
+    *,
+    loyalty_id: str | None = None,
+    phone_number_icontains: str | None = None,
+    email_icontains: str | None = None,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> IUserNodeConnection:
+    """The consumers page as the resolver and the fast path both answer it."""
     query = ConsumerQuery(
         loyalty_id=_filter(loyalty_id),
         phone_contains=_filter(phone_number_icontains),
@@ -439,14 +463,23 @@ class Mutation:
 
 
 class LoyaltydishSchema(strawberry.Schema):
+    fast_reads: FastReads | None = None
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Client errors are answers, not incidents; unexpected ones are logged by the executor."""
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
-    return LoyaltydishSchema(
+def build_schema(settings: Settings) -> LoyaltydishSchema:
+    # Imported here: the fast path's fields read this module's types and page.
+    from patron.api.compat.loyaltydish.fast import TYPES
+
+    fast_reads = FastReads(TYPES, cache_size=256) if settings.fast_reads else None
+    extensions = standard_extensions(settings, cache_size=256)
+    if fast_reads is not None:
+        extensions.append(fast_reads.extension())
+    schema = LoyaltydishSchema(
         query=Query,
         mutation=Mutation,
         types=[Node],
@@ -459,8 +492,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
                 ExpectedErrorType: ExpectedErrorTypeScalar,
             },
         ),
-        extensions=standard_extensions(settings, cache_size=256),
+        extensions=extensions,
     )
+    if fast_reads is not None:
+        fast_reads.bind(schema._schema)
+        schema.fast_reads = fast_reads
+    return schema
 
 
 def printed_schema(settings: Settings | None = None) -> str:

@@ -1,0 +1,129 @@
+"""LoyaltyDish ``consumers`` pages answered by the fast path: its fields, column-wise.
+
+The page is made by the same function as the resolver's (:func:`.schema.consumers_connection`)
+and its nodes by ``IUserNode.of``; the fast path reads their fields as the executor would,
+and answers ``pointsEarned`` for the whole page from the wallet loader at once. Any other
+field sends the request to the normal executor. The differential tests hold both to the
+same bytes.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter
+from typing import Any
+
+from strawberry.utils.str_converters import to_camel_case
+
+from patron.api.compat.loyaltydish.context import LoyaltydishContext
+from patron.api.compat.loyaltydish.schema import IUserNodeConnection, consumers_connection
+from patron.api.compat.loyaltydish.types import IUserNode
+from patron.api.graphql.context import Context
+from patron.api.graphql.fastpath.fields import Field, Types
+from patron.consumers import service as consumers
+from patron.wallets.models import CreditType
+
+
+def _consumers(request: Context, sources: list[Any], args: dict[str, Any]) -> list[Any]:
+    context = _dialect(request)
+    return [
+        consumers_connection(
+            context,
+            loyalty_id=args.get("loyaltyId"),
+            phone_number_icontains=args.get("phoneNumber_Icontains"),
+            email_icontains=args.get("email_Icontains"),
+            first=args.get("first"),
+            after=args.get("after"),
+            last=args.get("last"),
+            before=args.get("before"),
+        )
+        for _ in sources
+    ]
+
+
+def _items(name: str, type_name: str) -> Field:
+    read = attrgetter(name)
+
+    def resolve(_context: Any, sources: list[Any], _args: dict[str, Any]) -> list[Any]:
+        return [read(source) for source in sources]
+
+    return Field(resolve=resolve, type_name=type_name)
+
+
+def _dialect(context: Context) -> LoyaltydishContext:
+    assert isinstance(context, LoyaltydishContext)  # this schema runs with its own context
+    return context
+
+
+def _total_count(
+    request: Context, pages: list[IUserNodeConnection], _args: dict[str, Any]
+) -> list[Any]:
+    context = _dialect(request)
+    return [
+        consumers.count_consumers(context.connection(), context.reader(), page.query)
+        for page in pages
+    ]
+
+
+def _points_earned(request: Context, nodes: list[IUserNode], _args: dict[str, Any]) -> list[Any]:
+    context = _dialect(request)
+    loader = context.wallet_by_customer()
+    unit = int(10**context.principal.points_precision)
+    points = []
+    for node in nodes:
+        wallet = loader.load(node.customer.uuid)
+        points.append(None if wallet is None else wallet.available(CreditType.LOCAL) // unit)
+    return points
+
+
+# IUserNode's plain fields, as Strawberry names them (camel case of the Python name).
+_NODE_ATTRIBUTES = (
+    "id",
+    "pk",
+    "email",
+    "firstname",
+    "lastname",
+    "phone_number",
+    "birthday",
+    "gender",
+    "country",
+    "city",
+    "street",
+    "zip_code",
+    "address",
+    "picture",
+    "loyalty_id",
+    "secondary_email",
+    "extra_info",
+    "entity_source",
+    "entity_source_id",
+    "user_type",
+    "active",
+    "archived",
+    "verified",
+    "deleted_at",
+    "created_at",
+    "updated_at",
+)
+
+TYPES: Types = {
+    "Query": {"consumers": Field(resolve=_consumers, type_name="IUserNodeConnection")},
+    "IUserNodeConnection": {
+        "edges": _items("edges", "IUserNodeEdge"),
+        "pageInfo": _items("page_info", "PageInfo"),
+        "totalCount": Field(resolve=_total_count),
+    },
+    "IUserNodeEdge": {
+        "node": _items("node", "IUserNode"),
+        "cursor": Field(attribute=attrgetter("cursor")),
+    },
+    "PageInfo": {
+        "hasNextPage": Field(attribute=attrgetter("has_next_page")),
+        "hasPreviousPage": Field(attribute=attrgetter("has_previous_page")),
+        "startCursor": Field(attribute=attrgetter("start_cursor")),
+        "endCursor": Field(attribute=attrgetter("end_cursor")),
+    },
+    "IUserNode": {
+        **{to_camel_case(name): Field(attribute=attrgetter(name)) for name in _NODE_ATTRIBUTES},
+        "pointsEarned": Field(resolve=_points_earned),
+    },
+}
