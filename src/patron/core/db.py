@@ -131,6 +131,15 @@ class Database:
             yield connection
 
     @contextmanager
+    def read_latest(self) -> Iterator[Connection]:
+        """A read without a transaction: each statement sees the latest commit, and no BEGIN
+        or COMMIT round trip is paid. For reads of one statement (or whose statements need
+        not see one snapshot)."""
+        with self.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on any exception."""
         with self._writer_gate, self.engine.connect() as connection:

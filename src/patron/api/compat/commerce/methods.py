@@ -90,7 +90,7 @@ def find(db: Database, principal: Principal, body: dict[str, Any]) -> dict[str, 
         first=_optional_int(body, "first"),
     )
     fields = _fields(body)
-    with db.read() as connection:
+    with db.read_latest() as connection:
         found = service.find_contact_persons(connection, principal, query)
     return {"status": "ok", "contacts": [contact(person, fields) for person in found]}
 
@@ -99,7 +99,7 @@ def get(db: Database, principal: Principal, body: dict[str, Any]) -> dict[str, A
     obj(body, "request", allowed=("id", "fields"))
     person_id = integer(required(body, "id"), "id")
     fields = _fields(body)
-    with db.read() as connection:
+    with db.read_latest() as connection:
         try:
             found = service.get_contact_person(connection, principal, person_id)
         except ContactPersonNotFound:
@@ -110,7 +110,7 @@ def get(db: Database, principal: Principal, body: dict[str, Any]) -> dict[str, A
 def count(db: Database, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     obj(body, "request", allowed=("conditions",))
     conditions = _conditions(body)
-    with db.read() as connection:
+    with db.read_latest() as connection:
         counted = service.count_contact_persons(connection, principal, conditions)
     return {"status": "ok", "count": counted}
 
