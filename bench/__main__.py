@@ -92,7 +92,7 @@ def _peer_section(
         "operations": {key: asdict(value) for key, value in peer_run.operations.items()},
         "comparison": [row.as_dict() for row in rows],
         "setting_differences": differences,
-        "files": options.peer,
+        "files": options.peer + "/",  # beside this file: the harness's output and logs
     }
 
 

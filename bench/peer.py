@@ -61,7 +61,7 @@ def preflight(name: str, peer_dir: Path) -> Path:
     missing = [tool for tool in ("node", "npm", "bash") if shutil.which(tool) is None]
     if missing:
         raise PeerUnavailable(
-            f"--peer {name}: {' and '.join(missing)} not found on PATH (Node.js 20+ with npm)"
+            f"--peer {name}: {', '.join(missing)} not found on PATH (Node.js 20+ with npm)"
         )
     return script
 
@@ -283,8 +283,8 @@ def run_harness(
             for line in process.stdout:
                 sink.write(line)
                 sink.flush()
-                if line.startswith("["):  # run.sh's timestamped progress lines
-                    say("  " + line.rstrip())
+                if line.startswith("["):  # run.sh's progress, after its own timestamp
+                    say("  " + line.rstrip().split("] ", 1)[-1])
             code = process.wait()
         finally:
             _stop(process)
