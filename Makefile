@@ -6,6 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint bench schema clean
 
+# `make bench` passes ARGS to `python -m bench`: make bench ARGS="--peer vendure --stores sqlite".
+# make takes `--peer` for one of its own options, so the bare `make bench --peer vendure` cannot
+# work; after `--` the words are handed on too: make bench -- --peer vendure --contacts 2000.
+ARGS ?=
+ifeq (bench,$(firstword $(MAKECMDGOALS)))
+BENCH_GOALS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+ifneq ($(BENCH_GOALS),)
+$(eval $(BENCH_GOALS):;@:)
+endif
+endif
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -26,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS) $(BENCH_GOALS)
 
 schema: $(STAMP)
 	$(BIN)/patron schema > schema/native.graphql

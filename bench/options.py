@@ -26,6 +26,8 @@ OPERATIONS = CORE_OPERATIONS + MORE_OPERATIONS
 # writer at a time, a tenth of it (the rate is what to compare).
 DEFAULT_LOTS = {"postgresql": 1_000_000, "sqlite": 100_000}
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# Other servers whose own harness `--peer` runs after Patron's stores (bench/peer.py).
+PEERS = ("vendure",)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Options:
     server_env: dict[str, str] = field(default_factory=dict)
     results_dir: Path = RESULTS_DIR
     note: str = ""
+    peer: str | None = None
+    peer_dir: Path | None = None
 
 
 def _choices(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
@@ -189,9 +193,25 @@ def parse(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
+        "--peer",
+        choices=PEERS,
+        default=None,
+        help="after Patron's stores, run the peer's own harness with the same wrk settings and "
+        "contact count and compare list, get and create (Vendure: needs node and npm; its npm "
+        "install is kept in <results-dir>/.vendure-cache)",
+    )
+    parser.add_argument(
+        "--peer-dir",
+        type=Path,
+        default=None,
+        help="the peer's harness directory (default: ../shared/peers/<peer> from the project root)",
+    )
+    parser.add_argument(
         "--note", default="", help="kept with the results, e.g. what else ran on the machine"
     )
     args = parser.parse_args(argv)
+    if args.peer_dir is not None and args.peer is None:
+        parser.error("--peer-dir needs --peer")
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
     return Options(
@@ -219,4 +239,6 @@ def parse(argv: list[str] | None = None) -> Options:
         server_env=dict(args.server_env),
         results_dir=args.results_dir,
         note=args.note,
+        peer=args.peer,
+        peer_dir=args.peer_dir,
     )
