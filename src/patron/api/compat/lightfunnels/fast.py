@@ -12,7 +12,7 @@ from typing import Any
 
 from patron.accounts.principal import Principal
 from patron.api.compat.lightfunnels.cursors import encode_id
-from patron.api.compat.lightfunnels.schema import (
+from patron.api.compat.lightfunnels.pages import (
     CustomersPage,
     avatar_url,
     customers_page,

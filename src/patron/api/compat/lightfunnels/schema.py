@@ -6,8 +6,6 @@ function and map the result. Domain errors become GraphQL errors in the shared e
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NewType
 
@@ -17,47 +15,37 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from patron.api.compat.lightfunnels.cursors import (
-    decode_cursor,
     decode_id,
-    encode_cursor,
     encode_id,
 )
+from patron.api.compat.lightfunnels.fast import TYPES
 from patron.api.compat.lightfunnels.leniency import PAGE_SIZE, Leniency
-from patron.api.compat.lightfunnels.query import parse_query
+from patron.api.compat.lightfunnels.pages import (
+    avatar_url,
+    customers_page,
+    location_of,
+    page_size_value,
+)
 from patron.api.compat.lightfunnels.timestamps import formatted
 from patron.api.graphql.context import Context as RequestContext
 from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.scalars import DecimalScalar
 from patron.core.clock import utcnow
-from patron.core.errors import InvalidInput, NotFound
+from patron.core.errors import NotFound
 from patron.core.money import from_minor
-from patron.core.paging import MAX_PAGE
 from patron.core.settings import Settings
 from patron.customers import search
 from patron.customers import service as customer_service
 from patron.customers.models import Customer as CustomerModel
 from patron.customers.models import CustomerChanges, NewCustomer
 
-DEFAULT_PAGE = 25
-GRAVATAR = "//www.gravatar.com/avatar/"
-
 PageSize = NewType("PageSize", object)
-
-
-def _page_size_value(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
-    raise ValueError("first must be a whole number")
 
 
 def _page_size_literal(node: ValueNode, _variables: Any = None) -> Any:
     if isinstance(node, IntValueNode | StringValueNode):
-        return _page_size_value(
-            node.value if isinstance(node, StringValueNode) else int(node.value)
-        )
+        return page_size_value(node.value if isinstance(node, StringValueNode) else int(node.value))
     raise ValueError("first must be a whole number")
 
 
@@ -65,7 +53,7 @@ PageSizeScalar = strawberry.scalar(
     name=PAGE_SIZE,
     description='A number of items: an Int, or a String of digits ("10").',
     serialize=int,
-    parse_value=_page_size_value,
+    parse_value=page_size_value,
     parse_literal=_page_size_literal,
 )
 
@@ -76,16 +64,6 @@ Context = Info[RequestContext, None]
 @strawberry.interface(description="An object with a global id.")
 class Node:
     id: strawberry.ID
-
-
-def location_of(customer: CustomerModel) -> str | None:
-    parts = [part for part in (customer.city, customer.region, customer.country) if part]
-    return ", ".join(parts) or None
-
-
-def avatar_url(email: str | None) -> str:
-    digest = hashlib.md5((email or "").strip().lower().encode(), usedforsecurity=False)
-    return GRAVATAR + digest.hexdigest()
 
 
 @strawberry.type(description="A person who buys.")
@@ -156,61 +134,6 @@ class PageInfo:
 class CustomerConnection:
     edges: list[CustomerEdge]
     page_info: PageInfo = strawberry.field(name="pageInfo")
-
-
-def _page_size(first: Any) -> int:
-    size = DEFAULT_PAGE if first is None else _page_size_value(first)
-    if not 1 <= size <= MAX_PAGE:
-        raise InvalidInput(f"first must be between 1 and {MAX_PAGE}, got {size}", field="first")
-    return size
-
-
-@dataclass(frozen=True, slots=True)
-class CustomersPage:
-    """One page of ``customers``, as both the resolver and the fast path read it."""
-
-    customers: list[CustomerModel]
-    cursors: list[str]
-    has_next: bool
-    has_previous: bool
-
-    @property
-    def start_cursor(self) -> str | None:
-        return self.cursors[0] if self.cursors else None
-
-    @property
-    def end_cursor(self) -> str | None:
-        return self.cursors[-1] if self.cursors else None
-
-
-def customers_page(
-    context: RequestContext, query: str, first: Any, after: str | None
-) -> CustomersPage:
-    try:
-        size = _page_size(first)
-    except ValueError as error:
-        raise InvalidInput(str(error), field="first") from None
-    parsed = parse_query(query)
-    position = decode_cursor(after, parsed.order_by)
-    page = search.search_customers(
-        context.connection(),
-        context.principal,
-        search.CustomerSearch(
-            order_by=parsed.order_by,
-            descending=parsed.descending,
-            words=parsed.words,
-            terms=parsed.terms,
-            after=position,
-            limit=size,
-        ),
-    )
-    context.seen_contacts.update(dict.fromkeys(customer.uuid for customer in page.customers))
-    return CustomersPage(
-        customers=page.customers,
-        cursors=[encode_cursor(key) for key in page.keys],
-        has_next=page.has_next,
-        has_previous=position is not None,
-    )
 
 
 @strawberry.type
@@ -331,9 +254,6 @@ class LightfunnelsSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> LightfunnelsSchema:
-    # Imported here: the fast path's fields read this module's types and page.
-    from patron.api.compat.lightfunnels.fast import TYPES
-
     fast_reads = FastReads(TYPES, cache_size=256) if settings.fast_reads else None
     extensions = [Leniency, *standard_extensions(settings, cache_size=256)]
     if fast_reads is not None:

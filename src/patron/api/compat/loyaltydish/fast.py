@@ -14,8 +14,8 @@ from typing import Any
 
 from strawberry.utils.str_converters import to_camel_case
 
+from patron.api.compat.loyaltydish.consumers_page import IUserNodeConnection, consumers_connection
 from patron.api.compat.loyaltydish.context import LoyaltydishContext
-from patron.api.compat.loyaltydish.schema import IUserNodeConnection, consumers_connection
 from patron.api.compat.loyaltydish.types import IUserNode
 from patron.api.graphql.context import Context
 from patron.api.graphql.fastpath.fields import Field, Types

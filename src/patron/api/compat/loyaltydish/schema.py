@@ -19,10 +19,16 @@ from strawberry.types import ExecutionContext
 
 from patron.accounts.principal import Principal
 from patron.api.compat.loyaltydish import auth, ids
+from patron.api.compat.loyaltydish.consumers_page import (
+    IUserNodeConnection,
+    consumers_connection,
+    empty_as_none,
+)
 from patron.api.compat.loyaltydish.context import Caller, LoyaltydishContext
 from patron.api.compat.loyaltydish.countries import UserCountry
 from patron.api.compat.loyaltydish.errors import expected_errors
-from patron.api.compat.loyaltydish.paging import PageInfo, Slice
+from patron.api.compat.loyaltydish.fast import TYPES
+from patron.api.compat.loyaltydish.paging import Slice
 from patron.api.compat.loyaltydish.types import (
     Context,
     CreditKind,
@@ -32,7 +38,6 @@ from patron.api.compat.loyaltydish.types import (
     GenericScalar,
     GenericScalarScalar,
     IUserNode,
-    IUserNodeEdge,
     JSONString,
     JSONStringScalar,
     Node,
@@ -49,7 +54,7 @@ from patron.api.compat.loyaltydish.types import (
 from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.limits import standard_extensions
 from patron.consumers import service as consumers
-from patron.consumers.models import ConsumerQuery, ProfileChanges
+from patron.consumers.models import ProfileChanges
 from patron.core.errors import DomainError, Forbidden, NotFound
 from patron.core.money import from_minor
 from patron.core.settings import Settings
@@ -61,23 +66,6 @@ from patron.orders.stamps.models import StampProgram, StampProgramCommand
 from patron.wallets import ledger
 
 # Consumers
-
-
-def _filter(value: str | None) -> str | None:
-    """django-filter ignores an empty filter value: so does the dialect."""
-    return value if value else None
-
-
-@strawberry.type
-class IUserNodeConnection:
-    page_info: PageInfo
-    edges: list[IUserNodeEdge | None]
-    query: strawberry.Private[ConsumerQuery]
-
-    @strawberry.field(description="How many consumers the filters match.")
-    def total_count(self, info: Context) -> int | None:
-        context = info.context
-        return consumers.count_consumers(context.connection(), context.reader(), self.query)
 
 
 def _consumers(
@@ -101,49 +89,6 @@ def _consumers(
         after=after,
         last=last,
         before=before,
-    )
-
-
-def consumers_connection(
-    context: LoyaltydishContext,
-    *,
-    loyalty_id: str | None = None,
-    phone_number_icontains: str | None = None,
-    email_icontains: str | None = None,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
-) -> IUserNodeConnection:
-    """The consumers page as the resolver and the fast path both answer it."""
-    query = ConsumerQuery(
-        loyalty_id=_filter(loyalty_id),
-        phone_contains=_filter(phone_number_icontains),
-        email_contains=_filter(email_icontains),
-        first=first,
-        last=last,
-        after=ids.user_cursor_number(after, field="after") if after else None,
-        before=ids.user_cursor_number(before, field="before") if before else None,
-    )
-    page = consumers.find_consumers(context.connection(), context.reader(), query)
-    uuids = [customer.uuid for customer in page.customers]
-    context.wallet_by_customer().expect(uuids)
-    context.profiles().expect(uuids)
-    context.stamp_cards().expect(uuids)
-    edges: list[IUserNodeEdge | None] = [
-        IUserNodeEdge(node=IUserNode.of(customer), cursor=ids.user_cursor(customer.number))
-        for customer in page.customers
-    ]
-    numbers = [customer.number for customer in page.customers]
-    return IUserNodeConnection(
-        page_info=PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=page.has_previous,
-            start_cursor=ids.user_cursor(numbers[0]) if numbers else None,
-            end_cursor=ids.user_cursor(numbers[-1]) if numbers else None,
-        ),
-        edges=edges,
-        query=query,
     )
 
 
@@ -187,9 +132,9 @@ def _promotions(
     customer = consumers.find_consumer(
         context.connection(),
         principal,
-        loyalty_id=_filter(consumer_loyalty_id),
-        email=_filter(consumer_email),
-        phone=_filter(consumer_phone_number),
+        loyalty_id=empty_as_none(consumer_loyalty_id),
+        email=empty_as_none(consumer_email),
+        phone=empty_as_none(consumer_phone_number),
     )
     store = ids.uuid_of(ids.STORE, store_id, field="storeId") if store_id else None
     found = promotion_service.available_promotions(
@@ -472,9 +417,6 @@ class LoyaltydishSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> LoyaltydishSchema:
-    # Imported here: the fast path's fields read this module's types and page.
-    from patron.api.compat.loyaltydish.fast import TYPES
-
     fast_reads = FastReads(TYPES, cache_size=256) if settings.fast_reads else None
     extensions = standard_extensions(settings, cache_size=256)
     if fast_reads is not None:
