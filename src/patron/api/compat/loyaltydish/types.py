@@ -21,8 +21,8 @@ from patron.api.compat.loyaltydish.context import LoyaltydishContext
 from patron.api.compat.loyaltydish.countries import COUNTRY_CODES, UserCountry
 from patron.api.compat.loyaltydish.paging import PageInfo, Slice
 from patron.api.enums import renamed
-from patron.consumers import service as consumers
 from patron.core.money import from_minor
+from patron.customers.consumers import service as consumers
 from patron.customers.models import Customer
 from patron.orders.models import Order
 from patron.orders.promotions.models import Promotion, Reward
