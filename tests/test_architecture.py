@@ -148,11 +148,6 @@ MAX_MODULE_LINES = 800
 FRONT_DOOR_EXCEPTIONS: dict[tuple[str, str], str] = {
     # Contact persons come with their customer's number in the same statement.
     ("contact_persons/repository.py", "patron.customers.tables"): "one join for the number",
-    # Who qualifies for a promotion is one statement over customers, wallets and lots
-    # (pinned by test_query_count) until those domains offer subqueries to compose it.
-    ("orders/promotions/repository.py", "patron.customers.tables"): "audience in one statement",
-    ("orders/promotions/repository.py", "patron.wallets.lot_tables"): "audience in one statement",
-    ("orders/promotions/repository.py", "patron.wallets.tables"): "audience in one statement",
 }
 
 
