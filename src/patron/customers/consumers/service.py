@@ -36,7 +36,6 @@ from patron.customers import validation
 from patron.customers.consumers import passwords, repository, throttle, tokens
 from patron.customers.consumers.models import (
     MERCHANT_TYPES,
-    USER_TYPES,
     AccessClaims,
     ConsumerPage,
     ConsumerProfile,
@@ -238,7 +237,9 @@ def _check_registration(
     problems: list[DomainError] = []
     user_type = "CONSUMER"
     try:
-        user_type = _choice(registration.user_type, USER_TYPES, names.get("user_type", "userType"))
+        user_type = _choice(
+            registration.user_type, validation.USER_TYPES, names.get("user_type", "userType")
+        )
     except DomainError as error:
         problems.append(error)
     merchant_type = None
