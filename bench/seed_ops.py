@@ -80,8 +80,8 @@ def create_contact_persons(
 
 def register_consumers(db: Database, tenant: Tenant, count: int, tag: str) -> list[str]:
     """``count`` consumers who can sign in: "email password" lines for the wrk script."""
-    from patron.consumers import service as consumers
-    from patron.consumers.models import Registration, TokenPolicy
+    from patron.customers.consumers import service as consumers
+    from patron.customers.consumers.models import Registration, TokenPolicy
 
     lines = []
     for number in range(count):

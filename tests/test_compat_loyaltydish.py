@@ -17,11 +17,11 @@ from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType
 from sqlalchemy import event
 
 from patron.api.compat.loyaltydish.schema import build_schema, printed_schema
-from patron.consumers import service as consumers
-from patron.consumers.models import ProfileChanges
 from patron.core.db import Database
 from patron.core.settings import Settings
 from patron.customers import service as customers
+from patron.customers.consumers import service as consumers
+from patron.customers.consumers.models import ProfileChanges
 from patron.customers.models import CustomerChanges, NewCustomer
 from patron.orders import service as orders
 from patron.orders.models import OrderCommand

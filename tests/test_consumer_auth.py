@@ -14,19 +14,19 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
-from patron.consumers import service as consumers
-from patron.consumers import throttle, tokens
-from patron.consumers.models import Registration, TokenPolicy
-from patron.consumers.tables import (
-    consumer_login_failures,
-    consumer_refresh_tokens,
-    consumer_signing_keys,
-)
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import Forbidden
 from patron.core.settings import Settings
 from patron.customers import service as customers
+from patron.customers.consumers import service as consumers
+from patron.customers.consumers import throttle, tokens
+from patron.customers.consumers.models import Registration, TokenPolicy
+from patron.customers.consumers.tables import (
+    consumer_login_failures,
+    consumer_refresh_tokens,
+    consumer_signing_keys,
+)
 from patron.customers.models import NewCustomer
 from patron.customers.tables import customers as customers_table
 from tests.support.client import Api

@@ -17,9 +17,9 @@ import pytest
 from patron.api.compat.loyaltydish.context import Caller, LoyaltydishContext
 from patron.api.compat.loyaltydish.schema import LoyaltydishSchema, build_schema
 from patron.api.graphql.executor import execute
-from patron.consumers import service as consumers
 from patron.core.db import Database
 from patron.core.settings import Settings
+from patron.customers.consumers import service as consumers
 from tests.support.loyaltydish import POLICY, Consumer, sign_up
 from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 from tests.test_compat_loyaltydish import LIST_CUSTOMERS

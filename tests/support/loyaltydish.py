@@ -12,15 +12,15 @@ import httpx
 from sqlalchemy import Table, select, update
 
 from patron.accounts.tables import accounts
-from patron.consumers import service as consumers
-from patron.consumers.models import Registration, Session, TokenPolicy
-from patron.consumers.tables import (
+from patron.core.db import Database
+from patron.core.events import audit_events, outbox_events
+from patron.customers.consumers import service as consumers
+from patron.customers.consumers.models import Registration, Session, TokenPolicy
+from patron.customers.consumers.tables import (
     consumer_login_failures,
     consumer_profiles,
     consumer_refresh_tokens,
 )
-from patron.core.db import Database
-from patron.core.events import audit_events, outbox_events
 from patron.customers.tables import customers
 from patron.orders.stamps.tables import order_stamps, stamp_cards
 from patron.wallets.tables import credit_entries, wallets

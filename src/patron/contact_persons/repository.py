@@ -5,22 +5,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Subquery,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from patron.contact_persons.models import ContactPerson, ContactPersonConditions, OrderKey
 from patron.contact_persons.tables import contact_persons
 from patron.core.clock import as_utc
-from patron.customers.tables import customers
+from patron.customers import subqueries as customer_rows
 
-_ORDER_COLUMNS: dict[str, ColumnElement[Any]] = {
-    "id": contact_persons.c.id,
-    "customer": customers.c.number,
-    "name": contact_persons.c.name,
-    "phone": contact_persons.c.phone,
-    # NULLs sort differently on SQLite and PostgreSQL; an absent email sorts as "".
-    "email": func.coalesce(contact_persons.c.email, ""),
-    "note": contact_persons.c.note,
-}
+
+def _order_columns(owners: Subquery) -> dict[str, ColumnElement[Any]]:
+    return {
+        "id": contact_persons.c.id,
+        "customer": owners.c.number,
+        "name": contact_persons.c.name,
+        "phone": contact_persons.c.phone,
+        # NULLs sort differently on SQLite and PostgreSQL; an absent email sorts as "".
+        "email": func.coalesce(contact_persons.c.email, ""),
+        "note": contact_persons.c.note,
+    }
 
 
 def _from_row(row: Any) -> ContactPerson:
@@ -37,13 +49,14 @@ def _from_row(row: Any) -> ContactPerson:
     )
 
 
-def _select(account_id: str) -> Select[Any]:
-    """Contact persons of the account with their customer's number: one join, no N+1."""
+def _select(account_id: str, owners: Subquery) -> Select[Any]:
+    """Contact persons of the account with their customer's number (``owners``, the account's
+    customer numbers): one join, no N+1."""
     return (
         select(
             contact_persons.c.id,
             contact_persons.c.customer_uuid,
-            customers.c.number.label("customer_number"),
+            owners.c.number.label("customer_number"),
             contact_persons.c.name,
             contact_persons.c.phone,
             contact_persons.c.email,
@@ -51,28 +64,25 @@ def _select(account_id: str) -> Select[Any]:
             contact_persons.c.created_at,
             contact_persons.c.updated_at,
         )
-        .join(
-            customers,
-            (customers.c.account_id == contact_persons.c.account_id)
-            & (customers.c.uuid == contact_persons.c.customer_uuid),
-        )
+        .join(owners, owners.c.uuid == contact_persons.c.customer_uuid)
         .where(contact_persons.c.account_id == account_id)
     )
 
 
-def _filtered(query: Select[Any], conditions: ContactPersonConditions) -> Select[Any]:
+def _filtered(
+    query: Select[Any], owners: Subquery, conditions: ContactPersonConditions
+) -> Select[Any]:
     if conditions.customer is not None:
-        query = query.where(customers.c.number == conditions.customer)
+        query = query.where(owners.c.number == conditions.customer)
     if conditions.after is not None:
         query = query.where(contact_persons.c.id > conditions.after)
     return query
 
 
 def customer_uuid_for_number(connection: Connection, account_id: str, number: int) -> str | None:
+    owners = customer_rows.numbers(account_id)
     return connection.execute(
-        select(customers.c.uuid).where(
-            customers.c.account_id == account_id, customers.c.number == number
-        )
+        select(owners.c.uuid).where(owners.c.number == number)
     ).scalar_one_or_none()
 
 
@@ -83,8 +93,9 @@ def insert_contact_person(connection: Connection, values: dict[str, Any]) -> Non
 def get_contact_person(
     connection: Connection, account_id: str, contact_person_id: int
 ) -> ContactPerson | None:
+    owners = customer_rows.numbers(account_id)
     row = connection.execute(
-        _select(account_id).where(contact_persons.c.id == contact_person_id)
+        _select(account_id, owners).where(contact_persons.c.id == contact_person_id)
     ).first()
     return _from_row(row) if row else None
 
@@ -98,13 +109,14 @@ def find_contact_persons(
     limit: int,
     offset: int,
 ) -> list[ContactPerson]:
+    owners = customer_rows.numbers(account_id)
+    columns = _order_columns(owners)
     clauses = [
-        _ORDER_COLUMNS[part.key].desc() if part.descending else _ORDER_COLUMNS[part.key].asc()
-        for part in order
+        columns[part.key].desc() if part.descending else columns[part.key].asc() for part in order
     ]
     if not any(part.key == "id" for part in order):
         clauses.append(contact_persons.c.id.asc())
-    query = _filtered(_select(account_id), conditions).order_by(*clauses)
+    query = _filtered(_select(account_id, owners), owners, conditions).order_by(*clauses)
     rows = connection.execute(query.limit(limit).offset(offset))
     return [_from_row(row) for row in rows]
 
@@ -118,9 +130,8 @@ def count_contact_persons(
         .where(contact_persons.c.account_id == account_id)
     )
     if conditions.customer is not None:
-        owner = select(customers.c.uuid).where(
-            customers.c.account_id == account_id, customers.c.number == conditions.customer
-        )
+        owners = customer_rows.numbers(account_id)
+        owner = select(owners.c.uuid).where(owners.c.number == conditions.customer)
         query = query.where(contact_persons.c.customer_uuid.in_(owner))
     if conditions.after is not None:
         query = query.where(contact_persons.c.id > conditions.after)

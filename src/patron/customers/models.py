@@ -4,7 +4,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
+
+
+class ConnectedService(StrEnum):
+    """An external service a customer can be linked to and synced with."""
+
+    SHOPIFY = "SHOPIFY"
+    KLAVIYO = "KLAVIYO"
+    LIGHTSPEED = "LIGHTSPEED"
+    SALESFORCE = "SALESFORCE"
+
+
+class Gender(StrEnum):
+    FEMALE = "FEMALE"
+    MALE = "MALE"
+    OTHER = "OTHER"
+    UNSPECIFIED = "UNSPECIFIED"
+
+
+class UserType(StrEnum):
+    """A customer buying for themselves, or a merchant's user (who may sign consumers up)."""
+
+    CONSUMER = "CONSUMER"
+    MERCHANT = "MERCHANT"
+
+
+class Source(StrEnum):
+    """The sources a customer is known to come from (its ``source`` is free text; OTHER stands
+    for any other)."""
+
+    LOYALTYDISH = "LOYALTYDISH"
+    SHOPIFY = "SHOPIFY"
+    SALESFORCE = "SALESFORCE"
+    SPOTIFY = "SPOTIFY"
+    KLAVIYO = "KLAVIYO"
+    LIGHTSPEED = "LIGHTSPEED"
+    IMPORT = "IMPORT"
+    API = "API"
+    OTHER = "OTHER"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from patron.core import ids
 from patron.core.documents import check_document
 from patron.core.errors import InvalidInput
+from patron.customers.models import ConnectedService, Gender, UserType
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SHOPIFY_GID = re.compile(r"^gid://shopify/Customer/(\d{1,20})$")
@@ -19,9 +20,9 @@ _DIGITS = re.compile(r"^\d{1,20}$")
 
 is_uuid = ids.is_uuid
 
-SERVICES = ("SHOPIFY", "KLAVIYO", "LIGHTSPEED", "SALESFORCE")
-GENDERS = ("FEMALE", "MALE", "OTHER", "UNSPECIFIED")
-USER_TYPES = ("CONSUMER", "MERCHANT")
+SERVICES = tuple(service.value for service in ConnectedService)
+GENDERS = tuple(gender.value for gender in Gender)
+USER_TYPES = tuple(user_type.value for user_type in UserType)
 
 
 def email(value: str, *, field: str = "email") -> str:

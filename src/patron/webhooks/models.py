@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+
+
+class DeliveryStatus(StrEnum):
+    """Where the delivery of one event to one webhook stands; stored as the value."""
+
+    DELIVERED = "delivered"
+    RETRYING = "retrying"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +110,7 @@ class Subscription:
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
     webhook_uuid: str
-    status: str  # delivered | retrying | failed
+    status: str  # a DeliveryStatus value
     response_status: int | None
     latency_ms: int | None
     error: str | None

@@ -18,24 +18,19 @@ from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node
 from patron.api.graphql.wallets import Wallet
 from patron.customers import service as customer_service
-from patron.customers.models import Customer, CustomerChanges, NewCustomer
+from patron.customers.models import ConnectedService, Customer, CustomerChanges, NewCustomer
+from patron.customers.models import Gender as GenderModel
 from patron.customers.profile import PROFILE_FIELDS
 
-
-@strawberry.enum(description="External services a contact can be linked to and synced with.")
-class ConnectedServiceType(Enum):
-    SHOPIFY = "SHOPIFY"
-    KLAVIYO = "KLAVIYO"
-    LIGHTSPEED = "LIGHTSPEED"
-    SALESFORCE = "SALESFORCE"
-
-
-@strawberry.enum
-class Gender(Enum):
-    FEMALE = "FEMALE"
-    MALE = "MALE"
-    OTHER = "OTHER"
-    UNSPECIFIED = "UNSPECIFIED"
+# The customers' enums, declared once in customers.models, under the names this API gives them.
+strawberry.enum(
+    ConnectedService,
+    name="ConnectedServiceType",
+    description="External services a contact can be linked to and synced with.",
+)
+ConnectedServiceType = ConnectedService
+strawberry.enum(GenderModel, name="Gender")
+Gender = GenderModel
 
 
 @strawberry.type(description="A contact's ids in external systems.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
@@ -12,29 +11,16 @@ from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.core.errors import InvalidInput
 from patron.webhooks import service as webhook_service
-from patron.webhooks.models import NewWebhook, WebhookChanges, WebhookWithLog
+from patron.webhooks.events import WebhookEvent
+from patron.webhooks.models import DeliveryStatus, NewWebhook, WebhookChanges, WebhookWithLog
 
 MAX_GRACE_HOURS = 168
 
 
-@strawberry.enum(description="What a webhook can subscribe to.")
-class WebhookEvent(Enum):
-    CONTACT_CREATED = "CONTACT_CREATED"
-    CONTACT_UPDATED = "CONTACT_UPDATED"
-    CONTACT_DELETED = "CONTACT_DELETED"
-    REDEMPTION_CODE_CREATED = "REDEMPTION_CODE_CREATED"
-    REDEMPTION_CODE_REDEEMED = "REDEMPTION_CODE_REDEEMED"
-    WALLET_CREDIT_ADDED = "WALLET_CREDIT_ADDED"
-    WALLET_CREDIT_SPENT = "WALLET_CREDIT_SPENT"
-    WALLET_CREDIT_REMOVED = "WALLET_CREDIT_REMOVED"
-    WALLET_CREDIT_CONVERTED = "WALLET_CREDIT_CONVERTED"
-
-
-@strawberry.enum
-class WebhookDeliveryStatus(Enum):
-    DELIVERED = "delivered"
-    RETRYING = "retrying"
-    FAILED = "failed"
+# The webhooks' enums, declared once in the webhooks domain, under the names this API gives them.
+strawberry.enum(WebhookEvent, description="What a webhook can subscribe to.")
+strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
+WebhookDeliveryStatus = DeliveryStatus
 
 
 @strawberry.type(description="One event sent (or being sent) to one webhook.")

@@ -21,13 +21,12 @@ from sqlalchemy import (
 )
 
 from patron.core.clock import as_utc
-from patron.customers.tables import customers
+from patron.customers import subqueries as customer_rows
 from patron.orders.promotions.models import Audience, Promotion, Reward
 from patron.orders.promotions.tables import promotion_stores, promotions
 from patron.orders.repository import completed_orders_count
 from patron.orders.tables import stores
-from patron.wallets.lot_tables import credit_lots
-from patron.wallets.tables import wallets
+from patron.wallets import subqueries as wallet_figures
 
 
 def promotion_from_row(row: Any, store_uuids: Sequence[str] = ()) -> Promotion:
@@ -172,17 +171,6 @@ def available_for_customers(
     """
     if not customer_uuids:
         return {}, True
-    expired_points = (
-        select(func.coalesce(func.sum(credit_lots.c.remaining), 0))
-        .where(
-            credit_lots.c.account_id == account_id,
-            credit_lots.c.wallet_uuid == wallets.c.uuid,
-            credit_lots.c.credit_type == "LOCAL",
-            credit_lots.c.expires_at <= now,
-        )
-        .scalar_subquery()
-    )
-    points = func.coalesce(wallets.c.local_balance - wallets.c.local_held - expired_points, 0)
     store_found = (
         select(func.count())
         .select_from(stores)
@@ -191,24 +179,17 @@ def available_for_customers(
         if store_uuid is not None
         else literal(1)
     )
+    found_customers = customer_rows.birthday_months(account_id, customer_uuids)
+    owner = found_customers.c.uuid
     who = (
         select(
-            customers.c.uuid.label("customer_uuid"),
-            customers.c.birthday_month,
-            points.label("points"),
-            completed_orders_count(account_id, customers.c.uuid).label("orders_count"),
+            owner.label("customer_uuid"),
+            found_customers.c.birthday_month,
+            wallet_figures.points_available(account_id, owner, now).label("points"),
+            completed_orders_count(account_id, owner).label("orders_count"),
             store_found.label("store_found"),
         )
-        .select_from(
-            customers.outerjoin(
-                wallets,
-                and_(
-                    wallets.c.account_id == customers.c.account_id,
-                    wallets.c.customer_uuid == customers.c.uuid,
-                ),
-            )
-        )
-        .where(customers.c.account_id == account_id, customers.c.uuid.in_(list(customer_uuids)))
+        .select_from(found_customers)
         .subquery("who")
     )
     rules = [

@@ -11,10 +11,10 @@ import strawberry
 
 from patron.api.compat.loyaltydish.errors import expected_errors
 from patron.api.compat.loyaltydish.types import Context, ExpectedErrorType, GenericScalar
-from patron.consumers import service as consumers
-from patron.consumers.models import Registration
 from patron.core.clock import utcnow
 from patron.core.errors import DomainError
+from patron.customers.consumers import service as consumers
+from patron.customers.consumers.models import Registration
 
 # Core names of the signup's fields, as this dialect's arguments call them.
 REGISTER_FIELDS = {

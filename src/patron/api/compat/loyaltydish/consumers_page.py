@@ -8,8 +8,8 @@ from patron.api.compat.loyaltydish import ids
 from patron.api.compat.loyaltydish.context import LoyaltydishContext
 from patron.api.compat.loyaltydish.paging import PageInfo
 from patron.api.compat.loyaltydish.types import Context, IUserNode, IUserNodeEdge
-from patron.consumers import service as consumers
-from patron.consumers.models import ConsumerQuery
+from patron.customers.consumers import service as consumers
+from patron.customers.consumers.models import ConsumerQuery
 
 
 def empty_as_none(value: str | None) -> str | None:

@@ -7,9 +7,9 @@ from enum import Enum
 
 from patron.accounts.principal import Principal
 from patron.api.graphql.context import BatchLoader, Context
-from patron.consumers import service as consumers
-from patron.consumers.models import ConsumerProfile, TokenPolicy
 from patron.core.errors import Unauthenticated
+from patron.customers.consumers import service as consumers
+from patron.customers.consumers.models import ConsumerProfile, TokenPolicy
 from patron.orders import stores
 from patron.orders.models import Store
 from patron.orders.stamps import service as stamps

@@ -19,7 +19,7 @@ from patron.api.compat.loyaltydish.context import LoyaltydishContext
 from patron.api.compat.loyaltydish.types import IUserNode
 from patron.api.graphql.context import Context
 from patron.api.graphql.fastpath.fields import Field, Types
-from patron.consumers import service as consumers
+from patron.customers.consumers import service as consumers
 from patron.wallets.models import CreditType
 
 

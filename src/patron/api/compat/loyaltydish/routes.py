@@ -17,10 +17,10 @@ from patron.api.compat.loyaltydish.context import Caller, LoyaltydishContext
 from patron.api.compat.loyaltydish.schema import build_schema
 from patron.api.endpoint import Asking, Patron, graphql_endpoint
 from patron.api.http import HttpError, bearer_token
-from patron.consumers import service as consumers
-from patron.consumers.models import TokenPolicy
 from patron.core.errors import Unauthenticated
 from patron.core.settings import Settings
+from patron.customers.consumers import service as consumers
+from patron.customers.consumers.models import TokenPolicy
 
 MERCHANT_PATH = "/compat/loyaltydish/graphql"
 PUBLIC_PATH = "/compat/loyaltydish/{account}/graphql"

@@ -53,11 +53,11 @@ from patron.api.compat.loyaltydish.types import (
 )
 from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.limits import standard_extensions
-from patron.consumers import service as consumers
-from patron.consumers.models import ProfileChanges
 from patron.core.errors import DomainError, Forbidden, NotFound
 from patron.core.money import from_minor
 from patron.core.settings import Settings
+from patron.customers.consumers import service as consumers
+from patron.customers.consumers.models import ProfileChanges
 from patron.customers.models import Customer, CustomerChanges
 from patron.orders import service as order_service
 from patron.orders.promotions import service as promotion_service

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
 from typing import TYPE_CHECKING, Any, NewType
 
 import orjson
@@ -21,9 +20,10 @@ from patron.api.compat.loyaltydish.context import LoyaltydishContext
 from patron.api.compat.loyaltydish.countries import COUNTRY_CODES, UserCountry
 from patron.api.compat.loyaltydish.paging import PageInfo, Slice
 from patron.api.enums import renamed
-from patron.consumers import service as consumers
 from patron.core.money import from_minor
-from patron.customers.models import Customer
+from patron.customers.consumers import service as consumers
+from patron.customers.consumers.models import MerchantType
+from patron.customers.models import Customer, Gender, Source, UserType
 from patron.orders.models import Order
 from patron.orders.promotions.models import Promotion, Reward
 from patron.redemptions import codes as redemption_codes
@@ -76,42 +76,19 @@ DecimalStringScalar = strawberry.scalar(
 )
 
 
-@strawberry.enum(description="What kind of user a person is.")
-class UserUserType(Enum):
-    CONSUMER = "CONSUMER"
-    MERCHANT = "MERCHANT"
-
-
-@strawberry.enum
-class UserGender(Enum):
-    FEMALE = "FEMALE"
-    MALE = "MALE"
-    OTHER = "OTHER"
-    UNSPECIFIED = "UNSPECIFIED"
-
-
-@strawberry.enum(description="The kind of business of a MERCHANT user.")
-class UserMerchantType(Enum):
-    RESTAURANT = "RESTAURANT"
-    CAFE = "CAFE"
-    BAR = "BAR"
-    BAKERY = "BAKERY"
-    FOOD_TRUCK = "FOOD_TRUCK"
-    RETAIL = "RETAIL"
-    OTHER = "OTHER"
-
-
-@strawberry.enum(description="Where a customer came from; OTHER for any other source.")
-class UserEntitySource(Enum):
-    LOYALTYDISH = "LOYALTYDISH"
-    SHOPIFY = "SHOPIFY"
-    SALESFORCE = "SALESFORCE"
-    SPOTIFY = "SPOTIFY"
-    KLAVIYO = "KLAVIYO"
-    LIGHTSPEED = "LIGHTSPEED"
-    IMPORT = "IMPORT"
-    API = "API"
-    OTHER = "OTHER"
+# The customers' enums, declared once in customers/, under the names this dialect gives them.
+strawberry.enum(UserType, name="UserUserType", description="What kind of user a person is.")
+UserUserType = UserType
+strawberry.enum(
+    MerchantType, name="UserMerchantType", description="The kind of business of a MERCHANT user."
+)
+UserMerchantType = MerchantType
+strawberry.enum(
+    Source,
+    name="UserEntitySource",
+    description="Where a customer came from; OTHER for any other source.",
+)
+UserEntitySource = Source
 
 
 strawberry.enum(UserCountry, description="ISO 3166-1 alpha-2 country code.")
@@ -121,10 +98,12 @@ _ENTITY_SOURCES = {member.value for member in UserEntitySource}
 
 # The domain's enums, described here otherwise than on the native API (see patron.api.enums).
 if TYPE_CHECKING:
+    UserGender = Gender
     RedemptionStatus = RedemptionStatusModel
     CreditKind = CreditType
     PromotionReward = Reward
 else:
+    UserGender = renamed(Gender, name="UserGender")
     RedemptionStatus = renamed(
         RedemptionStatusModel,
         name="RedemptionStatus",

@@ -9,15 +9,15 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 
-from patron.consumers.models import ConsumerProfile, ConsumerQuery
-from patron.consumers.tables import (
+from patron.core.clock import as_utc
+from patron.customers.consumers.models import ConsumerProfile, ConsumerQuery
+from patron.customers.consumers.tables import (
     consumer_login_failures,
     consumer_profiles,
     consumer_refresh_tokens,
     consumer_signing_keys,
 )
-from patron.consumers.throttle import Rule
-from patron.core.clock import as_utc
+from patron.customers.consumers.throttle import Rule
 from patron.customers.models import Customer
 from patron.customers.repository import customer_from_row, customers_from_rows
 from patron.customers.tables import customers

@@ -19,19 +19,6 @@ from sqlalchemy import Connection
 
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
-from patron.consumers import passwords, repository, throttle, tokens
-from patron.consumers.models import (
-    MERCHANT_TYPES,
-    USER_TYPES,
-    AccessClaims,
-    ConsumerPage,
-    ConsumerProfile,
-    ConsumerQuery,
-    ProfileChanges,
-    Registration,
-    Session,
-    TokenPolicy,
-)
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import (
@@ -46,6 +33,18 @@ from patron.core.events import record_audit
 from patron.core.unit import run_command
 from patron.customers import service as customer_service
 from patron.customers import validation
+from patron.customers.consumers import passwords, repository, throttle, tokens
+from patron.customers.consumers.models import (
+    MERCHANT_TYPES,
+    AccessClaims,
+    ConsumerPage,
+    ConsumerProfile,
+    ConsumerQuery,
+    ProfileChanges,
+    Registration,
+    Session,
+    TokenPolicy,
+)
 from patron.customers.models import Customer, CustomerChanges, NewCustomer
 from patron.customers.profile import clean_profile
 
@@ -238,7 +237,9 @@ def _check_registration(
     problems: list[DomainError] = []
     user_type = "CONSUMER"
     try:
-        user_type = _choice(registration.user_type, USER_TYPES, names.get("user_type", "userType"))
+        user_type = _choice(
+            registration.user_type, validation.USER_TYPES, names.get("user_type", "userType")
+        )
     except DomainError as error:
         problems.append(error)
     merchant_type = None

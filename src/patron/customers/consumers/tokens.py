@@ -11,8 +11,8 @@ from typing import Any
 
 import jwt
 
-from patron.consumers.models import AccessClaims
 from patron.core.errors import Unauthenticated
+from patron.customers.consumers.models import AccessClaims
 
 ALGORITHM = "HS256"
 ISSUER = "patron"

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from patron.customers.models import Customer
 
-USER_TYPES = ("CONSUMER", "MERCHANT")
-MERCHANT_TYPES = ("RESTAURANT", "CAFE", "BAR", "BAKERY", "FOOD_TRUCK", "RETAIL", "OTHER")
+
+class MerchantType(StrEnum):
+    """The kind of business of a MERCHANT user."""
+
+    RESTAURANT = "RESTAURANT"
+    CAFE = "CAFE"
+    BAR = "BAR"
+    BAKERY = "BAKERY"
+    FOOD_TRUCK = "FOOD_TRUCK"
+    RETAIL = "RETAIL"
+    OTHER = "OTHER"
+
+
+MERCHANT_TYPES = tuple(merchant_type.value for merchant_type in MerchantType)
 
 
 @dataclass(frozen=True, slots=True)
