@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import anyio.to_thread
 import strawberry
-from sqlalchemy import Connection
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,8 +17,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from patron.api.compat.commerce.routes import commerce_routes
 from patron.api.compat.lightfunnels.routes import lightfunnels_routes
 from patron.api.compat.loyaltydish.routes import loyaltydish_routes
-from patron.api.endpoint import Asking, Patron, graphql_endpoint, masked, request_id_of
-from patron.api.graphql.context import Context
+from patron.api.endpoint import Patron, graphql_endpoint, masked, request_id_of, token_context
 from patron.api.graphql.schema import build_schema
 from patron.api.http import bearer_token, json_response
 from patron.core.db import Database
@@ -30,19 +28,7 @@ from patron.integrations.wiring import url_policy
 def native_routes(patron: Patron) -> list[BaseRoute]:
     """``POST /graphql`` (``Authorization: Bearer`` or ``X-API-Token``) and GraphiQL."""
     settings = patron.settings
-    webhook_urls = url_policy(settings)
     ide_html = get_graphql_ide_html()
-
-    def context(asking: Asking[str], reader: Connection | None) -> Context:
-        return Context(
-            db=patron.db,
-            principal=patron.authenticate(asking.credentials, reader, cached=reader is None),
-            request_id=asking.request_id,
-            _connection=reader,
-            autocommit=reader is None,
-            webhook_urls=webhook_urls,
-            secret_key=settings.sealing_key,
-        )
 
     async def graphql_get(request: Request) -> Response:
         return HTMLResponse(ide_html)
@@ -51,7 +37,9 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
         patron,
         patron.schema,
         credentials=lambda request: bearer_token(request, "x-api-token"),
-        context=context,
+        context=token_context(
+            patron, webhook_urls=url_policy(settings), secret_key=settings.sealing_key
+        ),
         fast_reads=patron.schema.fast_reads,
     )
     return [

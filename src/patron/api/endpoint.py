@@ -164,6 +164,23 @@ ReadCredentials = Callable[[Request], Credentials]
 MakeContext = Callable[[Asking[Credentials], Connection | None], Context]
 
 
+def token_context(patron: Patron, **extra: Any) -> MakeContext[str]:
+    """How a surface that takes an API token makes its context: the token's principal (a
+    known read may use one looked up in the last second) and ``extra`` context fields."""
+
+    def context(asking: Asking[str], reader: Connection | None) -> Context:
+        return Context(
+            db=patron.db,
+            principal=patron.authenticate(asking.credentials, reader, cached=reader is None),
+            request_id=asking.request_id,
+            _connection=reader,
+            autocommit=reader is None,
+            **extra,
+        )
+
+    return context
+
+
 def graphql_endpoint(
     patron: Patron,
     schema: strawberry.Schema,
