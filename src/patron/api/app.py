@@ -11,14 +11,14 @@ from sqlalchemy import Connection
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from strawberry.http.ides import get_graphql_ide_html
 
 from patron.api.compat.commerce.routes import commerce_routes
 from patron.api.compat.lightfunnels.routes import lightfunnels_routes
 from patron.api.compat.loyaltydish.routes import loyaltydish_routes
 from patron.api.endpoint import Asking, Patron, graphql_endpoint, masked, request_id_of
+from patron.api.graphiql import graphiql_routes
 from patron.api.graphql.context import Context
 from patron.api.graphql.schema import build_schema
 from patron.api.http import bearer_token, json_response
@@ -31,7 +31,6 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
     """``POST /graphql`` (``Authorization: Bearer`` or ``X-API-Token``) and GraphiQL."""
     settings = patron.settings
     webhook_urls = url_policy(settings)
-    ide_html = get_graphql_ide_html()
 
     def context(asking: Asking[str], reader: Connection | None) -> Context:
         return Context(
@@ -44,9 +43,6 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
             secret_key=settings.sealing_key,
         )
 
-    async def graphql_get(request: Request) -> Response:
-        return HTMLResponse(ide_html)
-
     post = graphql_endpoint(
         patron,
         patron.schema,
@@ -54,10 +50,8 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
         context=context,
         fast_reads=patron.schema.fast_reads,
     )
-    return [
-        Route("/graphql", post, methods=["POST"]),
-        Route("/graphql", graphql_get, methods=["GET"]),
-    ]
+    ide = graphiql_routes() if settings.graphiql_enabled else []
+    return [Route("/graphql", post, methods=["POST"]), *ide]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:

@@ -13,6 +13,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./patron.db"
 # Values copied from examples and tutorials: as good as no secret at all.
 _PLACEHOLDER_SECRETS = frozenset({"", "secret", "changeme", "change-me", "jwt-secret", "patron"})
 MIN_JWT_SECRET_LENGTH = 32
+MIN_SECRET_KEY_LENGTH = 32
 ENVIRONMENTS = ("development", "production")
 
 
@@ -61,7 +62,7 @@ class Settings(BaseSettings):
     outbox_retry_base_seconds: float = Field(default=5.0, ge=0)
     outbox_concurrency: int = Field(default=8, ge=1, le=256)
     # Seals the connectors' credentials (Shopify token, Klaviyo key) in the database.
-    secret_key: SecretStr | None = Field(default=None, min_length=32)
+    secret_key: SecretStr | None = None
     # The worker reads Shopify store credit again for wallets not read for this long (0: never).
     shopify_refresh_seconds: float = Field(default=3600.0, ge=0)
     shopify_refresh_batch: int = Field(default=100, ge=1, le=10_000)
@@ -94,6 +95,15 @@ class Settings(BaseSettings):
             make_url(value)
         except (ArgumentError, ValueError):
             raise ValueError("is not a URL a store can be opened with") from None
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"must be a random value of at least {MIN_SECRET_KEY_LENGTH} characters"
+            )
         return value
 
     @field_validator("jwt_secret")
