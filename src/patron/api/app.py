@@ -10,10 +10,12 @@ import strawberry
 from sqlalchemy import Connection
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from patron.api.access_log import AccessLog, configure_access_log
 from patron.api.compat.commerce.routes import commerce_routes
 from patron.api.compat.lightfunnels.routes import lightfunnels_routes
 from patron.api.compat.loyaltydish.routes import loyaltydish_routes
@@ -85,7 +87,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         request_id = request_id_of(request)
         return json_response(masked(request_id), 500, {"X-Request-Id": request_id})
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: last_resort})
+    middleware = []
+    if settings.access_log:
+        configure_access_log()
+        middleware.append(Middleware(AccessLog))
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={Exception: last_resort},
+    )
     app.state.patron = patron
     return app
 
