@@ -52,8 +52,10 @@ class Serving:
         self.output = folder / "serve.out"
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "patron", "serve", "--port", str(self.port)]
-                + ["--workers", "1", "--database", "sqlite:///store.db"],
+                [
+                    *(sys.executable, "-m", "patron", "serve", "--port", str(self.port)),
+                    *("--workers", "1", "--database", "sqlite:///store.db"),
+                ],
                 cwd=folder,
                 env=env,
                 stdout=out,
