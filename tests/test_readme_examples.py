@@ -92,5 +92,6 @@ def test_the_loyaltydish_example_signs_up_logs_in_and_reads_its_points(
 
     assert (registered["success"], registered["errors"]) == (True, None)
     assert (logged_in["success"], logged_in["errors"]) == (True, None)
-    assert registered["token"] and logged_in["refreshToken"]
+    assert registered["token"]
+    assert logged_in["refreshToken"]
     assert mine["pointsEarned"] == 0
