@@ -16,12 +16,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("patron.access")
 _MAX_PATH = 200
+_MAX_REQUEST_ID = 64
 
 
 def _printable(text: str) -> str:
     """A client chooses the path and its request id: neither may forge or split a log line."""
     cleaned = "".join(char if char.isprintable() and char != " " else "?" for char in text)
     return cleaned[:_MAX_PATH]
+
+
+def _given_id(scope: Scope) -> str:
+    """The client's X-Request-Id, taken as the API endpoints take it (short and printable)."""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            return given if len(given) <= _MAX_REQUEST_ID and given.isprintable() else ""
+    return ""
 
 
 def configure_access_log() -> None:
@@ -57,8 +67,9 @@ class AccessLog:
                     if name.lower() == b"x-request-id":
                         request_id = value.decode("latin-1")
                 if not request_id:
-                    request_id = uuid.uuid4().hex[:16]
-                    message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
+                    request_id = _given_id(scope) or uuid.uuid4().hex[:16]
+                    encoded = request_id.encode("latin-1")
+                    message["headers"] = [*headers, (b"x-request-id", encoded)]
             await send(message)
 
         try:
