@@ -57,6 +57,19 @@ class AccessLog:
         started = time.perf_counter()
         status = 500  # what a client sees when the app fails before it answers
         request_id = ""
+        logged = False
+
+        def write_line() -> None:
+            nonlocal logged
+            logged = True
+            log.info(
+                "%s %s %d %.1fms request_id=%s",
+                scope["method"],
+                _printable(scope["path"]),
+                status,
+                (time.perf_counter() - started) * 1000,
+                _printable(request_id) or "-",
+            )
 
         async def sending(message: Message) -> None:
             nonlocal status, request_id
@@ -70,16 +83,13 @@ class AccessLog:
                     request_id = _given_id(scope) or uuid.uuid4().hex[:16]
                     encoded = request_id.encode("latin-1")
                     message["headers"] = [*headers, (b"x-request-id", encoded)]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Before the last bytes leave: whoever got the answer can read its line.
+                write_line()
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
         finally:
-            log.info(
-                "%s %s %d %.1fms request_id=%s",
-                scope["method"],
-                _printable(scope["path"]),
-                status,
-                (time.perf_counter() - started) * 1000,
-                _printable(request_id) or "-",
-            )
+            if not logged:
+                write_line()
