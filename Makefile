@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/patron serve
+	PATRON_ACCESS_LOG=$${PATRON_ACCESS_LOG:-true} $(BIN)/patron serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

@@ -15,11 +15,26 @@ import pytest
 from patron.core import migrate
 from patron.core.db import Database
 from tests.support.client import Api
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, which_server
 from tests.support.server import ThreadServer
 from tests.support.tenants import Tenant, new_tenant
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which PostgreSQL this run uses, said before the first test."""
+    return f"patron: PostgreSQL tests run on {which_server()}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``-q`` (the default here) hides the report header: say it anyway, once per run."""
+    config = session.config
+    if config.get_verbosity() >= 0 or hasattr(config, "workerinput"):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(pytest_report_header(config))
 
 
 @pytest.fixture(scope="session")

@@ -49,8 +49,21 @@ def test_migrate_creates_a_fresh_sqlite_store_and_is_idempotent(tmp_path: Path) 
     first = patron("migrate", "--database", url, cwd=tmp_path)
     again = patron("migrate", "--database", url, cwd=tmp_path)
 
-    assert (first.returncode, first.stdout) == (0, f"migrated {url}\n")
-    assert (again.returncode, again.stdout) == (0, f"migrated {url}\n")
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 0, again.stderr
+    head = json.loads(first.stdout)["revision"]
+    assert json.loads(first.stdout) == {
+        "store": url,
+        "from_revision": None,
+        "revision": head,
+        "migrated": True,
+    }
+    assert json.loads(again.stdout) == {
+        "store": url,
+        "from_revision": head,
+        "revision": head,
+        "migrated": False,
+    }
     with sqlite3.connect(tmp_path / "fresh.db") as connection:
         tables = {
             row[0]
@@ -65,8 +78,10 @@ def test_migrate_runs_against_the_test_store(database_url: str, tmp_path: Path) 
     result = patron("migrate", "--database", database_url, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("migrated ")
-    assert result.stdout.strip().endswith(database_url.rsplit("@", maxsplit=1)[-1])
+    printed = json.loads(result.stdout)
+    assert printed["store"] == database_url
+    assert printed["from_revision"] == printed["revision"]
+    assert printed["migrated"] is False
 
 
 def test_account_and_token_commands_print_json_and_drive_the_api(

@@ -216,7 +216,14 @@ MUTATIONS = [
 BY_NAME = {mutation.name: mutation for mutation in MUTATIONS}
 # Account configuration rather than customer data: these need an admin token.
 ADMIN_MUTATIONS = frozenset(
-    {"setEarningRule", "createWebhook", "updateWebhook", "deleteWebhook", "rotateWebhookSecret"}
+    {
+        "setEarningRule",
+        "updateAccountSettings",
+        "createWebhook",
+        "updateWebhook",
+        "deleteWebhook",
+        "rotateWebhookSecret",
+    }
 )
 MUTATION_NAMES = sorted(BY_NAME)
 

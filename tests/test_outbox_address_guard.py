@@ -72,6 +72,7 @@ def test_a_host_that_resolves_to_a_private_address_is_never_called(
     assert (state, attempts) == ("dead", 1)
     assert error is not None
     assert "refused: hooks.example.test resolves to a private address (127.0.0.2)" in error
+    assert "PATRON_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true allows it" in error
 
 
 @pytest.mark.parametrize(

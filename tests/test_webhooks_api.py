@@ -114,14 +114,23 @@ def test_the_delivery_log_is_readable_on_the_api(api: Api, db: Database, tenant:
     ]
 
 
+# A refusal names the setting that allows a local receiver (in development, for one).
+HINT = (
+    " (PATRON_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true allows it, for a receiver on this machine or "
+    "network)"
+)
+PRIVATE = "a webhook URL may not point at a private address" + HINT
+THIS_MACHINE = "a webhook URL may not point at this machine" + HINT
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://127.0.0.1:8080/hook", "a webhook URL may not point at a private address"),
-        ("http://10.1.2.3/hook", "a webhook URL may not point at a private address"),
-        ("http://[::1]/hook", "a webhook URL may not point at a private address"),
-        ("http://169.254.169.254/latest", "a webhook URL may not point at a private address"),
-        ("http://localhost:9000/hook", "a webhook URL may not point at this machine"),
+        ("http://127.0.0.1:8080/hook", PRIVATE),
+        ("http://10.1.2.3/hook", PRIVATE),
+        ("http://[::1]/hook", PRIVATE),
+        ("http://169.254.169.254/latest", PRIVATE),
+        ("http://localhost:9000/hook", THIS_MACHINE),
         ("ftp://hooks.example.com/x", "a webhook URL is http(s)"),
         ("https://user:pw@hooks.example.com/x", "a webhook URL needs a host and no user name"),
     ],

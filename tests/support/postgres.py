@@ -7,6 +7,7 @@ our own from the local PostgreSQL binaries in a temporary directory.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,37 @@ def _answers(url: str) -> bool:
     except psycopg.Error:
         return False
     return True
+
+
+def _version(url: str) -> str | None:
+    try:
+        with psycopg.connect(url, connect_timeout=3) as connection:
+            row = connection.execute("SHOW server_version").fetchone()
+    except psycopg.Error:
+        return None
+    return str(row[0]).split()[0] if row else None
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def which_server() -> str:
+    """The PostgreSQL the tests will use, in words, found the way ``acquire`` finds it."""
+    given = os.environ.get("PATRON_TEST_DATABASE_URL")
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    for url, origin in ((given, "PATRON_TEST_DATABASE_URL"), (local, "the local default")):
+        if not url:
+            continue
+        version = _version(url)
+        if version is not None:
+            return f"PostgreSQL {version} at {_without_password(url)} ({origin})"
+        if url == given:
+            return f"none: PATRON_TEST_DATABASE_URL does not answer ({_without_password(url)})"
+    bindir = _binary_dir()
+    if bindir is not None:
+        return f"a throwaway cluster started from {bindir}"
+    return "none: no server answers and no PostgreSQL binaries were found; its tests are skipped"
 
 
 def _binary_dir() -> Path | None:

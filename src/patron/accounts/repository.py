@@ -47,6 +47,14 @@ def write_settings(connection: Connection, account_id: str, settings: dict[str, 
     )
 
 
+def write_points_precision(connection: Connection, account_id: str, precision: int) -> None:
+    connection.execute(
+        update(accounts)
+        .where(accounts.c.account_id == account_id)
+        .values(points_precision=precision)
+    )
+
+
 def reserve_customer_numbers(connection: Connection, account_id: str, count: int) -> int:
     """Add ``count`` to the account's customer counter; its new value."""
     return int(

@@ -24,6 +24,7 @@ from patron.core.money import normalise_currency
 
 TOKEN_PREFIX = "patron_"  # noqa: S105 - a prefix, not a secret
 _TOKEN_BYTES = 32
+MAX_POINTS_PRECISION = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +72,7 @@ def create_account(
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise InvalidInput("name must be 1 to 200 characters", field="name")
-    if not 0 <= points_precision <= 6:
-        raise InvalidInput("points precision must be 0 to 6", field="points_precision")
+    check_points_precision(points_precision)
     account = Account(
         uuid=str(uuid.uuid4()),
         name=name,
@@ -157,6 +157,21 @@ def update_account_settings(db: Database, account_uuid: str, changes: dict[str, 
     with db.write() as connection:
         account_settings.change(connection, account_uuid, changes)
     return get_account(db, account_uuid)
+
+
+def check_points_precision(points_precision: int) -> int:
+    if not 0 <= points_precision <= MAX_POINTS_PRECISION:
+        raise InvalidInput(
+            f"points precision must be 0 to {MAX_POINTS_PRECISION}", field="points_precision"
+        )
+    return points_precision
+
+
+def change_points_precision(connection: Connection, account_id: str, points_precision: int) -> None:
+    """In the caller's transaction, which has made sure that no amount is kept in points yet."""
+    repository.write_points_precision(
+        connection, account_id, check_points_precision(points_precision)
+    )
 
 
 def next_customer_number(connection: Connection, account_id: str) -> int:

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.accounts import repository
-from patron.core.errors import NotFound
+from patron.core.errors import InvalidInput, NotFound
+from patron.core.money import to_decimal
 
 CONVERSION_RATES = "conversion_rates"  # wallets: {"LOCAL_TO_GLOBAL": "0.01"}
 EARNING_RULE = "earning_rule"  # orders: points per currency unit, an exact decimal string
@@ -23,10 +24,49 @@ STAMP_PROGRAM = "stamp_program"  # orders' stamp cards: patron.orders.stamps.mod
 SHOPIFY = "shopify"  # integrations: the shop, its sealed token, mirroring
 KLAVIYO = "klaviyo"  # integrations: the sealed API key, balances or not
 
+CREDIT_TYPES = ("GLOBAL", "LOCAL")
+CONVERSIONS = ("LOCAL_TO_GLOBAL", "GLOBAL_TO_LOCAL")
+MAX_RATE_DECIMALS = 12
+
 
 def conversion_rates(settings: Mapping[str, Any]) -> Mapping[str, Any]:
     """Configured conversion rates by ``<FROM>_TO_<TO>`` key; empty when none are."""
     return settings.get(CONVERSION_RATES) or {}
+
+
+def parse_conversion_rate(value: object, *, field: str = "conversionRate") -> Decimal:
+    """A conversion rate as the ledger accepts one: a number above 0, at most 12 decimals."""
+    rate = to_decimal(value, field=field)
+    if rate <= 0:
+        raise InvalidInput(f"{field} must be greater than 0, got {rate}", field=field)
+    if rate.as_tuple().exponent < -MAX_RATE_DECIMALS:  # type: ignore[operator]
+        raise InvalidInput(f"{field} has more than {MAX_RATE_DECIMALS} decimal places", field=field)
+    return rate
+
+
+def conversion_key(key: str, *, field: str = "conversionRates") -> str:
+    """``LOCAL_TO_GLOBAL`` or ``GLOBAL_TO_LOCAL``."""
+    if key not in CONVERSIONS:
+        raise InvalidInput(
+            f"a conversion is one of {', '.join(CONVERSIONS)}, got '{key}'", field=field
+        )
+    return key
+
+
+def set_conversion_rates(
+    connection: Connection, account_id: str, rates: Mapping[str, Decimal | None]
+) -> dict[str, str]:
+    """Set (or, with None, remove) the rates given, keep the others; under the row's lock."""
+    merged = {
+        key: str(value) for key, value in conversion_rates(lock(connection, account_id)).items()
+    }
+    for key, rate in rates.items():
+        if rate is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = str(rate)
+    change(connection, account_id, {CONVERSION_RATES: merged or None})
+    return merged
 
 
 def earning_rule(settings: Mapping[str, Any]) -> Decimal | None:
@@ -45,6 +85,14 @@ def current(connection: Connection, account_id: str) -> dict[str, Any]:
     """The settings as committed now (not as the request's token saw them)."""
     row = repository.settings(connection, account_id)
     return dict(row.settings or {}) if row is not None else {}
+
+
+def lock(connection: Connection, account_id: str) -> dict[str, Any]:
+    """Take the account row's lock for the rest of the transaction; its settings as they are."""
+    row = repository.settings(connection, account_id, for_update=True)
+    if row is None:
+        raise NotFound(f"no account with uuid '{account_id}'", field="account")
+    return dict(row.settings or {})
 
 
 def change(

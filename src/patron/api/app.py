@@ -9,15 +9,17 @@ import anyio.to_thread
 import strawberry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from strawberry.http.ides import get_graphql_ide_html
 
+from patron.api.access_log import AccessLog, configure_access_log
 from patron.api.compat.commerce.routes import commerce_routes
 from patron.api.compat.lightfunnels.routes import lightfunnels_routes
 from patron.api.compat.loyaltydish.routes import loyaltydish_routes
 from patron.api.endpoint import Patron, graphql_endpoint, masked, request_id_of, token_context
+from patron.api.graphiql import graphiql_routes
 from patron.api.graphql.schema import build_schema
 from patron.api.http import bearer_token, json_response
 from patron.core.db import Database
@@ -28,10 +30,6 @@ from patron.integrations.wiring import url_policy
 def native_routes(patron: Patron) -> list[BaseRoute]:
     """``POST /graphql`` (``Authorization: Bearer`` or ``X-API-Token``) and GraphiQL."""
     settings = patron.settings
-    ide_html = get_graphql_ide_html()
-
-    async def graphql_get(request: Request) -> Response:
-        return HTMLResponse(ide_html)
 
     post = graphql_endpoint(
         patron,
@@ -42,10 +40,8 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
         ),
         fast_reads=patron.schema.fast_reads,
     )
-    return [
-        Route("/graphql", post, methods=["POST"]),
-        Route("/graphql", graphql_get, methods=["GET"]),
-    ]
+    ide = graphiql_routes() if settings.graphiql_enabled else []
+    return [Route("/graphql", post, methods=["POST"]), *ide]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
@@ -79,7 +75,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         request_id = request_id_of(request)
         return json_response(masked(request_id), 500, {"X-Request-Id": request_id})
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: last_resort})
+    middleware = []
+    if settings.access_log:
+        configure_access_log()
+        middleware.append(Middleware(AccessLog))
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={Exception: last_resort},
+    )
     app.state.patron = patron
     return app
 

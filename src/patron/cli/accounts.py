@@ -8,7 +8,7 @@ import typer
 
 from patron.accounts import service
 from patron.cli.common import DatabaseOption, emit, fail, open_database
-from patron.core.errors import DomainError
+from patron.core.errors import DomainError, InvalidInput
 
 account_app = typer.Typer(help="Merchant accounts (tenants).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens of an account.", no_args_is_help=True)
@@ -49,6 +49,61 @@ def create_account(
 def list_accounts(database: DatabaseOption = None) -> None:
     """List every account."""
     emit(service.list_accounts(open_database(database)))
+
+
+def _rates(given: list[str]) -> dict[str, object | None]:
+    """``LOCAL_TO_GLOBAL=0.01`` sets a rate, ``LOCAL_TO_GLOBAL=`` removes it."""
+    rates: dict[str, object | None] = {}
+    for item in given:
+        key, equals, rate = item.partition("=")
+        if not equals:
+            raise InvalidInput(
+                f"--conversion-rate takes FROM_TO_TO=RATE (LOCAL_TO_GLOBAL=0.01), got '{item}'",
+                field="conversion_rate",
+            )
+        rates[key.strip().upper()] = rate.strip() or None
+    return rates
+
+
+@account_app.command("settings")
+def account_settings(
+    account: Annotated[str, typer.Argument(help="The account's uuid.")],
+    conversion_rate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--conversion-rate",
+            help="LOCAL_TO_GLOBAL=0.01 (or GLOBAL_TO_LOCAL=...); an empty rate removes it. "
+            "Repeatable.",
+        ),
+    ] = None,
+    points_precision: Annotated[
+        int | None,
+        typer.Option(
+            "--points-precision",
+            help="Decimal places of LOCAL points (0-6); only while no amount is kept in points.",
+        ),
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Show or change the settings amounts depend on; prints them as they are afterwards."""
+    from patron.orders.account_settings import SettingsChange, update_amount_settings
+
+    db = open_database(database)
+    try:
+        principal = service.system_principal(service.get_account(db, account))
+        change = SettingsChange(
+            points_precision=points_precision, conversion_rates=_rates(conversion_rate or [])
+        )
+        settings = update_amount_settings(db, principal, change)
+    except DomainError as error:
+        fail(error)
+    emit(
+        {
+            "uuid": account,
+            "points_precision": settings.points_precision,
+            "conversion_rates": settings.conversion_rates,
+        }
+    )
 
 
 @token_app.command("create")

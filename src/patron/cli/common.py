@@ -7,10 +7,11 @@ import sys
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
+from patron.core import migrate
 from patron.core.db import Database
 from patron.core.errors import DomainError
 from patron.core.settings import load_settings
@@ -30,7 +31,17 @@ def database_url(given: str | None) -> str:
 
 
 def open_database(given: str | None) -> Database:
-    return Database(database_url(given), pool_size=2)
+    """The store, once it is known to exist at this Patron's schema revision.
+
+    Only ``patron migrate`` and ``patron serve`` create or change a schema; any other command on
+    a missing, unmigrated or unreachable store says what to run and exits 1, creating nothing.
+    """
+    url = database_url(given)
+    try:
+        migrate.require_current(url)
+    except migrate.StoreProblem as problem:
+        refuse(problem.code, problem.message)
+    return Database(url, pool_size=2)
 
 
 def _plain(value: Any) -> Any:
@@ -51,6 +62,11 @@ def emit(value: Any) -> None:
     typer.echo(json.dumps(_plain(value), indent=2))
 
 
-def fail(error: DomainError) -> None:
-    typer.echo(json.dumps({"error": {"code": error.code, "message": error.message}}), err=True)
+def refuse(code: str, message: str) -> NoReturn:
+    """One line of JSON on standard error, exit 1."""
+    typer.echo(json.dumps({"error": {"code": code, "message": message}}), err=True)
     sys.exit(1)
+
+
+def fail(error: DomainError) -> NoReturn:
+    refuse(error.code, error.message)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from patron.cli import accounts, connections, ledger, outbox, serve, worker
 
@@ -31,5 +38,40 @@ def print_schema() -> None:
     typer.echo(printed_schema(), nl=False)
 
 
+def _say(code: str, message: str) -> None:
+    print(json.dumps({"error": {"code": code, "message": message}}), file=sys.stderr)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """The command line as a function: its exit code, and never a traceback for a user.
+
+    Settings that cannot be used are one line each and exit 2; a store that fails is one line
+    and exits 1; anything else unexpected is one line too (``PATRON_TRACEBACK=1`` prints where).
+    """
+    from patron.core.migrate import StoreProblem, one_line
+    from patron.core.settings import SettingsError
+
+    try:
+        app(args=list(sys.argv[1:] if argv is None else argv), prog_name="patron")
+    except SystemExit as done:
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except SettingsError as error:
+        for problem in error.problems:
+            print(f"patron: {problem}", file=sys.stderr)
+        return 2
+    except StoreProblem as problem:
+        _say(problem.code, problem.message)
+    except SQLAlchemyError as error:
+        _say("STORE_ERROR", f"the store failed: {one_line(error)}")
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if os.environ.get("PATRON_TRACEBACK"):
+            traceback.print_exc()
+        _say("INTERNAL", f"unexpected {type(error).__name__}: {one_line(error)}")
+    return 1
+
+
 def main() -> None:
-    app()
+    sys.exit(run())

@@ -1,28 +1,55 @@
-"""``patron serve`` and ``patron migrate``."""
+"""``patron serve`` and ``patron migrate``: the only commands that create or change a store."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-from typing import Annotated
+import socket
+import sys
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from patron.accounts import service as accounts
-from patron.cli.common import DatabaseOption, database_url
+from patron.cli.common import DatabaseOption, database_url, emit, refuse
 from patron.core import migrate as migrations
 from patron.core.db import Database
+
+if TYPE_CHECKING:
+    from patron.core.settings import Settings
 
 
 def migrate(database: DatabaseOption = None) -> None:
     """Bring the store's schema up to date (creates the SQLite file if needed)."""
     url = database_url(database)
+    before = migrations.store_revision(url)
     migrations.upgrade(url)
-    typer.echo(f"migrated {url.split('@')[-1]}")
+    emit(
+        {
+            "store": migrations.shown(url),
+            "from_revision": before.current,
+            "revision": before.head,
+            "migrated": before.current != before.head,
+        }
+    )
 
 
-def _announce_default_account(url: str, host: str, port: int) -> None:
-    db = Database(url, pool_size=1)
+def _announce_account(settings: Settings) -> None:
+    """Development: a store without an account gets one named ``default``, its token printed.
+
+    Production creates nothing by itself and prints no secret: an operator runs
+    ``patron account create``, whose output goes where they choose, not to the server's log.
+    """
+    db = Database(settings.database_url, pool_size=1)
     try:
+        if settings.is_production:
+            if accounts.count_accounts(db) == 0:
+                typer.echo(
+                    "No account yet: create one with  patron account create --name NAME  "
+                    "(it prints the admin token once)"
+                )
+            return
         created = accounts.ensure_default_account(db)
     finally:
         db.dispose()
@@ -30,7 +57,7 @@ def _announce_default_account(url: str, host: str, port: int) -> None:
         typer.echo("Get a token with: patron token create --account <uuid>  (patron account list)")
         return
     account, issued = created
-    base = f"http://{host}:{port}"
+    base = f"http://{settings.host}:{settings.port}"
     typer.echo(
         f"""
 Created the account 'default' ({account.uuid}). Its admin token, shown only this once:
@@ -46,27 +73,60 @@ Try it:
     )
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound and listening before anything is announced or created."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        hint = " (another server is using it; choose another with --port)"
+        refuse(
+            "ADDRESS_UNAVAILABLE",
+            f"cannot listen on {host}:{port}: {reason.lower()}"
+            + (hint if error.errno == errno.EADDRINUSE else ""),
+        )
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="TCP port.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Migrate the store, then serve the API (GraphiQL at /graphql)."""
+    """Migrate the store, then serve the API (GraphiQL at /graphql outside production)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from patron.core.settings import load_settings
 
     settings = load_settings(database_url=database, host=host, port=port, workers=workers)
-    migrations.upgrade(settings.database_url)
-    _announce_default_account(settings.database_url, settings.host, settings.port)
+    sock = _listen(settings.host, settings.port)
+    try:
+        migrations.reachable(settings.database_url)
+        migrations.upgrade(settings.database_url)
+        _announce_account(settings)
+    except BaseException:
+        sock.close()
+        raise
     # Worker processes read their settings from the environment.
     os.environ["PATRON_DATABASE_URL"] = settings.database_url
+    graphiql = (
+        "GraphiQL at /graphql"
+        if settings.graphiql_enabled
+        else "GraphiQL off (PATRON_GRAPHIQL=true turns it on)"
+    )
     typer.echo(
         f"Patron serving on http://{settings.host}:{settings.port} "
-        f"({settings.workers} worker(s)) - GraphiQL at /graphql"
+        f"({settings.workers} worker(s), {settings.environment}) - {graphiql}"
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         "patron.api.app:create_app",
         factory=True,
         host=settings.host,
@@ -77,3 +137,11 @@ def serve(
         loop="uvloop",
         http="httptools",
     )
+    if settings.workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(3)

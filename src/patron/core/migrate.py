@@ -1,15 +1,42 @@
-"""Alembic, driven from Patron: ``patron migrate`` and the first start of ``patron serve``."""
+"""Alembic, driven from Patron: ``patron migrate``, the start of ``patron serve``, and the
+check every other command makes before it touches a store."""
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
+from sqlalchemy import create_engine, exc, pool
+from sqlalchemy.engine import make_url
 
 from patron.core.db import normalise_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+_CONNECT_TIMEOUT_SECONDS = 5
+
+
+class StoreProblem(Exception):
+    """The store cannot be used as it is; ``message`` says what to run or fix, on one line."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRevision:
+    exists: bool
+    current: str | None  # None: never migrated
+    head: str
 
 
 def alembic_config(database_url: str) -> Config:
@@ -21,6 +48,124 @@ def alembic_config(database_url: str) -> Config:
         "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d_%%(rev)s_%%(slug)s",
     )
     return config
+
+
+def shown(database_url: str) -> str:
+    """The URL as it may be printed: never its password."""
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except (exc.ArgumentError, ValueError):
+        return "<a malformed URL>"
+
+
+def one_line(error: BaseException) -> str:
+    """A driver's error as one line, without SQLAlchemy's links and statements."""
+    text = str(getattr(error, "orig", None) or error)
+    text = text.split("\n[SQL:", maxsplit=1)[0].split("\n(Background on this error", maxsplit=1)[0]
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def head_revision() -> str:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    heads = script.get_heads()
+    return heads[0] if len(heads) == 1 else ",".join(sorted(heads))
+
+
+def _known_revision(revision: str) -> bool:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    try:
+        return script.get_revision(revision) is not None
+    except (RevisionError, CommandError):
+        return False
+
+
+def _sqlite_revision(path: str) -> str | None:
+    """Read-only: a missing file is never created, and an existing one is never changed."""
+    try:
+        with sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True) as connection:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return None
+        raise StoreProblem(
+            "STORE_UNREACHABLE", f"cannot open the store at {path}: {error}"
+        ) from None
+    except sqlite3.DatabaseError as error:
+        raise StoreProblem(
+            "STORE_UNREACHABLE", f"{path} is not a Patron store (SQLite says: {error})"
+        ) from None
+    return str(row[0]) if row else None
+
+
+def _server_revision(database_url: str) -> str | None:
+    engine = create_engine(
+        normalise_url(database_url),
+        poolclass=pool.NullPool,
+        connect_args={"connect_timeout": _CONNECT_TIMEOUT_SECONDS},
+    )
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except exc.SQLAlchemyError as error:
+        raise StoreProblem(
+            "STORE_UNREACHABLE", f"cannot reach the store {shown(database_url)}: {one_line(error)}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def sqlite_path(database_url: str) -> str | None:
+    """The file of a SQLite store URL; None for another store or an in-memory one."""
+    url = make_url(normalise_url(database_url))
+    if url.get_backend_name() != "sqlite" or url.database in {None, "", ":memory:"}:
+        return None
+    return url.database
+
+
+def store_revision(database_url: str) -> StoreRevision:
+    """Where the store's schema is, compared with this Patron's; creates and changes nothing."""
+    try:
+        url = make_url(normalise_url(database_url))
+    except (exc.ArgumentError, ValueError) as error:
+        raise StoreProblem("STORE_URL_INVALID", f"the store URL is malformed: {error}") from None
+    head = head_revision()
+    if url.get_backend_name() == "sqlite":
+        path = sqlite_path(database_url)
+        if path is None or not Path(path).is_file():
+            return StoreRevision(exists=False, current=None, head=head)
+        return StoreRevision(exists=True, current=_sqlite_revision(path), head=head)
+    return StoreRevision(exists=True, current=_server_revision(database_url), head=head)
+
+
+def require_current(database_url: str) -> None:
+    """Refuse a store that is missing, never migrated, behind or ahead of this Patron."""
+    state = store_revision(database_url)
+    run = f"run `patron migrate --database {shown(database_url)}` first"
+    if not state.exists:
+        raise StoreProblem(
+            "STORE_MISSING", f"there is no Patron store at {shown(database_url)}: {run}"
+        )
+    if state.current is None:
+        raise StoreProblem(
+            "STORE_NOT_MIGRATED", f"the store {shown(database_url)} is not migrated: {run}"
+        )
+    if state.current != state.head:
+        if not _known_revision(state.current):
+            raise StoreProblem(
+                "STORE_TOO_NEW",
+                f"the store {shown(database_url)} is at revision {state.current}, which this "
+                "version of Patron does not know: upgrade Patron",
+            )
+        raise StoreProblem(
+            "STORE_NOT_MIGRATED",
+            f"the store {shown(database_url)} is at revision {state.current}, this Patron "
+            f"needs {state.head}: {run}",
+        )
+
+
+def reachable(database_url: str) -> None:
+    """Before migrating: a store URL that is malformed, or a server that does not answer."""
+    store_revision(database_url)
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:

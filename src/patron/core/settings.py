@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite:///./patron.db"
 # Values copied from examples and tutorials: as good as no secret at all.
 _PLACEHOLDER_SECRETS = frozenset({"", "secret", "changeme", "change-me", "jwt-secret", "patron"})
 MIN_JWT_SECRET_LENGTH = 32
+MIN_SECRET_KEY_LENGTH = 32
+ENVIRONMENTS = ("development", "production")
 
 
 class Settings(BaseSettings):
@@ -21,6 +25,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
     environment: str = "development"
+    # The GraphiQL page on GET /graphql: on in development, off in production unless set.
+    graphiql: bool | None = None
+    # One log line per request (method, path, status, duration, request id); `make run` sets it.
+    access_log: bool = False
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_query_depth: int = Field(default=12, ge=2)
     max_query_tokens: int = Field(default=5_000, ge=100)
@@ -41,7 +49,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=0, ge=0)
     # Signs consumer access tokens (the loyaltydish dialect). Left unset in development, each
     # account gets a random key generated once and kept in its database.
-    jwt_secret: SecretStr | None = None
+    jwt_secret: SecretStr | None = Field(default=None, validate_default=True)
     jwt_access_seconds: int = Field(default=300, ge=30, le=86_400)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     # The outbox worker and webhooks. Private and loopback targets are refused unless allowed
@@ -54,38 +62,97 @@ class Settings(BaseSettings):
     outbox_retry_base_seconds: float = Field(default=5.0, ge=0)
     outbox_concurrency: int = Field(default=8, ge=1, le=256)
     # Seals the connectors' credentials (Shopify token, Klaviyo key) in the database.
-    secret_key: SecretStr | None = Field(default=None, min_length=32)
+    secret_key: SecretStr | None = None
     # The worker reads Shopify store credit again for wallets not read for this long (0: never).
     shopify_refresh_seconds: float = Field(default=3600.0, ge=0)
     shopify_refresh_batch: int = Field(default=100, ge=1, le=10_000)
 
     @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
     def sealing_key(self) -> str | None:
         return self.secret_key.get_secret_value() if self.secret_key is not None else None
+
+    @field_validator("environment")
+    @classmethod
+    def _known_environment(cls, value: str) -> str:
+        if value not in ENVIRONMENTS:
+            raise ValueError(f"must be {' or '.join(ENVIRONMENTS)}")
+        return value
 
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-            raise ValueError("PATRON_DATABASE_URL must start with sqlite:// or postgresql://")
+            raise ValueError("must start with sqlite:// or postgresql://")
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a URL a store can be opened with") from None
         return value
 
-    @model_validator(mode="after")
-    def _strong_jwt_secret(self) -> Settings:
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"must be a random value of at least {MIN_SECRET_KEY_LENGTH} characters"
+            )
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_jwt_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         """Outside development a real secret is required; a weak one is refused everywhere."""
-        if self.jwt_secret is None and self.environment == "development":
-            return self
-        secret = self.jwt_secret.get_secret_value() if self.jwt_secret is not None else ""
+        environment = info.data.get("environment", "development")
+        if value is None and environment == "development":
+            return value
+        secret = value.get_secret_value() if value is not None else ""
         if secret.strip().lower() in _PLACEHOLDER_SECRETS or len(secret) < MIN_JWT_SECRET_LENGTH:
             raise ValueError(
                 f"PATRON_JWT_SECRET must be a random value of at least {MIN_JWT_SECRET_LENGTH} "
-                f"characters (PATRON_ENVIRONMENT is '{self.environment}'); generate one with "
+                f"characters (PATRON_ENVIRONMENT is '{environment}'); generate one with "
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
-        return self
+        return value
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _problems(error: ValidationError) -> list[str]:
+    """One line per problem, naming the variable and what it needs (never the value given:
+    it may be a secret)."""
+    problems = []
+    for detail in error.errors(include_url=False, include_input=False):
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        location = detail["loc"]
+        if not location or message.startswith("PATRON_"):  # it names its variables itself
+            problems.append(message)
+            continue
+        variable = f"PATRON_{str(location[0]).upper()}"
+        problems.append(f"{variable}: {message[:1].lower()}{message[1:]}")
+    return problems
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides (CLI flags) taking precedence."""
+    """Settings from the environment, with explicit overrides (CLI flags) taking precedence.
+
+    Invalid settings raise ``SettingsError``, one line per problem.
+    """
     given = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**given)  # type: ignore[arg-type]
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(_problems(error)) from None

@@ -73,13 +73,7 @@ def conversion_rate(
     """The account's configured rate wins; without one the client's rate is used."""
     configured_rates = account_settings.conversion_rates(principal.settings)
     configured = configured_rates.get(rate_key(from_type, to_type))
-    client = to_decimal(given, field="conversionRate") if given is not None else None
-    if client is not None and client <= 0:
-        raise InvalidInput(
-            f"conversionRate must be greater than 0, got {client}", field="conversionRate"
-        )
-    if client is not None and client.as_tuple().exponent < -12:  # type: ignore[operator]
-        raise InvalidInput("conversionRate has more than 12 decimal places", field="conversionRate")
+    client = account_settings.parse_conversion_rate(given) if given is not None else None
     if configured is not None:
         rate = Decimal(str(configured))
         if client is not None and client != rate:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Subquery
+from sqlalchemy import Connection, Subquery, exists, select
 
 from patron.accounts.principal import Principal
 from patron.core import idempotency
@@ -23,11 +23,13 @@ from patron.wallets.models import (
     Conversion,
     ConversionCommand,
     CreditEntry,
+    CreditType,
     EntryCommand,
     Reason,
     Wallet,
 )
 from patron.wallets.postings import Posting
+from patron.wallets.tables import credit_entries
 
 
 def _replayed(
@@ -444,3 +446,13 @@ def stale_shopify_wallets(
     """(wallet uuid, owner's external id) of wallets whose customer is among ``owners`` (a
     query of customer_uuid, external_id) not read from Shopify since ``before``, oldest first."""
     return repository.stale_shopify_wallets(connection, principal.account_id, owners, before, limit)
+
+
+def has_entries(connection: Connection, account_id: str, credit_type: CreditType) -> bool:
+    """Whether any entry of ``credit_type`` was ever written for the account (in its caller's
+    transaction): amounts kept in that type's current precision exist."""
+    entries = credit_entries.c
+    query = select(
+        exists().where(entries.account_id == account_id, entries.credit_type == credit_type.value)
+    )
+    return bool(connection.execute(query).scalar())

@@ -24,6 +24,11 @@ from patron.core.errors import InvalidInput
 MAX_URL_LENGTH = 2000
 MAX_LABEL_LENGTH = 63
 MAX_HOST_LENGTH = 253
+# Said with every refusal of a local address, so that whoever meets one learns the way out.
+ALLOW_PRIVATE_HINT = (
+    "PATRON_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true allows it, for a receiver on this machine or "
+    "network"
+)
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 # What an ASCII host name's labels are made of (underscores occur in real names, so they pass).
 _LABEL = re.compile(r"[a-z0-9_-]+")
@@ -131,9 +136,11 @@ def checked_url(url: str, policy: UrlPolicy) -> CheckedUrl:
         host, address = _host_name(parts.hostname)
     if not policy.allow_private:
         if address is None and (host in _LOCAL_NAMES or host.endswith(".localhost")):
-            raise _invalid("a webhook URL may not point at this machine")
+            raise _invalid(f"a webhook URL may not point at this machine ({ALLOW_PRIVATE_HINT})")
         if address is not None and not _public(address):
-            raise _invalid("a webhook URL may not point at a private address")
+            raise _invalid(
+                f"a webhook URL may not point at a private address ({ALLOW_PRIVATE_HINT})"
+            )
     return CheckedUrl(url, host, port, address)
 
 

@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from patron.accounts.principal import Principal
+from patron.api.graphql import account_settings as settings_api
 from patron.api.graphql import contacts as contact_api
 from patron.api.graphql import orders as order_api
 from patron.api.graphql import promotions as promotion_api
@@ -141,6 +142,10 @@ class Account:
     promotions: list[promotion_api.Promotion] = strawberry.field(
         resolver=promotion_api.account_promotions, description="Newest first; limit 0 to 250."
     )
+    conversion_rates: list[settings_api.ConversionRate] = strawberry.field(
+        resolver=settings_api.account_conversion_rates,
+        description="The account's conversion rates; convertCredit refuses another one.",
+    )
     earning_rule: Decimal | None = strawberry.field(
         resolver=order_api.account_earning_rule,
         description="LOCAL points per unit of the account currency; null when orders earn none.",
@@ -259,6 +264,7 @@ class Mutation:
     record_order = strawberry.mutation(resolver=order_api.record_order)
     refund_order = strawberry.mutation(resolver=order_api.refund_order)
     set_earning_rule = strawberry.mutation(resolver=order_api.set_earning_rule)
+    update_account_settings = strawberry.mutation(resolver=settings_api.update_account_settings)
     create_promotion = strawberry.mutation(resolver=promotion_api.create_promotion)
     update_promotion = strawberry.mutation(resolver=promotion_api.update_promotion)
     create_webhook = strawberry.mutation(resolver=webhook_api.create_webhook)

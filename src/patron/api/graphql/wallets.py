@@ -53,7 +53,11 @@ class CreditEntry(Node):
     credit_type: CreditType
     amount: Decimal
     amount_minor: BigInt = strawberry.field(description="The amount in the smallest unit.")
-    balance_after: Decimal = strawberry.field(description="The type's balance after this entry.")
+    balance_after: Decimal = strawberry.field(
+        description="The type's ledger balance after this entry: every ADD less every SPEND and "
+        "REMOVE so far. It includes credit held by open redemption codes (and credit past its "
+        "expiry not yet swept), so it can be more than the wallet's available balance."
+    )
     reason: CreditReason
     note: str | None
     idempotency_key: str | None
@@ -98,17 +102,33 @@ class ExpiringCredit:
     entry_uuid: str = strawberry.field(description="The ADD that brought this credit.")
 
 
-@strawberry.type(description="A contact's wallet. Balances are what can be spent now.")
+_AVAILABLE = (
+    "{kind} available to spend now: the ledger balance (the last {type} entry's balanceAfter) "
+    "less {held} and less credit past its expiry that the sweep has not removed yet."
+)
+_HELD = (
+    "{kind} reserved by open redemption codes: still in the ledger balance and in balanceAfter, "
+    "but not available until the code is cancelled or expires; redeeming it writes the SPEND."
+)
+
+
+@strawberry.type(
+    description="A contact's wallet. Per credit type, the ledger balance (the last entry's "
+    "balanceAfter) = available (…CreditBalance) + held (…CreditHeld) + expired credit the sweep "
+    "has not removed yet."
+)
 class Wallet(Node):
     uuid: str
-    global_credit_balance: Decimal
-    local_credit_balance: Decimal
-    global_credit_held: Decimal = strawberry.field(
-        description="GLOBAL credit reserved by open redemption codes."
+    global_credit_balance: Decimal = strawberry.field(
+        description=_AVAILABLE.format(
+            kind="GLOBAL credit (money)", type="GLOBAL", held="globalCreditHeld"
+        )
     )
-    local_credit_held: Decimal = strawberry.field(
-        description="LOCAL credit reserved by open redemption codes."
+    local_credit_balance: Decimal = strawberry.field(
+        description=_AVAILABLE.format(kind="LOCAL points", type="LOCAL", held="localCreditHeld")
     )
+    global_credit_held: Decimal = strawberry.field(description=_HELD.format(kind="GLOBAL credit"))
+    local_credit_held: Decimal = strawberry.field(description=_HELD.format(kind="LOCAL points"))
     shopify_credit_balance: Decimal | None = strawberry.field(
         description="Shopify's store-credit balance as last synced; null before any sync."
     )

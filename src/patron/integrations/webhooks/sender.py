@@ -32,7 +32,7 @@ from patron.integrations.outbox.store import OutboxEvent
 from patron.integrations.waits import retry_after
 from patron.webhooks import service as webhooks
 from patron.webhooks import signing
-from patron.webhooks.addresses import UrlPolicy, checked_url, is_public
+from patron.webhooks.addresses import ALLOW_PRIVATE_HINT, UrlPolicy, checked_url, is_public
 from patron.webhooks.events import webhook_event
 from patron.webhooks.models import DeliveryResult, Subscription, WebhookTarget
 
@@ -307,7 +307,11 @@ class WebhookSender:
             return f"cannot resolve {host}: {error}", True
         private = [address for address in addresses if not self.allowed_address(address)]
         if private or not addresses:
-            return f"refused: {host} resolves to a private address ({', '.join(private)})", False
+            found = ", ".join(private)
+            return (
+                f"refused: {host} resolves to a private address ({found}); {ALLOW_PRIVATE_HINT}",
+                False,
+            )
         return pinned(url, addresses[0], host)
 
     async def _resolve(self, host: str, port: int) -> list[str]:

@@ -235,3 +235,17 @@ def available_for_customers(
     for row, promotion in zip(matched, _with_stores(connection, account_id, matched), strict=True):
         found[row.customer_uuid].append(promotion)
     return found, store_exists
+
+
+def any_in_points(connection: Connection, account_id: str) -> bool:
+    """Whether a promotion keeps an amount in points: a MIN_POINTS audience or a LOCAL reward."""
+    query = select(
+        exists().where(
+            promotions.c.account_id == account_id,
+            or_(
+                promotions.c.audience == Audience.MIN_POINTS.value,
+                promotions.c.reward_credit_type == "LOCAL",
+            ),
+        )
+    )
+    return bool(connection.execute(query).scalar())

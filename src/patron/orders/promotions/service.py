@@ -538,3 +538,8 @@ def claim_promotion(
         )
 
     return run_command(db, write)
+
+
+def any_in_points(connection: Connection, account_id: str) -> bool:
+    """In the caller's transaction: whether a promotion keeps an amount in points."""
+    return repository.any_in_points(connection, account_id)
