@@ -13,8 +13,12 @@ from typing import Any
 import pytest
 
 from patron.accounts import service as accounts
+from patron.accounts.service import PointsPrecisionChanged
 from patron.core.db import Database
+from patron.orders.account_settings import SettingsChange, update_amount_settings
+from patron.orders.promotions import service as promotions
 from tests.support.client import Api
+from tests.support.orders import make_promotion
 from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 from tests.test_cli import json_of, patron
 
@@ -169,9 +173,9 @@ def test_points_precision_changes_only_while_no_amount_is_kept_in_points(
     assert json.loads(refused.stderr) == {
         "error": {
             "code": "POINTS_PRECISION_IN_USE",
-            "message": "the points precision can only change while the account keeps no "
-            "amount in points, and it has LOCAL credit entries (stored in units of its "
-            "precision 2); it stays 2",
+            "message": "the points precision can only change before the account keeps "
+            "amounts in points, and it has customers with wallets (points are stored in "
+            "units of its precision 2); it stays 2",
         }
     }
     assert stored(db, tenant)[0] == 2
@@ -281,9 +285,30 @@ def test_the_mutation_refuses_as_convert_credit_does_and_writes_nothing(
         {
             "field": "pointsPrecision",
             "code": "POINTS_PRECISION_IN_USE",
-            "message": "the points precision can only change while the account keeps no amount "
-            "in points, and it has LOCAL credit entries (stored in units of its precision 0); "
-            "it stays 0",
+            "message": "the points precision can only change before the account keeps amounts "
+            "in points, and it has customers with wallets (points are stored in units of its "
+            "precision 0); it stays 0",
         }
     ]
     assert stored(db, tenant) == (0, {})
+
+
+def test_a_promotion_written_with_a_precision_read_before_a_change_is_refused(
+    db: Database,
+) -> None:
+    tenant = new_tenant(db)
+    stale = tenant.principal  # read at precision 0, as a request on its way would hold it
+    changed = update_amount_settings(db, tenant.principal, SettingsChange(points_precision=2))
+
+    with pytest.raises(PointsPrecisionChanged, match="changed to 2 while this request"):
+        make_promotion(
+            db,
+            Tenant(tenant.uuid, tenant.token, stale),
+            reward="FIXED_CREDIT",
+            reward_value="5",
+            reward_credit_type="LOCAL",
+        )
+
+    assert changed.points_precision == 2
+    with db.read() as connection:
+        assert promotions.list_promotions(connection, stale) == []

@@ -47,6 +47,16 @@ def write_settings(connection: Connection, account_id: str, settings: dict[str, 
     )
 
 
+def points_precision_shared(connection: Connection, account_id: str) -> int | None:
+    """The account's points precision as committed, its row held against a change until the
+    caller's transaction ends (FOR SHARE on PostgreSQL; SQLite's writers take turns)."""
+    query = select(accounts.c.points_precision).where(accounts.c.account_id == account_id)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    found = connection.execute(query).scalar()
+    return None if found is None else int(found)
+
+
 def write_points_precision(connection: Connection, account_id: str, precision: int) -> None:
     connection.execute(
         update(accounts)

@@ -19,7 +19,7 @@ from patron.accounts.principal import SCOPES, Principal
 from patron.core import numbering
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
-from patron.core.errors import InvalidInput, NotFound, Unauthenticated
+from patron.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from patron.core.money import normalise_currency
 
 TOKEN_PREFIX = "patron_"  # noqa: S105 - a prefix, not a secret
@@ -165,6 +165,26 @@ def check_points_precision(points_precision: int) -> int:
             f"points precision must be 0 to {MAX_POINTS_PRECISION}", field="points_precision"
         )
     return points_precision
+
+
+class PointsPrecisionChanged(Conflict):
+    """The account's points precision changed after the request read it: its amounts in points
+    were written in the old unit, so the command is refused; sent again, it uses the new one."""
+
+    code = "POINTS_PRECISION_CHANGED"
+
+
+def require_points_precision(connection: Connection, principal: Principal) -> None:
+    """In a command that keeps an amount in points (outside a wallet: a promotion, a stamp
+    program), make sure it was converted with the precision committed now, and hold that
+    precision until the command commits."""
+    committed = repository.points_precision_shared(connection, principal.account_id)
+    if committed is not None and committed != principal.points_precision:
+        raise PointsPrecisionChanged(
+            f"the account's points precision changed to {committed} while this request was "
+            "on its way; send it again",
+            field="pointsPrecision",
+        )
 
 
 def change_points_precision(connection: Connection, account_id: str, points_precision: int) -> None:

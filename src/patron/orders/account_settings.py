@@ -46,7 +46,16 @@ class AmountSettings:
 
 
 def _points_kept_by(connection: Connection, account_id: str) -> str | None:
-    """What keeps an amount in points, in words; None when nothing does."""
+    """What keeps (or may at any moment keep) an amount in points, in words; None when
+    nothing does.
+
+    Any wallet counts, not only one with LOCAL entries: a request that posts points names a
+    wallet that existed when it was sent, and may have read the precision before this change;
+    with no wallet in the account, no such request can be on its way. Promotions and stamp
+    programs check the precision they were written with in their own transaction.
+    """
+    if wallets.has_wallets(connection, account_id):
+        return "customers with wallets"
     if wallets.has_entries(connection, account_id, CreditType.LOCAL):
         return "LOCAL credit entries"
     if promotions.any_in_points(connection, account_id):
@@ -67,8 +76,8 @@ def _change_precision(connection: Connection, account_id: str, wanted: int) -> N
     kept = _points_kept_by(connection, account_id)
     if kept is not None:
         raise PointsPrecisionInUse(
-            f"the points precision can only change while the account keeps no amount in "
-            f"points, and it has {kept} (stored in units of its precision "
+            f"the points precision can only change before the account keeps amounts in "
+            f"points, and it has {kept} (points are stored in units of its precision "
             f"{row.points_precision}); it stays {row.points_precision}",
             field="pointsPrecision",
         )

@@ -29,7 +29,7 @@ from patron.wallets.models import (
     Wallet,
 )
 from patron.wallets.postings import Posting
-from patron.wallets.tables import credit_entries
+from patron.wallets.tables import credit_entries, wallets
 
 
 def _replayed(
@@ -446,6 +446,13 @@ def stale_shopify_wallets(
     """(wallet uuid, owner's external id) of wallets whose customer is among ``owners`` (a
     query of customer_uuid, external_id) not read from Shopify since ``before``, oldest first."""
     return repository.stale_shopify_wallets(connection, principal.account_id, owners, before, limit)
+
+
+def has_wallets(connection: Connection, account_id: str) -> bool:
+    """Whether the account has any wallet (in its caller's transaction)."""
+    return bool(
+        connection.execute(select(exists().where(wallets.c.account_id == account_id))).scalar()
+    )
 
 
 def has_entries(connection: Connection, account_id: str, credit_type: CreditType) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
 from patron.core import idempotency
 from patron.core.clock import as_utc, utcnow
@@ -214,6 +215,7 @@ def create_promotion(db: Database, principal: Principal, command: PromotionComma
             if stored is not None:
                 return _promotion_or_not_found(connection, principal, stored["uuid"])
         _check_stores(connection, principal, clean)
+        accounts.require_points_precision(connection, principal)
         promotion_uuid = str(uuid.uuid4())
         repository.insert_promotion(
             connection,
@@ -299,6 +301,7 @@ def update_promotion(
         merged = _merged(principal, current, changes)
         clean = _clean(principal, merged, now, check_end=not isinstance(changes.ends_at, Unchanged))
         _check_stores(connection, principal, clean)
+        accounts.require_points_precision(connection, principal)
         repository.update_promotion(
             connection, account_id, promotion_uuid, {**clean.values(), "updated_at": now}
         )

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron.accounts import service as accounts
 from patron.accounts import settings as account_settings
 from patron.accounts.principal import Principal
 from patron.core.db import Database
@@ -90,6 +91,7 @@ def set_stamp_program(
 
     def write(connection: Connection) -> None:
         account_id = principal.account_id
+        accounts.require_points_precision(connection, principal)
         account_settings.set_stamp_program(
             connection, account_id, program.stored() if program is not None else None
         )
