@@ -7,7 +7,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -130,13 +130,18 @@ class Database:
         with self.engine.connect() as connection, connection.begin():
             yield connection
 
+    def connect_latest(self) -> Connection:
+        """A connection that reads without a transaction: each statement sees the latest
+        commit, and no BEGIN or COMMIT round trip is paid. The caller closes it."""
+        connection = self.engine.connect()
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
+
     @contextmanager
     def read_latest(self) -> Iterator[Connection]:
-        """A read without a transaction: each statement sees the latest commit, and no BEGIN
-        or COMMIT round trip is paid. For reads of one statement (or whose statements need
+        """``connect_latest`` for a block: reads of one statement (or whose statements need
         not see one snapshot)."""
-        with self.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT")
+        with self.connect_latest() as connection:
             yield connection
 
     @contextmanager
@@ -157,6 +162,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The rows of one result as dicts, each read once by position: a row's attributes by
+    name, or its field names asked row by row, cost more than turning it into a model."""
+    if not rows:
+        return []
+    names = rows[0]._fields
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def is_lock_contention(error: BaseException) -> bool:

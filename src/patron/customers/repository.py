@@ -21,6 +21,7 @@ from sqlalchemy import (
 
 from patron.core.bulk import any_of
 from patron.core.clock import as_utc
+from patron.core.db import row_dicts
 from patron.customers.models import Customer, CustomerFilter
 from patron.customers.tables import customers, identities
 from patron.customers.validation import display_external_id
@@ -30,7 +31,6 @@ _CUSTOMER_COLUMNS = [
     for column in customers.c
     if column.name not in {"account_id", "email_normalized", "password_hash"}
 ]
-_CUSTOMER_NAMES = tuple(column.name for column in _CUSTOMER_COLUMNS)
 
 
 def customer_from_row(row: Any) -> Customer:
@@ -39,12 +39,8 @@ def customer_from_row(row: Any) -> Customer:
 
 
 def customers_from_rows(rows: Sequence[Any]) -> list[Customer]:
-    """Customers from rows of one result: each row read once by position (a row's
-    attributes by name, or its field names asked row by row, cost more than the rest)."""
-    if not rows:
-        return []
-    names = rows[0]._fields
-    return [_customer(dict(zip(names, row, strict=True))) for row in rows]
+    """Customers from the rows of one result (any columns of the table, in any order)."""
+    return [_customer(values) for values in row_dicts(rows)]
 
 
 def _customer(values: dict[str, Any]) -> Customer:
@@ -202,7 +198,7 @@ def find_customers(
         "offset": offset,
     }
     rows = connection.execute(_CUSTOMERS_QUERIES[shape], values).all()
-    return [_customer(dict(zip(_CUSTOMER_NAMES, row, strict=True))) for row in rows]
+    return customers_from_rows(rows)
 
 
 def count_customers(connection: Connection, account_id: str) -> int:

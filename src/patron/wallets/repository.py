@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from patron.core.bulk import any_of
 from patron.core.clock import as_utc
+from patron.core.db import row_dicts
 from patron.core.events import outbox_events, record_event
 from patron.core.money import MAX_MINOR_UNITS, from_minor
 from patron.wallets.lots import expired_unswept
@@ -45,11 +46,8 @@ def wallet_from_row(row: Any) -> Wallet:
 
 
 def wallets_from_rows(rows: Sequence[Any]) -> list[Wallet]:
-    """Wallets from rows of one result, each read once by position."""
-    if not rows:
-        return []
-    names = rows[0]._fields
-    return [_wallet(dict(zip(names, row, strict=True))) for row in rows]
+    """Wallets from the rows of one result."""
+    return [_wallet(values) for values in row_dicts(rows)]
 
 
 def _wallet(values: dict[str, Any]) -> Wallet:

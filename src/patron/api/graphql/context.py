@@ -76,10 +76,9 @@ class Context:
     def connection(self) -> Connection:
         """One read transaction per request (or none, with ``autocommit``), opened on first use."""
         if self._connection is None:
-            connection = self.db.engine.connect()
-            if self.autocommit:
-                connection.execution_options(isolation_level="AUTOCOMMIT")
-            self._connection = connection
+            self._connection = (
+                self.db.connect_latest() if self.autocommit else self.db.engine.connect()
+            )
         if not self.autocommit and not self._connection.in_transaction():
             self._connection.begin()
         return self._connection
