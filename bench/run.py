@@ -559,8 +559,10 @@ def _bounds(
         targets.append(("spend", "random wallets", fixtures.bound_wallets))
     if "hot" in options.operations:
         targets.append(("hot", "one hot wallet", [fixtures.bound_hot_wallet]))
-    variants = [False, True] if store.kind == "postgresql" else [False]
-    for one_statement in variants:
+    variants = [(False, 1), (True, 1)] if store.kind == "postgresql" else [(False, 1)]
+    if options.bound_batch > 1:
+        variants.append((False, options.bound_batch))
+    for one_statement, batch in variants:
         for name, target, wallets in targets:
             with CpuWindow(None, backends) as window:
                 if store.kind == "sqlite":
@@ -573,6 +575,7 @@ def _bounds(
                         warmup=options.warmup,
                         seconds=options.seconds,
                         target=target,
+                        batch=batch,
                     )
                 else:
                     outcome = bare.postgresql_bound(
@@ -584,13 +587,15 @@ def _bounds(
                         seconds=options.seconds,
                         target=target,
                         one_statement=one_statement,
+                        batch=batch,
                     )
             outcome.cpu = window.use.as_dict()
             if outcome.errors:
                 result.problems.append(
                     f"bound {target}: {outcome.errors} errors: {outcome.first_error}"
                 )
-            result.bounds[name + ("-cte" if one_statement else "")] = outcome
+            suffix = "-cte" if one_statement else f"-batch{batch}" if batch > 1 else ""
+            result.bounds[name + suffix] = outcome
             say(
                 f"  bound   {target}, {outcome.statements}: {outcome.rate:,.1f}/s with "
                 f"{connections} connection(s), p50 {outcome.p50_ms:.2f} ms, "

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # Python threads share one interpreter lock: a few keep the store busy, many only make
     # every transaction (and the row locks it holds) last longer.
     threads: int = Field(default=6, ge=1, le=200)
+    # Group commit: concurrent write commands of one worker process are written as one
+    # transaction (a savepoint each) with one COMMIT, this many at most; 1 turns it off.
+    group_commit: int = Field(default=64, ge=1, le=1000)
     token_touch_seconds: int = Field(default=60, ge=0)
     # How long a worker answers a fast read with the principal of a token it looked up
     # before: a revoked token or a changed account is seen at most this late by reads
