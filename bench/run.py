@@ -564,6 +564,8 @@ def _bounds(
         variants.append((False, options.bound_batch))
     for one_statement, batch in variants:
         for name, target, wallets in targets:
+            # Patron writes one batch per worker process at a time: so does the batched bound.
+            width = min(connections, options.workers) if batch > 1 else connections
             with CpuWindow(None, backends) as window:
                 if store.kind == "sqlite":
                     assert store.sqlite_path is not None
@@ -571,7 +573,7 @@ def _bounds(
                         store.sqlite_path,
                         fixtures.bound_tenant.uuid,
                         wallets,
-                        connections=connections,
+                        connections=width,
                         warmup=options.warmup,
                         seconds=options.seconds,
                         target=target,
@@ -582,7 +584,7 @@ def _bounds(
                         store.libpq_url,
                         fixtures.bound_tenant.uuid,
                         wallets,
-                        connections=connections,
+                        connections=width,
                         warmup=options.warmup,
                         seconds=options.seconds,
                         target=target,
@@ -598,7 +600,7 @@ def _bounds(
             result.bounds[name + suffix] = outcome
             say(
                 f"  bound   {target}, {outcome.statements}: {outcome.rate:,.1f}/s with "
-                f"{connections} connection(s), p50 {outcome.p50_ms:.2f} ms, "
+                f"{width} connection(s), p50 {outcome.p50_ms:.2f} ms, "
                 f"p99 {outcome.p99_ms:.2f} ms"
             )
 
