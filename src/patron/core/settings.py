@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # Native read queries inside the hot subset (account, contacts, wallets, entries) are
     # answered from a compiled plan rather than field by field; off: always field by field.
     fast_reads: bool = True
+    # Known reads answered on the worker's event loop instead of a worker thread.
+    reads_on_loop: bool = False
     pool_size: int = Field(default=10, ge=1, le=200)
     # Requests one worker process runs at once. Each holds a transaction while it runs, and
     # Python threads share one interpreter lock: a few keep the store busy, many only make
