@@ -243,7 +243,7 @@ def test_get_contact_by_email_of_nobody_is_an_empty_list(api: Api, tenant: Tenan
 def test_delete_contact_runs_verbatim_and_removes_a_contact_without_entries_and_its_wallet(
     api: Api, db: Database, tenant: Tenant
 ) -> None:
-    contact_uuid, wallet_uuid = create_seed_contact(api, tenant)
+    contact_uuid, _wallet_uuid = create_seed_contact(api, tenant)
     kept = make_contact(db, tenant, email="kept@example.com")
     fund(db, tenant, kept.wallet_uuid, "1.00")
 

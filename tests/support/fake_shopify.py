@@ -103,6 +103,9 @@ class FakeShopify:
     def _operation(self, query: str, variables: dict[str, Any]) -> tuple[int, Any]:
         if "customerRequestDataErasure(" in query:
             return 200, {"data": {"customerRequestDataErasure": self._erase(variables)}}
+        return self._other_operation(query, variables)
+
+    def _other_operation(self, query: str, variables: dict[str, Any]) -> tuple[int, Any]:
         if "customerCreate" in query:
             return 200, {"data": {"customerCreate": self._create(variables.get("input", {}))}}
         if "customers(" in query:
