@@ -13,6 +13,7 @@ import base64
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +33,8 @@ from patron.customers.models import CustomerChanges
 from patron.customers.repository import PERSONAL_COLUMNS
 from patron.customers.tables import customers as customers_table
 from patron.customers.tables import identities
+from patron.jobs.expiry import sweep
+from patron.privacy import service as privacy
 from patron.redemptions import service as redemptions
 from patron.redemptions.models import NewRedemption
 from patron.redemptions.tables import redemptions as redemptions_table
@@ -42,11 +45,12 @@ from patron.wallets.tables import wallets as wallets_table
 from patron.wallets.verify import verify_ledger
 from tests.support.client import Api
 from tests.support.contact_persons import make_contact_person
+from tests.support.databases import own_store
 from tests.support.ledger import entry_rows
 from tests.support.loyaltydish import MERCHANT_PATH, sign_up
 from tests.support.orders import record
 from tests.support.store import account_rows, outbox
-from tests.support.tenants import Tenant, fund, make_contact
+from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 
 EMAIL = "jane.roe@example.com"
 SHOPIFY_GID = "gid://shopify/Customer/8800001"
@@ -512,3 +516,27 @@ def test_erasing_takes_the_admin_scope_and_another_account_finds_nothing(
         {"field": "uuid", "code": "NOT_FOUND", "message": f"no contact with uuid '{person.uuid}'"}
     ]
     assert account_rows(db, tenant.uuid) == before
+
+
+def test_the_sweep_still_expires_the_lots_of_an_erased_wallet(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> None:
+    with own_store(request, database_url, tmp_path) as url:  # a sweep covers every account
+        store = Database(url, pool_size=2)
+        try:
+            tenant = new_tenant(store)
+            person = make_person(store, tenant)
+            privacy.erase_contact(store, tenant.principal, person.uuid)
+
+            sweep(store, now=utcnow() + timedelta(days=31))
+
+            last = entry_rows(store, tenant.uuid, person.wallet_uuid)[-1]
+            assert (last.reason, last.action, last.amount, last.actor) == (
+                "EXPIRY",
+                "REMOVE",
+                300,
+                "system:expiry",
+            )
+            assert verify_ledger(store).ok
+        finally:
+            store.dispose()
