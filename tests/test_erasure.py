@@ -46,6 +46,7 @@ from patron.wallets.verify import verify_ledger
 from tests.support.client import Api
 from tests.support.contact_persons import make_contact_person
 from tests.support.databases import own_store
+from tests.support.fast_reads import both
 from tests.support.ledger import entry_rows
 from tests.support.loyaltydish import MERCHANT_PATH, sign_up
 from tests.support.orders import record
@@ -540,3 +541,26 @@ def test_the_sweep_still_expires_the_lots_of_an_erased_wallet(
             assert verify_ledger(store).ok
         finally:
             store.dispose()
+
+
+FAST_READS = [
+    "query($u: String) { account { contactsCount contacts(uuid: $u) { uuid email } } }",
+    "query($e: String) { account { contacts(email: $e) { uuid wallet { uuid } } } }",
+    "{ account { contacts { uuid name email identities { shopify } wallet { uuid "
+    "globalCreditBalance creditEntries { uuid amount } } } } }",
+]
+
+
+@pytest.mark.parametrize("query", FAST_READS)
+def test_the_fast_read_path_leaves_an_erased_contact_out_as_the_executor_does(
+    db: Database, tenant: Tenant, person: Person, query: str
+) -> None:
+    privacy.erase_contact(db, tenant.principal, person.uuid)
+
+    answers = both(db, tenant, query, {"u": person.uuid, "e": EMAIL})
+
+    assert answers.fast == answers.normal
+    assert answers.outcome == "answered"
+    assert answers.known == answers.normal
+    assert person.uuid.encode() not in answers.fast
+    assert person.wallet_uuid.encode() not in answers.fast
