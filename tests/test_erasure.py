@@ -10,9 +10,7 @@ its meaning for a contact without entries and erases one with entries.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,32 +27,24 @@ from patron.customers.consumers.tables import (
     consumer_refresh_tokens,
 )
 from patron.customers.consumers.throttle import email_subject
-from patron.customers.models import CustomerChanges
 from patron.customers.repository import PERSONAL_COLUMNS
 from patron.customers.tables import customers as customers_table
 from patron.customers.tables import identities
 from patron.jobs.expiry import sweep
 from patron.privacy import service as privacy
-from patron.redemptions import service as redemptions
-from patron.redemptions.models import NewRedemption
 from patron.redemptions.tables import redemptions as redemptions_table
-from patron.wallets import service as wallets
-from patron.wallets.models import EntryCommand
 from patron.wallets.tables import credit_entries
 from patron.wallets.tables import wallets as wallets_table
 from patron.wallets.verify import verify_ledger
 from tests.support.client import Api
-from tests.support.contact_persons import make_contact_person
 from tests.support.databases import own_store
+from tests.support.erasure import EMAIL, SHOPIFY_GID, Person, make_person, wallets_of
 from tests.support.fast_reads import both
 from tests.support.ledger import entry_rows
-from tests.support.loyaltydish import MERCHANT_PATH, sign_up
-from tests.support.orders import record
+from tests.support.loyaltydish import MERCHANT_PATH
 from tests.support.store import account_rows, outbox
-from tests.support.tenants import Tenant, fund, make_contact, new_tenant
+from tests.support.tenants import Tenant, make_contact, new_tenant
 
-EMAIL = "jane.roe@example.com"
-SHOPIFY_GID = "gid://shopify/Customer/8800001"
 ERASE = """mutation Erase($uuid: String!) {
   eraseContact(uuid: $uuid) {
     success contactUuid walletUuid errors userErrors { field code message }
@@ -67,97 +57,8 @@ LIGHTFUNNELS = "/compat/lightfunnels/api/v2"
 COMMERCE = "/compat/commerce/api/v6/commerce.contacts."
 
 
-@dataclass(frozen=True)
-class Person:
-    """A contact with everything Patron can hold about a person, and a neighbour kept."""
-
-    uuid: str
-    number: int
-    wallet_uuid: str
-    code: str
-    kept_uuid: str
-    kept_wallet_uuid: str
-
-
 def _global_id(kind: str, value: object) -> str:
     return base64.b64encode(f"{kind}:{value}".encode()).decode()
-
-
-def make_person(db: Database, tenant: Tenant) -> Person:
-    consumer = sign_up(db, tenant, email=EMAIL, first_name="Jane", last_name="Roe")
-    customers.update_customer(
-        db,
-        tenant.principal,
-        consumer.uuid,
-        CustomerChanges(
-            profile={
-                "name": "Jane Roe",
-                "phone": "+14155550100",
-                "secondary_email": "jane.other@example.com",
-                "birthday": date(1990, 5, 17),
-                "gender": "FEMALE",
-                "address_line1": "1 Main St",
-                "city": "Springfield",
-                "postal_code": "12345",
-                "country": "US",
-                "loyalty_id": "LOY-JANE",
-                "picture": "https://example.com/jane.png",
-                "extra_info": {"favourite": "tea"},
-                "source_id": "crm-77",
-                "notes": "Prefers e-mail",
-            },
-            identities={"SHOPIFY": SHOPIFY_GID, "KLAVIYO": "01JANEKLAVIYO"},
-        ),
-    )
-    [wallet_uuid] = wallets_of(db, tenant, consumer.uuid)
-    wallets.post_entry(
-        db,
-        tenant.principal,
-        EntryCommand(
-            wallet_uuid=wallet_uuid,
-            action="ADD",
-            credit_type="GLOBAL",
-            amount=Decimal("25.00"),
-            note="birthday gift for Jane Roe",
-        ),
-    )
-    wallets.post_entry(
-        db,
-        tenant.principal,
-        EntryCommand(
-            wallet_uuid=wallet_uuid,
-            action="ADD",
-            credit_type="LOCAL",
-            amount=Decimal(300),
-            expires_at=utcnow() + timedelta(days=30),
-        ),
-    )
-    [code] = redemptions.create_redemptions(
-        db,
-        tenant.principal,
-        NewRedemption(
-            credit_type="GLOBAL", amount="5.00", wallet_uuid=wallet_uuid, note="for Jane"
-        ),
-    )
-    record(db, tenant, "12.00", customer=consumer.uuid, external_id="JANE-1", credit_used="3.00")
-    make_contact_person(db, tenant, consumer.number, name="Jane's assistant", email="pa@ex.com")
-    kept = make_contact(db, tenant, email="kept@example.com", name="Kept Person")
-    fund(db, tenant, kept.wallet_uuid, "7.00")
-    return Person(
-        consumer.uuid, consumer.number, wallet_uuid, code.code, kept.customer.uuid, kept.wallet_uuid
-    )
-
-
-def wallets_of(db: Database, tenant: Tenant, customer_uuid: str) -> list[str]:
-    with db.read() as connection:
-        return list(
-            connection.execute(
-                select(wallets_table.c.uuid).where(
-                    wallets_table.c.account_id == tenant.uuid,
-                    wallets_table.c.customer_uuid == customer_uuid,
-                )
-            ).scalars()
-        )
 
 
 def liability(db: Database, tenant: Tenant) -> tuple[int, int]:

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from patron.cli.main import app
 from patron.core.db import Database
 from tests.support.client import Api
+from tests.support.erasure import EMAIL, SHOPIFY_GID, Person, make_person
 from tests.support.tenants import Tenant, fund, make_contact
-from tests.test_erasure import EMAIL, SHOPIFY_GID, Person, make_person
 
 EXPORT = """mutation Export($uuid: String!) {
   exportContactData(uuid: $uuid) { success data errors userErrors { field code message } }
