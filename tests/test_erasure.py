@@ -465,3 +465,29 @@ def test_the_fast_read_path_leaves_an_erased_contact_out_as_the_executor_does(
     assert answers.known == answers.normal
     assert person.uuid.encode() not in answers.fast
     assert person.wallet_uuid.encode() not in answers.fast
+
+
+def test_an_erased_contacts_orders_and_codes_take_no_more_credit_moves(
+    api: Api, db: Database, tenant: Tenant, person: Person
+) -> None:
+    [order] = api.data("{ account { orders { uuid } } }", token=tenant.token)["account"]["orders"]
+    erase(api, tenant, person)
+    before = account_rows(db, tenant.uuid)
+
+    refund = api.data(
+        'mutation($o: String!) { refundOrder(refund: {orderUuid: $o, externalId: "R1"}) '
+        "{ success userErrors { code } } }",
+        {"o": order["uuid"]},
+        token=tenant.token,
+    )
+    redeem = api.data(
+        "mutation($c: String!) { redeemRedemption(code: $c) { success userErrors { code } } }",
+        {"c": person.code},
+        token=tenant.token,
+    )
+
+    assert refund == {"refundOrder": {"success": False, "userErrors": [{"code": "NOT_FOUND"}]}}
+    assert redeem == {
+        "redeemRedemption": {"success": False, "userErrors": [{"code": "CODE_CANCELLED"}]}
+    }
+    assert account_rows(db, tenant.uuid) == before
