@@ -200,53 +200,70 @@ def _amounts(
             found[name] = str(from_minor(found[name], places))
 
 
+def _wallet_part(
+    connection: Connection, principal: Principal, customer_uuid: str
+) -> tuple[dict[str, Any] | None, dict[str, list[dict[str, Any]]]]:
+    """The wallet with its balances, and its entries, lots and codes, amounts as decimals."""
+    held = wallets.wallet_record(connection, principal, customer_uuid)
+    parts: dict[str, list[dict[str, Any]]] = {
+        "credit_entries": [],
+        "credit_lots": [],
+        "redemption_codes": [],
+    }
+    if held is None:
+        return None, parts
+    found, found_entries, found_lots = held
+    wallet = _plain(found)
+    for credit_type, prefix in ((CreditType.GLOBAL, "global"), (CreditType.LOCAL, "local")):
+        _amounts(principal, credit_type, wallet, f"{prefix}_balance", f"{prefix}_held")
+        _amounts(principal, credit_type, wallet, f"{prefix}_expired")
+    _amounts(principal, CreditType.GLOBAL, wallet, "shopify_balance")
+    for entry in found_entries:
+        plain = _plain(entry)
+        _amounts(principal, entry.credit_type, plain, "amount", "balance_after")
+        parts["credit_entries"].append(plain)
+    for lot in found_lots:
+        plain = _plain(lot)
+        _amounts(principal, lot.credit_type, plain, "amount", "remaining")
+        parts["credit_lots"].append(plain)
+    for code in redemptions.codes_of_wallet(connection, principal, found.uuid):
+        plain = _plain(code)
+        _amounts(principal, code.credit_type, plain, "amount")
+        parts["redemption_codes"].append(plain)
+    return wallet, parts
+
+
+def _orders_part(
+    connection: Connection, principal: Principal, customer_uuid: str
+) -> list[dict[str, Any]]:
+    """Every order of the customer with its refunds, amounts as decimals."""
+    bought = orders.orders_for_customers(
+        connection, principal, [customer_uuid], limit=1_000_000, offset=0
+    ).get(customer_uuid, [])
+    refunds = orders.refunds_for_orders(connection, principal, [order.uuid for order in bought])
+    money = ("total", "refunded", "credit_paid", "credit_returned", "amount")
+    points = ("points_earned", "points_clawed_back", "clawback_shortfall")
+    rows = []
+    for order in bought:
+        plain = _plain(order)
+        plain["refunds"] = [_plain(refund) for refund in refunds.get(order.uuid, [])]
+        for part in (plain, *plain["refunds"]):
+            _amounts(principal, CreditType.GLOBAL, part, *money)
+            _amounts(principal, CreditType.LOCAL, part, *points)
+        rows.append(plain)
+    return rows
+
+
 def _gather(connection: Connection, principal: Principal, customer_uuid: str) -> dict[str, Any]:
     record = customers.customer_record(connection, principal, customer_uuid)
     if record is None:
         raise _no_contact(customer_uuid)
     customer, linked, has_password = record
     consumer = consumers.profiles_for(connection, principal, [customer_uuid])[customer_uuid]
-    held = wallets.wallet_record(connection, principal, customer_uuid)
-    wallet: dict[str, Any] | None = None
-    entries: list[dict[str, Any]] = []
-    lots: list[dict[str, Any]] = []
-    codes: list[dict[str, Any]] = []
-    subjects = [customer_uuid]
-    if held is not None:
-        found, found_entries, found_lots = held
-        subjects.append(found.uuid)
-        wallet = _plain(found)
-        for credit_type, prefix in ((CreditType.GLOBAL, "global"), (CreditType.LOCAL, "local")):
-            _amounts(principal, credit_type, wallet, f"{prefix}_balance", f"{prefix}_held")
-            _amounts(principal, credit_type, wallet, f"{prefix}_expired")
-        _amounts(principal, CreditType.GLOBAL, wallet, "shopify_balance")
-        for entry in found_entries:
-            plain = _plain(entry)
-            _amounts(principal, entry.credit_type, plain, "amount", "balance_after")
-            entries.append(plain)
-        for lot in found_lots:
-            plain = _plain(lot)
-            _amounts(principal, lot.credit_type, plain, "amount", "remaining")
-            lots.append(plain)
-        for code in redemptions.codes_of_wallet(connection, principal, found.uuid):
-            plain = _plain(code)
-            _amounts(principal, code.credit_type, plain, "amount")
-            codes.append(plain)
-    bought = orders.orders_for_customers(
-        connection, principal, [customer_uuid], limit=1_000_000, offset=0
-    ).get(customer_uuid, [])
-    refunds = orders.refunds_for_orders(connection, principal, [order.uuid for order in bought])
-    order_rows = []
-    for order in bought:
-        plain = _plain(order)
-        _amounts(principal, CreditType.GLOBAL, plain, "total", "refunded", "credit_paid")
-        _amounts(principal, CreditType.GLOBAL, plain, "credit_returned")
-        _amounts(principal, CreditType.LOCAL, plain, "points_earned", "points_clawed_back")
-        _amounts(principal, CreditType.LOCAL, plain, "clawback_shortfall")
-        plain["refunds"] = [_plain(refund) for refund in refunds.get(order.uuid, [])]
-        order_rows.append(plain)
     profile = _plain(consumer)
     profile["has_password"] = has_password
+    wallet, parts = _wallet_part(connection, principal, customer_uuid)
+    subjects = [customer_uuid] if wallet is None else [customer_uuid, wallet["uuid"]]
     return {
         "format": EXPORT_FORMAT,
         "exported_at": utcnow().isoformat(),
@@ -255,10 +272,8 @@ def _gather(connection: Connection, principal: Principal, customer_uuid: str) ->
         "identities": dict(linked),
         "consumer": profile,
         "wallet": wallet,
-        "credit_entries": entries,
-        "credit_lots": lots,
-        "redemption_codes": codes,
-        "orders": order_rows,
+        **parts,
+        "orders": _orders_part(connection, principal, customer_uuid),
         "contact_persons": _plain(
             contact_persons.contact_persons_of(connection, principal, customer_uuid)
         ),
