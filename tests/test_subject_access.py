@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from patron.cli.main import app
 from patron.core.db import Database
+from patron.orders import service as orders
+from patron.orders.models import RefundCommand
 from tests.support.client import Api
 from tests.support.erasure import EMAIL, SHOPIFY_GID, Person, make_person
 from tests.support.tenants import Tenant, fund, make_contact
@@ -28,6 +30,8 @@ def test_the_export_holds_everything_about_the_person(
     api: Api, db: Database, tenant: Tenant
 ) -> None:
     person: Person = make_person(db, tenant)
+    [order] = api.data("{ account { orders { uuid } } }", token=tenant.token)["account"]["orders"]
+    orders.refund_order(db, tenant.principal, RefundCommand(order["uuid"], "R-1", "2.50"))
 
     answer = export(api, tenant.token, person.uuid)
 
@@ -46,14 +50,16 @@ def test_the_export_holds_everything_about_the_person(
     assert data["identities"] == {"SHOPIFY": SHOPIFY_GID, "KLAVIYO": "01JANEKLAVIYO"}
     assert data["consumer"]["has_password"] is True
     assert data["wallet"]["uuid"] == person.wallet_uuid
-    # 25.00 added, 3.00 spent on the order; 5.00 of it held by the code.
-    assert (data["wallet"]["global_balance"], data["wallet"]["global_held"]) == ("22.00", "5.00")
+    # 25.00 added, 3.00 spent on the order, 0.62 of it given back by the refund of 2.50 of 12.00;
+    # 5.00 of it held by the code.
+    assert (data["wallet"]["global_balance"], data["wallet"]["global_held"]) == ("22.62", "5.00")
     assert [
         (e["action"], e["credit_type"], e["amount"], e["reason"]) for e in data["credit_entries"]
     ] == [
         ("ADD", "GLOBAL", "25.00", "MANUAL"),
         ("ADD", "LOCAL", "300", "MANUAL"),
         ("SPEND", "GLOBAL", "3.00", "ORDER"),
+        ("ADD", "GLOBAL", "0.62", "ORDER_REFUND"),
     ]
     assert data["credit_entries"][0]["note"] == "birthday gift for Jane Roe"
     assert data["credit_entries"][0]["actor"] == f"token:{tenant.principal.token_id}"
@@ -65,6 +71,9 @@ def test_the_export_holds_everything_about_the_person(
     ]
     assert [(o["external_id"], o["total"], o["credit_paid"]) for o in data["orders"]] == [
         ("JANE-1", "12.00", "3.00")
+    ]
+    assert [(r["external_id"], r["amount"]) for r in data["orders"][0]["refunds"]] == [
+        ("R-1", "2.50")
     ]
     assert [(p["name"], p["email"]) for p in data["contact_persons"]] == [
         ("Jane's assistant", "pa@ex.com")
