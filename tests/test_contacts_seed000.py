@@ -240,7 +240,30 @@ def test_get_contact_by_email_of_nobody_is_an_empty_list(api: Api, tenant: Tenan
     assert data == {"account": {"contacts": []}}
 
 
-def test_delete_contact_runs_verbatim_and_removes_contact_wallet_and_entries(
+def test_delete_contact_runs_verbatim_and_removes_a_contact_without_entries_and_its_wallet(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    contact_uuid, _wallet_uuid = create_seed_contact(api, tenant)
+    kept = make_contact(db, tenant, email="kept@example.com")
+    fund(db, tenant, kept.wallet_uuid, "1.00")
+
+    data = api.data(DELETE_CONTACT, {"uuid": contact_uuid}, token=tenant.token)
+
+    assert data == {"deleteContact": {"success": True, "errors": []}}
+    with db.read() as connection:
+        remaining = connection.execute(
+            select(wallets.c.uuid).where(wallets.c.account_id == tenant.uuid)
+        ).all()
+        linked = connection.execute(
+            select(func.count())
+            .select_from(identities_table)
+            .where(identities_table.c.account_id == tenant.uuid)
+        ).scalar_one()
+    assert [row.uuid for row in remaining] == [kept.wallet_uuid]
+    assert linked == 0
+
+
+def test_delete_contact_with_entries_runs_verbatim_and_erases_it_keeping_the_books(
     api: Api, db: Database, tenant: Tenant
 ) -> None:
     contact_uuid, wallet_uuid = create_seed_contact(api, tenant)
@@ -287,8 +310,9 @@ def test_delete_contact_runs_verbatim_and_removes_contact_wallet_and_entries(
             .select_from(identities_table)
             .where(identities_table.c.account_id == tenant.uuid)
         ).scalar_one()
-    assert [row.uuid for row in remaining_wallets] == [kept.wallet_uuid]
-    assert deleted_entries == 0
+    # The contact is gone from every read; its wallet and entries stay, anonymous.
+    assert sorted(row.uuid for row in remaining_wallets) == sorted([kept.wallet_uuid, wallet_uuid])
+    assert deleted_entries == 2
     assert kept_entries == 1
     assert linked == 0
 
@@ -392,7 +416,6 @@ def test_a_failing_audit_write_rolls_the_whole_delete_back(
     db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     created = make_contact(db, tenant, email="stays@example.com")
-    fund(db, tenant, created.wallet_uuid, "3.00")
     before = account_rows(db, tenant.uuid)
 
     def broken_audit(*args: object, **kwargs: object) -> None:

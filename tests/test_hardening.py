@@ -31,8 +31,7 @@ CONTACT_ORDERS = """query Orders {
 def test_a_contact_with_orders_is_deleted_and_its_orders_are_kept(
     api: Api, db: Database, tenant: Tenant
 ) -> None:
-    created = make_contact(db, tenant)
-    fund(db, tenant, created.wallet_uuid, "5.00")
+    created = make_contact(db, tenant)  # no credit entries: deleted, not erased
     record(db, tenant, "10.00", customer=created.customer.uuid, external_id="O-1")
     record(db, tenant, "3.00", customer=created.customer.uuid, external_id="O-2", status="PENDING")
 

@@ -193,6 +193,16 @@ MUTATIONS = [
         lambda contact, wallet: {"u": contact},
     ),
     Mutation(
+        "eraseContact",
+        f"mutation($u: String!) {{ eraseContact(uuid: $u) {PAYLOAD} }}",
+        lambda contact, wallet: {"u": contact},
+    ),
+    Mutation(
+        "exportContactData",
+        f"mutation($u: String!) {{ exportContactData(uuid: $u) {PAYLOAD} }}",
+        lambda contact, wallet: {"u": contact},
+    ),
+    Mutation(
         "addCreditEntry",
         f"mutation($e: AddCreditEntryInput!) {{ addCreditEntry(creditEntry: $e) {PAYLOAD} }}",
         lambda contact, wallet: {
@@ -223,6 +233,9 @@ ADMIN_MUTATIONS = frozenset(
         "updateWebhook",
         "deleteWebhook",
         "rotateWebhookSecret",
+        # Irreversible, or everything about a person at once: the account's admins only.
+        "eraseContact",
+        "exportContactData",
     }
 )
 MUTATION_NAMES = sorted(BY_NAME)
@@ -468,7 +481,10 @@ def test_create_contact_with_another_accounts_token_lands_in_that_account(
     [
         ("createContact", {"customers": 2, "identities": 2, "wallets": 2, "credit_entries": 2}),
         ("updateContact", {"customers": 1, "identities": 1, "wallets": 1, "credit_entries": 2}),
-        ("deleteContact", {"customers": 0, "identities": 0, "wallets": 0, "credit_entries": 0}),
+        # The scene's contact has entries: deleting it erases it, and the books stay.
+        ("deleteContact", {"customers": 1, "identities": 0, "wallets": 1, "credit_entries": 2}),
+        ("eraseContact", {"customers": 1, "identities": 0, "wallets": 1, "credit_entries": 2}),
+        ("exportContactData", {"customers": 1, "identities": 1, "wallets": 1, "credit_entries": 2}),
         ("addCreditEntry", {"customers": 1, "identities": 1, "wallets": 1, "credit_entries": 3}),
         ("convertCredit", {"customers": 1, "identities": 1, "wallets": 1, "credit_entries": 4}),
     ],

@@ -521,7 +521,7 @@ def test_the_store_refuses_a_negative_balance_or_an_empty_entry(
     assert _state(db, ledger) == before
 
 
-def test_deleting_the_contact_removes_its_wallet_and_entries_only(
+def test_deleting_a_contact_with_entries_erases_it_and_keeps_every_entry(
     api: Api, db: Database, ledger: Ledger
 ) -> None:
     account_id = ledger.tenant.principal.account_id
@@ -529,6 +529,8 @@ def test_deleting_the_contact_removes_its_wallet_and_entries_only(
     fund(db, ledger.tenant, kept.wallet_uuid, "2.00")
     fund(db, ledger.tenant, ledger.wallet_uuid, "3.00")
     kept_entries = entry_rows(db, account_id, kept.wallet_uuid)
+    erased_entries = entry_rows(db, account_id, ledger.wallet_uuid)
+    balances = [row[3:7] for row in ledger_state(db, account_id).wallets]
 
     deleted = api.data(
         "mutation($uuid: String!) { deleteContact(uuid: $uuid) { success errors } }",
@@ -537,9 +539,9 @@ def test_deleting_the_contact_removes_its_wallet_and_entries_only(
     )
 
     assert deleted == {"deleteContact": {"success": True, "errors": []}}
-    assert entry_rows(db, account_id, ledger.wallet_uuid) == []
+    assert entry_rows(db, account_id, ledger.wallet_uuid) == erased_entries
     assert entry_rows(db, account_id, kept.wallet_uuid) == kept_entries
-    assert [row[1] for row in ledger_state(db, account_id).wallets] == [kept.wallet_uuid]
+    assert [row[3:7] for row in ledger_state(db, account_id).wallets] == balances
 
 
 # --- who may write ----------------------------------------------------------------------------

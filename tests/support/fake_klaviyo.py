@@ -23,6 +23,8 @@ class FakeKlaviyo:
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> attributes
     requests: list[dict[str, Any]] = field(default_factory=list)
     trouble: list[str] = field(default_factory=list)  # "429", "500", "400" or "MALFORMED"
+    # Profile ids whose deletion was requested (the Data Privacy API), in order.
+    deletions: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
@@ -37,7 +39,18 @@ class FakeKlaviyo:
                 if trouble == "MALFORMED":
                     return 200, "<html>bad gateway</html>"
                 return _error(int(trouble), f"scripted {trouble}")
-            return self._import(body.get("data") or {})
+            data = body.get("data") or {}
+            if data.get("type") == "data-privacy-deletion-job":
+                return self._delete(data)
+            return self._import(data)
+
+    def _delete(self, data: dict[str, Any]) -> tuple[int, Any]:
+        profile = ((data.get("attributes") or {}).get("profile") or {}).get("data") or {}
+        if profile.get("type") != "profile" or not profile.get("id"):
+            return _error(400, "One of email, phone_number, or id is required.")
+        self.deletions.append(str(profile["id"]))
+        self.profiles.pop(str(profile["id"]), None)
+        return 202, None
 
     def _import(self, data: dict[str, Any]) -> tuple[int, Any]:
         attributes = data.get("attributes") or {}
@@ -71,7 +84,7 @@ def running_klaviyo() -> Iterator[FakeKlaviyo]:
     fake = FakeKlaviyo()
 
     def respond(path: str, headers: dict[str, str], body: Any) -> Answer:
-        if path != "/api/profile-import":
+        if path not in ("/api/profile-import", "/api/data-privacy-deletion-jobs"):
             return Answer(*_error(404, "Not found."), {})
         status, answer = fake.answer(headers, body)
         return Answer(status, answer, {"retry-after": "3"} if status == 429 else {})

@@ -40,6 +40,8 @@ class FakeShopify:
     # Store credit: account gid -> {"owner", "currency", "balance", "transactions"}.
     credit_accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     slow_seconds: float = 2.0
+    # Customers whose data erasure was requested (customerRequestDataErasure), in order.
+    erasure_requests: list[str] = field(default_factory=list)
 
     def balance(self, owner: str, currency: str = "USD") -> Decimal:
         for account in self.credit_accounts.values():
@@ -99,6 +101,11 @@ class FakeShopify:
         return int(trouble), {"errors": "try again"}
 
     def _operation(self, query: str, variables: dict[str, Any]) -> tuple[int, Any]:
+        if "customerRequestDataErasure(" in query:
+            return 200, {"data": {"customerRequestDataErasure": self._erase(variables)}}
+        return self._other_operation(query, variables)
+
+    def _other_operation(self, query: str, variables: dict[str, Any]) -> tuple[int, Any]:
         if "customerCreate" in query:
             return 200, {"data": {"customerCreate": self._create(variables.get("input", {}))}}
         if "customers(" in query:
@@ -193,6 +200,14 @@ class FakeShopify:
         }
         account["transactions"].append(transaction)
         return {"storeCreditAccountTransaction": transaction, "userErrors": []}
+
+    def _erase(self, variables: dict[str, Any]) -> dict[str, Any]:
+        gid = str(variables.get("customerId", ""))
+        if gid not in self.customers:
+            error = {"field": ["customerId"], "message": "Customer does not exist"}
+            return {"customerId": None, "userErrors": [{**error, "code": "DOES_NOT_EXIST"}]}
+        self.erasure_requests.append(gid)
+        return {"customerId": gid, "userErrors": []}
 
     def _create(self, given: dict[str, Any]) -> dict[str, Any]:
         if not (given.get("email") or given.get("phone") or given.get("lastName")):

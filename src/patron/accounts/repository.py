@@ -105,6 +105,7 @@ def revoke_token(connection: Connection, token_id: str, now: datetime) -> Any:
 _TOKEN_LOOKUP = (
     select(
         api_tokens.c.token_id,
+        api_tokens.c.name.label("token_name"),
         api_tokens.c.token_hash,
         api_tokens.c.scope,
         api_tokens.c.revoked_at,

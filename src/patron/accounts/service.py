@@ -325,6 +325,7 @@ def authenticate(
         scope=row.scope,
         token_id=row.token_id,
         settings=dict(row.settings or {}),
+        token_name=row.token_name,
     )
     if cache is not None:
         cache.put(presented, principal)
@@ -346,8 +347,9 @@ def _claim_touch(token_id: str, now: datetime, window: timedelta) -> bool:
     return True
 
 
-def system_principal(account: Account) -> Principal:
-    """Who background jobs (expiry, the outbox worker) act as: the account itself, admin."""
+def system_principal(account: Account, job: str | None = None) -> Principal:
+    """Who background jobs (expiry, the outbox worker) act as: the account itself, admin;
+    what it writes records ``system:<job>`` as its actor."""
     return Principal(
         account_id=account.uuid,
         account_name=account.name,
@@ -356,6 +358,7 @@ def system_principal(account: Account) -> Principal:
         scope="admin",
         token_id=None,
         settings=account.settings,
+        job=job,
     )
 
 

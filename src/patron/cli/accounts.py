@@ -90,7 +90,7 @@ def account_settings(
 
     db = open_database(database)
     try:
-        principal = service.system_principal(service.get_account(db, account))
+        principal = service.system_principal(service.get_account(db, account), job="cli")
         change = SettingsChange(
             points_precision=points_precision, conversion_rates=_rates(conversion_rate or [])
         )

@@ -167,3 +167,21 @@ def delete_contact_persons(connection: Connection, account_id: str, ids: Sequenc
         )
     )
     return result.rowcount
+
+
+def for_customer(
+    connection: Connection, account_id: str, customer_uuid: str
+) -> list[ContactPerson]:
+    owners = customer_rows.numbers(account_id)
+    query = _select(account_id, owners).where(contact_persons.c.customer_uuid == customer_uuid)
+    return [_from_row(row) for row in connection.execute(query.order_by(contact_persons.c.id))]
+
+
+def delete_for_customer(connection: Connection, account_id: str, customer_uuid: str) -> int:
+    result = connection.execute(
+        delete(contact_persons).where(
+            contact_persons.c.account_id == account_id,
+            contact_persons.c.customer_uuid == customer_uuid,
+        )
+    )
+    return result.rowcount

@@ -251,3 +251,18 @@ def delete_contact_persons(db: Database, principal: Principal, ids: Sequence[int
         )
 
     run_command(db, write)
+
+
+# For a customer's erasure and subject access, inside the caller's transaction
+
+
+def contact_persons_of(
+    connection: Connection, principal: Principal, customer_uuid: str
+) -> list[ContactPerson]:
+    """Every contact person of the customer, by id."""
+    return repository.for_customer(connection, principal.account_id, customer_uuid)
+
+
+def forget_customer(connection: Connection, principal: Principal, customer_uuid: str) -> int:
+    """Delete every contact person of a customer being erased; returns how many."""
+    return repository.delete_for_customer(connection, principal.account_id, customer_uuid)

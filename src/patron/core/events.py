@@ -66,10 +66,13 @@ audit_events = Table(
     Column("action", String(60), nullable=False),
     Column("subject_type", String(40), nullable=False),
     Column("subject_uuid", String(36), nullable=False),
-    Column("actor", String(60), nullable=True),
+    Column("actor", String(80), nullable=True),
+    Column("actor_name", String(200), nullable=True),
     Column("details", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_audit_events_account_id_created_at", "account_id", "created_at"),
+    # A person's own events, for what Patron holds about them (subject access).
+    Index("ix_audit_events_account_id_subject_uuid", "account_id", "subject_uuid"),
 )
 
 
@@ -129,9 +132,13 @@ def record_audit(
     subject_type: str,
     subject_uuid: str,
     actor: str | None,
+    actor_name: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """An audit line; callers pass identifiers and counts only, never personal data."""
+    """An audit line; callers pass identifiers and counts only, never personal data.
+
+    ``actor`` is who did it (``Principal.actor``: ``token:<id>``, ``consumer:<uuid>``,
+    ``staff:<id>``, ``system:<job>``), ``actor_name`` the token's or job's name."""
     connection.execute(
         audit_events.insert().values(
             account_id=account_id,
@@ -140,6 +147,7 @@ def record_audit(
             subject_type=subject_type,
             subject_uuid=subject_uuid,
             actor=actor,
+            actor_name=actor_name,
             details=details or {},
             created_at=utcnow(),
         )

@@ -29,8 +29,10 @@ from patron.customers.validation import display_external_id
 _CUSTOMER_COLUMNS = [
     column
     for column in customers.c
-    if column.name not in {"account_id", "email_normalized", "password_hash"}
+    if column.name not in {"account_id", "email_normalized", "password_hash", "erased_at"}
 ]
+# An erased customer's row stays for its books, and no read of a customer ever finds it.
+_NOT_ERASED = customers.c.erased_at.is_(None)
 
 
 def customer_from_row(row: Any) -> Customer:
@@ -108,16 +110,77 @@ def delete_customer(connection: Connection, account_id: str, customer_uuid: str)
     return result.rowcount
 
 
+# What erasure blanks: every column that says who the person is or how to reach them.
+PERSONAL_COLUMNS = (
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "email_normalized",
+    "secondary_email",
+    "phone",
+    "birthday",
+    "birthday_month",
+    "gender",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "loyalty_id",
+    "picture",
+    "extra_info",
+    "source_id",
+    "notes",
+    "password_hash",
+)
+
+
+def erase_customer(connection: Connection, account_id: str, customer_uuid: str, now: Any) -> int:
+    """Blank every personal column of the customer and mark it erased; delete its
+    identities. The row, its uuid and its number stay, for the books that point at it."""
+    connection.execute(
+        delete(identities).where(
+            identities.c.account_id == account_id, identities.c.customer_uuid == customer_uuid
+        )
+    )
+    result = connection.execute(
+        update(customers)
+        .where(customers.c.account_id == account_id, customers.c.uuid == customer_uuid, _NOT_ERASED)
+        .values(
+            **dict.fromkeys(PERSONAL_COLUMNS),
+            accepts_marketing=False,
+            verified=False,
+            archived=False,
+            archived_at=None,
+            connected_services=[],
+            erased_at=now,
+            updated_at=now,
+        )
+    )
+    return result.rowcount
+
+
 def get_customer(
     connection: Connection, account_id: str, customer_uuid: str, *, for_update: bool = False
 ) -> Customer | None:
     query = select(*_CUSTOMER_COLUMNS).where(
-        customers.c.account_id == account_id, customers.c.uuid == customer_uuid
+        customers.c.account_id == account_id, customers.c.uuid == customer_uuid, _NOT_ERASED
     )
     if for_update:
         query = query.with_for_update()
     row = connection.execute(query).first()
     return customer_from_row(row) if row else None
+
+
+def has_password(connection: Connection, account_id: str, customer_uuid: str) -> bool:
+    found = connection.execute(
+        select(customers.c.password_hash).where(
+            customers.c.account_id == account_id, customers.c.uuid == customer_uuid
+        )
+    ).scalar_one_or_none()
+    return found is not None
 
 
 def customer_uuid_for_email(connection: Connection, account_id: str, email: str) -> str | None:
@@ -143,7 +206,9 @@ def _customers_query(
 ) -> Select[Any]:
     """The page statement for one combination of filters, built once: a request then binds
     its values instead of building, hashing and looking up a statement of its own."""
-    query = select(*_CUSTOMER_COLUMNS).where(customers.c.account_id == bindparam("account_id"))
+    query = select(*_CUSTOMER_COLUMNS).where(
+        customers.c.account_id == bindparam("account_id"), _NOT_ERASED
+    )
     if by_uuid:
         query = query.where(customers.c.uuid == bindparam("uuid"))
     if by_email:
@@ -204,7 +269,9 @@ def find_customers(
 def count_customers(connection: Connection, account_id: str) -> int:
     return int(
         connection.execute(
-            select(func.count()).select_from(customers).where(customers.c.account_id == account_id)
+            select(func.count())
+            .select_from(customers)
+            .where(customers.c.account_id == account_id, _NOT_ERASED)
         ).scalar_one()
     )
 

@@ -178,12 +178,12 @@ def search_customers(
         )
     check_search_size(len(search.words) + len(search.terms), field="search")
     single = search.order_by == "number"
-    conditions = [_c.account_id == principal.account_id]
+    conditions = [_c.account_id == principal.account_id, _c.erased_at.is_(None)]
     conditions += [_word(word) for word in search.words]
     conditions += [_term(name, value) for name, value in search.terms.items()]
     if search.after is not None:
         conditions.append(_position(expression, search.after, search.descending, single))
-    columns = [column for column in customers.c if column.name not in {"password_hash"}]
+    columns = [c for c in customers.c if c.name not in {"password_hash", "erased_at"}]
     descending = search.descending
     ordering = [] if single else [expression.desc() if descending else expression.asc()]
     ordering.append(_c.number.desc() if descending else _c.number.asc())

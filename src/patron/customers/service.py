@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Subquery
@@ -19,6 +20,8 @@ from patron.core.events import record_audit, record_event
 from patron.core.paging import check_page
 from patron.core.unit import run_command
 from patron.customers import repository, validation
+from patron.customers.consumers import repository as consumer_rows
+from patron.customers.consumers import throttle
 from patron.customers.models import Customer, CustomerChanges, CustomerFilter, NewCustomer
 from patron.customers.profile import clean_profile
 from patron.wallets import service as wallets
@@ -260,34 +263,117 @@ def change_customer(
     return updated
 
 
+class HasLedgerHistory(Conflict):
+    code = "CONTACT_HAS_HISTORY"
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedCustomer:
+    """A customer just erased, with what the erasure needs to tell other systems."""
+
+    uuid: str
+    number: int
+    # External ids as they were (display form: a Shopify GID), for the vendors' redaction.
+    identities: dict[str, str]
+
+
 def delete_customer(db: Database, principal: Principal, customer_uuid: str) -> None:
-    """Remove a customer with its wallet, entries and identities, as the seed documents."""
+    """Remove a customer without ledger history, with its wallet and identities, as the seed
+    documents. One with credit entries is refused (HasLedgerHistory): deleting it would
+    destroy the books; erasure is the way for those."""
     principal.require("write")
     if not validation.is_uuid(customer_uuid):
         raise _no_contact(customer_uuid)
 
     def write(connection: Connection) -> None:
-        current = repository.get_customer(connection, principal.account_id, customer_uuid)
-        if current is None:
-            raise _no_contact(customer_uuid)
-        repository.delete_customer(connection, principal.account_id, customer_uuid)
-        record_event(
-            connection,
-            principal.account_id,
-            "contact.deleted",
-            {"contact_uuid": customer_uuid, "number": current.number},
-        )
-        record_audit(
-            connection,
-            principal.account_id,
-            action="contact.deleted",
-            subject_type="contact",
-            subject_uuid=customer_uuid,
-            actor=principal.actor,
-            details={"number": current.number},
-        )
+        if not remove_customer(connection, principal, customer_uuid):
+            raise HasLedgerHistory(
+                f"contact '{customer_uuid}' has credit entries: deleting it would destroy "
+                "the books; erase it instead (eraseContact), which blanks the person and "
+                "keeps the ledger",
+                field="uuid",
+            )
 
     run_command(db, write)
+
+
+def remove_customer(connection: Connection, principal: Principal, customer_uuid: str) -> bool:
+    """Inside the caller's transaction: delete the customer if its wallet has no entries
+    (True); False, writing nothing, when it has some. NotFound when there is none."""
+    if not validation.is_uuid(customer_uuid):
+        raise _no_contact(customer_uuid)
+    current = repository.get_customer(
+        connection,
+        principal.account_id,
+        customer_uuid,
+        for_update=connection.dialect.name != "sqlite",
+    )
+    if current is None:
+        raise _no_contact(customer_uuid)
+    # Locked, so that no entry lands between this look and the delete.
+    wallet = wallets.lock_wallet_of(connection, principal, customer_uuid)
+    if wallet is not None and wallet.entry_count > 0:
+        return False
+    repository.delete_customer(connection, principal.account_id, customer_uuid)
+    record_event(
+        connection,
+        principal.account_id,
+        "contact.deleted",
+        {"contact_uuid": customer_uuid, "number": current.number},
+    )
+    record_audit(
+        connection,
+        principal.account_id,
+        action="contact.deleted",
+        subject_type="contact",
+        subject_uuid=customer_uuid,
+        actor=principal.actor,
+        actor_name=principal.actor_name,
+        details={"number": current.number},
+    )
+    return True
+
+
+def erase_customer(
+    connection: Connection, principal: Principal, customer_uuid: str, now: datetime
+) -> ErasedCustomer:
+    """Inside the caller's transaction: blank every personal field of the customer for good,
+    delete its identities and consumer credentials, and mark it erased; its row, uuid and
+    number stay for the books. NotFound when there is none (or it is erased already)."""
+    if not validation.is_uuid(customer_uuid):
+        raise _no_contact(customer_uuid)
+    current = repository.get_customer(
+        connection,
+        principal.account_id,
+        customer_uuid,
+        for_update=connection.dialect.name != "sqlite",
+    )
+    if current is None:
+        raise _no_contact(customer_uuid)
+    linked = repository.identities_for(connection, principal.account_id, [customer_uuid])
+    emails = [email for email in (current.email, current.secondary_email) if email]
+    consumer_rows.forget(
+        connection,
+        principal.account_id,
+        customer_uuid,
+        [throttle.email_subject(email) for email in emails],
+    )
+    repository.erase_customer(connection, principal.account_id, customer_uuid, now)
+    return ErasedCustomer(customer_uuid, current.number, linked.get(customer_uuid, {}))
+
+
+def customer_record(
+    connection: Connection, principal: Principal, customer_uuid: str
+) -> tuple[Customer, dict[str, str], bool] | None:
+    """The customer, its external ids and whether it has a password: for subject access."""
+    if not validation.is_uuid(customer_uuid):
+        return None
+    found = repository.get_customer(connection, principal.account_id, customer_uuid)
+    if found is None:
+        return None
+    linked = repository.identities_for(connection, principal.account_id, [customer_uuid])
+    has_password = repository.has_password(connection, principal.account_id, customer_uuid)
+    return found, linked.get(customer_uuid, {}), has_password
 
 
 def find_customers(

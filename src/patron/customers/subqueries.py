@@ -16,7 +16,7 @@ def numbers(account_id: str) -> Subquery:
     """(uuid, number) of the account's customers."""
     return (
         select(customers.c.uuid, customers.c.number)
-        .where(customers.c.account_id == account_id)
+        .where(customers.c.account_id == account_id, customers.c.erased_at.is_(None))
         .subquery("customer_numbers")
     )
 

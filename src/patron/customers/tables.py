@@ -56,6 +56,9 @@ customers = Table(
     Column("user_type", String(20), nullable=False, server_default="CONSUMER"),
     Column("connected_services", JSON, nullable=False),
     Column("password_hash", String(200), nullable=True),
+    # Set when the person was erased: every personal field is blank, and no surface shows the
+    # row; it stays so that its wallet, entries and orders keep the books whole.
+    Column("erased_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("account_id", "number"),

@@ -36,7 +36,7 @@ def sweep(
     report = SweepReport()
     for account in accounts.list_accounts(db):
         report.accounts += 1
-        principal = accounts.system_principal(account)
+        principal = accounts.system_principal(account, job="expiry")
         # Codes first: a released hold gives credit back to its lots, which may be due too.
         while True:
             with db.write() as connection:

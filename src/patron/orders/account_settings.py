@@ -112,6 +112,7 @@ def update_amount_settings(
                 subject_type="account",
                 subject_uuid=account_id,
                 actor=principal.actor,
+                actor_name=principal.actor_name,
                 details={
                     "points_precision": change.points_precision,
                     "conversion_rates": {k: str(v) if v else None for k, v in rates.items()},

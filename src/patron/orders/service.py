@@ -101,6 +101,7 @@ def set_earning_rule(
             subject_type="account",
             subject_uuid=account_id,
             actor=principal.actor,
+            actor_name=principal.actor_name,
             details={"points_per_currency_unit": str(rate) if rate is not None else None},
         )
 

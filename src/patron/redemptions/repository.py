@@ -197,6 +197,47 @@ def for_wallets(
     return found
 
 
+def close_for_wallet(
+    connection: Connection, account_id: str, wallet_uuid: str, now: datetime
+) -> list[Redemption]:
+    """Cancel every ACTIVE code of the wallet, due or not, blank every code's note, and
+    return the codes cancelled (their holds are the caller's to release)."""
+    rows = connection.execute(
+        update(redemptions)
+        .where(
+            redemptions.c.account_id == account_id,
+            redemptions.c.wallet_uuid == wallet_uuid,
+            redemptions.c.status == RedemptionStatus.ACTIVE.value,
+        )
+        .values(
+            status=RedemptionStatus.CANCELLED.value,
+            released_at=now,
+            release_reason="REDEMPTION_REFUND",
+            updated_at=now,
+        )
+        .returning(*redemptions.c)
+    ).all()
+    connection.execute(
+        update(redemptions)
+        .where(
+            redemptions.c.account_id == account_id,
+            redemptions.c.wallet_uuid == wallet_uuid,
+            redemptions.c.note.is_not(None),
+        )
+        .values(note=None)
+    )
+    return [redemption_from_row(row) for row in rows]
+
+
+def all_for_wallet(connection: Connection, account_id: str, wallet_uuid: str) -> list[Redemption]:
+    rows = connection.execute(
+        select(redemptions)
+        .where(redemptions.c.account_id == account_id, redemptions.c.wallet_uuid == wallet_uuid)
+        .order_by(redemptions.c.created_at, redemptions.c.uuid)
+    )
+    return [redemption_from_row(row) for row in rows]
+
+
 def list_redemptions(
     connection: Connection, account_id: str, *, status: str | None, limit: int, offset: int
 ) -> list[Redemption]:

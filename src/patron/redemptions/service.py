@@ -341,6 +341,38 @@ def expire_codes(
     return len(expired)
 
 
+def close_codes_of_wallet(
+    connection: Connection, principal: Principal, wallet_uuid: str, now: datetime
+) -> int:
+    """For a customer being erased, inside its transaction: cancel the wallet's unused codes
+    (due ones too) and release their holds; the balances stay. Returns how many."""
+    closed = repository.close_for_wallet(connection, principal.account_id, wallet_uuid, now)
+    for redemption in closed:
+        postings.release(
+            connection,
+            principal,
+            redemption.wallet_uuid,
+            redemption.credit_type,
+            redemption.amount,
+            redemption.uuid,
+            now,
+        )
+        record_event(
+            connection,
+            principal.account_id,
+            "redemption_code.cancelled",
+            _payload(principal, redemption),
+        )
+    return len(closed)
+
+
+def codes_of_wallet(
+    connection: Connection, principal: Principal, wallet_uuid: str
+) -> list[Redemption]:
+    """Every code of the wallet, oldest first."""
+    return repository.all_for_wallet(connection, principal.account_id, wallet_uuid)
+
+
 def find_code(connection: Connection, principal: Principal, code: str) -> Redemption | None:
     wanted = codes.normalise(code)
     if not codes.well_formed(wanted):

@@ -105,6 +105,8 @@ def expire_due_batch(
             reverses_uuid=None,
             expires_at=None,
             created_at=now,
+            actor=principal.actor,
+            actor_name=principal.actor_name,
         )
         entries.append(entry_values(account_id, entry))
         events.append((EVENT_FOR_ACTION[Action.REMOVE], event_payload(principal, entry)))

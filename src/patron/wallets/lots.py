@@ -56,6 +56,16 @@ def open_lots(
     return [_lot(row) for row in rows]
 
 
+def all_of_wallet(connection: Connection, account_id: str, wallet_uuid: str) -> list[Lot]:
+    """Every lot of the wallet, spent or not, oldest first."""
+    rows = connection.execute(
+        select(credit_lots)
+        .where(credit_lots.c.account_id == account_id, credit_lots.c.wallet_uuid == wallet_uuid)
+        .order_by(credit_lots.c.created_at, credit_lots.c.uuid)
+    )
+    return [_lot(row) for row in rows]
+
+
 def lot_of_entry(connection: Connection, account_id: str, entry_uuid: str) -> Lot | None:
     row = connection.execute(
         select(credit_lots).where(

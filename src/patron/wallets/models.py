@@ -90,6 +90,10 @@ class CreditEntry:
     reverses_uuid: str | None
     expires_at: datetime | None
     created_at: datetime
+    # Who wrote it: Principal.actor ("token:<id>", "consumer:<uuid>", "staff:<id>",
+    # "system:<job>") and the token's or job's name.
+    actor: str | None = None
+    actor_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

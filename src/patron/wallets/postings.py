@@ -130,6 +130,8 @@ def _record(
         reverses_uuid=posting.reverses_uuid,
         expires_at=posting.expires_at,
         created_at=now,
+        actor=principal.actor,
+        actor_name=principal.actor_name,
     )
     places = ledger.precision(principal, posting.credit_type)
     return repository.move_and_record(

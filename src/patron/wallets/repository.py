@@ -41,6 +41,57 @@ _BALANCE = {CreditType.GLOBAL: wallets.c.global_balance, CreditType.LOCAL: walle
 _HELD = {CreditType.GLOBAL: wallets.c.global_held, CreditType.LOCAL: wallets.c.local_held}
 
 
+# The wallet of an erased customer stays on the books; no request reads it or moves it again.
+_OPEN = wallets.c.erased_at.is_(None)
+
+
+def lock_wallet_of(connection: Connection, account_id: str, customer_uuid: str) -> Wallet | None:
+    query = select(wallets).where(
+        wallets.c.account_id == account_id, wallets.c.customer_uuid == customer_uuid, _OPEN
+    )
+    if connection.dialect.name != "sqlite":
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    return wallet_from_row(row) if row else None
+
+
+def close_wallet(
+    connection: Connection, account_id: str, customer_uuid: str, now: datetime
+) -> Wallet | None:
+    """Mark the customer's wallet erased and blank its entries' notes (free text a person
+    may be named in); the amounts, balances and positions stay as they are."""
+    row = connection.execute(
+        update(wallets)
+        .where(wallets.c.account_id == account_id, wallets.c.customer_uuid == customer_uuid, _OPEN)
+        .values(erased_at=now)
+        .returning(*wallets.c)
+    ).first()
+    if row is None:
+        return None
+    connection.execute(
+        update(credit_entries)
+        .where(
+            credit_entries.c.account_id == account_id,
+            credit_entries.c.wallet_uuid == row.uuid,
+            credit_entries.c.note.is_not(None),
+        )
+        .values(note=None)
+    )
+    return wallet_from_row(row)
+
+
+def all_entries(connection: Connection, account_id: str, wallet_uuid: str) -> list[CreditEntry]:
+    """Every entry of the wallet, oldest first."""
+    rows = connection.execute(
+        select(credit_entries)
+        .where(
+            credit_entries.c.account_id == account_id, credit_entries.c.wallet_uuid == wallet_uuid
+        )
+        .order_by(credit_entries.c.seq)
+    ).all()
+    return [entry_from_row(row) for row in rows]
+
+
 def wallet_from_row(row: Any) -> Wallet:
     return wallets_from_rows([row])[0]
 
@@ -86,6 +137,8 @@ def entry_from_row(row: Any) -> CreditEntry:
         reverses_uuid=row.reverses_uuid,
         expires_at=as_utc(row.expires_at) if row.expires_at else None,
         created_at=as_utc(row.created_at),
+        actor=row.actor,
+        actor_name=row.actor_name,
     )
 
 
@@ -131,7 +184,9 @@ def with_expired(
 
 def get_wallet(connection: Connection, account_id: str, wallet_uuid: str) -> Wallet | None:
     row = connection.execute(
-        select(wallets).where(wallets.c.account_id == account_id, wallets.c.uuid == wallet_uuid)
+        select(wallets).where(
+            wallets.c.account_id == account_id, wallets.c.uuid == wallet_uuid, _OPEN
+        )
     ).first()
     return wallet_from_row(row) if row else None
 
@@ -156,7 +211,9 @@ def record_shopify_balance(
 
 def wallets_by_uuids(connection: Connection, account_id: str, uuids: Sequence[str]) -> list[Wallet]:
     rows = connection.execute(
-        select(wallets).where(wallets.c.account_id == account_id, wallets.c.uuid.in_(list(uuids)))
+        select(wallets).where(
+            wallets.c.account_id == account_id, wallets.c.uuid.in_(list(uuids)), _OPEN
+        )
     )
     return wallets_from_rows(rows.all())
 
@@ -165,6 +222,7 @@ _WALLETS_OF_CUSTOMERS = {
     dialect: select(wallets).where(
         wallets.c.account_id == bindparam("account_id"),
         any_of(dialect, wallets.c.customer_uuid, "uuids"),
+        _OPEN,
     )
     for dialect in ("postgresql", "sqlite")
 }
@@ -285,7 +343,9 @@ def _move_parameters(
 def _move_statement(shape: _Shape) -> Any:
     balance, held = _BALANCE[shape.credit_type], _HELD[shape.credit_type]
     query = update(wallets).where(
-        wallets.c.account_id == bindparam("m_account"), wallets.c.uuid == bindparam("m_wallet")
+        wallets.c.account_id == bindparam("m_account"),
+        wallets.c.uuid == bindparam("m_wallet"),
+        _OPEN,
     )
     if shape.leaves:
         query = query.where(balance - held >= bindparam("m_leaving", type_=BigInteger))
@@ -469,6 +529,8 @@ def entry_values(account_id: str, entry: CreditEntry) -> dict[str, Any]:
         "reverses_uuid": entry.reverses_uuid,
         "expires_at": entry.expires_at,
         "created_at": entry.created_at,
+        "actor": entry.actor,
+        "actor_name": entry.actor_name,
     }
 
 
@@ -483,6 +545,9 @@ def get_entries(
         select(credit_entries).where(
             credit_entries.c.account_id == account_id,
             credit_entries.c.uuid.in_(list(entry_uuids)),
+            credit_entries.c.wallet_uuid.in_(
+                select(wallets.c.uuid).where(wallets.c.account_id == account_id, _OPEN)
+            ),
         )
     )
     return [entry_from_row(row) for row in rows]

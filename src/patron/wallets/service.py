@@ -418,6 +418,34 @@ def open_wallet(
     )
 
 
+def lock_wallet_of(
+    connection: Connection, principal: Principal, customer_uuid: str
+) -> Wallet | None:
+    """The customer's wallet, its row locked until the caller's transaction ends (SQLite's
+    writer lock already covers it)."""
+    return repository.lock_wallet_of(connection, principal.account_id, customer_uuid)
+
+
+def close_wallet(
+    connection: Connection, principal: Principal, customer_uuid: str, now: datetime
+) -> Wallet | None:
+    """The wallet of a customer being erased: kept with its entries and lots for the books,
+    read and moved by no request again; the entries' free-text notes are blanked."""
+    return repository.close_wallet(connection, principal.account_id, customer_uuid, now)
+
+
+def wallet_record(
+    connection: Connection, principal: Principal, customer_uuid: str
+) -> tuple[Wallet, list[CreditEntry], list[lots.Lot]] | None:
+    """The customer's wallet, every entry oldest first and every lot: what Patron holds."""
+    found = repository.wallets_for_customers(connection, principal.account_id, [customer_uuid])
+    wallet = found.get(customer_uuid)
+    if wallet is None:
+        return None
+    entries = repository.all_entries(connection, principal.account_id, wallet.uuid)
+    return wallet, entries, lots.all_of_wallet(connection, principal.account_id, wallet.uuid)
+
+
 def find_wallet(connection: Connection, principal: Principal, wallet_uuid: str) -> Wallet | None:
     """The wallet as stored (unswept expired credit still counted in), or None."""
     return repository.get_wallet(connection, principal.account_id, wallet_uuid)

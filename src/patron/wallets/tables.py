@@ -37,6 +37,9 @@ wallets = Table(
     Column("open_lots", BigInteger, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Set when its customer was erased: the balances stay on the books, but no request reads
+    # the wallet or moves its credit again (the expiry sweep still closes its lots).
+    Column("erased_at", DateTime(timezone=True), nullable=True),
     ForeignKeyConstraint(
         ["account_id", "customer_uuid"],
         ["customers.account_id", "customers.uuid"],
@@ -71,6 +74,10 @@ credit_entries = Table(
     Column("reverses_uuid", String(36), nullable=True),
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Who wrote it (see accounts.principal.Principal.actor): "token:<id>", "consumer:<uuid>",
+    # "staff:<id>" or "system:<job>", and the token's or job's name when it has one.
+    Column("actor", String(80), nullable=True),
+    Column("actor_name", String(200), nullable=True),
     ForeignKeyConstraint(
         ["account_id", "wallet_uuid"],
         ["wallets.account_id", "wallets.uuid"],

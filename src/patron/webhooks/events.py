@@ -11,6 +11,7 @@ class WebhookEvent(StrEnum):
     CONTACT_CREATED = "CONTACT_CREATED"
     CONTACT_UPDATED = "CONTACT_UPDATED"
     CONTACT_DELETED = "CONTACT_DELETED"
+    CONTACT_ERASED = "CONTACT_ERASED"
     REDEMPTION_CODE_CREATED = "REDEMPTION_CODE_CREATED"
     REDEMPTION_CODE_REDEEMED = "REDEMPTION_CODE_REDEEMED"
     WALLET_CREDIT_ADDED = "WALLET_CREDIT_ADDED"
@@ -23,6 +24,7 @@ WEBHOOK_EVENT_FOR_OUTBOX = {
     "contact.created": WebhookEvent.CONTACT_CREATED.value,
     "contact.updated": WebhookEvent.CONTACT_UPDATED.value,
     "contact.deleted": WebhookEvent.CONTACT_DELETED.value,
+    "contact.erased": WebhookEvent.CONTACT_ERASED.value,
     "redemption_code.created": WebhookEvent.REDEMPTION_CODE_CREATED.value,
     "redemption_code.redeemed": WebhookEvent.REDEMPTION_CODE_REDEEMED.value,
     "wallet.credit_added": WebhookEvent.WALLET_CREDIT_ADDED.value,

@@ -156,6 +156,7 @@ def create_webhook(
             subject_type="webhook",
             subject_uuid=webhook_uuid,
             actor=principal.actor,
+            actor_name=principal.actor_name,
         )
         row = _owned(connection, principal.account_id, webhook_uuid)
     return CreatedWebhook(_webhook(row), secret)
@@ -194,6 +195,7 @@ def update_webhook(
             subject_type="webhook",
             subject_uuid=webhook_uuid,
             actor=principal.actor,
+            actor_name=principal.actor_name,
             details={"changed": sorted(set(values) - {"updated_at"})},
         )
         row = _owned(connection, principal.account_id, webhook_uuid)
@@ -242,6 +244,7 @@ def rotate_secret(
             subject_type="webhook",
             subject_uuid=webhook_uuid,
             actor=principal.actor,
+            actor_name=principal.actor_name,
             details={"grace_seconds": int(grace.total_seconds())},
         )
         row = _owned(connection, principal.account_id, webhook_uuid)
@@ -260,6 +263,7 @@ def delete_webhook(db: Database, principal: Principal, webhook_uuid: str) -> Non
             subject_type="webhook",
             subject_uuid=webhook_uuid,
             actor=principal.actor,
+            actor_name=principal.actor_name,
         )
 
 

@@ -21,6 +21,7 @@ from patron.customers import service as customer_service
 from patron.customers.models import ConnectedService, Customer, CustomerChanges, NewCustomer
 from patron.customers.models import Gender as GenderModel
 from patron.customers.profile import PROFILE_FIELDS
+from patron.privacy import service as privacy
 
 # The customers' enums, declared once in customers.models, under the names this API gives them.
 strawberry.enum(
@@ -284,6 +285,8 @@ def update_contact(
 
 @domain_errors_as(ContactOperationResponse)
 def delete_contact(info: Info[Context, None], uuid: str) -> ContactOperationResponse:
+    """A contact without credit entries is deleted with its wallet; one with entries is
+    erased (admin scope): the person is gone for good, the books keep its wallet anonymous."""
     context = info.context
-    customer_service.delete_customer(context.db, context.principal, uuid)
+    privacy.remove_or_erase(context.db, context.principal, uuid)
     return ContactOperationResponse(success=True)

@@ -15,6 +15,7 @@ from patron.accounts.principal import Principal
 from patron.api.graphql import account_settings as settings_api
 from patron.api.graphql import contacts as contact_api
 from patron.api.graphql import orders as order_api
+from patron.api.graphql import privacy as privacy_api
 from patron.api.graphql import promotions as promotion_api
 from patron.api.graphql import redemptions as redemption_api
 from patron.api.graphql import wallets as wallet_api
@@ -169,6 +170,11 @@ class Account:
     ) -> ContactConnection:
         return _contacts_page(info.context, first, after, search)
 
+    audit_events: privacy_api.AuditEventConnection = strawberry.field(
+        resolver=privacy_api.account_audit_events,
+        description="The audit trail, newest first: who did what (ids only, no personal data).",
+    )
+
     @strawberry.field(description="How many contacts the account has.")
     def contacts_count(self, info: Info[Context, None]) -> int:
         return customer_service.count_customers(info.context.connection(), info.context.principal)
@@ -251,6 +257,16 @@ class Mutation:
     create_contact = strawberry.mutation(resolver=contact_api.create_contact)
     update_contact = strawberry.mutation(resolver=contact_api.update_contact)
     delete_contact = strawberry.mutation(resolver=contact_api.delete_contact)
+    erase_contact = strawberry.mutation(
+        resolver=privacy_api.erase_contact,
+        description="Erase a contact for good (admin): its personal data is blanked, its "
+        "wallet, entries and orders stay for the books, anonymous; no surface shows it again.",
+    )
+    export_contact_data = strawberry.mutation(
+        resolver=privacy_api.export_contact_data,
+        description="Everything Patron holds about one contact, as JSON (admin); recorded in "
+        "the audit trail.",
+    )
     add_credit_entry = strawberry.mutation(resolver=wallet_api.add_credit_entry)
     convert_credit = strawberry.mutation(resolver=wallet_api.convert_credit)
     reverse_credit_entry = strawberry.mutation(resolver=wallet_api.reverse_credit_entry)

@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from patron.accounts.principal import Principal
+from patron.api.graphql.actors import Actor, actor_of
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node, PageInfo, decode_cursor, encode_cursor, page_size
@@ -63,6 +64,10 @@ class CreditEntry(Node):
     idempotency_key: str | None
     conversion_uuid: str | None
     created_at: datetime
+    actor: Actor | None = strawberry.field(
+        description="Who wrote it: an API token, a consumer, a staff member or a system job; "
+        "null for entries written before Patron recorded it."
+    )
 
     @classmethod
     def of(cls, entry: CreditEntryModel, principal: Principal) -> CreditEntry:
@@ -79,6 +84,7 @@ class CreditEntry(Node):
             idempotency_key=entry.idempotency_key,
             conversion_uuid=entry.conversion_uuid,
             created_at=entry.created_at,
+            actor=actor_of(entry.actor, entry.actor_name),
         )
 
 

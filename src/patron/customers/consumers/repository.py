@@ -252,7 +252,7 @@ def insert_stored_key(connection: Connection, account_id: str, secret: str, now:
 def _conditions(
     account_id: str, only_customer: str | None, query: ConsumerQuery
 ) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [_c.account_id == account_id]
+    conditions: list[ColumnElement[bool]] = [_c.account_id == account_id, _c.erased_at.is_(None)]
     if only_customer is not None:
         conditions.append(_c.uuid == only_customer)
     if query.loyalty_id is not None:
@@ -305,7 +305,9 @@ def count_consumers(
 def customer_by_number(
     connection: Connection, account_id: str, only_customer: str | None, number: int
 ) -> Customer | None:
-    query = select(*_CUSTOMER_COLUMNS).where(_c.account_id == account_id, _c.number == number)
+    query = select(*_CUSTOMER_COLUMNS).where(
+        _c.account_id == account_id, _c.number == number, _c.erased_at.is_(None)
+    )
     if only_customer is not None:
         query = query.where(_c.uuid == only_customer)
     row = connection.execute(query).first()
@@ -322,7 +324,7 @@ def customers_matching(
     phone: str | None,
 ) -> list[Customer]:
     """Customers with every given identifier (exact; email case-insensitive), at most two."""
-    query = select(*_CUSTOMER_COLUMNS).where(_c.account_id == account_id)
+    query = select(*_CUSTOMER_COLUMNS).where(_c.account_id == account_id, _c.erased_at.is_(None))
     if only_customer is not None:
         query = query.where(_c.uuid == only_customer)
     if loyalty_id is not None:
@@ -342,6 +344,37 @@ def customers_by_uuid(
     if not wanted:
         return {}
     rows = connection.execute(
-        select(*_CUSTOMER_COLUMNS).where(_c.account_id == account_id, _c.uuid.in_(wanted))
+        select(*_CUSTOMER_COLUMNS).where(
+            _c.account_id == account_id, _c.uuid.in_(wanted), _c.erased_at.is_(None)
+        )
     )
     return {row.uuid: customer_from_row(row) for row in rows}
+
+
+# Erasure
+
+
+def forget(
+    connection: Connection, account_id: str, customer_uuid: str, subjects: list[str]
+) -> None:
+    """Delete a customer's consumer credentials: profile extras, refresh tokens, and the
+    login failures counted against its email (``subjects``)."""
+    connection.execute(
+        delete(consumer_profiles).where(
+            consumer_profiles.c.account_id == account_id,
+            consumer_profiles.c.customer_uuid == customer_uuid,
+        )
+    )
+    connection.execute(
+        delete(consumer_refresh_tokens).where(
+            consumer_refresh_tokens.c.account_id == account_id,
+            consumer_refresh_tokens.c.customer_uuid == customer_uuid,
+        )
+    )
+    if subjects:
+        connection.execute(
+            delete(consumer_login_failures).where(
+                consumer_login_failures.c.account_id == account_id,
+                consumer_login_failures.c.subject.in_(subjects),
+            )
+        )

@@ -320,7 +320,9 @@ def register(
             action="consumer.registered",
             subject_type="contact",
             subject_uuid=created.customer.uuid,
-            actor=caller.actor if caller is not None else "signup",
+            # Signing up without a token, the consumer acts for themselves.
+            actor=caller.actor if caller is not None else f"consumer:{created.customer.uuid}",
+            actor_name=caller.actor_name if caller is not None else None,
             details={"user_type": profile["user_type"]},
         )
         return _open_session(connection, policy, account_id, created.customer, now)

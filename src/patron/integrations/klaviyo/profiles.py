@@ -31,6 +31,7 @@ from patron.integrations.accounts import AccountCache
 from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
 from patron.integrations.outbox.store import OutboxEvent
 from patron.integrations.waits import retry_after
+from patron.privacy.service import KLAVIYO_DELETION
 from patron.wallets import service as wallets
 from patron.wallets.models import CreditType, Wallet
 
@@ -58,6 +59,10 @@ class KlaviyoConnection:
     @property
     def endpoint(self) -> str:
         return f"{(self.api_base or DEFAULT_BASE).rstrip('/')}/api/profile-import"
+
+    @property
+    def deletion_endpoint(self) -> str:
+        return f"{(self.api_base or DEFAULT_BASE).rstrip('/')}/api/data-privacy-deletion-jobs"
 
     def as_setting(self, secret_key: str | None) -> dict[str, Any]:
         """What the account's settings keep: the key sealed when there is a secret key."""
@@ -143,7 +148,8 @@ def _profile_id(response: httpx.Response) -> str | Outcome:
 
 @dataclass
 class KlaviyoProfileSync:
-    """An outbox handler for contact.created / contact.updated."""
+    """An outbox handler for contact.created / contact.updated, wallet events (balances), and
+    the deletion of the profile of a customer Patron has erased."""
 
     db: Database
     client: httpx.Client
@@ -155,6 +161,8 @@ class KlaviyoProfileSync:
         self.known = self.account_cache or AccountCache(self.db)
 
     def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
+        if event.event_type == KLAVIYO_DELETION:
+            return self._delete(event)
         connected = self._connected(event)
         if not isinstance(connected, tuple):
             return connected
@@ -167,6 +175,41 @@ class KlaviyoProfileSync:
         if isinstance(profile_id, str) and profile_id != known:
             return _link(self.db, principal, contact.uuid, profile_id)
         return Delivered() if isinstance(profile_id, str) else profile_id
+
+    def _delete(self, event: OutboxEvent) -> Outcome:
+        """Ask Klaviyo to delete the profile (its Data Privacy API: a GDPR deletion)."""
+        account = self.known.get(event.account_id)
+        if account is None:
+            return Delivered()
+        try:
+            connection = connection_from_settings(account.settings, self.secret_key)
+        except CannotUnseal as error:
+            return Dead(f"the Klaviyo key cannot be read: {error.message}")
+        if connection is None:
+            return Dead("the account has no Klaviyo connection (patron klaviyo connect)")
+        profile = {"type": "profile", "id": str(event.payload.get("profile_id")), "attributes": {}}
+        document = {
+            "data": {
+                "type": "data-privacy-deletion-job",
+                "attributes": {"profile": {"data": profile}},
+            }
+        }
+        try:
+            response = self.client.post(
+                connection.deletion_endpoint,
+                json=document,
+                headers={
+                    "Authorization": f"Klaviyo-API-Key {connection.api_key}",
+                    "revision": REVISION,
+                    "accept": JSON_API,
+                    "content-type": JSON_API,
+                },
+            )
+        except httpx.TimeoutException as error:
+            return Retry(f"Klaviyo timed out: {type(error).__name__}")
+        except httpx.HTTPError as error:
+            return Retry(f"Klaviyo unreachable: {error}")
+        return _deletion_outcome(response)
 
     def _connected(self, event: OutboxEvent) -> tuple[KlaviyoConnection, Principal] | Outcome:
         """The account's connection when the event is one to send, else its outcome."""
@@ -187,7 +230,7 @@ class KlaviyoProfileSync:
             return Dead("the account has no Klaviyo connection (patron klaviyo connect)")
         if connection is None or not (contact_event or connection.send_balances):
             return Delivered()
-        return connection, accounts.system_principal(account)
+        return connection, accounts.system_principal(account, job="klaviyo")
 
     def _profile(
         self, principal: Principal, payload: dict[str, Any], *, with_balances: bool
@@ -245,6 +288,18 @@ class KlaviyoProfileSync:
         except httpx.HTTPError as error:
             return Retry(f"Klaviyo unreachable: {error}")
         return _profile_id(response)
+
+
+def _deletion_outcome(response: httpx.Response) -> Outcome:
+    status = response.status_code
+    if status in (200, 202, 204):
+        return Delivered()
+    if status in (401, 403):
+        return Dead(f"Klaviyo refused the API key (HTTP {status})")
+    if status == 429 or status >= 500:
+        wait = retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+        return Retry(f"Klaviyo answered HTTP {status}", wait)
+    return Dead(f"Klaviyo refused the profile deletion (HTTP {status})")
 
 
 def _link(db: Database, principal: Principal, contact_uuid: str, profile_id: str) -> Outcome:

@@ -265,7 +265,7 @@ def refresh_stale(
             continue
         if connection is None or report.refreshed + report.failed >= limit:
             continue
-        principal = accounts.system_principal(account)
+        principal = accounts.system_principal(account, job="shopify")
         api = AdminApi(client, connection)
         for wallet_uuid, gid in _stale(
             db, principal, before, limit - report.refreshed - report.failed
@@ -332,7 +332,7 @@ class ShopifyCreditMirror:
         connection = connection_from_settings(account.settings, self.secret_key)
         if connection is None or not connection.mirror_store_credit:
             return None
-        return connection, accounts.system_principal(account)
+        return connection, accounts.system_principal(account, job="shopify")
 
     def _target(self, event: OutboxEvent) -> tuple[AdminApi, journal.Mirror, int] | Outcome:
         """What to send for an event, or the outcome when there is nothing to send."""

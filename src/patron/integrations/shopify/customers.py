@@ -15,7 +15,7 @@ from patron.core.sealing import CannotUnseal
 from patron.customers import service as customers
 from patron.customers.models import Customer, CustomerChanges
 from patron.integrations.accounts import AccountCache
-from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome
+from patron.integrations.outbox.dispatcher import Dead, Delivered, Outcome, Retry
 from patron.integrations.outbox.store import OutboxEvent
 from patron.integrations.shopify.admin import (
     AdminApi,
@@ -24,6 +24,7 @@ from patron.integrations.shopify.admin import (
     as_outcome,
     connection_from_settings,
 )
+from patron.privacy.service import SHOPIFY_ERASURE
 
 CUSTOMER_CREATE = """
 mutation customerCreate($input: CustomerInput!) {
@@ -35,6 +36,13 @@ mutation customerCreate($input: CustomerInput!) {
 CUSTOMER_BY_EMAIL = """
 query customerByEmail($query: String!) {
   customers(first: 1, query: $query) { nodes { id } }
+}"""
+CUSTOMER_ERASURE = """
+mutation customerRequestDataErasure($customerId: ID!) {
+  customerRequestDataErasure(customerId: $customerId) {
+    customerId
+    userErrors { field message code }
+  }
 }"""
 _EVENTS = frozenset({"contact.created", "contact.updated"})
 
@@ -76,7 +84,8 @@ def _created_id(api: AdminApi, contact: Customer) -> str:
 
 @dataclass
 class ShopifyCustomerSync:
-    """An outbox handler for contact.created / contact.updated."""
+    """An outbox handler for contact.created / contact.updated, and for the erasure of a
+    customer Patron has erased (``customerRequestDataErasure``)."""
 
     db: Database
     client: httpx.Client
@@ -89,6 +98,8 @@ class ShopifyCustomerSync:
 
     def __call__(self, event: OutboxEvent, last_attempt: bool) -> Outcome:
         payload = event.payload
+        if event.event_type == SHOPIFY_ERASURE:
+            return self._erase(event)
         if event.event_type not in _EVENTS or "SHOPIFY" not in (
             payload.get("connected_services") or []
         ):
@@ -109,6 +120,30 @@ class ShopifyCustomerSync:
             return as_outcome(error)
         return _link(self.db, principal, contact_uuid, shopify_id)
 
+    def _erase(self, event: OutboxEvent) -> Outcome:
+        """Ask Shopify to erase the customer's data: Shopify then does it in its own time."""
+        connected = self._connected(event.account_id)
+        if not isinstance(connected, tuple):
+            return connected
+        connection, _principal = connected
+        customer_id = str(event.payload.get("customer_id"))
+        try:
+            data = AdminApi(self.client, connection).execute(
+                CUSTOMER_ERASURE, {"customerId": customer_id}
+            )
+        except ShopifyError as error:
+            return as_outcome(error)
+        result = data.get("customerRequestDataErasure")
+        if not isinstance(result, dict):
+            return Retry("Shopify's customerRequestDataErasure answer has no result")
+        errors = [error for error in result.get("userErrors") or [] if isinstance(error, dict)]
+        if any(error.get("code") == "DOES_NOT_EXIST" for error in errors):
+            return Delivered()  # no such customer in Shopify: nothing there to erase
+        if errors:
+            problems = "; ".join(str(error.get("message")) for error in errors)
+            return Dead(f"Shopify refused the erasure: {problems}"[:500])
+        return Delivered()
+
     def _connected(self, account_id: str) -> tuple[ShopifyConnection, Principal] | Outcome:
         """The account's connection, or the outcome for an event that cannot be sent."""
         account = self.known.get(account_id)
@@ -120,7 +155,7 @@ class ShopifyCustomerSync:
             return Dead(f"the Shopify token cannot be read: {error.message}")
         if connection is None:
             return Dead("the account has no Shopify connection (patron shopify connect)")
-        return connection, accounts.system_principal(account)
+        return connection, accounts.system_principal(account, job="shopify")
 
 
 def _link(db: Database, principal: Principal, contact_uuid: str, shopify_id: str) -> Outcome:

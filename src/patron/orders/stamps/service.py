@@ -102,6 +102,7 @@ def set_stamp_program(
             subject_type="account",
             subject_uuid=account_id,
             actor=principal.actor,
+            actor_name=principal.actor_name,
             details=program.stored() if program is not None else {},
         )
 
