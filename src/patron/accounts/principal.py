@@ -23,6 +23,8 @@ class Principal:
     settings: dict[str, Any] = field(default_factory=dict)
     # Set for a consumer's own token: it acts for this one customer only, and may only read.
     customer_uuid: str | None = None
+    # Set for a merchant's staff member logged in to the console: the actor of what they do.
+    staff_id: str | None = None
 
     @property
     def currency_precision(self) -> int:
@@ -42,4 +44,6 @@ class Principal:
     def actor(self) -> str:
         if self.customer_uuid is not None:
             return f"consumer:{self.customer_uuid}"
+        if self.staff_id is not None:
+            return f"staff:{self.staff_id}"
         return f"token:{self.token_id}" if self.token_id else "system"

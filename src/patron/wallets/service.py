@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Subquery, exists, select
 
@@ -24,7 +24,9 @@ from patron.wallets.models import (
     ConversionCommand,
     CreditEntry,
     CreditType,
+    DayFlow,
     EntryCommand,
+    LedgerOverview,
     Reason,
     Wallet,
 )
@@ -463,3 +465,55 @@ def has_entries(connection: Connection, account_id: str, credit_type: CreditType
         exists().where(entries.account_id == account_id, entries.credit_type == credit_type.value)
     )
     return bool(connection.execute(query).scalar())
+
+
+# The console's overview
+
+
+def ledger_overview(
+    connection: Connection, principal: Principal, now: datetime, *, days: int = 30
+) -> LedgerOverview:
+    """The account's balances at the end of each of the last ``days`` days (worked back from
+    today's totals through each day's entries), each day's flows, and the credit expiring on
+    each of the next ``days`` days: three statements, whatever the number of wallets."""
+    principal.require("read")
+    account_id = principal.account_id
+    first = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    labels = [(first + timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days)]
+    totals = repository.balance_totals(connection, account_id)
+    flows: dict[CreditType, dict[str, dict[str, int]]] = {kind: {} for kind in CreditType}
+    for row in repository.daily_flows(connection, account_id, first):
+        kind = CreditType(row.credit_type)
+        bucket = flows[kind].setdefault(str(row.day)[:10], {})
+        name = (
+            "expired"
+            if row.expiry
+            else {"ADD": "added", "SPEND": "spent", "REMOVE": "removed"}[row.action]
+        )
+        bucket[name] = bucket.get(name, 0) + int(row.total)
+    balances: dict[CreditType, list[int]] = {}
+    day_flows: dict[CreditType, list[DayFlow]] = {}
+    for kind in CreditType:
+        balance = totals[f"{kind.value.lower()}_balance"]
+        series: list[int] = []
+        listed: list[DayFlow] = []
+        for label in reversed(labels):
+            series.append(balance)
+            day = flows[kind].get(label, {})
+            flow = DayFlow(day=label, **day)
+            listed.append(flow)
+            balance -= flow.added - flow.spent - flow.removed - flow.expired
+        balances[kind] = list(reversed(series))
+        day_flows[kind] = list(reversed(listed))
+    expiring: dict[CreditType, list[tuple[str, int]]] = {kind: [] for kind in CreditType}
+    for row in repository.expiring_by_day(connection, account_id, now, now + timedelta(days=days)):
+        expiring[CreditType(row.credit_type)].append((str(row.day)[:10], int(row.total)))
+    for listed_days in expiring.values():
+        listed_days.sort()
+    return LedgerOverview(
+        days=labels,
+        balances=balances,
+        held={kind: totals[f"{kind.value.lower()}_held"] for kind in CreditType},
+        flows=day_flows,
+        expiring=expiring,
+    )
