@@ -92,6 +92,10 @@ def _search(db: Database, visit: Visit, text: str, after: int | None) -> Found:
 
 
 class Customers:
+    # Erasure (admin only) belongs here once the customers service offers it (eraseContact):
+    # a form on the customer page, posted to /admin/customers/{uuid}/erase, calling that
+    # service with visit.principal, like the other actions.
+
     def __init__(self, console: Console) -> None:
         self.console = console
         self.db = console.db
