@@ -284,7 +284,11 @@ class Customers:
 
     def edit_profile(self, visit: Visit) -> Response:
         def post(_wallet_uuid: str) -> None:
-            profile = {name: visit.field(name) or None for name, _label in PROFILE_FIELDS}
+            profile = {
+                name: visit.field(name) or None
+                for name, _label in PROFILE_FIELDS
+                if name in visit.form  # a field the form did not send stays as it is
+            }
             customers.update_customer(
                 self.db,
                 visit.principal,

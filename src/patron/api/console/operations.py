@@ -8,7 +8,9 @@ from patron.accounts import service as accounts
 from patron.accounts.principal import SCOPES
 from patron.api.console.web import PATH, Console, PageError, Visit
 from patron.core.errors import DomainError, InvalidInput
+from patron.core.ids import is_uuid
 from patron.integrations.outbox import store as outbox
+from patron.integrations.wiring import url_policy
 from patron.orders import service as orders
 from patron.orders.account_settings import (
     SettingsChange,
@@ -18,12 +20,15 @@ from patron.orders.account_settings import (
 from patron.staff import service as staff_service
 from patron.staff.models import ROLES, CreatedStaff
 from patron.webhooks import service as webhooks
+from patron.webhooks.events import WebhookEvent
+from patron.webhooks.models import CreatedWebhook, NewWebhook, WebhookChanges
 
 DEAD_LETTERS = 50
 DONE = {
     "revoked": "The token was revoked; it stops working at once.",
     "retried": "The event is queued again; the worker delivers it on its next round.",
     "settings": "The settings were saved.",
+    "webhook": "The webhook was changed.",
     "earning": "The earning rule was saved.",
     "disabled": "The staff user was disabled; their sessions have ended.",
 }
@@ -83,7 +88,13 @@ class Operations:
 
     # Webhooks and dead letters
 
-    def webhooks(self, visit: Visit) -> Response:
+    def webhooks(
+        self,
+        visit: Visit,
+        status: int = 200,
+        created: CreatedWebhook | None = None,
+        error: str | None = None,
+    ) -> Response:
         principal = visit.principal
         principal.require("admin")
         with self.db.read() as connection:
@@ -92,8 +103,51 @@ class Operations:
             self.db, status=outbox.DEAD, account_id=principal.account_id, limit=DEAD_LETTERS
         )
         return self.console.render(
-            visit, "webhooks.html", hooks=hooks, dead=dead, done=self._done(visit)
+            visit,
+            "webhooks.html",
+            status,
+            hooks=hooks,
+            dead=dead,
+            events=[event.value for event in WebhookEvent],
+            created=created,
+            error=error,
+            done=self._done(visit),
         )
+
+    def create_webhook(self, visit: Visit) -> Response:
+        chosen = [event.value for event in WebhookEvent if visit.form.get(f"event-{event.value}")]
+        try:
+            created = webhooks.create_webhook(
+                self.db,
+                visit.principal,
+                NewWebhook(url=visit.field("url"), events=chosen),
+                url_policy(self.console.settings),
+                self.console.settings.sealing_key,
+            )
+        except DomainError as error:
+            return self.webhooks(visit, 400, error=error.message)
+        # Its signing secret is shown in this answer only.
+        return self.webhooks(visit, created=created)
+
+    def change_webhook(self, visit: Visit) -> Response:
+        webhook_uuid = visit.request.path_params["webhook_uuid"]
+        if not is_uuid(webhook_uuid):
+            raise PageError(404, "There is no such webhook in this account.")
+        wanted = visit.field("change")
+        if wanted == "delete":
+            webhooks.delete_webhook(self.db, visit.principal, webhook_uuid)
+        elif wanted in {"pause", "resume"}:
+            webhooks.update_webhook(
+                self.db,
+                visit.principal,
+                webhook_uuid,
+                WebhookChanges(active=wanted == "resume"),
+                url_policy(self.console.settings),
+                self.console.settings.sealing_key,
+            )
+        else:
+            raise PageError(400, "Choose to pause, resume or delete the webhook.")
+        return self.console.redirect(f"{PATH}/webhooks?done=webhook")
 
     def retry(self, visit: Visit) -> Response:
         principal = visit.principal
