@@ -464,3 +464,39 @@ def test_the_staff_commands_create_list_and_disable(database_url: str, tmp_path:
     assert "password_hash" not in json.dumps(listed)
     assert "argon2" not in json.dumps(listed)
     assert disabled["disabled_at"] is not None
+
+
+def test_a_session_past_its_absolute_end_is_over_even_when_busy(
+    console: Console, db: Database, tenant: Tenant
+) -> None:
+    staff = logged_in(console, db, tenant, "viewer")
+    with db.write() as connection:
+        connection.execute(
+            update(staff_sessions)
+            .where(staff_sessions.c.staff_id == staff.staff_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1), last_seen_at=utcnow())
+        )
+
+    answer = console.get("/admin/")
+
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/admin/login")
+
+
+def test_a_staff_principal_acts_with_its_roles_scope_and_names_the_staff_member() -> None:
+    from patron.accounts.principal import Principal
+    from patron.staff.models import Role
+
+    principal = Principal(
+        account_id="a",
+        account_name="Shop",
+        currency="USD",
+        points_precision=0,
+        scope=Role.AGENT.scope,
+        staff_id="s-1",
+    )
+
+    assert principal.actor == "staff:s-1"
+    assert principal.can("write")
+    assert not principal.can("admin")
+    assert [role.scope for role in Role] == ["read", "write", "admin"]
