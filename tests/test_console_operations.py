@@ -223,6 +223,8 @@ def test_unknown_customers_and_malformed_ids_are_404(
     assert console.get("/admin/customers/00000000-0000-4000-8000-000000000000").status_code == 404
     assert console.get("/admin/customers?q=" + "x" * 1001).status_code == 400
     assert console.get("/admin/customers?q=a+b+c+d+e+f+g+h+i+j+k").status_code == 400
+    assert console.get("/admin/customers?q=ab%00c").status_code == 400
+    assert console.get("/admin/customers?q=%25_%5C").status_code == 200
 
 
 def test_production_cookies_are_secure(database_url: str, db: Database, tenant: Tenant) -> None:

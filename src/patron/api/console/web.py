@@ -102,7 +102,10 @@ class Visit:
         return self.form.get(name, default).strip()
 
     def query(self, name: str, default: str = "") -> str:
-        return self.request.query_params.get(name, default).strip()
+        value = self.request.query_params.get(name, default).strip()
+        if "\x00" in value:  # no store keeps one, and PostgreSQL refuses it in a statement
+            raise PageError(400, f"The address's {name} holds a character that is not allowed.")
+        return value
 
 
 def error_message(error: DomainError) -> str:
