@@ -77,6 +77,7 @@ def run_console(
     )
     pages = {
         "overview": "/admin/",
+        "overview (read now)": "/admin/?fresh=1",
         "customers (newest)": "/admin/customers",
         "customers (search)": f"/admin/customers?q={word}",
         "customer": f"/admin/customers/{customer_uuid}",

@@ -418,6 +418,8 @@ def test_the_overview_shows_the_liability(console: Console, db: Database, tenant
     assert page.status_code == 200
     assert 'id="liability">12.34<' in page.text
     assert page.text.count("<svg viewBox") >= 4
+    fund(db, tenant, created.wallet_uuid, "1.00")
+    assert 'id="liability">13.34<' in console.get("/admin/?fresh=1").text
 
 
 def test_the_staff_commands_create_list_and_disable(database_url: str, tmp_path: Path) -> None:

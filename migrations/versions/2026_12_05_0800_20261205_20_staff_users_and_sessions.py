@@ -1,4 +1,5 @@
-"""staff_users, staff_sessions, staff_login_failures: the admin console's people and logins
+"""staff_users, staff_sessions, staff_login_failures: the admin console's people and logins;
+credit_entries: an index by (account_id, created_at) for the console's overview
 
 Revision ID: 20261205_20
 Revises: 20261204_02
@@ -72,9 +73,16 @@ def upgrade() -> None:
         sa.CheckConstraint("failures >= 0", name=op.f("ck_staff_login_failures_failures")),
         sa.PrimaryKeyConstraint("subject", name=op.f("pk_staff_login_failures")),
     )
+    op.create_index(
+        "ix_credit_entries_account_id_created_at",
+        "credit_entries",
+        ["account_id", "created_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_credit_entries_account_id_created_at", table_name="credit_entries")
     op.drop_table("staff_login_failures")
     op.drop_index("ix_staff_sessions_account_id_staff_id", table_name="staff_sessions")
     op.drop_table("staff_sessions")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.responses import Response
@@ -12,21 +12,54 @@ from patron.api.console.web import Console, Visit, amount_text
 from patron.core.clock import utcnow
 from patron.core.money import from_minor
 from patron.wallets import service as wallets
-from patron.wallets.models import CreditType
+from patron.wallets.models import CreditType, LedgerOverview
 
 DAYS = 30
+FRESH_FOR = timedelta(seconds=60)
+_KEPT_ACCOUNTS = 1_000
 DONE = {"password": "Your password was changed."}
 
 
 class Overview:
     def __init__(self, console: Console) -> None:
         self.console = console
+        # Per account, the flows of days that are over (they no longer change): each view
+        # reads only the entries of the days since.
+        self._closed: dict[str, wallets.ClosedDays] = {}
+        self._recent: dict[str, tuple[LedgerOverview, datetime]] = {}
+
+    def _keep_closed_days(self, account_id: str, overview: LedgerOverview, open_from: str) -> None:
+        if len(self._closed) >= _KEPT_ACCOUNTS:
+            self._closed.clear()
+        self._closed[account_id] = {
+            label: {kind: overview.flows[kind][index] for kind in CreditType}
+            for index, label in enumerate(overview.days)
+            if label < open_from
+        }
+
+    def _overview(self, visit: Visit) -> tuple[LedgerOverview, datetime]:
+        """The account's overview as computed in the last ``FRESH_FOR``, or now (always with
+        ``?fresh=1``): the totals read every wallet of the account, so a busy console reads
+        them once a minute per worker, and the page says as of when."""
+        principal = visit.principal
+        account_id = principal.account_id
+        kept = self._recent.get(account_id)
+        now = utcnow()
+        if kept is not None and not visit.query("fresh") and now - kept[1] < FRESH_FOR:
+            return kept
+        with self.console.db.read() as connection:
+            overview = wallets.ledger_overview(
+                connection, principal, now, days=DAYS, closed=self._closed.get(account_id)
+            )
+        self._keep_closed_days(account_id, overview, wallets.closed_before(now))
+        if len(self._recent) >= _KEPT_ACCOUNTS:
+            self._recent.clear()
+        self._recent[account_id] = (overview, now)
+        return overview, now
 
     def page(self, visit: Visit) -> Response:
         principal = visit.principal
-        now = utcnow()
-        with self.console.db.read() as connection:
-            overview = wallets.ledger_overview(connection, principal, now, days=DAYS)
+        overview, now = self._overview(visit)
         money = CreditType.GLOBAL
         points = CreditType.LOCAL
 
@@ -62,6 +95,7 @@ class Overview:
             visit,
             "overview.html",
             overview=overview,
+            as_of=now,
             done=DONE.get(visit.query("done")),
             liability_chart=charts.line_chart(
                 "liability",
