@@ -241,3 +241,64 @@ def test_the_pages_can_be_used_with_the_keyboard(page: Any, db: Database, tenant
 
     assert skip == "Skip to the content"
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_screenshots_for_the_readme(
+    page: Any, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A month of a small shop's history, then the overview and a customer page as pictured
+    in the README (saved as readme-*.png beside the other screenshots)."""
+    from patron.wallets.expiry import expire_due_batch
+    from tests.support.clock import FrozenClock
+    from tests.support.tenants import new_tenant
+
+    real_now = utcnow()
+    clock = FrozenClock(monkeypatch, start=real_now - timedelta(days=29))
+    tenant = new_tenant(db, name="Harbour Coffee Roasters")
+    names = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Katherine Johnson", "Edsger Dijkstra"]
+    people = [make_contact(db, tenant, name=name, phone="+15551230000") for name in names]
+    for day in range(29):
+        for index, person in enumerate(people):
+            if (day + index) % 3 == 0:
+                wallets.post_entry(
+                    db,
+                    tenant.principal,
+                    EntryCommand(
+                        wallet_uuid=person.wallet_uuid,
+                        action="ADD",
+                        credit_type="GLOBAL",
+                        amount=Decimal(5 + (day * 7 + index * 3) % 20),
+                        note="Loyalty reward",
+                        expires_at=clock.later(days=14 + index * 2),
+                    ),
+                )
+                fund(db, tenant, person.wallet_uuid, 10 + index * 5, "LOCAL")
+            if (day + index) % 4 == 1 and day > 2:
+                wallets.post_entry(
+                    db,
+                    tenant.principal,
+                    EntryCommand(
+                        wallet_uuid=person.wallet_uuid,
+                        action="SPEND",
+                        credit_type="GLOBAL",
+                        amount=Decimal(3 + (day + index) % 5),
+                    ),
+                )
+        with db.write() as connection:
+            expire_due_batch(connection, tenant.principal, clock.now, 500)
+        clock.advance(days=1)
+    clock.now = real_now
+    with db.write() as connection:
+        expire_due_batch(connection, tenant.principal, clock.now, 500)
+    seed_customer(db, tenant, "Barbara Liskov")
+    staff = make_staff(db, tenant, "admin")
+    log_in(page, staff)
+
+    page.goto("/admin/?fresh=1")
+    page.screenshot(path=str(ARTIFACTS / "readme-overview.png"), full_page=True)
+    page.goto("/admin/customers?q=ada")
+    page.get_by_role("link", name="Ada Lovelace").click()
+    page.get_by_role("heading", name="Ada Lovelace").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "readme-customer.png"), full_page=True)
+
+    assert page.locator("#ledger tbody tr").count() == 25
