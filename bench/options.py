@@ -20,6 +20,7 @@ MORE_OPERATIONS = (
     "outbox",
     "outboxcost",
     "sweep",
+    "console",
 )
 OPERATIONS = CORE_OPERATIONS + MORE_OPERATIONS
 # The sweep's lots when --lots is not given: the million on PostgreSQL; SQLite, one
@@ -108,7 +109,7 @@ def parse(argv: list[str] | None = None) -> Options:
         type=lambda text: _choices(text, OPERATIONS, "--ops"),
         default=OPERATIONS,
         help=f"comma-separated subset of {','.join(OPERATIONS)} (default: all, in this order; "
-        "outbox, outboxcost and sweep run after the server has stopped)",
+        "outbox, outboxcost, sweep and console run after the server has stopped)",
     )
     parser.add_argument("--workers", type=_positive, default=2, help="patron serve --workers")
     parser.add_argument("--seconds", type=_positive, default=15, help="measured seconds per op")

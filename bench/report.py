@@ -345,6 +345,11 @@ def print_report(console: Console, results: list[StoreResult]) -> None:
         lines = _checks(result)
         for item in result.operations:
             lines.extend(_profile_lines(item))
+        lines.extend(
+            f"console {page.page}: median {page.median_ms:.1f} ms, p95 {page.p95_ms:.1f} ms "
+            f"({'within' if page.ok else 'ABOVE'} the 50 ms goal)"
+            for page in result.console
+        )
         for line in lines:
             console.print("  " + line, highlight=False, markup=False, soft_wrap=True)
         for problem in result.problems:
@@ -392,6 +397,12 @@ def write_json(path: Path, header: dict[str, Any], results: list[StoreResult]) -
                 "cost_pct_goal": GOAL_COST_PCT,
                 "cost_pct": cost.cost_pct,
                 "verdict": cost_verdict(cost),
+            }
+        for page in result.console:
+            data["goals"][f"console {page.page}"] = {
+                "median_ms_goal": 50.0,
+                "median_ms": page.median_ms,
+                "verdict": "met" if page.ok else "missed",
             }
         data["bound_ratio_pct"] = {name: bound_ratio(result, name) for name in result.bounds}
         data["bounds"] = {name: _bound_dict(limit) for name, limit in result.bounds.items()}

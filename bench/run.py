@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bench import bound as bare
 from bench import profiling, seed_ops
+from bench.console import PageTime, run_console
 from bench.cpu import CpuWindow
 from bench.load import WrkResult, WrkSettings, run_wrk
 from bench.options import DEFAULT_LOTS, Options
@@ -52,7 +53,7 @@ PATHS = {
     "obtaintoken": "/compat/loyaltydish/{account}/graphql",
 }
 # Not requests: timed in this process once the server has stopped.
-IN_PROCESS = ("outbox", "outboxcost", "sweep")
+IN_PROCESS = ("outbox", "outboxcost", "sweep", "console")
 # Codes made per second of warm-up and measured time when --codes is not given.
 CODE_RATE = {"postgresql": 2_000, "sqlite": 1_000}
 
@@ -84,6 +85,7 @@ class StoreResult:
     outbox: OutboxResult | None = None
     outbox_cost: list[CostResult] = field(default_factory=list)
     ledger: dict[str, Any] | None = None
+    console: list[PageTime] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def operation(self, name: str) -> OperationResult | None:
@@ -699,6 +701,10 @@ def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -
                 result.problems.append(f"hot wallet drain: {result.drain}")
         server.stop()
         _outbox(db, store, fixtures, backends, options, result, say)
+        if "console" in options.operations:
+            say("  console pages, timed in-process (goal: 50 ms each)")
+            customer = fixtures.contact_file.read_text().split()[0]
+            result.console = run_console(store.url, fixtures.tenant.uuid, customer, "seeded", say)
         if "sweep" in options.operations:
             lots = options.lots or DEFAULT_LOTS[kind]
             result.sweep = run_sweep(db, store, fixtures.tenant.uuid, lots, backends, say)

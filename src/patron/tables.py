@@ -16,6 +16,7 @@ from patron.orders import tables as _orders  # noqa: F401
 from patron.orders.promotions import tables as _promotions  # noqa: F401
 from patron.orders.stamps import tables as _stamps  # noqa: F401
 from patron.redemptions import tables as _redemptions  # noqa: F401
+from patron.staff import tables as _staff  # noqa: F401
 from patron.wallets import lot_tables as _lots  # noqa: F401
 from patron.wallets import tables as _wallets  # noqa: F401
 from patron.webhooks import tables as _webhooks  # noqa: F401

@@ -1,4 +1,5 @@
-"""The ASGI application: ``/graphql``, ``/healthz``; dialects mount under ``/compat``."""
+"""The ASGI application: ``/graphql``, ``/healthz``; dialects mount under ``/compat``, the
+admin console under ``/admin``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from patron.api.access_log import AccessLog, configure_access_log
 from patron.api.compat.commerce.routes import commerce_routes
 from patron.api.compat.lightfunnels.routes import lightfunnels_routes
 from patron.api.compat.loyaltydish.routes import loyaltydish_routes
+from patron.api.console.routes import console_routes
 from patron.api.endpoint import Patron, graphql_endpoint, masked, request_id_of, token_context
 from patron.api.graphiql import graphiql_routes
 from patron.api.graphql.schema import build_schema
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         *lightfunnels_routes(patron),
         *commerce_routes(patron),
         *loyaltydish_routes(patron),
+        *console_routes(patron),
     ]
 
     @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from patron.cli import accounts, connections, ledger, outbox, privacy, serve, worker
+from patron.cli import accounts, connections, ledger, outbox, privacy, serve, staff, worker
 
 app = typer.Typer(
     help="Patron: customers, store credit and loyalty points over GraphQL.",
@@ -30,6 +30,7 @@ app.add_typer(connections.shopify_app, name="shopify")
 app.add_typer(connections.klaviyo_app, name="klaviyo")
 app.add_typer(privacy.contact_app, name="contact")
 app.add_typer(privacy.audit_app, name="audit")
+app.add_typer(staff.staff_app, name="staff")
 
 
 @app.command("schema")

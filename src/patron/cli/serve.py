@@ -35,6 +35,13 @@ def migrate(database: DatabaseOption = None) -> None:
     )
 
 
+_CONSOLE_HINT = (
+    "Admin console at {base}/admin - create the first staff user (it prints a one-time "
+    "password):\n\n    patron staff create --account {account} --email you@example.com "
+    "--role admin\n"
+)
+
+
 def _announce_account(settings: Settings) -> None:
     """Development: a store without an account gets one named ``default``, its token printed.
 
@@ -55,6 +62,9 @@ def _announce_account(settings: Settings) -> None:
         db.dispose()
     if created is None:
         typer.echo("Get a token with: patron token create --account <uuid>  (patron account list)")
+        typer.echo(
+            _CONSOLE_HINT.format(account="<uuid>", base=f"http://{settings.host}:{settings.port}")
+        )
         return
     account, issued = created
     base = f"http://{settings.host}:{settings.port}"
@@ -71,6 +81,7 @@ Try it:
       -d '{{"query": "{{ account {{ name contacts {{ uuid email }} }} }}"}}'
 """
     )
+    typer.echo(_CONSOLE_HINT.format(account=account.uuid, base=base))
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -126,3 +126,27 @@ class Conversion:
     rate: Decimal
     removed: CreditEntry
     added: CreditEntry
+
+
+@dataclass(frozen=True, slots=True)
+class DayFlow:
+    """One day of a credit type's ledger: what was added, spent, removed and expired."""
+
+    day: str  # YYYY-MM-DD (UTC)
+    added: int = 0
+    spent: int = 0
+    removed: int = 0  # REMOVE entries other than expiry
+    expired: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerOverview:
+    """An account's ledger in numbers, for the console's overview: per credit type, the
+    balance (available + held) at the end of each of the last ``days`` days, each day's
+    flows, and what expires on each of the next days. Amounts in the smallest unit."""
+
+    days: list[str]
+    balances: dict[CreditType, list[int]]
+    held: dict[CreditType, int]
+    flows: dict[CreditType, list[DayFlow]]
+    expiring: dict[CreditType, list[tuple[str, int]]]

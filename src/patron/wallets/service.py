@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Subquery, exists, select
 
@@ -24,7 +24,9 @@ from patron.wallets.models import (
     ConversionCommand,
     CreditEntry,
     CreditType,
+    DayFlow,
     EntryCommand,
+    LedgerOverview,
     Reason,
     Wallet,
 )
@@ -504,3 +506,85 @@ def has_entries(connection: Connection, account_id: str, credit_type: CreditType
         exists().where(entries.account_id == account_id, entries.credit_type == credit_type.value)
     )
     return bool(connection.execute(query).scalar())
+
+
+# The console's overview
+
+
+# How long after midnight (UTC) a day counts as over: an entry stamped just before midnight
+# may commit just after it.
+DAY_CLOSES_AFTER = timedelta(minutes=5)
+ClosedDays = dict[str, dict[CreditType, DayFlow]]
+
+
+def closed_before(now: datetime) -> str:
+    """The first day (YYYY-MM-DD) whose entries may still change at ``now``."""
+    return (now - DAY_CLOSES_AFTER).strftime("%Y-%m-%d")
+
+
+def ledger_overview(
+    connection: Connection,
+    principal: Principal,
+    now: datetime,
+    *,
+    days: int = 30,
+    closed: ClosedDays | None = None,
+) -> LedgerOverview:
+    """The account's balances at the end of each of the last ``days`` days (worked back from
+    today's totals through each day's entries), each day's flows, and the credit expiring on
+    each of the next ``days`` days: three statements, whatever the number of wallets.
+
+    ``closed`` holds flows an earlier call returned for days that are over (before
+    ``closed_before(now)``): entries are stamped when written, so those no longer change, and
+    only the days after them are read again."""
+    principal.require("read")
+    account_id = principal.account_id
+    known = closed or {}
+    first = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    labels = [(first + timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days)]
+    still_open = closed_before(now)
+    since = first
+    for label in labels:
+        if label >= still_open or label not in known:
+            break
+        since += timedelta(days=1)
+    totals = repository.balance_totals(connection, account_id)
+    flows: dict[CreditType, dict[str, dict[str, int]]] = {kind: {} for kind in CreditType}
+    for row in repository.daily_flows(connection, account_id, since):
+        kind = CreditType(row.credit_type)
+        bucket = flows[kind].setdefault(str(row.day)[:10], {})
+        name = (
+            "expired"
+            if row.expiry
+            else {"ADD": "added", "SPEND": "spent", "REMOVE": "removed"}[row.action]
+        )
+        bucket[name] = bucket.get(name, 0) + int(row.total)
+    read_from = since.strftime("%Y-%m-%d")
+    balances: dict[CreditType, list[int]] = {}
+    day_flows: dict[CreditType, list[DayFlow]] = {}
+    for kind in CreditType:
+        balance = totals[f"{kind.value.lower()}_balance"]
+        series: list[int] = []
+        listed: list[DayFlow] = []
+        for label in reversed(labels):
+            series.append(balance)
+            if label < read_from:
+                flow = known[label][kind]
+            else:
+                flow = DayFlow(day=label, **flows[kind].get(label, {}))
+            listed.append(flow)
+            balance -= flow.added - flow.spent - flow.removed - flow.expired
+        balances[kind] = list(reversed(series))
+        day_flows[kind] = list(reversed(listed))
+    expiring: dict[CreditType, list[tuple[str, int]]] = {kind: [] for kind in CreditType}
+    for row in repository.expiring_by_day(connection, account_id, now, now + timedelta(days=days)):
+        expiring[CreditType(row.credit_type)].append((str(row.day)[:10], int(row.total)))
+    for listed_days in expiring.values():
+        listed_days.sort()
+    return LedgerOverview(
+        days=labels,
+        balances=balances,
+        held={kind: totals[f"{kind.value.lower()}_held"] for kind in CreditType},
+        flows=day_flows,
+        expiring=expiring,
+    )

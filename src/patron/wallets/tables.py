@@ -87,6 +87,8 @@ credit_entries = Table(
     Index("ix_credit_entries_account_id_reverses_uuid", "account_id", "reverses_uuid"),
     Index("ix_credit_entries_account_id_order_uuid", "account_id", "order_uuid"),
     Index("ix_credit_entries_account_id_redemption_uuid", "account_id", "redemption_uuid"),
+    # The console's overview reads an account's entries of the last days by their time.
+    Index("ix_credit_entries_account_id_created_at", "account_id", "created_at"),
     CheckConstraint("amount > 0", name="amount"),
     CheckConstraint("balance_after >= 0", name="balance_after"),
     CheckConstraint("action IN ('ADD', 'SPEND', 'REMOVE')", name="action"),
