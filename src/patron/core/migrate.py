@@ -3,6 +3,7 @@ check every other command makes before it touches a store."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from sqlalchemy import create_engine, exc, pool
+from sqlalchemy import Engine, create_engine, exc, pool
 from sqlalchemy.engine import make_url
 
 from patron.core.db import normalise_url
@@ -170,3 +171,24 @@ def reachable(database_url: str) -> None:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+@functools.cache
+def package_head() -> str:
+    """This Patron's head revision, read from its migrations once per process."""
+    return head_revision()
+
+
+def readiness(engine: Engine) -> tuple[bool, str]:
+    """Whether the store answers and is at this Patron's revision, and if not, why (one line,
+    naming no URL)."""
+    head = package_head()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            connection.rollback()
+    except exc.SQLAlchemyError:
+        return False, "the store does not answer"
+    if current != head:
+        return False, f"the store is at revision {current or 'none'}, this Patron needs {head}"
+    return True, head
