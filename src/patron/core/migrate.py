@@ -138,8 +138,8 @@ def store_revision(database_url: str) -> StoreRevision:
     return StoreRevision(exists=True, current=_server_revision(database_url), head=head)
 
 
-def require_current(database_url: str) -> None:
-    """Refuse a store that is missing, never migrated, behind or ahead of this Patron."""
+def require_migrated(database_url: str) -> StoreRevision:
+    """Refuse a store that is missing or was never migrated; any revision passes."""
     state = store_revision(database_url)
     run = f"run `patron migrate --database {shown(database_url)}` first"
     if not state.exists:
@@ -150,6 +150,14 @@ def require_current(database_url: str) -> None:
         raise StoreProblem(
             "STORE_NOT_MIGRATED", f"the store {shown(database_url)} is not migrated: {run}"
         )
+    return state
+
+
+def require_current(database_url: str) -> None:
+    """Refuse a store that is missing, never migrated, behind or ahead of this Patron."""
+    state = require_migrated(database_url)
+    assert state.current is not None
+    run = f"run `patron migrate --database {shown(database_url)}` first"
     if state.current != state.head:
         if not _known_revision(state.current):
             raise StoreProblem(
@@ -192,3 +200,8 @@ def readiness(engine: Engine) -> tuple[bool, str]:
     if current != head:
         return False, f"the store is at revision {current or 'none'}, this Patron needs {head}"
     return True, head
+
+
+def known_revision(revision: str) -> bool:
+    """Whether this Patron's migrations know ``revision`` (a store it can upgrade or use)."""
+    return _known_revision(revision)
