@@ -183,9 +183,11 @@ class StoreCollector(Collector):
         up.add_metric([], 1)
         yield up
         depth = GaugeMetricFamily(
-            "patron_outbox_events", "Outbox events by status.", labels=["status"]
+            "patron_outbox_events",
+            "Outbox events not delivered, by status (delivered rows are not counted).",
+            labels=["status"],
         )
-        for status in ("pending", "delivering", "delivered", "dead"):
+        for status in ("pending", "delivering", "dead"):
             depth.add_metric([status], by_status.get(status, 0))
         yield depth
         dead = GaugeMetricFamily(
