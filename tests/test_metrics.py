@@ -3,6 +3,7 @@ the store's outbox gauges, the worker's jobs; on its own loopback port, never th
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -221,6 +222,9 @@ def test_the_worker_counts_its_sweeps_and_deliveries(database_url: str, db: Data
     assert value(samples, "patron_expiry_sweeps_total") >= 1, output
     assert value(samples, "patron_expiry_last_sweep_timestamp_seconds") > 0
     assert value(samples, "patron_outbox_deliveries_total", outcome="dead") >= 1, output
+    # PATRON_LOG_FORMAT=json: the worker's lines are JSON objects, its jobs named.
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert {"worker", "expiry"} <= {line.get("job") for line in lines}
 
 
 @pytest.mark.parametrize(

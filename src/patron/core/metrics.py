@@ -87,8 +87,9 @@ def enable() -> None:
 def instrument(engine: Engine) -> None:
     """Pool use and waits, and the ledger counted once its transaction commits."""
     pool = engine.pool
-    event.listen(pool, "checkout", lambda *_: POOL_IN_USE.inc())
-    event.listen(pool, "checkin", lambda *_: POOL_IN_USE.dec())
+    # On the engine: its pool's events, kept when the pool is made again (dispose).
+    event.listen(engine, "checkout", lambda *_: POOL_IN_USE.inc())
+    event.listen(engine, "checkin", lambda *_: POOL_IN_USE.dec())
     if isinstance(pool, QueuePool):
         _time_waits(pool)
     event.listen(engine, "begin", _forget)
