@@ -3,6 +3,7 @@ the store's outbox gauges, the worker's jobs; on its own loopback port, never th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -253,3 +254,34 @@ def test_operation_labels_stay_bounded_however_many_names_clients_send() -> None
     assert operations.label("  mutation CreateContact($c: X) { a }", None) == "CreateContact"
     assert operations.label("{ account { uuid } }", None) == ANONYMOUS
     assert operations.label("{ a }", "GetContacts") == "GetContacts"
+
+
+def test_ledger_entries_count_once_committed_and_not_from_a_savepoint_rolled_back(
+    tmp_path: Path,
+) -> None:
+    from patron.core import metrics
+
+    url = f"sqlite:///{tmp_path / 'counted.db'}"
+    database = Database(url, pool_size=1)
+    metrics.enable()
+    metrics.instrument(database.engine)
+    counted = metrics.LEDGER_ENTRIES.labels("ADD", "LOCAL")
+    amount = metrics.LEDGER_AMOUNT.labels("ADD", "LOCAL")
+    before, before_amount = counted._value.get(), amount._value.get()
+    try:
+        with database.write() as connection:
+            metrics.ledger_entry(connection, "ADD", "LOCAL", 1250, 2)
+            inner = connection.begin_nested()
+            metrics.ledger_entry(connection, "ADD", "LOCAL", 999, 2)
+            inner.rollback()
+            kept = connection.begin_nested()
+            metrics.ledger_entry(connection, "ADD", "LOCAL", 5, 2)
+            kept.commit()
+        with contextlib.suppress(RuntimeError), database.write() as connection:
+            metrics.ledger_entry(connection, "ADD", "LOCAL", 7, 0)
+            raise RuntimeError("rolled back")
+    finally:
+        database.dispose()
+
+    assert counted._value.get() - before == 2
+    assert amount._value.get() - before_amount == pytest.approx(12.55)

@@ -67,6 +67,7 @@ SWEEP_LAST = Gauge(
 )
 
 _PENDING = "patron_metrics_ledger"
+_MARKS = "patron_metrics_savepoints"
 _enabled = False
 _ledger_children: dict[tuple[str, str], tuple[Any, Any]] = {}
 _delivery_children = {
@@ -95,6 +96,10 @@ def instrument(engine: Engine) -> None:
     event.listen(engine, "begin", _forget)
     event.listen(engine, "rollback", _forget)
     event.listen(engine, "commit", _count_committed)
+    # A savepoint rolled back takes its entries with it; the transaction's others commit.
+    event.listen(engine, "savepoint", _mark)
+    event.listen(engine, "rollback_savepoint", _back_to_mark)
+    event.listen(engine, "release_savepoint", _drop_mark)
 
 
 def _time_waits(pool: QueuePool) -> None:
@@ -124,9 +129,32 @@ def ledger_entry(
 
 def _forget(connection: Connection) -> None:
     connection.info.pop(_PENDING, None)
+    connection.info.pop(_MARKS, None)
+
+
+def _mark(connection: Connection, _name: str | None) -> None:
+    # Savepoints nest: a stack of how many entries were pending when each began (the event
+    # is told no name yet when the savepoint is begun).
+    connection.info.setdefault(_MARKS, []).append(len(connection.info.get(_PENDING, ())))
+
+
+def _back_to_mark(connection: Connection, _name: str, _context: object) -> None:
+    marks = connection.info.get(_MARKS)
+    pending = connection.info.get(_PENDING)
+    if marks:
+        mark = marks.pop()
+        if pending is not None:
+            del pending[mark:]
+
+
+def _drop_mark(connection: Connection, _name: str, _context: object) -> None:
+    marks = connection.info.get(_MARKS)
+    if marks:
+        marks.pop()
 
 
 def _count_committed(connection: Connection) -> None:
+    connection.info.pop(_MARKS, None)
     pending = connection.info.pop(_PENDING, None)
     for action, credit_type, amount_minor, places in pending or ():
         children = _ledger_children.get((action, credit_type))
