@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -12,6 +13,7 @@ import pytest
 
 from patron.api.access_log import log as access_log
 from patron.core.db import Database
+from patron.core.logs import JsonFormatter
 from patron.core.settings import Settings
 from tests.support.server import ThreadServer
 from tests.support.tenants import new_tenant
@@ -83,6 +85,44 @@ def test_a_client_cannot_forge_a_line_through_its_request_id(
 
     [line] = [line for line in lines if forged[:32] in line]
     assert LINE.match(line), line
+
+
+def test_in_json_each_line_is_one_object_with_the_request_s_fields(
+    logging_server: ThreadServer, db: Database
+) -> None:
+    tenant = new_tenant(db)
+    formatted: list[str] = []
+
+    class Formatted(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            formatted.append(self.format(record))
+
+    handler = Formatted()
+    handler.setFormatter(JsonFormatter())
+    access_log.addHandler(handler)
+    forged = 'x", "status": 999, "y": "'
+    try:
+        httpx.post(
+            f"{logging_server.base_url}/graphql",
+            json={"query": "query GetContacts { account { contacts { uuid } } }"},
+            headers={"Authorization": f"Bearer {tenant.token}", "X-Request-Id": "req-json-1"},
+        )
+        httpx.get(f"{logging_server.base_url}/healthz", headers={"X-Request-Id": forged})
+    finally:
+        access_log.removeHandler(handler)
+
+    lines = [json.loads(line) for line in formatted]
+    assert all("\n" not in line for line in formatted)
+    [line] = [line for line in lines if line["request_id"] == "req-json-1"]
+    assert {key: line[key] for key in ("method", "path", "status", "account_id")} == {
+        "method": "POST",
+        "path": "/graphql",
+        "status": 200,
+        "account_id": tenant.uuid,
+    }
+    assert (line["surface"], line["operation"]) == ("native", "GetContacts")
+    assert line["duration_ms"] >= 0
+    assert all(line["status"] != 999 for line in lines)
 
 
 def test_the_access_log_is_off_unless_enabled() -> None:

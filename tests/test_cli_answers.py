@@ -24,7 +24,7 @@ from patron.cli.main import app, run
 from patron.core import migrate
 
 # Commands that create or change a store by design, and one that needs none.
-CREATES_A_STORE = {"migrate", "serve"}
+CREATES_A_STORE = {"migrate", "serve", "restore"}
 NEEDS_NO_STORE = {"schema"}
 # Values for required parameters that pass their own checks, so that the store is what fails.
 VALUES = {

@@ -337,12 +337,15 @@ def test_healthz_is_200_when_the_store_answers(api: Api) -> None:
 
 
 @pytest.mark.parametrize("url", UNREACHABLE)
-def test_healthz_is_503_when_the_store_does_not_answer(url: str) -> None:
+def test_without_its_store_a_server_is_alive_but_not_ready(url: str) -> None:
     with UnreachableStore(url) as running:
-        response = httpx.get(f"{running.base_url}/healthz", timeout=30)
+        alive = httpx.get(f"{running.base_url}/healthz", timeout=30)
+        ready = httpx.get(f"{running.base_url}/readyz", timeout=30)
 
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable"}
+    assert alive.status_code == 200
+    assert alive.json() == {"status": "ok"}
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "reason": "the store does not answer"}
 
 
 @pytest.mark.parametrize("url", UNREACHABLE)

@@ -1,5 +1,5 @@
-"""The ASGI application: ``/graphql``, ``/healthz``; dialects mount under ``/compat``, the
-admin console under ``/admin``."""
+"""The ASGI application: ``/graphql``, ``/healthz``, ``/readyz``; dialects mount under
+``/compat``, the admin console under ``/admin``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ from patron.api.endpoint import Patron, graphql_endpoint, masked, request_id_of,
 from patron.api.graphiql import graphiql_routes
 from patron.api.graphql.schema import build_schema
 from patron.api.http import bearer_token, json_response
+from patron.api.metrics import Requests
+from patron.core import metrics
+from patron.core import migrate as migrations
 from patron.core.db import Database
 from patron.core.settings import Settings, load_settings
 from patron.integrations.wiring import url_policy
@@ -54,14 +57,21 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     patron = Patron(settings, db)
 
     async def healthz(request: Request) -> Response:
-        healthy = await run_in_threadpool(db.ping)
-        if healthy:
-            return json_response({"status": "ok"})
-        return json_response({"status": "unavailable"}, 503)
+        """Liveness: the process answers. It asks nothing of the store, so that a store outage
+        does not get every server restarted; /readyz says whether to send it requests."""
+        return json_response({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        """Readiness: the store answers and its schema is at this Patron's revision."""
+        ready, detail = await run_in_threadpool(migrations.readiness, db.engine)
+        if ready:
+            return json_response({"status": "ready", "revision": detail})
+        return json_response({"status": "unavailable", "reason": detail}, 503)
 
     routes = [
         *native_routes(patron),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         *lightfunnels_routes(patron),
         *commerce_routes(patron),
         *loyaltydish_routes(patron),
@@ -81,9 +91,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return json_response(masked(request_id), 500, {"X-Request-Id": request_id})
 
     middleware = []
+    requests = None
+    if settings.metrics_port is not None:
+        metrics.enable()
+        metrics.instrument(db.engine)
+        requests = Requests()
     if settings.access_log:
-        configure_access_log()
-        middleware.append(Middleware(AccessLog))
+        configure_access_log(settings.log_format_used)
+    if settings.access_log or requests is not None:
+        middleware.append(
+            Middleware(AccessLog, lines=settings.access_log, request_metrics=requests)
+        )
     app = Starlette(
         routes=routes,
         middleware=middleware,

@@ -9,6 +9,7 @@ executing, the error guard and the answer are the same for all of them.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,17 +26,20 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
+from patron.api.access_log import Observed, observed
 from patron.api.graphql.context import Context
 from patron.api.graphql.executor import execute
 from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.schema import PatronSchema, build_schema
 from patron.api.http import HttpError, error_response, json_response, read_json
+from patron.api.metrics import Operations
 from patron.api.ratelimit import RateLimiter
 from patron.core.db import Database, is_lock_contention
 from patron.core.errors import Unauthenticated
 from patron.core.settings import Settings
 
 log = logging.getLogger("patron.api")
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
 
 Credentials = TypeVar("Credentials")
 Work = Callable[[], tuple[int, Any, dict[str, str]]]
@@ -51,6 +55,7 @@ class Patron:
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
         seconds = settings.principal_cache_seconds
         self.principals = accounts.PrincipalCache(seconds) if seconds > 0 else None
+        self.operations = Operations(settings.metrics_operations.split(","))
 
     def authenticate(
         self, token: str, connection: Connection | None = None, *, cached: bool = False
@@ -113,16 +118,33 @@ def masked(request_id: str) -> dict[str, Any]:
     }
 
 
-def guarded(request_id: str, work: Work) -> Response:
+def error_code(body: Any) -> str | None:
+    """The code of an answer's first error (None: no error), if it is one of Patron's."""
+    if type(body) is not dict or not body.get("errors"):
+        return None
+    try:
+        code = body["errors"][0]["extensions"]["code"]
+    except (KeyError, IndexError, TypeError):
+        return "UNKNOWN"
+    return code if isinstance(code, str) and _CODE.fullmatch(code) else "UNKNOWN"
+
+
+def guarded(request_id: str, work: Work, seen: Observed | None = None) -> Response:
     """Run a request's work on this thread, its answer's serialisation included: store
     trouble is a 503, and a bug is logged with the request id and answered as a masked JSON
-    error, never with its details."""
+    error, never with its details. ``seen`` learns the answer's error code."""
     try:
         status, body, headers = work()
         response = json_response(body, status, headers)
+        if seen is not None:
+            seen.code = error_code(body)
     except HttpError as error:
         response = json_response(error.body(), error.status, error.headers)
+        if seen is not None:
+            seen.code = error.code
     except OperationalError as error:
+        if seen is not None:
+            seen.code = "UNAVAILABLE"
         if is_lock_contention(error):
             message = "the store is busy; retry the request"
         else:
@@ -137,6 +159,8 @@ def guarded(request_id: str, work: Work) -> Response:
     except Exception:
         log.exception("unexpected error in request %s", request_id)
         response = json_response(masked(request_id), 500)
+        if seen is not None:
+            seen.code = "INTERNAL_SERVER_ERROR"
     response.headers["X-Request-Id"] = request_id
     return response
 
@@ -198,10 +222,12 @@ def graphql_endpoint(
     ``fast_reads``, when the schema has them, answer known read documents from their plan.
     """
     db = patron.db
-    reads_on_loop = patron.settings.reads_on_loop
+
+    operations = patron.operations
 
     async def endpoint(request: Request) -> Response:
         request_id = request_id_of(request)
+        seen = observed(request.scope)
         try:
             who = credentials(request)
             query, variables, operation_name = parse_graphql_body(
@@ -210,13 +236,19 @@ def graphql_endpoint(
         except HttpError as error:
             response = error_response(error)
             response.headers["X-Request-Id"] = request_id
+            if seen is not None:
+                seen.code = error.code
             return response
+        if seen is not None:
+            seen.operation = operations.label(query, operation_name)
         asking = Asking(who, request_id)
 
         def known_read(fast: FastReads) -> tuple[int, Any, dict[str, str]] | None:
             # A read the full pipeline has passed before: its plan answers it; any trouble
             # hands it to the full pipeline, which answers as it always would.
             made = context(asking, None)
+            if seen is not None:
+                seen.account_id = made.principal.account_id
             try:
                 data = fast.answer_known(query, operation_name, variables, made)
             finally:
@@ -233,6 +265,8 @@ def graphql_endpoint(
             try:
                 reader.begin()
                 made = context(asking, reader)
+                if seen is not None:
+                    seen.account_id = made.principal.account_id
                 if db.is_sqlite:
                     # A SQLite read transaction keeps its first snapshot; a mutation's answer
                     # must see its own write, so reads begin afresh when first needed.
@@ -251,21 +285,6 @@ def graphql_endpoint(
                 raise _operation_problem(error, operation_name) from None
             return 200, body, {}
 
-        if reads_on_loop and fast_reads is not None and fast_reads.known(query, operation_name):
-            # Answered here, on the event loop: no hop to a worker thread and back.
-            handed_on = False
-
-            def known_here() -> tuple[int, Any, dict[str, str]]:
-                nonlocal handed_on
-                answered = known_read(fast_reads)
-                if answered is None:
-                    handed_on = True
-                    return 200, None, {}
-                return answered
-
-            response = guarded(request_id, known_here)
-            if not handed_on:
-                return response
-        return await run_in_threadpool(guarded, request_id, work)
+        return await run_in_threadpool(guarded, request_id, work, seen)
 
     return endpoint

@@ -11,7 +11,17 @@ from collections.abc import Sequence
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from patron.cli import accounts, connections, ledger, outbox, privacy, serve, staff, worker
+from patron.cli import (
+    accounts,
+    backups,
+    connections,
+    ledger,
+    outbox,
+    privacy,
+    serve,
+    staff,
+    worker,
+)
 
 app = typer.Typer(
     help="Patron: customers, store credit and loyalty points over GraphQL.",
@@ -22,6 +32,8 @@ app.command("serve")(serve.serve)
 app.command("migrate")(serve.migrate)
 app.command("worker")(worker.worker)
 app.command("expire")(worker.expire)
+app.command("backup")(backups.backup)
+app.command("restore")(backups.restore)
 app.add_typer(accounts.account_app, name="account")
 app.add_typer(accounts.token_app, name="token")
 app.add_typer(ledger.ledger_app, name="ledger")

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from patron.accounts import service as accounts
+from patron.cli import metrics
 from patron.cli.common import DatabaseOption, database_url, emit, refuse
+from patron.core import logs
 from patron.core import migrate as migrations
 from patron.core.db import Database
 
@@ -112,9 +114,6 @@ def serve(
     database: DatabaseOption = None,
 ) -> None:
     """Migrate the store, then serve the API (GraphiQL at /graphql outside production)."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
     from patron.core.settings import load_settings
 
     settings = load_settings(database_url=database, host=host, port=port, workers=workers)
@@ -128,14 +127,38 @@ def serve(
         raise
     # Worker processes read their settings from the environment.
     os.environ["PATRON_DATABASE_URL"] = settings.database_url
+    with contextlib.ExitStack() as stack:
+        stack.callback(sock.close)
+        if settings.metrics_port is not None:
+            if settings.workers > 1:
+                stack.enter_context(metrics.multiprocess_directory())
+            stack.callback(
+                metrics.serve_metrics(
+                    settings.metrics_host,
+                    settings.metrics_port,
+                    store_url=settings.database_url,
+                )
+            )
+        _run(settings, sock)
+
+
+def _run(settings: Settings, sock: socket.socket) -> None:
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
     graphiql = (
         "GraphiQL at /graphql"
         if settings.graphiql_enabled
         else "GraphiQL off (PATRON_GRAPHIQL=true turns it on)"
     )
+    shown_metrics = (
+        f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+        if settings.metrics_port is not None
+        else "metrics off (PATRON_METRICS_PORT turns them on)"
+    )
     typer.echo(
         f"Patron serving on http://{settings.host}:{settings.port} "
-        f"({settings.workers} worker(s), {settings.environment}) - {graphiql}"
+        f"({settings.workers} worker(s), {settings.environment}) - {graphiql}; {shown_metrics}"
     )
     config = uvicorn.Config(
         "patron.api.app:create_app",
@@ -144,6 +167,7 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         log_level="warning",
+        log_config=logs.logging_config(settings.log_format_used),
         access_log=False,
         loop="uvloop",
         http="httptools",

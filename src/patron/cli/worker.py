@@ -6,12 +6,13 @@ import logging
 import time
 from dataclasses import asdict
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from patron.cli.common import DatabaseOption, emit, open_database
+from patron.core import logs, metrics
 from patron.core.settings import load_settings
 from patron.jobs.expiry import sweep
 
@@ -68,6 +69,26 @@ def _refresh_store_credit(
     return report
 
 
+class _Lines:
+    """What the worker says as it runs: JSON log lines (``PATRON_LOG_FORMAT=json``), or, in
+    text, its messages and reports on standard output as before."""
+
+    def __init__(self, log_format: str) -> None:
+        self.json = log_format == "json"
+
+    def say(self, message: str, **fields: object) -> None:
+        if self.json:
+            log.info(message, extra={"fields": {"job": "worker", **fields}})
+        else:
+            typer.echo(message)
+
+    def report(self, job: str, message: str, report: dict[str, Any], *, always: bool) -> None:
+        if self.json:
+            log.info(message, extra={"fields": {"job": job, **report}})
+        elif always:
+            emit(report)
+
+
 def worker(
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between expiry sweeps.")
@@ -86,10 +107,20 @@ def worker(
 
     settings = load_settings(database_url=database)
     db = open_database(database)
+    logs.configure(settings.log_format_used)
+    lines = _Lines(settings.log_format_used)
+    stop_metrics = None
+    if settings.worker_metrics_port is not None and not once:
+        from patron.cli.metrics import serve_metrics
+
+        metrics.enable()
+        metrics.instrument(db.engine)
+        stop_metrics = serve_metrics(settings.metrics_host, settings.worker_metrics_port)
     if not once:
-        typer.echo(
+        lines.say(
             f"patron worker: delivering the outbox, sweeping expiry every {interval:g}s "
-            "(Ctrl-C to stop)"
+            "(Ctrl-C to stop)",
+            sweep_interval_seconds=interval,
         )
     with (
         wiring.dispatcher(settings, db) as dispatcher,
@@ -110,13 +141,35 @@ def worker(
             while True:
                 if time.monotonic() >= next_sweep:
                     report = sweep(db)
-                    if report.lots_expired or report.codes_expired:
-                        emit(asdict(report))
+                    lines.report(
+                        "expiry",
+                        "expiry sweep",
+                        asdict(report),
+                        always=bool(report.lots_expired or report.codes_expired),
+                    )
                     refreshed = _refresh_store_credit(settings, db, shopify)
                     if refreshed and (refreshed.refreshed or refreshed.failed):
-                        emit({"shopify_store_credit": asdict(refreshed)})
+                        lines.report(
+                            "shopify_store_credit",
+                            "shopify store credit refresh",
+                            {"shopify_store_credit": asdict(refreshed)},
+                            always=True,
+                        )
                     next_sweep = time.monotonic() + interval
-                if not _deliver_once(dispatcher):
+                started = time.monotonic()
+                handled = _deliver_once(dispatcher)
+                if handled:
+                    seconds = round(time.monotonic() - started, 3)
+                    lines.report(
+                        "outbox",
+                        "outbox batch",
+                        {"events": handled, "seconds": seconds},
+                        always=False,
+                    )
+                else:
                     time.sleep(poll)
         except KeyboardInterrupt:
-            typer.echo("patron worker: stopped")
+            lines.say("patron worker: stopped")
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()

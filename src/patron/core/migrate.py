@@ -3,6 +3,7 @@ check every other command makes before it touches a store."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from sqlalchemy import create_engine, exc, pool
+from sqlalchemy import Engine, create_engine, exc, pool
 from sqlalchemy.engine import make_url
 
 from patron.core.db import normalise_url
@@ -137,8 +138,8 @@ def store_revision(database_url: str) -> StoreRevision:
     return StoreRevision(exists=True, current=_server_revision(database_url), head=head)
 
 
-def require_current(database_url: str) -> None:
-    """Refuse a store that is missing, never migrated, behind or ahead of this Patron."""
+def require_migrated(database_url: str) -> StoreRevision:
+    """Refuse a store that is missing or was never migrated; any revision passes."""
     state = store_revision(database_url)
     run = f"run `patron migrate --database {shown(database_url)}` first"
     if not state.exists:
@@ -149,6 +150,14 @@ def require_current(database_url: str) -> None:
         raise StoreProblem(
             "STORE_NOT_MIGRATED", f"the store {shown(database_url)} is not migrated: {run}"
         )
+    return state
+
+
+def require_current(database_url: str) -> None:
+    """Refuse a store that is missing, never migrated, behind or ahead of this Patron."""
+    state = require_migrated(database_url)
+    assert state.current is not None
+    run = f"run `patron migrate --database {shown(database_url)}` first"
     if state.current != state.head:
         if not _known_revision(state.current):
             raise StoreProblem(
@@ -170,3 +179,29 @@ def reachable(database_url: str) -> None:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+@functools.cache
+def package_head() -> str:
+    """This Patron's head revision, read from its migrations once per process."""
+    return head_revision()
+
+
+def readiness(engine: Engine) -> tuple[bool, str]:
+    """Whether the store answers and is at this Patron's revision, and if not, why (one line,
+    naming no URL)."""
+    head = package_head()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            connection.rollback()
+    except exc.SQLAlchemyError:
+        return False, "the store does not answer"
+    if current != head:
+        return False, f"the store is at revision {current or 'none'}, this Patron needs {head}"
+    return True, head
+
+
+def known_revision(revision: str) -> bool:
+    """Whether this Patron's migrations know ``revision`` (a store it can upgrade or use)."""
+    return _known_revision(revision)

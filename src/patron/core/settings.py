@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     graphiql: bool | None = None
     # One log line per request (method, path, status, duration, request id); `make run` sets it.
     access_log: bool = False
+    # Log lines as JSON objects or text; unset: JSON in production, text in development.
+    log_format: str | None = None
+    # /metrics (Prometheus) on its own port, off unless set; on loopback unless told otherwise,
+    # so that it is never public by accident. ``patron worker`` serves its own on
+    # PATRON_WORKER_METRICS_PORT.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # GraphQL operation names counted under their own name (comma-separated), beside those of
+    # the documented API; any other name is counted as ``other``.
+    metrics_operations: str = ""
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_query_depth: int = Field(default=12, ge=2)
     max_query_tokens: int = Field(default=5_000, ge=100)
@@ -36,8 +47,6 @@ class Settings(BaseSettings):
     # Native read queries inside the hot subset (account, contacts, wallets, entries) are
     # answered from a compiled plan rather than field by field; off: always field by field.
     fast_reads: bool = True
-    # Known reads answered on the worker's event loop instead of a worker thread.
-    reads_on_loop: bool = False
     pool_size: int = Field(default=10, ge=1, le=200)
     # Requests one worker process runs at once. Each holds a transaction while it runs, and
     # Python threads share one interpreter lock: a few keep the store busy, many only make
@@ -83,6 +92,19 @@ class Settings(BaseSettings):
     @property
     def sealing_key(self) -> str | None:
         return self.secret_key.get_secret_value() if self.secret_key is not None else None
+
+    @property
+    def log_format_used(self) -> str:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.is_production else "text"
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("json", "text"):
+            raise ValueError("must be json or text")
+        return value
 
     @field_validator("environment")
     @classmethod

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from patron.accounts import service as accounts
+from patron.core import metrics
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.redemptions import service as redemptions
@@ -31,6 +32,16 @@ def sweep(
     db: Database, *, now: datetime | None = None, batch_size: int = 500, max_passes: int = 1_000_000
 ) -> SweepReport:
     """Expire everything due at ``now`` (default: the current time) in every account."""
+    try:
+        report = _sweep(db, now=now, batch_size=batch_size, max_passes=max_passes)
+    except Exception:
+        metrics.sweep_failed()
+        raise
+    metrics.sweep_finished(report.lots_expired, report.codes_expired)
+    return report
+
+
+def _sweep(db: Database, *, now: datetime | None, batch_size: int, max_passes: int) -> SweepReport:
     started = time.monotonic()
     moment = now or utcnow()
     report = SweepReport()

@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from patron.accounts.principal import Principal
+from patron.core import metrics
 from patron.core.events import record_events
+from patron.wallets.ledger import precision
 from patron.wallets.lot_tables import credit_lots
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason
 from patron.wallets.postings import EVENT_FOR_ACTION, event_payload
@@ -109,6 +111,9 @@ def expire_due_batch(
             actor_name=principal.actor_name,
         )
         entries.append(entry_values(account_id, entry))
+        metrics.ledger_entry(
+            connection, Action.REMOVE.value, kind.value, amount, precision(principal, kind)
+        )
         events.append((EVENT_FOR_ACTION[Action.REMOVE], event_payload(principal, entry)))
     connection.execute(
         update(wallets)

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from patron.accounts.principal import Principal
+from patron.core import metrics
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.ids import is_uuid
 from patron.core.money import from_minor
@@ -134,7 +135,7 @@ def _record(
         actor_name=principal.actor_name,
     )
     places = ledger.precision(principal, posting.credit_type)
-    return repository.move_and_record(
+    recorded = repository.move_and_record(
         connection,
         principal.account_id,
         draft,
@@ -155,6 +156,11 @@ def _record(
             places,
         ),
     )
+    if recorded is not None:
+        metrics.ledger_entry(
+            connection, draft.action.value, draft.credit_type.value, draft.amount, places
+        )
+    return recorded
 
 
 def post(

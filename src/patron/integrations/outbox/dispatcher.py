@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Connection
 
+from patron.core import metrics
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.integrations.outbox import store
@@ -310,11 +311,13 @@ class Dispatcher:
 
     def _settlement(self, event: OutboxEvent, outcome: Outcome) -> Settlement:
         if isinstance(outcome, Delivered):
+            metrics.delivery("delivered")
             return Settlement(event.account_id, event.event_id, store.DELIVERED)
         if isinstance(outcome, Retry) and event.attempts < self.policy.max_attempts:
             wait = self.policy.delay(event.attempts, self.rng)
             if outcome.after is not None:
                 wait = max(wait, min(outcome.after, self.policy.cap_seconds))
+            metrics.delivery("retry")
             return Settlement(
                 event.account_id,
                 event.event_id,
@@ -323,6 +326,7 @@ class Dispatcher:
                 retry_at=utcnow() + timedelta(seconds=wait),
             )
         log.warning("outbox event %s is dead: %s", event.event_id, outcome.error)
+        metrics.delivery("dead")
         return Settlement(event.account_id, event.event_id, store.DEAD, error=outcome.error)
 
 

@@ -278,3 +278,28 @@ def purge(db: Database, *, status: str, older_than: timedelta, now: datetime | N
             )
         )
     return result.rowcount
+
+
+def gauges(db: Database, now: datetime | None = None) -> tuple[dict[str, int], float | None]:
+    """For metrics: unsettled and dead events by status (read from their partial indexes;
+    delivered rows are not counted, that would read the whole table), and how many seconds
+    the oldest event due for delivery has waited (None: nothing is due)."""
+    now = now or utcnow()
+    unsettled = outbox_events.c.status.in_((PENDING, DELIVERING))
+    due_since = func.coalesce(outbox_events.c.next_attempt_at, outbox_events.c.created_at)
+    with db.read_latest() as connection:
+        rows = connection.execute(
+            select(outbox_events.c.status, func.count())
+            .where(unsettled)
+            .group_by(outbox_events.c.status)
+        ).all()
+        dead = connection.execute(
+            select(func.count()).select_from(outbox_events).where(outbox_events.c.status == DEAD)
+        ).scalar_one()
+        oldest = connection.execute(
+            select(func.min(due_since)).where(outbox_events.c.status == PENDING, due_since <= now)
+        ).scalar_one()
+    counts = {str(status): int(count) for status, count in rows}
+    counts[DEAD] = int(dead)
+    age = (now - as_utc(oldest)).total_seconds() if oldest is not None else None
+    return counts, age

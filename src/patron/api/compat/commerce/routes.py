@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from patron.accounts.principal import Principal
+from patron.api.access_log import Observed, observed
 from patron.api.compat.commerce.methods import METHODS
 from patron.api.compat.commerce.protocol import (
     INVALID_VALUE,
@@ -26,6 +27,7 @@ from patron.api.compat.commerce.protocol import (
 )
 from patron.api.endpoint import Patron, request_id_of
 from patron.api.http import HttpError, InvalidText, bearer_token, json_response, read_json
+from patron.api.metrics import OTHER
 from patron.core.db import is_lock_contention
 from patron.core.errors import Conflict, DomainError, Forbidden
 
@@ -90,11 +92,15 @@ def _request(body: Any) -> dict[str, Any]:
     return body
 
 
-def _call(patron: Patron, name: str, token: str, body: Any, request_id: str) -> Response:
+def _call(
+    patron: Patron, name: str, token: str, body: Any, request_id: str, seen: Observed | None
+) -> Response:
     """Runs on a worker thread: authorise, parse, call, answer; never a 500 for bad input."""
     method, scope = METHODS[name]
     try:
         principal = _authorised(patron, token, scope)
+        if seen is not None:
+            seen.account_id = principal.account_id
         return json_response(method(patron.db, principal, _request(body)))
     except _Refused as refused:
         return refused.response
@@ -116,6 +122,9 @@ def commerce_routes(patron: Patron) -> list[BaseRoute]:
         request_id = request_id_of(request)
         path = request.path_params["path"]
         name = path.removeprefix(_NAMESPACE)
+        seen = observed(request.scope)
+        if seen is not None:
+            seen.operation = name if name in METHODS else OTHER
         if request.method != "POST":
             response = _refusal(405, "MethodNotAllowed", "use POST", {"Allow": "POST"})
         elif not path.startswith(_NAMESPACE) or name not in METHODS:
@@ -132,7 +141,9 @@ def commerce_routes(patron: Patron) -> list[BaseRoute]:
                     body: Any = await read_json(request, patron.settings.max_body_bytes)
                 except HttpError as error:
                     body = error
-                response = await run_in_threadpool(_call, patron, name, token, body, request_id)
+                response = await run_in_threadpool(
+                    _call, patron, name, token, body, request_id, seen
+                )
         response.headers["X-Request-Id"] = request_id
         return response
 
