@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,7 +31,7 @@ from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.schema import PatronSchema, build_schema
 from patron.api.http import HttpError, error_response, json_response, read_json
 from patron.api.ratelimit import RateLimiter
-from patron.core.db import Database, is_lock_contention
+from patron.core.db import Database, is_lock_contention, is_store_unavailable
 from patron.core.errors import Unauthenticated
 from patron.core.settings import Settings
 
@@ -113,6 +113,25 @@ def masked(request_id: str) -> dict[str, Any]:
     }
 
 
+UNAVAILABLE_HEADERS = {"Retry-After": "1"}
+
+
+def unavailable_message(error: DBAPIError, request_id: str) -> str:
+    """What a client is told when the store cannot take its request now (a 503 with
+    Retry-After): locked (SQLite), or out of reach, read-only or restarting (a failover).
+    Logged on one line, without a traceback: it is the store's state, not a bug."""
+    if is_lock_contention(error):
+        return "the store is busy; retry the request"
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    log.warning(
+        "store unavailable in request %s: %s: %s",
+        request_id,
+        type(getattr(error, "orig", None) or error).__name__,
+        reason[0] if reason else "",
+    )
+    return "the store is unavailable; retry the request"
+
+
 def guarded(request_id: str, work: Work) -> Response:
     """Run a request's work on this thread, its answer's serialisation included: store
     trouble is a 503, and a bug is logged with the request id and answered as a masked JSON
@@ -122,18 +141,15 @@ def guarded(request_id: str, work: Work) -> Response:
         response = json_response(body, status, headers)
     except HttpError as error:
         response = json_response(error.body(), error.status, error.headers)
-    except OperationalError as error:
-        if is_lock_contention(error):
-            message = "the store is busy; retry the request"
+    except DBAPIError as error:
+        if not is_store_unavailable(error):
+            log.exception("unexpected error in request %s", request_id)
+            response = json_response(masked(request_id), 500)
         else:
-            log.exception("store unavailable in request %s", request_id)
-            message = "the store is unavailable; retry the request"
-        body = {
-            "errors": [
-                {"message": message, "extensions": {"code": "UNAVAILABLE", "requestId": request_id}}
-            ]
-        }
-        response = json_response(body, 503, {"Retry-After": "1"})
+            message = unavailable_message(error, request_id)
+            extensions = {"code": "UNAVAILABLE", "requestId": request_id}
+            body = {"errors": [{"message": message, "extensions": extensions}]}
+            response = json_response(body, 503, UNAVAILABLE_HEADERS)
     except Exception:
         log.exception("unexpected error in request %s", request_id)
         response = json_response(masked(request_id), 500)

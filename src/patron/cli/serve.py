@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from patron.accounts import service as accounts
-from patron.cli.common import DatabaseOption, database_url, emit, refuse
+from patron.cli.common import DatabaseOption, emit, refuse
 from patron.core import migrate as migrations
 from patron.core.db import Database
 
@@ -22,9 +22,12 @@ if TYPE_CHECKING:
 
 def migrate(database: DatabaseOption = None) -> None:
     """Bring the store's schema up to date (creates the SQLite file if needed)."""
-    url = database_url(database)
+    from patron.core.settings import load_settings
+
+    settings = load_settings(database_url=database)
+    url = settings.database_url
     before = migrations.store_revision(url)
-    migrations.upgrade(url)
+    migrations.upgrade(url, prepared_statements=settings.database_prepared_statements)
     emit(
         {
             "store": migrations.shown(url),
@@ -41,7 +44,11 @@ def _announce_account(settings: Settings) -> None:
     Production creates nothing by itself and prints no secret: an operator runs
     ``patron account create``, whose output goes where they choose, not to the server's log.
     """
-    db = Database(settings.database_url, pool_size=1)
+    db = Database(
+        settings.database_url,
+        pool_size=1,
+        prepared_statements=settings.database_prepared_statements,
+    )
     try:
         if settings.is_production:
             if accounts.count_accounts(db) == 0:
@@ -110,7 +117,9 @@ def serve(
     sock = _listen(settings.host, settings.port)
     try:
         migrations.reachable(settings.database_url)
-        migrations.upgrade(settings.database_url)
+        migrations.upgrade(
+            settings.database_url, prepared_statements=settings.database_prepared_statements
+        )
         _announce_account(settings)
     except BaseException:
         sock.close()
