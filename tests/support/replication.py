@@ -9,6 +9,7 @@ given, stay the same round after round.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -54,10 +55,8 @@ class Node:
     def kill(self) -> None:
         """SIGKILL the postmaster and every backend at once (its process group)."""
         if self.pgid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.pgid = None
 
     def stop(self) -> None:
