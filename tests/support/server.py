@@ -44,7 +44,11 @@ class ThreadServer:
     def __init__(self, database_url: str, **settings: object) -> None:
         self.port = free_port()
         self.settings = Settings(database_url=database_url, port=self.port, **settings)  # type: ignore[arg-type]
-        self.db = Database(database_url, pool_size=8)
+        self.db = Database(
+            database_url,
+            pool_size=8,
+            prepared_statements=self.settings.database_prepared_statements,
+        )
         app = create_app(self.settings, self.db)
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
