@@ -158,9 +158,7 @@ def test_the_api_runs_through_pgbouncer_in_transaction_mode(
         tenant = new_tenant(db)
     finally:
         db.dispose()
-    server = ThreadServer(
-        url, database_prepared_statements=False, threads=PATRON_THREADS
-    ).start()
+    server = ThreadServer(url, database_prepared_statements=False, threads=PATRON_THREADS).start()
     failures: list[str] = []
     clients = [Api(server.base_url) for _ in range(THREADS)]
     try:
