@@ -48,7 +48,7 @@ class Patron:
         self.settings = settings
         self.db = db
         self.schema: PatronSchema = build_schema(settings)
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute, db)
         seconds = settings.principal_cache_seconds
         self.principals = accounts.PrincipalCache(seconds) if seconds > 0 else None
 
@@ -69,7 +69,7 @@ class Patron:
             raise HttpError(
                 401, error.message, "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
             ) from None
-        wait = self.limiter.check(principal.token_id or principal.account_id)
+        wait = self.limiter.check(principal.account_id, principal.token_id or principal.account_id)
         if wait is not None:
             raise HttpError(
                 429,
