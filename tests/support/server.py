@@ -70,8 +70,16 @@ class ThreadServer:
 class ProcessServer:
     """``patron serve`` as its own process group, so that it can be killed -9 like in production."""
 
-    def __init__(self, database_url: str, *, workers: int = 2, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workers: int = 2,
+        log: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
+        self.env = dict(env or {})
         self.database_url = database_url
         self.workers = workers
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -79,7 +87,7 @@ class ProcessServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ProcessServer:
-        env = {**os.environ, "PATRON_DATABASE_URL": self.database_url}
+        env = {**os.environ, **self.env, "PATRON_DATABASE_URL": self.database_url}
         output = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [
