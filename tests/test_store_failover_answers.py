@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from patron.core import migrate
 from patron.core.db import Database, StoreUrlError, normalise_url, postgresql_connect_args
 from patron.core.settings import SettingsError, load_settings
 from tests.support.server import ThreadServer, free_port
@@ -54,6 +55,12 @@ def test_both_multi_host_forms_are_read(given: str, expected: str) -> None:
     assert normalise_url(given) == expected
     make_url(normalise_url(given))  # SQLAlchemy reads it
     assert load_settings(database_url=given).database_url == given
+
+
+def test_a_multi_host_url_is_shown_without_its_password() -> None:
+    shown = migrate.shown("postgresql://patron:s3cret@h1:5432,h2:5433/patron")
+    assert "s3cret" not in shown
+    assert shown == "postgresql://patron:***@h1:5432,h2:5433/patron"
 
 
 def test_several_hosts_write_to_the_one_that_writes_unless_the_url_says() -> None:

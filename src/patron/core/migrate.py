@@ -57,10 +57,11 @@ def shown(database_url: str) -> str:
         return make_url(database_url).render_as_string(hide_password=True)
     except (exc.ArgumentError, ValueError):
         pass
-    try:  # several hosts, libpq's way (h1:5432,h2:5433): shown as Patron reads it
-        return make_url(normalise_url(database_url)).render_as_string(hide_password=True)
+    try:  # several hosts, libpq's way (h1:5432,h2:5433): shown as given, password hidden
+        make_url(normalise_url(database_url))
     except (exc.ArgumentError, ValueError):
         return "<a malformed URL>"
+    return re.sub(r"^([^:/]+://[^:@/]*):[^@/]*@", r"\1:***@", database_url)
 
 
 def one_line(error: BaseException) -> str:
