@@ -77,7 +77,8 @@ class BoundResult:
     cpu: dict[str, Any] = field(default_factory=dict)
 
 
-Transaction = Callable[[str, datetime], bool]  # (wallet, now) -> committed? (False: refused)
+# (wallet, now) -> (spends committed, spends refused) by one transaction
+Transaction = Callable[[str, datetime], tuple[int, int]]
 Opener = Callable[[], tuple[Transaction, Callable[[], None]]]  # -> (transaction, close)
 
 
@@ -140,17 +141,15 @@ class _Run:
                 break
             wallet = wallets[0] if len(wallets) == 1 else chooser.choice(wallets)
             try:
-                committed = transaction(wallet, datetime.now(UTC))
+                committed, refusals = transaction(wallet, datetime.now(UTC))
             except Exception as problem:  # counted and shown: a bound must not hide one
                 self.error(problem)
                 time.sleep(0.01)
                 continue
             finished = time.perf_counter()
             if started >= self.warm_end and finished <= self.deadline:
-                if committed:
-                    mine.append(finished - started)
-                else:
-                    refused += 1
+                mine.extend([finished - started] * committed)
+                refused += refusals
         with self.lock:
             self.latencies.extend(mine)
             self.refused += refused
@@ -211,12 +210,17 @@ def postgresql_bound(
     seconds: float,
     target: str,
     one_statement: bool = False,
+    batch: int = 1,
 ) -> BoundResult:
+    """``batch`` > 1: that many spends per transaction (on wallets chosen like the first),
+    each its UPDATE + INSERT, one COMMIT: the bound of group commit."""
+
     def open_transaction() -> tuple[Transaction, Callable[[], None]]:
         connection = psycopg.connect(url)
         cursor = connection.cursor()
+        chooser = random.Random()
 
-        def transaction(wallet: str, now: datetime) -> bool:
+        def spend(wallet: str, now: datetime) -> bool:
             values: dict[str, Any] = {
                 "a": AMOUNT_MINOR,
                 "now": now,
@@ -224,30 +228,40 @@ def postgresql_bound(
                 "wallet": wallet,
                 "uuid": str(uuid.uuid4()),
             }
+            if one_statement:
+                cursor.execute(PG_ONE_STATEMENT, values)
+                return cursor.fetchone() is not None
+            cursor.execute(PG_UPDATE, values)
+            row = cursor.fetchone()
+            if row is None:
+                return False
+            values.update(balance=row[0], seq=row[1])
+            cursor.execute(PG_INSERT, values)
+            return True
+
+        def transaction(wallet: str, now: datetime) -> tuple[int, int]:
             try:
-                if one_statement:
-                    cursor.execute(PG_ONE_STATEMENT, values)
-                    if cursor.fetchone() is None:
+                if batch == 1:
+                    if not spend(wallet, now):
                         connection.rollback()
-                        return False
+                        return 0, 1
                     connection.commit()
-                    return True
-                cursor.execute(PG_UPDATE, values)
-                row = cursor.fetchone()
-                if row is None:
-                    connection.rollback()
-                    return False
-                values.update(balance=row[0], seq=row[1])
-                cursor.execute(PG_INSERT, values)
+                    return 1, 0
+                done = sum(
+                    spend(wallet if n == 0 or len(wallets) == 1 else chooser.choice(wallets), now)
+                    for n in range(batch)
+                )
                 connection.commit()
             except BaseException:
                 connection.rollback()
                 raise
-            return True
+            return done, batch - done
 
         return transaction, connection.close
 
     statements = "one CTE" if one_statement else "UPDATE + INSERT"
+    if batch > 1:
+        statements += f", {batch} per transaction"
     return _drive(open_transaction, wallets, connections, warmup, seconds, target, statements)
 
 
@@ -265,8 +279,10 @@ def sqlite_bound(
     warmup: float,
     seconds: float,
     target: str,
+    batch: int = 1,
 ) -> BoundResult:
     def open_transaction() -> tuple[Transaction, Callable[[], None]]:
+        chooser = random.Random()
         connection = sqlite3.connect(
             path, isolation_level=None, timeout=30, check_same_thread=False
         )
@@ -278,7 +294,7 @@ def sqlite_bound(
         ):
             connection.execute(pragma)
 
-        def transaction(wallet: str, now: datetime) -> bool:
+        def spend(wallet: str, now: datetime) -> bool:
             values: dict[str, Any] = {
                 "a": AMOUNT_MINOR,
                 "now": _sqlite_timestamp(now),
@@ -286,21 +302,31 @@ def sqlite_bound(
                 "wallet": wallet,
                 "uuid": str(uuid.uuid4()),
             }
+            row = connection.execute(SQLITE_UPDATE, values).fetchone()
+            if row is None:
+                return False
+            values.update(balance=row[0], seq=row[1])
+            connection.execute(SQLITE_INSERT, values)
+            return True
+
+        def transaction(wallet: str, now: datetime) -> tuple[int, int]:
             connection.execute("BEGIN IMMEDIATE")
             try:
-                row = connection.execute(SQLITE_UPDATE, values).fetchone()
-                if row is None:
+                done = sum(
+                    spend(wallet if n == 0 or len(wallets) == 1 else chooser.choice(wallets), now)
+                    for n in range(batch)
+                )
+                if done == 0:
                     connection.execute("ROLLBACK")
-                    return False
-                values.update(balance=row[0], seq=row[1])
-                connection.execute(SQLITE_INSERT, values)
+                    return 0, batch
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 raise
-            return True
+            return done, batch - done
 
         return transaction, connection.close
 
-    return _drive(open_transaction, wallets, connections, warmup, seconds, target)
+    statements = "UPDATE + INSERT" + (f", {batch} per transaction" if batch > 1 else "")
+    return _drive(open_transaction, wallets, connections, warmup, seconds, target, statements)

@@ -17,6 +17,8 @@ class WrkSettings:
     connections: int
     threads: int
     timeout_seconds: int = 10
+    # Aim at this many requests per second in all (0: as many as the server answers).
+    rate: float = 0.0
 
 
 @dataclass
@@ -80,6 +82,7 @@ def run_wrk(
         prefix,
         str(id_base),
         str(settings.threads),
+        f"{1000 * settings.connections / settings.rate:.3f}" if settings.rate > 0 else "0",
     ]
     done = subprocess.run(
         command, capture_output=True, text=True, check=False, timeout=seconds + 120

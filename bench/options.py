@@ -44,6 +44,8 @@ class Options:
     bound_wallets: int = 2_000
     bound_connections_postgresql: int = 16
     bound_connections_sqlite: int = 1
+    bound_batch: int = 16
+    paced: int = 80
     drain_spends: int = 300
     drain_seconds: int = 3
     lots: int | None = None
@@ -131,6 +133,19 @@ def parse(argv: list[str] | None = None) -> Options:
         type=_positive,
         default=1,
         help="connections of the SQLite bound (one writer at a time, so 1 is its best)",
+    )
+    parser.add_argument(
+        "--bound-batch",
+        type=_positive,
+        default=16,
+        help="spends per transaction of the batched bound (group commit's floor); 1: none",
+    )
+    parser.add_argument(
+        "--paced",
+        type=int,
+        default=80,
+        help="after each operation, run it again paced at this percent of its rate and "
+        "report that p99 (the latency goals'); 0: skip",
     )
     parser.add_argument(
         "--drain-spends",
@@ -227,6 +242,8 @@ def parse(argv: list[str] | None = None) -> Options:
         bound_wallets=args.bound_wallets,
         bound_connections_postgresql=args.bound_connections_postgresql,
         bound_connections_sqlite=args.bound_connections_sqlite,
+        bound_batch=args.bound_batch,
+        paced=max(0, min(args.paced, 100)),
         drain_spends=args.drain_spends,
         drain_seconds=args.drain_seconds,
         lots=args.lots,

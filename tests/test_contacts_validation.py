@@ -7,9 +7,13 @@ import uuid
 from typing import Any
 
 import pytest
+from email_validator import validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from patron.core.db import Database
 from patron.customers import service as customers
+from patron.customers import validation
 from patron.customers.models import NewCustomer
 from tests.support.client import Api
 from tests.support.store import account_rows, outbox
@@ -657,3 +661,20 @@ def test_an_email_taken_in_another_account_is_not_revealed_on_update(
 
     assert result["success"] is True
     assert result["contact"]["email"] == "theirs@example.com"
+
+
+# The plain-address shortcut may only accept what email-validator accepts.
+PLAIN = st.from_regex(validation._PLAIN_EMAIL, fullmatch=True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(PLAIN, st.emails(), st.text(max_size=80)))
+def test_every_address_the_plain_form_accepts_email_validator_accepts(address: str) -> None:
+    if validation.is_plain_email(address) and len(address) <= 254:
+        validate_email(address, check_deliverability=False)
+
+
+def test_the_plain_form_leaves_what_it_does_not_know_to_the_library() -> None:
+    for address in ("a@foo.test", "a@x.invalid", "a@xn--abc.com", "a..b@x.com", "a@x.y"):
+        assert not validation.is_plain_email(address)
+    assert validation.is_plain_email("someone.name+tag@example.com")

@@ -122,3 +122,53 @@ def test_the_page_is_complete_and_exact(api: Api, crowded: Tenant) -> None:
     }
     assert {str(contact["wallet"]["globalCreditBalance"]) for contact in contacts} == {"2.50"}
     assert len({contact["wallet"]["uuid"] for contact in contacts}) == 50
+
+
+CREATE = """
+mutation Create($contact: ContactInput!) {
+  createContact(contact: $contact) {
+    success
+    contact {
+      uuid email number createdAt
+      identities { shopify klaviyo lightspeed }
+      wallet { uuid globalCreditBalance localCreditBalance globalCreditHeld createdAt }
+    }
+  }
+}
+"""
+
+READ = """
+query Read($uuid: String!) {
+  account {
+    contacts(uuid: $uuid) {
+      uuid email number createdAt
+      identities { shopify klaviyo lightspeed }
+      wallet { uuid globalCreditBalance localCreditBalance globalCreditHeld createdAt }
+    }
+  }
+}
+"""
+
+
+def test_a_created_contact_is_answered_from_what_was_written(
+    api: Api, server: ThreadServer, crowded: Tenant
+) -> None:
+    """createContact's answer reads nothing after its write, and says what a read says."""
+    contact = {
+        "email": "fresh@example.com",
+        "identities": {"shopifyId": "777", "klaviyoId": "K777"},
+    }
+    with statements(server) as seen:
+        created = api.data(CREATE, {"contact": contact}, token=crowded.token)["createContact"]
+    assert created["success"] is True
+    reads = [
+        statement
+        for statement in seen
+        if statement.lstrip().upper().startswith("SELECT")
+        and ("FROM wallets" in statement or "FROM identities" in statement)
+        and "external_id =" not in statement  # the uniqueness checks before the write
+    ]
+    assert reads == []
+
+    again = api.data(READ, {"uuid": created["contact"]["uuid"]}, token=crowded.token)
+    assert again["account"]["contacts"] == [created["contact"]]

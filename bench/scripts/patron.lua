@@ -88,6 +88,9 @@ function init(args)
   prefix = args[4] or ("b" .. os.time())
   id_base = tonumber(args[5] or "0")
   nthreads = tonumber(args[6] or "1")
+  -- Paced runs: each connection waits this long before its next request (0: as fast as
+  -- the server answers), to read latency at a given fraction of the top rate.
+  pause_ms = tonumber(args[7] or "0")
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   if mode == "commerce" then
@@ -114,6 +117,10 @@ function init(args)
   elseif mode == "loyaltydish" then
     wrk.body = '{"query":"' .. loyaltydish_query .. '"}'
   end
+end
+
+function delay()
+  return pause_ms
 end
 
 function request()

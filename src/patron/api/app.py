@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     db = db or Database(
         settings.database_url,
         pool_size=settings.pool_size,
+        group_commit=settings.group_commit,
         prepared_statements=settings.database_prepared_statements,
     )
     patron = Patron(settings, db)

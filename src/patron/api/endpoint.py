@@ -214,6 +214,7 @@ def graphql_endpoint(
     ``fast_reads``, when the schema has them, answer known read documents from their plan.
     """
     db = patron.db
+    reads_on_loop = patron.settings.reads_on_loop
 
     async def endpoint(request: Request) -> Response:
         request_id = request_id_of(request)
@@ -266,6 +267,21 @@ def graphql_endpoint(
                 raise _operation_problem(error, operation_name) from None
             return 200, body, {}
 
+        if reads_on_loop and fast_reads is not None and fast_reads.known(query, operation_name):
+            # Answered here, on the event loop: no hop to a worker thread and back.
+            handed_on = False
+
+            def known_here() -> tuple[int, Any, dict[str, str]]:
+                nonlocal handed_on
+                answered = known_read(fast_reads)
+                if answered is None:
+                    handed_on = True
+                    return 200, None, {}
+                return answered
+
+            response = guarded(request_id, known_here)
+            if not handed_on:
+                return response
         return await run_in_threadpool(guarded, request_id, work)
 
     return endpoint

@@ -13,13 +13,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     ColumnElement,
     Connection,
+    Select,
     Table,
     bindparam,
     func,
     literal,
+    literal_column,
     select,
     tuple_,
 )
@@ -45,9 +48,15 @@ def values_in(
 
 def any_of(dialect: str, column: Column[Any], name: str) -> ColumnElement[bool]:
     """``column IN :name`` for a statement built once and run with a list bound to ``name``:
-    on PostgreSQL ``= ANY`` of one array parameter, elsewhere an expanding IN."""
+    on PostgreSQL ``= ANY`` of one array parameter; on SQLite ``IN`` the rows of
+    ``json_each`` over one JSON array. Either way the statement's text is the same for any
+    number of keys, so it is compiled once (an expanding IN is rewritten for each list,
+    which cost more than running it) and still searched through the column's index."""
     if dialect != "postgresql":
-        return column.in_(bindparam(name, expanding=True))
+        keys: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(bindparam(name, type_=JSON))
+        )
+        return column.in_(keys)
     kind = ARRAY(column.type)
     return column == func.any(sql_cast(bindparam(name, type_=kind), kind))
 

@@ -26,6 +26,8 @@ NAMING_CONVENTION = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 _WRITE = "patron_write"
+# Concurrent commands of one process written in one transaction at most (1: each alone).
+GROUP_COMMIT_LIMIT = 64
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -192,8 +194,17 @@ class WriterQueue:
 class Database:
     """An engine plus the two ways Patron uses it: a read transaction and a write transaction."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, prepared_statements: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        group_commit: int = GROUP_COMMIT_LIMIT,
+        prepared_statements: bool = True,
+    ) -> None:
         self.url = normalise_url(url)
+        # How many concurrent commands ``core.unit.run_command`` may write in one batch.
+        self.group_commit = group_commit
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         # A failed statement's error never carries its parameters into a log: they hold

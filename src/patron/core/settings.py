@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # Native read queries inside the hot subset (account, contacts, wallets, entries) are
     # answered from a compiled plan rather than field by field; off: always field by field.
     fast_reads: bool = True
+    # Known reads answered on the worker's event loop instead of a worker thread.
+    reads_on_loop: bool = False
     pool_size: int = Field(default=10, ge=1, le=200)
     # Server-side prepared statements (psycopg prepares a statement run 5 times on one
     # connection). Off behind a pooler in transaction mode (PgBouncer before 1.21, or
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
     # Python threads share one interpreter lock: a few keep the store busy, many only make
     # every transaction (and the row locks it holds) last longer.
     threads: int = Field(default=6, ge=1, le=200)
+    # Group commit: concurrent write commands of one worker process are written as one
+    # transaction (a savepoint each) with one COMMIT, this many at most; 1 turns it off.
+    group_commit: int = Field(default=64, ge=1, le=1000)
     token_touch_seconds: int = Field(default=60, ge=0)
     # How long a worker answers a fast read with the principal of a token it looked up
     # before: a revoked token or a changed account is seen at most this late by reads

@@ -1,29 +1,60 @@
-"""Running one command as one transaction, with the retries that races make necessary."""
+"""Running one command as one transaction, with the retries that races make necessary, and
+group commit: concurrent commands of one process share one transaction and one COMMIT.
+
+Group commit. A command that arrives while another batch is being written waits; when that
+batch is done, every command waiting is written as the next batch: one transaction, each
+command in its own SAVEPOINT, one COMMIT (one fsync). Only then is each caller answered,
+with its own result or its own error. So nothing is acknowledged before it is durable, a
+crash loses only commands that were never answered, and a lone command pays nothing: it
+finds no batch running and is written at once (without a savepoint).
+
+A command that fails with a domain error (insufficient credit, a validation rule) rolls back
+its savepoint only and raises that error to its caller; the others commit. A command that
+fails in the database (a unique race, a deadlock, a locked SQLite file) is rolled back to its
+savepoint and run again on its own, after the batch, exactly as a command without group
+commit would have been retried. If the COMMIT itself is refused (a locked SQLite file),
+nothing of the batch was written and every command of it is run again on its own; if the
+connection breaks at the COMMIT (a failover), the batch may or may not have been written, so
+each caller gets that error (a 503) rather than a second run.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from patron.core.db import Database, is_lock_contention, is_unique_violation
+from patron.core.db import Database, is_lock_contention, is_store_unavailable, is_unique_violation
 from patron.core.errors import Conflict
 
 T = TypeVar("T")
 
 _ATTEMPTS = 3
+# How many commands one batch holds at most; the rest wait for the next batch.
+DEFAULT_BATCH_LIMIT = 64
 
 
 def run_command(db: Database, command: Callable[[Connection], T]) -> T:
-    """Run ``command`` in one write transaction.
+    """Run ``command`` in one write transaction, shared with concurrent commands of this
+    process when ``db`` groups commits (see the module's text).
 
     A unique-key race (two requests creating the same email, or replaying the same
     idempotency key at once) rolls the loser back whole; running it again lets its own
     checks see the winner's committed row and answer as a replay or a clear conflict.
     """
+    group = group_of(db)
+    if group is None or _inside.active:
+        return _run_alone(db, command)
+    return group.run(command)
+
+
+def _run_alone(db: Database, command: Callable[[Connection], T]) -> T:
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             with db.write() as connection:
@@ -38,3 +69,184 @@ def run_command(db: Database, command: Callable[[Connection], T]) -> T:
                 raise
             time.sleep(0.05 * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Inside(threading.local):
+    """Set while this thread writes a batch: a command that runs another command (none does
+    today) must not wait for the batch it is part of."""
+
+    active = False
+
+
+_inside = _Inside()
+
+# What a slot's waiter is told to do when woken.
+_DONE = "done"
+_LEAD = "lead"
+_ALONE = "alone"
+
+
+@dataclass(eq=False)
+class _Slot(Generic[T]):
+    command: Callable[[Connection], T]
+    woken: threading.Event = field(default_factory=threading.Event)
+    outcome: str = ""
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class GroupStats:
+    """What group commit has done in this process: for tests and the benchmark."""
+
+    batches: int = 0
+    commands: int = 0
+    largest: int = 0
+    alone_after_batch: int = 0
+
+
+class GroupCommit:
+    """The batches of one store in one process (see the module's text)."""
+
+    def __init__(self, db: Database, *, limit: int = DEFAULT_BATCH_LIMIT) -> None:
+        self._db = db
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._waiting: list[_Slot[Any]] = []
+        self._writing = False
+        self.stats = GroupStats()
+
+    @property
+    def waiting(self) -> int:
+        """Commands waiting for the next batch."""
+        with self._lock:
+            return len(self._waiting)
+
+    def run(self, command: Callable[[Connection], T]) -> T:
+        slot: _Slot[T] = _Slot(command)
+        with self._lock:
+            self._waiting.append(slot)
+            lead = not self._writing
+            if lead:
+                self._writing = True
+        if not lead:
+            slot.woken.wait()
+            if slot.outcome == _LEAD:
+                slot.outcome = ""
+                lead = True
+        if lead:
+            self._lead()
+        if slot.outcome == _ALONE:
+            return _run_alone(self._db, command)
+        if slot.error is not None:
+            raise slot.error
+        result: T = slot.result
+        return result
+
+    def _lead(self) -> None:
+        """Write what is waiting as one batch, answer each, then hand the lead on."""
+        with self._lock:
+            batch = self._waiting[: self._limit]
+            del self._waiting[: self._limit]
+        try:
+            self._write(batch)
+        finally:
+            with self._lock:
+                successor = self._waiting[0] if self._waiting else None
+                if successor is None:
+                    self._writing = False
+            for slot in batch:
+                if not slot.outcome:
+                    slot.outcome = _ALONE
+                slot.woken.set()
+            if successor is not None:
+                successor.outcome = _LEAD
+                successor.woken.set()
+
+    def _write(self, batch: list[_Slot[Any]]) -> None:
+        if len(batch) == 1:
+            # Alone: no savepoint, and the retries of a command without group commit. It
+            # keeps the lead meanwhile, so that what arrives now waits to form a batch.
+            slot = batch[0]
+            try:
+                slot.result = _run_alone(self._db, slot.command)
+            except Exception as error:  # the command's own answer
+                slot.error = error
+            slot.outcome = _DONE
+            return
+        _inside.active = True
+        try:
+            with self._db.write() as connection:
+                for slot in batch:
+                    _write_one(connection, slot)
+        except BaseException as error:
+            if _commit_in_doubt(error):
+                # The server went away at the COMMIT (a failover): the batch may be on the
+                # new primary or not. Running it again could apply it twice, so each caller
+                # gets the error (a 503) and retries with its idempotency key, as the caller
+                # of a lone command does.
+                for slot in batch:
+                    slot.outcome, slot.result, slot.error = _DONE, None, error
+            else:
+                # The COMMIT failed before anything was written (a locked SQLite file, a
+                # connection already broken by a statement): run each command again alone.
+                for slot in batch:
+                    slot.outcome, slot.result, slot.error = _ALONE, None, None
+            if not isinstance(error, Exception):
+                raise
+        finally:
+            _inside.active = False
+        stats = self.stats
+        stats.batches += 1
+        stats.commands += len(batch)
+        stats.largest = max(stats.largest, len(batch))
+        stats.alone_after_batch += sum(1 for slot in batch if slot.outcome == _ALONE)
+
+
+def _commit_in_doubt(error: BaseException) -> bool:
+    """A driver error that breaks the connection may come after the server wrote the COMMIT;
+    a lock refused (SQLite) or an error SQLAlchemy raises itself (a connection invalidated by
+    an earlier statement) means it was never written."""
+    return (
+        isinstance(error, DBAPIError)
+        and is_store_unavailable(error)
+        and not is_lock_contention(error)
+    )
+
+
+def _write_one(connection: Connection, slot: _Slot[Any]) -> None:
+    """One command in its own savepoint; its error is its own."""
+    try:
+        with connection.begin_nested():
+            slot.result = slot.command(connection)
+        slot.outcome = _DONE
+    except SQLAlchemyError:
+        # Rolled back to its savepoint; run again on its own after the batch, as a command
+        # without group commit would have been after its transaction failed.
+        slot.outcome = _ALONE
+    except Exception as error:  # a domain error: the command's own answer
+        slot.outcome, slot.error = _DONE, error
+
+
+_groups: weakref.WeakKeyDictionary[Database, GroupCommit] = weakref.WeakKeyDictionary()
+_groups_lock = threading.Lock()
+
+
+def group_of(db: Database) -> GroupCommit | None:
+    """The batches of ``db`` in this process, or None when it writes each command alone."""
+    limit = db.group_commit
+    if limit <= 1:
+        return None
+    group = _groups.get(db)
+    if group is None:
+        with _groups_lock:
+            group = _groups.get(db)
+            if group is None:
+                group = _groups[db] = GroupCommit(db, limit=limit)
+    return group
+
+
+def group_stats(db: Database) -> GroupStats:
+    """The group-commit figures of ``db`` in this process (zeros when it does not group)."""
+    group = _groups.get(db)
+    return group.stats if group is not None else GroupStats()

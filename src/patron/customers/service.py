@@ -22,6 +22,7 @@ from patron.customers import repository, validation
 from patron.customers.models import Customer, CustomerChanges, CustomerFilter, NewCustomer
 from patron.customers.profile import clean_profile
 from patron.wallets import service as wallets
+from patron.wallets.models import Wallet
 
 
 class EmailTaken(Conflict):
@@ -36,6 +37,10 @@ class IdentityTaken(Conflict):
 class CreatedCustomer:
     customer: Customer
     wallet_uuid: str
+    # As written, for a customer created by this command (not for a replay): its answer
+    # needs no read of its own.
+    wallet: Wallet | None = None
+    identities: dict[str, str] | None = None
 
 
 def _no_contact(customer_uuid: str) -> NotFound:
@@ -189,17 +194,17 @@ def _insert(
     }
     values["archived_at"] = now if values["archived"] else None
     repository.insert_customer(connection, values)
-    repository.insert_identities(
-        connection,
-        principal.account_id,
-        customer_uuid,
-        {service: external for service, external in identities.items() if external},
-        now,
-    )
-    wallets.open_wallet(connection, principal, wallet_uuid, customer_uuid, now)
+    linked = {service: external for service, external in identities.items() if external}
+    repository.insert_identities(connection, principal.account_id, customer_uuid, linked, now)
+    wallet = wallets.open_wallet(connection, principal, wallet_uuid, customer_uuid, now)
     customer = repository.customer_from_values(values)
     record_event(connection, principal.account_id, "contact.created", _event(customer, wallet_uuid))
-    return CreatedCustomer(customer=customer, wallet_uuid=wallet_uuid)
+    shown = {
+        service: validation.display_external_id(service, ext) for service, ext in linked.items()
+    }
+    return CreatedCustomer(
+        customer=customer, wallet_uuid=wallet_uuid, wallet=wallet, identities=shown
+    )
 
 
 def update_customer(

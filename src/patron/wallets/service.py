@@ -400,9 +400,22 @@ def open_wallet(
     wallet_uuid: str,
     customer_uuid: str,
     now: datetime,
-) -> None:
+) -> Wallet:
     """The empty wallet of a customer just created."""
     repository.insert_wallet(connection, principal.account_id, wallet_uuid, customer_uuid, now)
+    return Wallet(
+        uuid=wallet_uuid,
+        customer_uuid=customer_uuid,
+        global_balance=0,
+        local_balance=0,
+        global_held=0,
+        local_held=0,
+        shopify_balance=None,
+        entry_count=0,
+        open_lots=0,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def find_wallet(connection: Connection, principal: Principal, wallet_uuid: str) -> Wallet | None:

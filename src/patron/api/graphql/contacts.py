@@ -263,6 +263,8 @@ def create_contact(info: Info[Context, None], contact: ContactInput) -> CreateCo
     created = customer_service.create_customer(
         context.db, context.principal, command, idempotency_key=contact.idempotency_key
     )
+    if created.wallet is not None and created.identities is not None:
+        context.know_created(created.customer.uuid, created.wallet, created.identities)
     return CreateContactResponse(success=True, contact=Contact.of(created.customer))
 
 

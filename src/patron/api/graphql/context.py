@@ -46,6 +46,11 @@ class BatchLoader(Generic[K, V]):
             if key not in self._cache:
                 self._pending[key] = None
 
+    def prime(self, key: K, value: V) -> None:
+        """What this request already knows (a row it has just written): no read for it."""
+        self._cache[key] = value
+        self._pending.pop(key, None)
+
     def load(self, key: K) -> V:
         if key not in self._cache:
             self._pending[key] = None
@@ -116,6 +121,12 @@ class Context:
             loader = BatchLoader(fetch, None)
             self._loaders["wallet_by_customer"] = loader
         return loader
+
+    def know_created(self, customer_uuid: str, wallet: Wallet, identities: dict[str, str]) -> None:
+        """A contact this request has just created: its answer reads nothing more."""
+        self.wallet_by_customer().prime(customer_uuid, wallet)
+        self.seen_wallets[wallet.uuid] = None
+        self.identities_by_customer().prime(customer_uuid, dict(identities))
 
     def identities_by_customer(self) -> BatchLoader[str, dict[str, str]]:
         loader = self._loaders.get("identities_by_customer")

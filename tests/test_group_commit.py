@@ -1,0 +1,254 @@
+"""Group commit: concurrent commands of one process written as one transaction, a savepoint
+each, one COMMIT; each caller answered with its own result or error (``core/unit.py``).
+
+A batch is made deterministic here: one command holds the writer while the others queue
+behind it, so that they are written together as the next batch.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, text
+
+from patron.core.db import Database
+from patron.core.errors import Conflict, InvalidInput
+from patron.core.unit import GroupCommit, group_of, group_stats, run_command
+from patron.customers import service as customers
+from patron.customers.models import NewCustomer
+from patron.wallets import service as wallets
+from patron.wallets.ledger import InsufficientCredit
+from patron.wallets.models import EntryCommand
+from patron.wallets.verify import verify_ledger
+from tests.support.databases import own_store
+from tests.support.ledger import entry_rows
+from tests.support.tenants import Tenant, fund, make_contact, new_tenant
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Database]:
+    """A store of the test's own: the ledger check at the end covers exactly its writes."""
+    with own_store(request, database_url, tmp_path) as url:
+        db = Database(url, pool_size=4, group_commit=64)
+        try:
+            yield db
+        finally:
+            db.dispose()
+
+
+def group(db: Database) -> GroupCommit:
+    found = group_of(db)
+    assert found is not None
+    return found
+
+
+def in_one_batch(db: Database, calls: list[Callable[[], Any]]) -> list[Future[Any]]:
+    """Run ``calls`` at once while a first command holds the writer: they queue, then are
+    written together as the next batch."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def hold(_connection: Connection) -> None:
+        entered.set()
+        assert release.wait(10)
+
+    pool = ThreadPoolExecutor(len(calls) + 1)
+    holder = pool.submit(run_command, db, hold)
+    assert entered.wait(10)
+    futures = [pool.submit(call) for call in calls]
+    deadline = time.monotonic() + 10
+    while group(db).waiting < len(calls):
+        assert time.monotonic() < deadline, "the commands never queued"
+        time.sleep(0.005)
+    before = group_stats(db).batches
+    release.set()
+    holder.result(10)
+    for future in futures:
+        future.exception(10)
+    pool.shutdown()
+    assert group_stats(db).batches == before + 1, "they were not written as one batch"
+    return futures
+
+
+def spend(tenant: Tenant, wallet_uuid: str, amount: str, key: str | None = None) -> Any:
+    return wallets.post_entry(
+        _db_of[tenant.uuid],
+        tenant.principal,
+        EntryCommand(
+            wallet_uuid=wallet_uuid,
+            action="SPEND",
+            credit_type="GLOBAL",
+            amount=Decimal(amount),
+            idempotency_key=key,
+        ),
+    )
+
+
+_db_of: dict[str, Database] = {}
+
+
+def tenant_on(db: Database) -> Tenant:
+    tenant = new_tenant(db)
+    _db_of[tenant.uuid] = db
+    return tenant
+
+
+def test_one_failing_command_rolls_back_alone_and_the_others_commit(store: Database) -> None:
+    tenant = tenant_on(store)
+    wallet_uuid = make_contact(store, tenant).wallet_uuid
+    fund(store, tenant, wallet_uuid, "10.00")
+    taken = f"taken-{secrets.token_hex(4)}@example.com"
+
+    def create(email: str) -> Callable[[], Any]:
+        return lambda: customers.create_customer(
+            store, tenant.principal, NewCustomer(profile={"email": email})
+        )
+
+    futures = in_one_batch(
+        store,
+        [
+            lambda: spend(tenant, wallet_uuid, "3.00"),
+            lambda: spend(tenant, wallet_uuid, "100.00"),  # more than is there
+            create(taken),
+            create(taken),  # the same e-mail, in the same batch
+            lambda: spend(tenant, wallet_uuid, "2.00"),
+        ],
+    )
+
+    first, too_much, created, twin, second = futures
+    assert first.result().amount == 300
+    assert isinstance(too_much.exception(), InsufficientCredit)
+    assert created.result().customer.email == taken
+    assert isinstance(twin.exception(), InvalidInput | Conflict)
+    assert second.result().amount == 200
+    rows = entry_rows(store, tenant.principal.account_id, wallet_uuid)
+    assert [(row.action, row.amount) for row in rows] == [
+        ("ADD", 1000),
+        ("SPEND", 300),
+        ("SPEND", 200),
+    ]
+    assert rows[-1].balance_after == 500
+    assert verify_ledger(store).ok
+
+
+def test_an_idempotent_retry_inside_and_across_batches_returns_the_first_result(
+    store: Database,
+) -> None:
+    tenant = tenant_on(store)
+    wallet_uuid = make_contact(store, tenant).wallet_uuid
+    fund(store, tenant, wallet_uuid, "10.00")
+    key = f"key-{secrets.token_hex(4)}"
+
+    futures = in_one_batch(store, [lambda: spend(tenant, wallet_uuid, "1.00", key)] * 4)
+    uuids = {future.result().uuid for future in futures}
+    assert len(uuids) == 1
+
+    later = in_one_batch(store, [lambda: spend(tenant, wallet_uuid, "1.00", key)] * 3)
+    assert {future.result().uuid for future in later} == uuids
+    spends = [
+        row
+        for row in entry_rows(store, tenant.principal.account_id, wallet_uuid)
+        if row.action == "SPEND"
+    ]
+    assert len(spends) == 1
+
+
+def test_a_failed_commit_runs_every_command_of_the_batch_again_on_its_own(
+    store: Database,
+) -> None:
+    """A deferred constraint fails only at COMMIT: the batch is lost whole, and each command
+    is written again alone, so the good ones commit and only the bad one fails."""
+    suffix = secrets.token_hex(4)
+    parent, child = f"gc_parent_{suffix}", f"gc_child_{suffix}"
+    with store.write() as connection:
+        connection.execute(text(f"CREATE TABLE {parent} (id INTEGER PRIMARY KEY)"))
+        connection.execute(
+            text(
+                f"CREATE TABLE {child} (id INTEGER PRIMARY KEY, parent_id INTEGER "
+                f"REFERENCES {parent} (id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+        connection.execute(text(f"INSERT INTO {parent} (id) VALUES (1)"))
+
+    def insert(row_id: int, parent_id: int) -> Callable[[], Any]:
+        def command(connection: Connection) -> int:
+            connection.execute(
+                text(f"INSERT INTO {child} (id, parent_id) VALUES (:id, :parent)"),
+                {"id": row_id, "parent": parent_id},
+            )
+            return row_id
+
+        return lambda: run_command(store, command)
+
+    alone_before = group_stats(store).alone_after_batch
+    futures = in_one_batch(store, [insert(1, 1), insert(2, 99), insert(3, 1)])
+
+    assert futures[0].result() == 1
+    assert futures[1].exception() is not None  # no parent 99: refused at its own COMMIT
+    assert futures[2].result() == 3
+    assert group_stats(store).alone_after_batch == alone_before + 3
+    with store.read() as connection:
+        ids = connection.execute(text(f"SELECT id FROM {child} ORDER BY id")).scalars().all()
+    assert ids == [1, 3]
+
+
+def test_64_threads_draining_one_hot_wallet_end_at_exactly_zero(store: Database) -> None:
+    tenant = tenant_on(store)
+    wallet_uuid = make_contact(store, tenant).wallet_uuid
+    fund(store, tenant, wallet_uuid, "5.00")
+    successes: list[str] = []
+    refusals = 0
+    lock = threading.Lock()
+
+    def client() -> None:
+        nonlocal refusals
+        for _ in range(12):
+            try:
+                entry = spend(tenant, wallet_uuid, "0.01")
+            except InsufficientCredit:
+                with lock:
+                    refusals += 1
+            else:
+                with lock:
+                    successes.append(entry.uuid)
+
+    threads = [threading.Thread(target=client) for _ in range(64)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(successes) == 500
+    assert refusals == 64 * 12 - 500
+    spends = [
+        row
+        for row in entry_rows(store, tenant.principal.account_id, wallet_uuid)
+        if row.action == "SPEND"
+    ]
+    assert {row.uuid for row in spends} == set(successes)
+    assert min(row.balance_after for row in spends) == 0
+    assert verify_ledger(store).ok
+    stats = group_stats(store)
+    assert stats.largest > 1, "64 threads never formed a batch"
+
+
+def test_group_commit_off_writes_each_command_alone(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> None:
+    with own_store(request, database_url, tmp_path) as url:
+        db = Database(url, pool_size=2, group_commit=1)
+        try:
+            assert group_of(db) is None
+            tenant = tenant_on(db)
+            wallet_uuid = make_contact(db, tenant).wallet_uuid
+            assert fund(db, tenant, wallet_uuid, "1.00").amount == 100
+        finally:
+            db.dispose()
