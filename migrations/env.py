@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from patron.core.db import normalise_url
+from patron.core.db import normalise_url, postgresql_connect_args
 from patron.tables import metadata
 
 config = context.config
@@ -19,7 +19,14 @@ def run_migrations() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(url, poolclass=pool.NullPool)
+    connect_args = (
+        postgresql_connect_args(
+            url, prepared_statements=config.attributes.get("prepared_statements", True)
+        )
+        if url.startswith("postgresql")
+        else {}
+    )
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

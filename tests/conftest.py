@@ -98,3 +98,20 @@ def api(server: ThreadServer) -> Iterator[Api]:
     client = Api(server.base_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def postgres_database(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of its own, for tests that are about PostgreSQL
+    alone (failover, poolers, several nodes); under CI=true a missing server is a failure."""
+    if postgres_server.url is None:
+        message = f"PostgreSQL tests cannot run: {postgres_server.problem}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: PostgreSQL is required)")
+        pytest.skip("!!! " + message + " !!!")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"patron_test_{worker}_{secrets.token_hex(4)}"
+    url = postgres_server.create_database(name)
+    migrate.upgrade(url)
+    yield url
+    postgres_server.drop_database(name)

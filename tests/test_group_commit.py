@@ -12,12 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput
@@ -252,3 +254,56 @@ def test_group_commit_off_writes_each_command_alone(
             assert fund(db, tenant, wallet_uuid, "1.00").amount == 100
         finally:
             db.dispose()
+
+
+def test_a_batch_whose_commit_meets_a_broken_connection_is_not_written_twice(
+    store: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failover can break the connection after the server wrote the COMMIT: the batch may
+    be there. Each caller gets the error (a 503, to retry with its idempotency key); nothing is
+    run again, which could apply a write twice."""
+    table = f"gc_doubt_{secrets.token_hex(4)}"
+    with store.write() as connection:
+        connection.execute(text(f"CREATE TABLE {table} (id INTEGER NOT NULL)"))
+    real_write = store.write
+
+    @contextmanager
+    def committed_then_lost() -> Iterator[Connection]:
+        with real_write() as connection:
+            yield connection
+        lost = Exception("server closed the connection unexpectedly")
+        raise OperationalError("COMMIT", {}, lost)
+
+    def insert(row_id: int) -> Callable[[], Any]:
+        def command(connection: Connection) -> int:
+            connection.execute(text(f"INSERT INTO {table} (id) VALUES (:id)"), {"id": row_id})
+            return row_id
+
+        return lambda: run_command(store, command)
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    def hold(_connection: Connection) -> None:
+        entered.set()
+        assert release.wait(10)
+
+    pool = ThreadPoolExecutor(4)
+    holder = pool.submit(run_command, store, hold)
+    assert entered.wait(10)
+    futures = [pool.submit(insert(n)) for n in (1, 2, 3)]
+    deadline = time.monotonic() + 10
+    while group(store).waiting < 3:
+        assert time.monotonic() < deadline, "the commands never queued"
+        time.sleep(0.005)
+    monkeypatch.setattr(store, "write", committed_then_lost)  # the holder already writes
+    release.set()
+    holder.result(10)
+    errors = [future.exception(10) for future in futures]
+    pool.shutdown()
+    monkeypatch.setattr(store, "write", real_write)
+
+    assert all(isinstance(error, OperationalError) for error in errors), errors
+    with store.read() as connection:
+        ids = connection.execute(text(f"SELECT id FROM {table} ORDER BY id")).scalars().all()
+    assert ids == [1, 2, 3]  # written once, by the batch whose answer was lost

@@ -308,7 +308,7 @@ def test_a_page_larger_than_250_is_refused_not_cut(api: Api, tenant: Tenant) -> 
 def test_a_token_over_its_rate_limit_gets_429_with_retry_after(
     database_url: str, tenant: Tenant, other_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(monotonic=lambda: 6030.0))
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 6030.0))
     server = ThreadServer(database_url, rate_limit_per_minute=2).start()
     client = Api(server.base_url)
     try:

@@ -8,6 +8,7 @@ from patron.contact_persons import tables as _contact_persons  # noqa: F401
 from patron.core import counters as _counters  # noqa: F401
 from patron.core import events as _events  # noqa: F401
 from patron.core import idempotency as _idempotency  # noqa: F401
+from patron.core import rate_windows as _rate_windows  # noqa: F401
 from patron.core.db import metadata
 from patron.customers import tables as _customers  # noqa: F401
 from patron.customers.consumers import tables as _consumers  # noqa: F401

@@ -44,7 +44,11 @@ class ThreadServer:
     def __init__(self, database_url: str, **settings: object) -> None:
         self.port = free_port()
         self.settings = Settings(database_url=database_url, port=self.port, **settings)  # type: ignore[arg-type]
-        self.db = Database(database_url, pool_size=8)
+        self.db = Database(
+            database_url,
+            pool_size=8,
+            prepared_statements=self.settings.database_prepared_statements,
+        )
         app = create_app(self.settings, self.db)
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
@@ -75,7 +79,7 @@ class ProcessServer:
         env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
-        self.env = env or {}
+        self.env = dict(env or {})
         self.database_url = database_url
         self.workers = workers
         self.base_url = f"http://127.0.0.1:{self.port}"

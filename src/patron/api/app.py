@@ -52,7 +52,10 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or load_settings()
     db = db or Database(
-        settings.database_url, pool_size=settings.pool_size, group_commit=settings.group_commit
+        settings.database_url,
+        pool_size=settings.pool_size,
+        group_commit=settings.group_commit,
+        prepared_statements=settings.database_prepared_statements,
     )
     patron = Patron(settings, db)
 

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,7 +34,7 @@ from patron.api.graphql.schema import PatronSchema, build_schema
 from patron.api.http import HttpError, error_response, json_response, read_json
 from patron.api.metrics import Operations
 from patron.api.ratelimit import RateLimiter
-from patron.core.db import Database, is_lock_contention
+from patron.core.db import Database, is_lock_contention, is_store_unavailable
 from patron.core.errors import Unauthenticated
 from patron.core.settings import Settings
 
@@ -52,7 +52,7 @@ class Patron:
         self.settings = settings
         self.db = db
         self.schema: PatronSchema = build_schema(settings)
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute, db)
         seconds = settings.principal_cache_seconds
         self.principals = accounts.PrincipalCache(seconds) if seconds > 0 else None
         self.operations = Operations(settings.metrics_operations.split(","))
@@ -74,7 +74,7 @@ class Patron:
             raise HttpError(
                 401, error.message, "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
             ) from None
-        wait = self.limiter.check(principal.token_id or principal.account_id)
+        wait = self.limiter.check(principal.account_id, principal.token_id or principal.account_id)
         if wait is not None:
             raise HttpError(
                 429,
@@ -129,6 +129,25 @@ def error_code(body: Any) -> str | None:
     return code if isinstance(code, str) and _CODE.fullmatch(code) else "UNKNOWN"
 
 
+UNAVAILABLE_HEADERS = {"Retry-After": "1"}
+
+
+def unavailable_message(error: DBAPIError, request_id: str) -> str:
+    """What a client is told when the store cannot take its request now (a 503 with
+    Retry-After): locked (SQLite), or out of reach, read-only or restarting (a failover).
+    Logged on one line, without a traceback: it is the store's state, not a bug."""
+    if is_lock_contention(error):
+        return "the store is busy; retry the request"
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    log.warning(
+        "store unavailable in request %s: %s: %s",
+        request_id,
+        type(getattr(error, "orig", None) or error).__name__,
+        reason[0] if reason else "",
+    )
+    return "the store is unavailable; retry the request"
+
+
 def guarded(request_id: str, work: Work, seen: Observed | None = None) -> Response:
     """Run a request's work on this thread, its answer's serialisation included: store
     trouble is a 503, and a bug is logged with the request id and answered as a masked JSON
@@ -142,20 +161,19 @@ def guarded(request_id: str, work: Work, seen: Observed | None = None) -> Respon
         response = json_response(error.body(), error.status, error.headers)
         if seen is not None:
             seen.code = error.code
-    except OperationalError as error:
+    except DBAPIError as error:
         if seen is not None:
             seen.code = "UNAVAILABLE"
-        if is_lock_contention(error):
-            message = "the store is busy; retry the request"
+        if not is_store_unavailable(error):
+            log.exception("unexpected error in request %s", request_id)
+            response = json_response(masked(request_id), 500)
+            if seen is not None:
+                seen.code = "INTERNAL_SERVER_ERROR"
         else:
-            log.exception("store unavailable in request %s", request_id)
-            message = "the store is unavailable; retry the request"
-        body = {
-            "errors": [
-                {"message": message, "extensions": {"code": "UNAVAILABLE", "requestId": request_id}}
-            ]
-        }
-        response = json_response(body, 503, {"Retry-After": "1"})
+            message = unavailable_message(error, request_id)
+            extensions = {"code": "UNAVAILABLE", "requestId": request_id}
+            body = {"errors": [{"message": message, "extensions": extensions}]}
+            response = json_response(body, 503, UNAVAILABLE_HEADERS)
     except Exception:
         log.exception("unexpected error in request %s", request_id)
         response = json_response(masked(request_id), 500)

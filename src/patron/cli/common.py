@@ -36,12 +36,13 @@ def open_database(given: str | None) -> Database:
     Only ``patron migrate`` and ``patron serve`` create or change a schema; any other command on
     a missing, unmigrated or unreachable store says what to run and exits 1, creating nothing.
     """
-    url = database_url(given)
+    settings = load_settings(database_url=given)
+    url = settings.database_url
     try:
         migrate.require_current(url)
     except migrate.StoreProblem as problem:
         refuse(problem.code, problem.message)
-    return Database(url, pool_size=2)
+    return Database(url, pool_size=2, prepared_statements=settings.database_prepared_statements)
 
 
 def _plain(value: Any) -> Any:

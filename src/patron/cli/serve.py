@@ -13,7 +13,7 @@ import typer
 
 from patron.accounts import service as accounts
 from patron.cli import metrics
-from patron.cli.common import DatabaseOption, database_url, emit, refuse
+from patron.cli.common import DatabaseOption, emit, refuse
 from patron.core import logs
 from patron.core import migrate as migrations
 from patron.core.db import Database
@@ -24,9 +24,12 @@ if TYPE_CHECKING:
 
 def migrate(database: DatabaseOption = None) -> None:
     """Bring the store's schema up to date (creates the SQLite file if needed)."""
-    url = database_url(database)
+    from patron.core.settings import load_settings
+
+    settings = load_settings(database_url=database)
+    url = settings.database_url
     before = migrations.store_revision(url)
-    migrations.upgrade(url)
+    migrations.upgrade(url, prepared_statements=settings.database_prepared_statements)
     emit(
         {
             "store": migrations.shown(url),
@@ -50,7 +53,11 @@ def _announce_account(settings: Settings) -> None:
     Production creates nothing by itself and prints no secret: an operator runs
     ``patron account create``, whose output goes where they choose, not to the server's log.
     """
-    db = Database(settings.database_url, pool_size=1)
+    db = Database(
+        settings.database_url,
+        pool_size=1,
+        prepared_statements=settings.database_prepared_statements,
+    )
     try:
         if settings.is_production:
             if accounts.count_accounts(db) == 0:
@@ -120,7 +127,9 @@ def serve(
     sock = _listen(settings.host, settings.port)
     try:
         migrations.reachable(settings.database_url)
-        migrations.upgrade(settings.database_url)
+        migrations.upgrade(
+            settings.database_url, prepared_statements=settings.database_prepared_statements
+        )
         _announce_account(settings)
     except BaseException:
         sock.close()

@@ -10,9 +10,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -30,11 +31,92 @@ GROUP_COMMIT_LIMIT = 64
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+# A libpq connection that waits this long for one host tries the next (unless the URL says).
+CONNECT_TIMEOUT_SECONDS = 5
+# SQLSTATEs after which the same request may well succeed in a moment, on another connection:
+# the server is read-only (a standby, or a primary being demoted), shutting down or starting,
+# or the connection broke (class 08).
+_UNAVAILABLE_STATES = frozenset({"25006", "57P01", "57P02", "57P03"})
+
+
+class StoreUrlError(ValueError):
+    """A store URL that cannot be opened; the message says why without repeating it."""
+
+
 def normalise_url(url: str) -> str:
-    """``postgresql://`` means psycopg 3; SQLite URLs pass through."""
+    """``postgresql://`` means psycopg 3; SQLite URLs pass through.
+
+    A PostgreSQL URL may name several servers libpq's way, ``postgresql://h1:5432,h2:5433/db``,
+    which SQLAlchemy cannot parse (it reads one port): the hosts move into the query as
+    ``host=h1,h2&port=5432,5433``, the form SQLAlchemy's psycopg dialect passes to libpq.
+    The other form, ``postgresql://user@/db?host=h1:5432&host=h2:5433``, passes through.
+    """
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("postgresql+psycopg://"):
+        return _hosts_into_query(url)
     return url
+
+
+def _split_host(item: str) -> tuple[str, str]:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` into host and port ('' for none)."""
+    if item.startswith("["):
+        host, _, rest = item[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise StoreUrlError(f"the host '{item}' is malformed")
+        return host, rest[1:]
+    host, _, port = item.partition(":")
+    return host, port
+
+
+def _hosts_into_query(url: str) -> str:
+    parts = urlsplit(url)
+    credentials, at, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name in {"host", "port"} for name, _ in query):
+        raise StoreUrlError(
+            "name the servers either in the URL (h1:5432,h2:5433) or as host= parameters, not both"
+        )
+    pairs = [_split_host(item) for item in hosts.split(",")]
+    for host, port in pairs:
+        if not host:
+            raise StoreUrlError("a host in the URL's list of servers is empty")
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise StoreUrlError(f"the port of {host} must be a number from 1 to 65535")
+    extra = [("host", ",".join(host for host, _ in pairs))]
+    if any(port for _, port in pairs):
+        extra.append(("port", ",".join(port for _, port in pairs)))
+    netloc = f"{credentials}{at}" if at else ""
+    # Built by hand: urlunsplit drops the '//' of an empty authority.
+    return f"{parts.scheme}://{netloc}{parts.path}?{urlencode(query + extra, safe=',:')}"
+
+
+def multiple_hosts(url: str) -> bool:
+    """Whether a PostgreSQL URL names more than one server (in either form)."""
+    parsed = make_url(normalise_url(url))
+    hosts = parsed.query.get("host")
+    if isinstance(hosts, tuple):
+        return len(hosts) > 1
+    return hosts is not None and "," in hosts
+
+
+def postgresql_connect_args(url: str, *, prepared_statements: bool = True) -> dict[str, Any]:
+    """What psycopg is given beside the URL: a connect timeout unless the URL sets one (so a
+    server that does not answer hands over to the next host), ``target_session_attrs=
+    read-write`` for several hosts unless the URL says otherwise (Patron writes: a standby
+    is of no use to it), and no server-side prepared statements when a pooler in transaction
+    mode sits in between (the next transaction may run on another server connection)."""
+    parsed = make_url(normalise_url(url))
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    if "target_session_attrs" not in parsed.query and multiple_hosts(url):
+        args["target_session_attrs"] = "read-write"
+    if not prepared_statements:
+        args["prepare_threshold"] = None
+    return args
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -56,6 +138,20 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         elif options.get("isolation_level") != "AUTOCOMMIT":
             connection.exec_driver_sql("BEGIN")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        # A read-only server (a standby, or a demoted primary) or one shutting down: every
+        # pooled connection may point at it, so all are dropped as after a broken connection
+        # and the next checkout connects afresh, libpq finding the server that now writes.
+        if _sqlstate(context.original_exception) in _UNAVAILABLE_STATES:
+            context.is_disconnect = True
+
+
+def _sqlstate(error: BaseException | None) -> str:
+    return str(getattr(error, "sqlstate", None) or "")
 
 
 class WriterQueue:
@@ -99,7 +195,12 @@ class Database:
     """An engine plus the two ways Patron uses it: a read transaction and a write transaction."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 10, group_commit: int = GROUP_COMMIT_LIMIT
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        group_commit: int = GROUP_COMMIT_LIMIT,
+        prepared_statements: bool = True,
     ) -> None:
         self.url = normalise_url(url)
         # How many concurrent commands ``core.unit.run_command`` may write in one batch.
@@ -119,12 +220,19 @@ class Database:
         else:
             options["pool_size"] = pool_size
             options["max_overflow"] = pool_size
+            # No ping before each checkout (a round trip on every request): a connection
+            # found broken invalidates the whole pool instead (``_configure_postgresql``).
             options["pool_pre_ping"] = False
+            options["connect_args"] = postgresql_connect_args(
+                url, prepared_statements=prepared_statements
+            )
         self.engine = create_engine(self.url, **options)
         self._writer_gate: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
             self._writer_gate = WriterQueue(parsed.database)
+        else:
+            _configure_postgresql(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -183,6 +291,20 @@ def is_lock_contention(error: BaseException) -> bool:
     """SQLite's 'database is locked' after the busy timeout; worth one more try, never a 500."""
     original = getattr(error, "orig", None)
     return isinstance(original, sqlite3.OperationalError) and "locked" in str(original)
+
+
+def is_store_unavailable(error: BaseException) -> bool:
+    """The store cannot serve the request now, and the same request may succeed in a moment:
+    it is out of reach, locked (SQLite), read-only (a standby before its promotion), shutting
+    down, or the connection broke. Answered 503 with Retry-After, never a masked 500."""
+    if isinstance(error, exc.OperationalError | exc.InterfaceError):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        state = _sqlstate(error.orig)
+        return state in _UNAVAILABLE_STATES or state.startswith("08")
+    return False
 
 
 def is_unique_violation(error: exc.IntegrityError) -> bool:

@@ -18,7 +18,7 @@ from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, exc, pool
 from sqlalchemy.engine import make_url
 
-from patron.core.db import normalise_url
+from patron.core.db import normalise_url, postgresql_connect_args
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 _CONNECT_TIMEOUT_SECONDS = 5
@@ -40,10 +40,11 @@ class StoreRevision:
     head: str
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, *, prepared_statements: bool = True) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", normalise_url(database_url).replace("%", "%%"))
+    config.attributes["prepared_statements"] = prepared_statements
     config.set_main_option(
         "file_template",
         "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d_%%(rev)s_%%(slug)s",
@@ -56,7 +57,12 @@ def shown(database_url: str) -> str:
     try:
         return make_url(database_url).render_as_string(hide_password=True)
     except (exc.ArgumentError, ValueError):
+        pass
+    try:  # several hosts, libpq's way (h1:5432,h2:5433): shown as given, password hidden
+        make_url(normalise_url(database_url))
+    except (exc.ArgumentError, ValueError):
         return "<a malformed URL>"
+    return re.sub(r"^([^:/]+://[^:@/]*):[^@/]*@", r"\1:***@", database_url)
 
 
 def one_line(error: BaseException) -> str:
@@ -102,7 +108,10 @@ def _server_revision(database_url: str) -> str | None:
     engine = create_engine(
         normalise_url(database_url),
         poolclass=pool.NullPool,
-        connect_args={"connect_timeout": _CONNECT_TIMEOUT_SECONDS},
+        connect_args={
+            **postgresql_connect_args(database_url),
+            "connect_timeout": _CONNECT_TIMEOUT_SECONDS,
+        },
     )
     try:
         with engine.connect() as connection:
@@ -177,8 +186,8 @@ def reachable(database_url: str) -> None:
     store_revision(database_url)
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", *, prepared_statements: bool = True) -> None:
+    command.upgrade(alembic_config(database_url, prepared_statements=prepared_statements), revision)
 
 
 @functools.cache

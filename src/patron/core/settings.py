@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from patron.core.db import StoreUrlError, normalise_url
+
 DEFAULT_DATABASE_URL = "sqlite:///./patron.db"
 # Values copied from examples and tutorials: as good as no secret at all.
 _PLACEHOLDER_SECRETS = frozenset({"", "secret", "changeme", "change-me", "jwt-secret", "patron"})
@@ -48,6 +50,11 @@ class Settings(BaseSettings):
     # answered from a compiled plan rather than field by field; off: always field by field.
     fast_reads: bool = True
     pool_size: int = Field(default=10, ge=1, le=200)
+    # Server-side prepared statements (psycopg prepares a statement run 5 times on one
+    # connection). Off behind a pooler in transaction mode (PgBouncer before 1.21, or
+    # without max_prepared_statements): the next transaction may run on another server
+    # connection, which never saw the statement.
+    database_prepared_statements: bool = True
     # Requests one worker process runs at once. Each holds a transaction while it runs, and
     # Python threads share one interpreter lock: a few keep the store busy, many only make
     # every transaction (and the row locks it holds) last longer.
@@ -119,7 +126,9 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError("must start with sqlite:// or postgresql://")
         try:
-            make_url(value)
+            make_url(normalise_url(value))
+        except StoreUrlError as error:
+            raise ValueError(f"is not a URL a store can be opened with: {error}") from None
         except (ArgumentError, ValueError):
             raise ValueError("is not a URL a store can be opened with") from None
         return value

@@ -12,8 +12,10 @@ A command that fails with a domain error (insufficient credit, a validation rule
 its savepoint only and raises that error to its caller; the others commit. A command that
 fails in the database (a unique race, a deadlock, a locked SQLite file) is rolled back to its
 savepoint and run again on its own, after the batch, exactly as a command without group
-commit would have been retried. If the COMMIT itself fails, nothing of the batch was written
-and every command of it is run again on its own.
+commit would have been retried. If the COMMIT itself is refused (a locked SQLite file),
+nothing of the batch was written and every command of it is run again on its own; if the
+connection breaks at the COMMIT (a failover), the batch may or may not have been written, so
+each caller gets that error (a 503) rather than a second run.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from patron.core.db import Database, is_lock_contention, is_unique_violation
+from patron.core.db import Database, is_lock_contention, is_store_unavailable, is_unique_violation
 from patron.core.errors import Conflict
 
 T = TypeVar("T")
@@ -178,9 +180,18 @@ class GroupCommit:
                 for slot in batch:
                     _write_one(connection, slot)
         except BaseException as error:
-            # The COMMIT (or the connection) failed: nothing of the batch was written.
-            for slot in batch:
-                slot.outcome, slot.result, slot.error = _ALONE, None, None
+            if _commit_in_doubt(error):
+                # The server went away at the COMMIT (a failover): the batch may be on the
+                # new primary or not. Running it again could apply it twice, so each caller
+                # gets the error (a 503) and retries with its idempotency key, as the caller
+                # of a lone command does.
+                for slot in batch:
+                    slot.outcome, slot.result, slot.error = _DONE, None, error
+            else:
+                # The COMMIT failed before anything was written (a locked SQLite file, a
+                # connection already broken by a statement): run each command again alone.
+                for slot in batch:
+                    slot.outcome, slot.result, slot.error = _ALONE, None, None
             if not isinstance(error, Exception):
                 raise
         finally:
@@ -190,6 +201,17 @@ class GroupCommit:
         stats.commands += len(batch)
         stats.largest = max(stats.largest, len(batch))
         stats.alone_after_batch += sum(1 for slot in batch if slot.outcome == _ALONE)
+
+
+def _commit_in_doubt(error: BaseException) -> bool:
+    """A driver error that breaks the connection may come after the server wrote the COMMIT;
+    a lock refused (SQLite) or an error SQLAlchemy raises itself (a connection invalidated by
+    an earlier statement) means it was never written."""
+    return (
+        isinstance(error, DBAPIError)
+        and is_store_unavailable(error)
+        and not is_lock_contention(error)
+    )
 
 
 def _write_one(connection: Connection, slot: _Slot[Any]) -> None:

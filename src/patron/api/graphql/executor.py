@@ -7,9 +7,10 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from patron.api.graphql.context import Context
+from patron.core.db import is_store_unavailable
 from patron.core.errors import DomainError
 
 log = logging.getLogger("patron.api")
@@ -52,10 +53,12 @@ def execute(
     finally:
         context.close()
     for error in result.errors or []:
-        # The store could not be reached (or stayed locked) inside a resolver: the request's
-        # handler answers 503 with Retry-After for that, as it does outside the schema.
-        if isinstance(error.original_error, OperationalError):
-            raise error.original_error
+        # The store could not be reached, stayed locked, or was read-only (a standby before
+        # its promotion) inside a resolver: the request's handler answers 503 with
+        # Retry-After for that, as it does outside the schema.
+        original = error.original_error
+        if isinstance(original, DBAPIError) and is_store_unavailable(original):
+            raise original
     body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [format_error(error, context.request_id) for error in result.errors]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,10 +25,10 @@ from patron.api.compat.commerce.protocol import (
     from_domain,
     malformed,
 )
-from patron.api.endpoint import Patron, request_id_of
+from patron.api.endpoint import UNAVAILABLE_HEADERS, Patron, request_id_of, unavailable_message
 from patron.api.http import HttpError, InvalidText, bearer_token, json_response, read_json
 from patron.api.metrics import OTHER
-from patron.core.db import is_lock_contention
+from patron.core.db import is_store_unavailable
 from patron.core.errors import Conflict, DomainError, Forbidden
 
 log = logging.getLogger("patron.api")
@@ -108,11 +108,10 @@ def _call(
         return json_response(error.body())
     except DomainError as error:
         return _domain(error)
-    except OperationalError as error:
-        if not is_lock_contention(error):
-            log.exception("store unavailable in request %s", request_id)
-        return _refusal(503, "Unavailable", "the store is busy; retry", {"Retry-After": "1"})
-    except Exception:
+    except Exception as error:
+        if isinstance(error, DBAPIError) and is_store_unavailable(error):
+            message = unavailable_message(error, request_id)
+            return _refusal(503, "Unavailable", message, UNAVAILABLE_HEADERS)
         log.exception("unexpected error in request %s", request_id)
         return _refusal(500, "InternalError", f"Internal server error (request id {request_id})")
 

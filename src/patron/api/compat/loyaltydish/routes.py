@@ -37,8 +37,8 @@ def token_policy(settings: Settings) -> TokenPolicy:
     )
 
 
-def _rate_limited(patron: Patron, key: str) -> None:
-    wait = patron.limiter.check(key)
+def _rate_limited(patron: Patron, account_id: str, key: str) -> None:
+    wait = patron.limiter.check(account_id, key)
     if wait is not None:
         raise HttpError(
             429, "rate limit exceeded; retry later", "RATE_LIMITED", {"Retry-After": str(wait)}
@@ -72,7 +72,7 @@ class _Callers:
             )
         except Unauthenticated as error:
             raise HttpError(401, error.message, "UNAUTHENTICATED", _CHALLENGE) from None
-        _rate_limited(self.patron, f"consumer:{principal.customer_uuid}")
+        _rate_limited(self.patron, principal.account_id, f"consumer:{principal.customer_uuid}")
         return Caller.CONSUMER, principal
 
     def public(
@@ -81,7 +81,7 @@ class _Callers:
         principal = consumers.public_principal(self.patron.db, account_id, connection=reader)
         if principal is None:
             raise HttpError(404, f"no account '{account_id[:40]}'", "NOT_FOUND")
-        _rate_limited(self.patron, f"address:{client or 'unknown'}")
+        _rate_limited(self.patron, principal.account_id, f"address:{client or 'unknown'}")
         return Caller.PUBLIC, principal
 
     def of(
