@@ -23,6 +23,8 @@ class Principal:
     settings: dict[str, Any] = field(default_factory=dict)
     # Set for a consumer's own token: it acts for this one customer only, and may only read.
     customer_uuid: str | None = None
+    # Set for a background job acting for the account (``import``): its actor is ``system:<job>``.
+    job: str | None = None
 
     @property
     def currency_precision(self) -> int:
@@ -42,4 +44,6 @@ class Principal:
     def actor(self) -> str:
         if self.customer_uuid is not None:
             return f"consumer:{self.customer_uuid}"
-        return f"token:{self.token_id}" if self.token_id else "system"
+        if self.token_id:
+            return f"token:{self.token_id}"
+        return f"system:{self.job}" if self.job else "system"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from patron.cli import accounts, connections, ledger, outbox, serve, worker
+from patron.cli import accounts, connections, ledger, moving, outbox, serve, worker
 
 app = typer.Typer(
     help="Patron: customers, store credit and loyalty points over GraphQL.",
@@ -28,6 +28,8 @@ app.add_typer(ledger.ledger_app, name="ledger")
 app.add_typer(outbox.outbox_app, name="outbox")
 app.add_typer(connections.shopify_app, name="shopify")
 app.add_typer(connections.klaviyo_app, name="klaviyo")
+app.add_typer(moving.import_app, name="import")
+app.add_typer(moving.export_app, name="export")
 
 
 @app.command("schema")

@@ -34,6 +34,11 @@ def _array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[A
     return sql_cast(bindparam(name, values, type_=kind), kind)
 
 
+def array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[Any]:
+    """One PostgreSQL array parameter of ``column``'s type (for ``unnest`` of many rows)."""
+    return _array(name, column, values)
+
+
 def values_in(
     connection: Connection, column: Column[Any], values: Sequence[Any]
 ) -> ColumnElement[bool]:

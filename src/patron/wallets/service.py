@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Subquery, exists, select
@@ -405,6 +405,26 @@ def open_wallet(
     repository.insert_wallet(connection, principal.account_id, wallet_uuid, customer_uuid, now)
 
 
+def import_amount(
+    principal: Principal, credit_type: CreditType, value: object, *, field: str
+) -> int:
+    """An imported balance in smallest units, by the rules of an amount (0: nothing to add)."""
+    number = to_decimal(value, field=field)
+    if number == 0:
+        return 0
+    return ledger.amount_minor(principal, credit_type, number, field=field)
+
+
+def open_wallets(
+    connection: Connection,
+    principal: Principal,
+    pairs: Sequence[tuple[str, str]],
+    now: datetime,
+) -> None:
+    """The empty wallets of many customers just created (an import): (wallet, customer)."""
+    repository.insert_wallets(connection, principal.account_id, pairs, now)
+
+
 def find_wallet(connection: Connection, principal: Principal, wallet_uuid: str) -> Wallet | None:
     """The wallet as stored (unswept expired credit still counted in), or None."""
     return repository.get_wallet(connection, principal.account_id, wallet_uuid)
@@ -463,3 +483,19 @@ def has_entries(connection: Connection, account_id: str, credit_type: CreditType
         exists().where(entries.account_id == account_id, entries.credit_type == credit_type.value)
     )
     return bool(connection.execute(query).scalar())
+
+
+def export_entries(
+    connection: Connection, principal: Principal, *, since: datetime | None
+) -> Iterator[CreditEntry]:
+    """Every entry of the account, by wallet and position, streamed (a server-side cursor on
+    PostgreSQL); ``since``: written since then."""
+    query = (
+        select(credit_entries)
+        .where(credit_entries.c.account_id == principal.account_id)
+        .order_by(credit_entries.c.wallet_uuid, credit_entries.c.seq)
+    )
+    if since is not None:
+        query = query.where(credit_entries.c.created_at >= since)
+    for row in connection.execution_options(yield_per=2000).execute(query):
+        yield repository.entry_from_row(row)

@@ -34,3 +34,27 @@ def points_available(
         .scalar_subquery()
     )
     return func.coalesce(points, 0)
+
+
+def balances(account_id: str, customer_uuid: ColumnElement[Any]) -> tuple[Any, Any]:
+    """The GLOBAL and LOCAL ledger balances (held credit included) of the wallet of the customer
+    in ``customer_uuid`` (a column of the outer statement); 0 without a wallet."""
+
+    def one(column: Any) -> Any:
+        return func.coalesce(
+            select(column)
+            .where(wallets.c.account_id == account_id, wallets.c.customer_uuid == customer_uuid)
+            .scalar_subquery(),
+            0,
+        )
+
+    return one(wallets.c.global_balance), one(wallets.c.local_balance)
+
+
+def updated_at(account_id: str, customer_uuid: ColumnElement[Any]) -> Any:
+    """When the customer's wallet last changed (None without a wallet)."""
+    return (
+        select(wallets.c.updated_at)
+        .where(wallets.c.account_id == account_id, wallets.c.customer_uuid == customer_uuid)
+        .scalar_subquery()
+    )
