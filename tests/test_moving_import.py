@@ -90,13 +90,16 @@ def test_import_creates_contacts_and_balances_once_and_a_rerun_changes_nothing(
     events = count(db, outbox_events, account)
     code_again, again, _ = call(args, capsys)
 
-    assert code == 0 and code_again == 0
-    assert first["created"] == 120 and first["rejected"] == 0
+    assert code == 0
+    assert code_again == 0
+    assert first["created"] == 120
+    assert first["rejected"] == 0
     assert first["credit_imported"] == {
         "GLOBAL": "1260.00",
         "LOCAL": str(sum(i % 7 for i in range(120))),
     }
-    assert again["created"] == 0 and again["unchanged"] == 120
+    assert again["created"] == 0
+    assert again["unchanged"] == 120
     assert again["credit_imported"] == {"GLOBAL": "0.00", "LOCAL": "0"}
     assert again["balances_already_imported"] == first["balances_already_imported"] + entries
     assert count(db, credit_entries, account) == entries
@@ -196,7 +199,8 @@ def test_every_bad_row_lands_in_the_rejects_file_with_its_line_and_the_rest_impo
     )
 
     assert code == 0
-    assert report["created"] == 1 and report["rejected"] == 10
+    assert report["created"] == 1
+    assert report["rejected"] == 10
     got = {(int(line["line"]), line["field"]) for line in csv.DictReader(rejects.open())}
     assert got == {
         (3, "email"),
@@ -217,7 +221,8 @@ def test_every_bad_row_lands_in_the_rejects_file_with_its_line_and_the_rest_impo
     )
     assert reasons[12] == "name must be 0 to 200 characters, got 201"
     first = next(csv.DictReader(rejects.open()))
-    assert first["email"] == "not-an-email" and first["name"] == "X"
+    assert first["email"] == "not-an-email"
+    assert first["name"] == "X"
 
 
 def test_a_dry_run_counts_and_writes_nothing(
@@ -244,7 +249,8 @@ def test_a_dry_run_counts_and_writes_nothing(
     )
 
     assert code == 0
-    assert report["dry_run"] is True and report["created"] == 30
+    assert report["dry_run"] is True
+    assert report["created"] == 30
     assert report["credit_imported"]["GLOBAL"] == "315.00"
     assert count(db, customers, account) == 0
     assert count(db, credit_entries, account) == 0
@@ -287,8 +293,11 @@ def test_an_export_imported_into_an_empty_account_gives_the_same_balances(
         capsys,
     )
 
-    assert code == 0 and done["rows"] == 40
-    assert code_in == 0 and report["created"] == 40 and report["rejected"] == 0
+    assert code == 0
+    assert done["rows"] == 40
+    assert code_in == 0
+    assert report["created"] == 40
+    assert report["rejected"] == 0
     assert balances(db, empty.uuid) == balances(db, account)
 
     def profiles(account_id: str) -> dict[str, Any]:
@@ -331,7 +340,8 @@ def test_entries_export_every_field_of_a_credit_entry(
     )
 
     rows = [json.loads(line) for line in out.splitlines()]
-    assert code == 0 and len(rows) == 9  # five GLOBAL, four LOCAL (0 points is no entry)
+    assert code == 0
+    assert len(rows) == 9  # five GLOBAL, four LOCAL (0 points is no entry)
     assert set(rows[0]) >= {
         "id",
         "uuid",
