@@ -212,3 +212,87 @@ def _export(
         fail(error)
     if out is not None:
         emit({"exported": what, "rows": count, "out": str(out)})
+
+
+def _vendor_command(vendor: str, title: str) -> None:
+    def command(
+        url: Annotated[str, typer.Option("--url", help="The vendor's API address.")],
+        token: Annotated[
+            str, typer.Option("--token", help="An API token of the vendor (never shown).")
+        ],
+        account: AccountOption = None,
+        source: SourceOption = None,
+        restart: Annotated[
+            bool,
+            typer.Option(
+                "--restart",
+                help="Read from the first page, not from where the last "
+                "run of this source stopped (nothing is doubled either way).",
+            ),
+        ] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Check and count everything, write nothing.")
+        ] = False,
+        rejects: Annotated[
+            Path | None,
+            typer.Option(
+                "--rejects", help="Where refused records go (default: SOURCE.rejects.csv)."
+            ),
+        ] = None,
+        timeout: Annotated[
+            float, typer.Option("--timeout", min=0.1, help="Seconds per request.")
+        ] = 30.0,
+        database: DatabaseOption = None,
+    ) -> None:
+        import httpx
+
+        from patron.moving import files, vendors
+        from patron.moving.importer import check_source, import_principal
+
+        db = open_database(database)
+        rejected: files.RejectsFile | None = None
+        try:
+            principal = import_principal(db, account)
+            name = check_source(source if source is not None else vendor)
+            vendors.check_url(url)
+            rejected = files.RejectsFile(rejects or Path(f"{name}.rejects.csv"), ["row"])
+            with (
+                httpx.Client(timeout=timeout, follow_redirects=False) as http,
+                _progress(None, f"import from {vendor}") as advance,
+            ):
+                report = vendors.migrate(
+                    db,
+                    principal,
+                    vendor,
+                    http,
+                    url=url,
+                    token=token,
+                    source=name,
+                    restart=restart,
+                    rejects=rejected,
+                    progress=advance,
+                    dry_run=dry_run,
+                )
+        except DomainError as error:
+            fail(error)
+        finally:
+            if rejected is not None:
+                rejected.close()
+        summary: dict[str, Any] = report.as_dict(principal)
+        summary["vendor"] = vendor
+        summary["rejects_file"] = str(rejected.path) if rejected.count else None
+        emit(summary)
+
+    command.__doc__ = (
+        f"Migrate {title}'s customers (and balances its API gives) into Patron; resumable."
+    )
+    from_app.command(vendor)(command)
+
+
+for _vendor, _title in (
+    ("valuemapper", "ValueMapper"),
+    ("lightfunnels", "Lightfunnels"),
+    ("open2b", "open2b"),
+    ("loyaltydish", "LoyaltyDish"),
+):
+    _vendor_command(_vendor, _title)
