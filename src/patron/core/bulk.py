@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     ColumnElement,
     Connection,
@@ -124,3 +125,41 @@ def insert_rows(
             index_elements=list(on_conflict[0]), set_=on_conflict[1](upsert.excluded)
         )
     connection.execute(upsert)
+
+
+def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Many rows naming the same columns, for bulk jobs (an import).
+
+    On SQLite the values go through each column type's own bind processor once and then to
+    the driver's ``executemany`` as tuples: the same stored values as ``insert()``, without
+    building a parameter set per row. On PostgreSQL, ``insert_rows`` (one statement of arrays)
+    unless a column is JSON (whose arrays the driver would read as nested arrays): then the
+    driver's multi-row VALUES."""
+    if not rows:
+        return
+    names = list(rows[0])
+    if connection.dialect.name == "postgresql":
+        if any(isinstance(table.c[name].type, JSON) for name in names):
+            connection.execute(table.insert(), list(rows))
+        else:
+            insert_rows(connection, table, rows)
+        return
+    dialect = connection.dialect
+    processors = [table.c[name].type.bind_processor(dialect) for name in names]
+    plain = [index for index, processor in enumerate(processors) if processor is None]
+    if len(plain) == len(names):
+        values = [tuple(row[name] for name in names) for row in rows]
+    else:
+        values = [
+            tuple(
+                value if processor is None else processor(value)
+                for value, processor in zip((row[name] for name in names), processors, strict=True)
+            )
+            for row in rows
+        ]
+    columns = ", ".join(f'"{name}"' for name in names)
+    marks = ", ".join("?" for _ in names)
+    connection.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})',  # noqa: S608 - names from the Table
+        values,
+    )

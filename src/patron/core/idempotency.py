@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, DateTime, String, Table, select
 
-from patron.core.bulk import values_in
+from patron.core.bulk import insert_many, values_in
 from patron.core.clock import utcnow
 from patron.core.db import metadata
 from patron.core.errors import Conflict, InvalidInput
@@ -119,8 +119,9 @@ def store_results(
     if not claims:
         return
     now = utcnow()
-    connection.execute(
-        idempotency_keys.insert(),
+    insert_many(
+        connection,
+        idempotency_keys,
         [
             {
                 "account_id": account_id,

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select, update
 
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
-from patron.core.bulk import insert_rows, values_in
+from patron.core.bulk import insert_many, values_in
 from patron.core.errors import Conflict, DomainError, InvalidInput, ValidationErrors
 from patron.core.events import record_events
 from patron.customers import repository, validation
@@ -326,8 +326,8 @@ def _create(
         customer = repository.customer_from_values(written)
         events.append(("contact.created", event(customer, wallet_uuid)))
         outcomes[index] = ImportOutcome("created", customer_uuid, wallet_uuid)
-    connection.execute(customers.insert(), values)
-    insert_rows(connection, identities, links)
+    insert_many(connection, customers, values)
+    insert_many(connection, identities, links)
     wallets.open_wallets(connection, principal, pairs, now)
     record_events(connection, account_id, events)
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from patron.core.bulk import any_of, array, insert_rows, values_in
+from patron.core.bulk import any_of, array, insert_many, values_in
 from patron.core.clock import as_utc
 from patron.core.db import row_dicts
 from patron.core.events import outbox_events, record_event
@@ -677,7 +677,7 @@ def insert_wallets(
     connection: Connection, account_id: str, pairs: Sequence[tuple[str, str]], now: datetime
 ) -> None:
     """Empty wallets for customers just created: (wallet uuid, customer uuid) each."""
-    insert_rows(
+    insert_many(
         connection,
         wallets,
         [
@@ -700,4 +700,4 @@ def insert_wallets(
 
 
 def insert_entries(connection: Connection, account_id: str, entries: Sequence[CreditEntry]) -> None:
-    insert_rows(connection, credit_entries, [entry_values(account_id, entry) for entry in entries])
+    insert_many(connection, credit_entries, [entry_values(account_id, entry) for entry in entries])
