@@ -203,6 +203,7 @@ def _export(
         if out is not None and out.is_dir():
             refuse("INVALID", f"--out '{out}' is a directory")
         handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+        started = time.monotonic()
         try:
             count = exporter.export(db, principal, what, kind, handle, since=after)
         finally:
@@ -211,7 +212,16 @@ def _export(
     except DomainError as error:
         fail(error)
     if out is not None:
-        emit({"exported": what, "rows": count, "out": str(out)})
+        seconds = time.monotonic() - started
+        emit(
+            {
+                "exported": what,
+                "rows": count,
+                "out": str(out),
+                "seconds": round(seconds, 3),
+                "rows_per_second": round(count / seconds) if seconds > 0 else None,
+            }
+        )
 
 
 def _vendor_command(vendor: str, title: str) -> None:

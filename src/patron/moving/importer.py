@@ -10,6 +10,7 @@ same source with another figure for the contact is reported, not posted.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -79,12 +80,14 @@ class ImportReport:
     )
     balances_already_imported: int = 0
     balances_not_reposted: int = 0
+    started: float = field(default_factory=time.monotonic)
 
     def as_dict(self, principal: Principal) -> dict[str, Any]:
         places = {
             CreditType.GLOBAL: principal.currency_precision,
             CreditType.LOCAL: principal.points_precision,
         }
+        seconds = time.monotonic() - self.started
         return {
             "source": self.source,
             "match": self.match,
@@ -100,6 +103,8 @@ class ImportReport:
             },
             "balances_already_imported": self.balances_already_imported,
             "balances_not_reposted": self.balances_not_reposted,
+            "seconds": round(seconds, 3),
+            "rows_per_second": round(self.rows / seconds) if seconds > 0 else None,
         }
 
 
