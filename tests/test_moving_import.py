@@ -401,3 +401,46 @@ def test_a_killed_import_resumes_and_finishes_without_doubling(
     assert balances(db, account)["c2999@example.com"] == (1050, 2999 % 7)
     assert sum(g for g, _ in balances(db, account).values()) == 3000 * 1050
     assert verify_ledger(db).ok
+
+
+def test_json_lines_rows_are_read_exactly_and_bad_lines_are_rejected_by_line(
+    db: Database,
+    database_url: str,
+    account: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    file = tmp_path / "people.jsonl"
+    file.write_text(
+        '{"email": "j1@example.com", "global_balance": 0.1, "local_balance": 3}\n'
+        "\n"
+        "{not json\n"
+        '["a", "list"]\n'
+        '{"email": "j2@example.com", "name": 7, "colour": "red"}\n'
+        '{"email": "j3@example.com", "global_balance": "2.20", "shopify_id": 123}\n'
+    )
+    rejects = tmp_path / "r.csv"
+
+    code, report, _ = call(
+        [
+            "import",
+            "contacts",
+            str(file),
+            "--account",
+            account,
+            "--database",
+            database_url,
+            "--rejects",
+            str(rejects),
+        ],
+        capsys,
+    )
+
+    assert code == 0
+    assert report["created"] == 1
+    assert report["rejected"] == 4
+    assert report["credit_imported"] == {"GLOBAL": "0.10", "LOCAL": "3"}
+    lines = [(int(row["line"]), row["field"]) for row in csv.DictReader(rejects.open())]
+    assert lines == [(3, ""), (4, ""), (5, "colour"), (5, "name"), (6, "shopify_id")]
+    first = next(csv.DictReader(rejects.open()))
+    assert first["row"] == "{not json"

@@ -6,6 +6,7 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -137,7 +138,7 @@ def _jsonl_rows(handle: IO[str]) -> Iterator[SourceRow]:
                 if not text.strip():
                     continue
                 try:
-                    decoded = json.loads(text)
+                    decoded = json.loads(text, parse_float=Decimal)
                 except ValueError as error:
                     yield SourceRow(number, {}, {"row": text.rstrip("\n")}, f"not JSON: {error}")
                     continue
