@@ -108,7 +108,23 @@ def test_import_creates_contacts_and_balances_once_and_a_rerun_changes_nothing(
     assert verify_ledger(db).ok
     with db.read() as connection:
         reasons = set(connection.execute(select(credit_entries.c.reason)).scalars())
+        payloads = {
+            row.event_type: row.payload
+            for row in connection.execute(
+                select(outbox_events.c.event_type, outbox_events.c.payload).where(
+                    outbox_events.c.account_id == account
+                )
+            )
+        }
+        services = connection.execute(
+            select(customers.c.connected_services).where(customers.c.account_id == account)
+        ).scalars()
+        assert set(map(tuple, services)) == {()}
     assert reasons == {"IMPORT"}
+    assert set(payloads) == {"contact.created", "wallet.credit_added"}
+    assert payloads["wallet.credit_added"]["reason"] == "IMPORT"
+    assert payloads["wallet.credit_added"]["action"] == "ADD"
+    assert isinstance(payloads["contact.created"]["number"], int)
 
 
 def test_a_changed_balance_of_the_same_source_is_reported_not_posted(

@@ -9,6 +9,7 @@ and multi-row inserts there.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 
 def _array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[Any]:
@@ -130,19 +132,32 @@ def insert_rows(
 def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Many rows naming the same columns, for bulk jobs (an import).
 
-    On SQLite the values go through each column type's own bind processor once and then to
-    the driver's ``executemany`` as tuples: the same stored values as ``insert()``, without
-    building a parameter set per row. On PostgreSQL, ``insert_rows`` (one statement of arrays)
-    unless a column is JSON (whose arrays the driver would read as nested arrays): then the
-    driver's multi-row VALUES."""
+    On PostgreSQL they go by ``COPY`` (JSON columns as their JSON text, as ``insert()`` writes
+    them), in the caller's transaction. On SQLite the values go through each column type's own
+    bind processor once and then to the driver's ``executemany`` as tuples: the same stored
+    values as ``insert()``, without building a parameter set per row."""
     if not rows:
         return
     names = list(rows[0])
+    columns = ", ".join(f'"{name}"' for name in names)
     if connection.dialect.name == "postgresql":
-        if any(isinstance(table.c[name].type, JSON) for name in names):
-            connection.execute(table.insert(), list(rows))
-        else:
-            insert_rows(connection, table, rows)
+        encoded = [isinstance(table.c[name].type, JSON) for name in names]
+        driver: Any = connection.connection.driver_connection
+        copying = f'COPY "{table.name}" ({columns}) FROM STDIN'
+        import psycopg
+
+        try:
+            with driver.cursor() as cursor, cursor.copy(copying) as copy:
+                for row in rows:
+                    copy.write_row(
+                        [
+                            json.dumps(row[name]) if encode else row[name]
+                            for name, encode in zip(names, encoded, strict=True)
+                        ]
+                    )
+        except psycopg.IntegrityError as error:
+            # As SQLAlchemy raises it, so that a unique-key race is retried like any other.
+            raise IntegrityError(copying, None, error) from None
         return
     dialect = connection.dialect
     processors = [table.c[name].type.bind_processor(dialect) for name in names]
@@ -157,7 +172,6 @@ def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, A
             )
             for row in rows
         ]
-    columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
     connection.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})',  # noqa: S608 - names from the Table
