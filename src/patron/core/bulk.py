@@ -177,3 +177,13 @@ def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, A
         f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})',  # noqa: S608 - names from the Table
         values,
     )
+
+
+def analyze(connection: Connection, *tables: Table) -> None:
+    """Refresh PostgreSQL's statistics of tables a bulk job is filling (nothing on SQLite):
+    until autovacuum gets to them the planner takes a fresh table for a tiny one, and reads a
+    batch's keys through a filter rather than the index."""
+    if connection.dialect.name != "postgresql":
+        return
+    for table in tables:
+        connection.exec_driver_sql(f'ANALYZE "{table.name}"')

@@ -380,6 +380,15 @@ def customer_in_account(
     return repository.get_customer(connection, account_id, customer_uuid)
 
 
+def refresh_statistics(connection: Connection) -> None:
+    """After a bulk import's first batches: the planner's figures of the customer tables."""
+    from patron.core.bulk import analyze
+    from patron.customers.tables import customers as table
+    from patron.customers.tables import identities
+
+    analyze(connection, table, identities)
+
+
 EXPORT_BATCH = 2000
 
 

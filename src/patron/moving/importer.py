@@ -162,6 +162,7 @@ class Importer:
         self._batch: list[_Parsed] = []
         self._claims: set[tuple[str, str]] = set()
         self._pending_rows = 0
+        self._next_analyze = 2_000
 
     def run(self, rows: Iterable[SourceRow]) -> ImportReport:
         for row in rows:
@@ -299,9 +300,23 @@ class Importer:
         else:
             outcomes, owners, results = run_command(self.db, write)
         self._count(batch, outcomes, owners, results)
+        self._refresh_statistics()
         if self.rejects is not None:
             self.rejects.flush()
         self._advance()
+
+    def _refresh_statistics(self) -> None:
+        """On PostgreSQL, when the rows written pass 2,000, 20,000, 200,000, ...: ANALYZE the
+        tables an import fills, or each batch's lookups slow down as they grow."""
+        written = self.report.created
+        if self.db.is_sqlite or self.report.dry_run or written < self._next_analyze:
+            return
+        while self._next_analyze <= written:
+            self._next_analyze *= 10
+        with self.db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            customers.refresh_statistics(connection)
+            wallets.refresh_statistics(connection)
 
     def _count(
         self,

@@ -415,6 +415,14 @@ def import_amount(
     return ledger.amount_minor(principal, credit_type, number, field=field)
 
 
+def refresh_statistics(connection: Connection) -> None:
+    """After a bulk import's first batches: the planner's figures of the ledger tables (and of
+    the idempotency keys its postings claim)."""
+    from patron.core.bulk import analyze
+
+    analyze(connection, wallets, credit_entries, idempotency.idempotency_keys)
+
+
 def open_wallets(
     connection: Connection,
     principal: Principal,
