@@ -399,34 +399,31 @@ def export_customers(
     with its external ids (display form) and its wallet's ledger balances in smallest units:
     the columns an import reads. ``since``: changed since then (its profile, or with
     ``balances_only`` its wallet)."""
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from patron.customers.tables import customers as table
     from patron.customers.tables import identities
     from patron.wallets import subqueries as wallet_figures
 
     account_id = principal.account_id
-
-    def identity(service: str) -> Any:
-        return (
-            select(identities.c.external_id)
-            .where(
-                identities.c.account_id == account_id,
-                identities.c.customer_uuid == table.c.uuid,
-                identities.c.service == service,
-            )
-            .scalar_subquery()
+    figures = wallet_figures.wallet_figures(account_id)
+    joined: Any = table.outerjoin(figures, figures.c.customer_uuid == table.c.uuid)
+    linked: dict[str, Any] = {}
+    for column, service in IMPORT_IDENTITIES.items():
+        alias = identities.alias(f"identity_{service.lower()}")
+        joined = joined.outerjoin(
+            alias,
+            (alias.c.account_id == table.c.account_id)
+            & (alias.c.customer_uuid == table.c.uuid)
+            & (alias.c.service == service),
         )
-
-    global_balance, local_balance = wallet_figures.balances(account_id, table.c.uuid)
+        linked[column] = alias.c.external_id.label(column)
     columns: list[Any] = [
         table.c.email,
         table.c.source_id.label("external_id"),
-        identity("SHOPIFY").label("shopify_id"),
-        identity("KLAVIYO").label("klaviyo_id"),
-        identity("LIGHTSPEED").label("lightspeed_id"),
-        global_balance.label("global_balance"),
-        local_balance.label("local_balance"),
+        *linked.values(),
+        func.coalesce(figures.c.global_balance, 0).label("global_balance"),
+        func.coalesce(figures.c.local_balance, 0).label("local_balance"),
     ]
     if not balances_only:
         columns += [
@@ -437,13 +434,14 @@ def export_customers(
             table.c.birthday,
             table.c.notes.label("note"),
         ]
-    query = select(*columns).where(table.c.account_id == account_id).order_by(table.c.number)
+    query = (
+        select(*columns)
+        .select_from(joined)
+        .where(table.c.account_id == account_id)
+        .order_by(table.c.number)
+    )
     if since is not None:
-        changed = (
-            wallet_figures.updated_at(account_id, table.c.uuid)
-            if balances_only
-            else table.c.updated_at
-        )
+        changed = figures.c.updated_at if balances_only else table.c.updated_at
         query = query.where(changed >= since)
     result = connection.execution_options(yield_per=EXPORT_BATCH).execute(query)
     for values in result.mappings():

@@ -36,25 +36,16 @@ def points_available(
     return func.coalesce(points, 0)
 
 
-def balances(account_id: str, customer_uuid: ColumnElement[Any]) -> tuple[Any, Any]:
-    """The GLOBAL and LOCAL ledger balances (held credit included) of the wallet of the customer
-    in ``customer_uuid`` (a column of the outer statement); 0 without a wallet."""
-
-    def one(column: Any) -> Any:
-        return func.coalesce(
-            select(column)
-            .where(wallets.c.account_id == account_id, wallets.c.customer_uuid == customer_uuid)
-            .scalar_subquery(),
-            0,
-        )
-
-    return one(wallets.c.global_balance), one(wallets.c.local_balance)
-
-
-def updated_at(account_id: str, customer_uuid: ColumnElement[Any]) -> Any:
-    """When the customer's wallet last changed (None without a wallet)."""
+def wallet_figures(account_id: str) -> Any:
+    """(customer_uuid, global_balance, local_balance, updated_at) of the account's wallets:
+    the ledger balances (held credit included), for another domain to join on its customers."""
     return (
-        select(wallets.c.updated_at)
-        .where(wallets.c.account_id == account_id, wallets.c.customer_uuid == customer_uuid)
-        .scalar_subquery()
+        select(
+            wallets.c.customer_uuid,
+            wallets.c.global_balance,
+            wallets.c.local_balance,
+            wallets.c.updated_at,
+        )
+        .where(wallets.c.account_id == account_id)
+        .subquery("wallet_figures")
     )
