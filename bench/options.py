@@ -21,6 +21,7 @@ MORE_OPERATIONS = (
     "outboxcost",
     "sweep",
     "console",
+    "moving",
 )
 OPERATIONS = CORE_OPERATIONS + MORE_OPERATIONS
 # The sweep's lots when --lots is not given: the million on PostgreSQL; SQLite, one
@@ -51,6 +52,7 @@ class Options:
     drain_seconds: int = 3
     lots: int | None = None
     outbox_events: int = 20_000
+    moving_rows: int = 100_000
     outbox_cost_writes: int = 2_000
     codes: int = 0
     contact_persons: int = 2_000
@@ -163,6 +165,12 @@ def parse(argv: list[str] | None = None) -> Options:
         "100,000 on SQLite); fewer give the rate, and the time for 1,000,000 extrapolated",
     )
     parser.add_argument(
+        "--moving-rows",
+        type=_positive,
+        default=100_000,
+        help="contacts (with both balances) that moving imports from a CSV, then exports",
+    )
+    parser.add_argument(
         "--outbox-events",
         type=_positive,
         default=20_000,
@@ -249,6 +257,7 @@ def parse(argv: list[str] | None = None) -> Options:
         drain_seconds=args.drain_seconds,
         lots=args.lots,
         outbox_events=args.outbox_events,
+        moving_rows=args.moving_rows,
         outbox_cost_writes=args.outbox_cost_writes,
         codes=max(args.codes, 0),
         contact_persons=max(args.contact_persons, 1),

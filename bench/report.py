@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.bound import BoundResult
+from bench.moving import GOAL_EXPORT, GOAL_IMPORT, MEMORY_LIMIT_MB
 from bench.outbox import GOAL_COST_PCT, GOAL_EVENTS_PER_SECOND, CostResult, OutboxResult
 from bench.run import OperationResult, StoreResult
 from bench.sweep import GOAL_LOTS, GOAL_SECONDS, SweepResult
@@ -177,6 +178,7 @@ def store_table(result: StoreResult) -> Table:
             _cpu(sweep.cpu),
         )
     _outbox_rows(table, result)
+    _moving_rows(table, result)
     for name, limit in result.bounds.items():
         ratio = bound_ratio(result, name)
         table.add_row(
@@ -193,6 +195,38 @@ def store_table(result: StoreResult) -> Table:
             _cpu(limit.cpu),
         )
     return table
+
+
+def _moving_rows(table: Table, result: StoreResult) -> None:
+    moving = result.moving
+    if moving is None:
+        return
+    ok = "0" if moving.check.get("ok") else "check"
+    table.add_row(
+        f"import {moving.rows:,} contacts, both balances (rows/s; peak MB)",
+        f"{moving.import_rate:,.1f}",
+        "-",
+        "-",
+        ok,
+        f">= {GOAL_IMPORT:,}",
+        f"peak {moving.import_peak_mb:,.0f} MB (<= {MEMORY_LIMIT_MB})",
+        "-",
+        "-",
+        "-",
+    )
+    for what, rate in moving.export_rates.items():
+        table.add_row(
+            f"export {what} (rows/s)",
+            f"{rate:,.1f}",
+            "-",
+            "-",
+            ok,
+            f">= {GOAL_EXPORT:,}",
+            "-",
+            "-",
+            "-",
+            "-",
+        )
 
 
 def _outbox_rows(table: Table, result: StoreResult) -> None:

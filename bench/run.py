@@ -22,6 +22,7 @@ from bench import profiling, seed_ops
 from bench.console import PageTime, run_console
 from bench.cpu import CpuWindow
 from bench.load import WrkResult, WrkSettings, run_wrk
+from bench.moving import MovingResult, run_moving
 from bench.options import DEFAULT_LOTS, Options
 from bench.outbox import CostResult, OutboxResult, run_outbox, run_outbox_cost
 from bench.seed import HOT_GLOBAL, Progress, Tenant, create_contacts, create_tenant, fund
@@ -53,7 +54,7 @@ PATHS = {
     "obtaintoken": "/compat/loyaltydish/{account}/graphql",
 }
 # Not requests: timed in this process once the server has stopped.
-IN_PROCESS = ("outbox", "outboxcost", "sweep", "console")
+IN_PROCESS = ("outbox", "outboxcost", "sweep", "console", "moving")
 # Codes made per second of warm-up and measured time when --codes is not given.
 CODE_RATE = {"postgresql": 2_000, "sqlite": 1_000}
 
@@ -82,6 +83,7 @@ class StoreResult:
     bounds: dict[str, bare.BoundResult] = field(default_factory=dict)
     drain: dict[str, Any] | None = None
     sweep: SweepResult | None = None
+    moving: MovingResult | None = None
     outbox: OutboxResult | None = None
     outbox_cost: list[CostResult] = field(default_factory=list)
     ledger: dict[str, Any] | None = None
@@ -710,6 +712,10 @@ def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -
             result.sweep = run_sweep(db, store, fixtures.tenant.uuid, lots, backends, say)
             if not result.sweep.check["ok"]:
                 result.problems.append(f"sweep: {result.sweep.check}")
+        if "moving" in options.operations:
+            result.moving = run_moving(store.url, options.moving_rows, workdir, say)
+            if not result.moving.check["ok"]:
+                result.problems.append(f"moving: {result.moving.check}")
         if fixtures.bound_tenant is not None:
             _bounds(store, fixtures, backends, options, result, say)
         verified = patron_json("ledger", "verify", "--database", store.url, allow_failure=True)

@@ -15,7 +15,7 @@ ADAPTERS = ("api", "cli")
 # ``python -m patron`` starts the CLI: the one module outside the adapters allowed to.
 ENTRY_POINT = "__main__.py"
 # Packages that talk to other systems, and the one client library each may use for it.
-ALLOWED = {"integrations": frozenset({"httpx"})}
+ALLOWED = {"integrations": frozenset({"httpx"}), "moving": frozenset({"httpx"})}
 
 
 def imported_modules(source: str, package: str = "patron") -> list[str]:

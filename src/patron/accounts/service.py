@@ -203,6 +203,19 @@ def next_customer_number(connection: Connection, account_id: str) -> int:
     return numbering.blocks.next(connection, account_id, "customer", reserve)
 
 
+def reserve_customer_numbers(connection: Connection, account_id: str, count: int) -> range:
+    """``count`` new customer numbers at once (a bulk import). On PostgreSQL they are reserved
+    in their own immediately committed statement, as ``next_customer_number``'s blocks are, so
+    the counter's row is not held for the caller's whole transaction."""
+    if connection.dialect.name == "sqlite":
+        last = repository.reserve_customer_numbers(connection, account_id, count)
+    else:
+        with connection.engine.connect() as own:
+            own.execution_options(isolation_level="AUTOCOMMIT")
+            last = repository.reserve_customer_numbers(own, account_id, count)
+    return range(last - count + 1, last + 1)
+
+
 def principal_of_account(
     connection: Connection, account_id: str, *, scope: str, customer_uuid: str | None = None
 ) -> Principal | None:

@@ -16,6 +16,7 @@ from patron.cli import (
     backups,
     connections,
     ledger,
+    moving,
     outbox,
     privacy,
     serve,
@@ -43,6 +44,8 @@ app.add_typer(connections.klaviyo_app, name="klaviyo")
 app.add_typer(privacy.contact_app, name="contact")
 app.add_typer(privacy.audit_app, name="audit")
 app.add_typer(staff.staff_app, name="staff")
+app.add_typer(moving.import_app, name="import")
+app.add_typer(moving.export_app, name="export")
 
 
 @app.command("schema")

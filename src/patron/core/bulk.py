@@ -9,6 +9,7 @@ and multi-row inserts there.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,11 +31,17 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 
 def _array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[Any]:
     kind = ARRAY(column.type)
     return sql_cast(bindparam(name, values, type_=kind), kind)
+
+
+def array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[Any]:
+    """One PostgreSQL array parameter of ``column``'s type (for ``unnest`` of many rows)."""
+    return _array(name, column, values)
 
 
 def values_in(
@@ -128,3 +135,63 @@ def insert_rows(
             index_elements=list(on_conflict[0]), set_=on_conflict[1](upsert.excluded)
         )
     connection.execute(upsert)
+
+
+def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Many rows naming the same columns, for bulk jobs (an import).
+
+    On PostgreSQL they go by ``COPY`` (JSON columns as their JSON text, as ``insert()`` writes
+    them), in the caller's transaction. On SQLite the values go through each column type's own
+    bind processor once and then to the driver's ``executemany`` as tuples: the same stored
+    values as ``insert()``, without building a parameter set per row."""
+    if not rows:
+        return
+    names = list(rows[0])
+    columns = ", ".join(f'"{name}"' for name in names)
+    if connection.dialect.name == "postgresql":
+        encoded = [isinstance(table.c[name].type, JSON) for name in names]
+        driver: Any = connection.connection.driver_connection
+        copying = f'COPY "{table.name}" ({columns}) FROM STDIN'
+        import psycopg
+
+        try:
+            with driver.cursor() as cursor, cursor.copy(copying) as copy:
+                for row in rows:
+                    copy.write_row(
+                        [
+                            json.dumps(row[name]) if encode else row[name]
+                            for name, encode in zip(names, encoded, strict=True)
+                        ]
+                    )
+        except psycopg.IntegrityError as error:
+            # As SQLAlchemy raises it, so that a unique-key race is retried like any other.
+            raise IntegrityError(copying, None, error) from None
+        return
+    dialect = connection.dialect
+    processors = [table.c[name].type.bind_processor(dialect) for name in names]
+    plain = [index for index, processor in enumerate(processors) if processor is None]
+    if len(plain) == len(names):
+        values = [tuple(row[name] for name in names) for row in rows]
+    else:
+        values = [
+            tuple(
+                value if processor is None else processor(value)
+                for value, processor in zip((row[name] for name in names), processors, strict=True)
+            )
+            for row in rows
+        ]
+    marks = ", ".join("?" for _ in names)
+    connection.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})',  # noqa: S608 - names from the Table
+        values,
+    )
+
+
+def analyze(connection: Connection, *tables: Table) -> None:
+    """Refresh PostgreSQL's statistics of tables a bulk job is filling (nothing on SQLite):
+    until autovacuum gets to them the planner takes a fresh table for a tiny one, and reads a
+    batch's keys through a filter rather than the index."""
+    if connection.dialect.name != "postgresql":
+        return
+    for table in tables:
+        connection.exec_driver_sql(f'ANALYZE "{table.name}"')

@@ -18,6 +18,7 @@ from sqlalchemy import (
     text,
 )
 
+from patron.core.bulk import insert_many
 from patron.core.clock import utcnow
 from patron.core.db import metadata
 
@@ -107,8 +108,9 @@ def record_events(
     if not events:
         return
     now = utcnow()
-    connection.execute(
-        outbox_events.insert(),
+    insert_many(
+        connection,
+        outbox_events,
         [
             {
                 "account_id": account_id,

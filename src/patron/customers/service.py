@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,17 +15,37 @@ from patron.accounts.principal import Principal
 from patron.core import idempotency
 from patron.core.clock import utcnow
 from patron.core.db import Database
-from patron.core.errors import Conflict, NotFound
+from patron.core.errors import Conflict, DomainError, NotFound
 from patron.core.events import record_audit, record_event
 from patron.core.paging import check_page
 from patron.core.unit import run_command
 from patron.customers import repository, validation
 from patron.customers.consumers import repository as consumer_rows
 from patron.customers.consumers import throttle
+from patron.customers.imports import (
+    IMPORT_FIELDS,
+    IMPORT_IDENTITIES,
+    MATCHES,
+    ImportedCustomer,
+    ImportOutcome,
+    clean_import,
+    import_customers,
+)
 from patron.customers.models import Customer, CustomerChanges, CustomerFilter, NewCustomer
 from patron.customers.profile import clean_profile
 from patron.wallets import service as wallets
 from patron.wallets.models import Wallet
+
+# Bulk imports (``imports``): cleaned rows upserted a batch at a time in the caller's transaction.
+__all__ = [
+    "IMPORT_FIELDS",
+    "IMPORT_IDENTITIES",
+    "MATCHES",
+    "ImportOutcome",
+    "ImportedCustomer",
+    "clean_import",
+    "import_customers",
+]
 
 
 class EmailTaken(Conflict):
@@ -75,33 +95,57 @@ def _check_unique(
     customer_uuid: str | None,
 ) -> None:
     account_id = principal.account_id
+    error = taken_error(
+        profile,
+        identities,
+        customer_uuid,
+        email_owner=lambda email: repository.customer_uuid_for_email(connection, account_id, email),
+        loyalty_owner=lambda loyalty_id: repository.customer_uuid_for_loyalty_id(
+            connection, account_id, loyalty_id
+        ),
+        identity_owner=lambda service, external: repository.identity_owner(
+            connection, account_id, service, external
+        ),
+    )
+    if error is not None:
+        raise error
+
+
+def taken_error(
+    profile: dict[str, Any],
+    identities: Mapping[str, str | None],
+    customer_uuid: str | None,
+    *,
+    email_owner: Callable[[str], str | None],
+    loyalty_owner: Callable[[str], str | None],
+    identity_owner: Callable[[str, str], str | None],
+) -> DomainError | None:
+    """The first unique value of a customer that another customer holds, as the error the
+    API answers; ``*_owner`` say who holds a value (None: nobody)."""
     if profile.get("email_normalized"):
-        owner = repository.customer_uuid_for_email(
-            connection, account_id, profile["email_normalized"]
-        )
+        owner = email_owner(profile["email_normalized"])
         if owner is not None and owner != customer_uuid:
-            raise EmailTaken(
+            return EmailTaken(
                 f"email '{profile['email']}' is already used by another contact", field="email"
             )
     if profile.get("loyalty_id"):
-        owner = repository.customer_uuid_for_loyalty_id(
-            connection, account_id, profile["loyalty_id"]
-        )
+        owner = loyalty_owner(profile["loyalty_id"])
         if owner is not None and owner != customer_uuid:
-            raise Conflict(
+            return Conflict(
                 f"loyaltyId '{profile['loyalty_id']}' is already used by another contact",
                 field="loyaltyId",
             )
     for service, external in identities.items():
         if external is None:
             continue
-        owner = repository.identity_owner(connection, account_id, service, external)
+        owner = identity_owner(service, external)
         if owner is not None and owner != customer_uuid:
-            raise IdentityTaken(
+            return IdentityTaken(
                 f"{service.lower()} id '{validation.display_external_id(service, external)}' "
                 "is already linked to another contact",
                 field=f"identities.{service.lower()}Id",
             )
+    return None
 
 
 def _event(customer: Customer, wallet_uuid: str | None = None) -> dict[str, Any]:
@@ -424,3 +468,75 @@ def customer_in_account(
     """The account's customer with this uuid, for callers that have no principal yet (a
     consumer logging in or presenting a token); None when there is none."""
     return repository.get_customer(connection, account_id, customer_uuid)
+
+
+def refresh_statistics(connection: Connection) -> None:
+    """After a bulk import's first batches: the planner's figures of the customer tables."""
+    from patron.core.bulk import analyze
+    from patron.customers.tables import customers as table
+    from patron.customers.tables import identities
+
+    analyze(connection, table, identities)
+
+
+EXPORT_BATCH = 2000
+
+
+def export_customers(
+    connection: Connection, principal: Principal, *, since: datetime | None, balances_only: bool
+) -> Iterator[dict[str, Any]]:
+    """Every customer of the account by number, streamed (a server-side cursor on PostgreSQL),
+    with its external ids (display form) and its wallet's ledger balances in smallest units:
+    the columns an import reads. ``since``: changed since then (its profile, or with
+    ``balances_only`` its wallet)."""
+    from sqlalchemy import func, select
+
+    from patron.customers.tables import customers as table
+    from patron.customers.tables import identities
+    from patron.wallets import subqueries as wallet_figures
+
+    account_id = principal.account_id
+    figures = wallet_figures.wallet_figures(account_id)
+    joined: Any = table.outerjoin(figures, figures.c.customer_uuid == table.c.uuid)
+    linked: dict[str, Any] = {}
+    for column, service in IMPORT_IDENTITIES.items():
+        alias = identities.alias(f"identity_{service.lower()}")
+        joined = joined.outerjoin(
+            alias,
+            (alias.c.account_id == table.c.account_id)
+            & (alias.c.customer_uuid == table.c.uuid)
+            & (alias.c.service == service),
+        )
+        linked[column] = alias.c.external_id.label(column)
+    columns: list[Any] = [
+        table.c.email,
+        table.c.source_id.label("external_id"),
+        *linked.values(),
+        func.coalesce(figures.c.global_balance, 0).label("global_balance"),
+        func.coalesce(figures.c.local_balance, 0).label("local_balance"),
+    ]
+    if not balances_only:
+        columns += [
+            table.c.name,
+            table.c.first_name,
+            table.c.last_name,
+            table.c.phone,
+            table.c.birthday,
+            table.c.notes.label("note"),
+        ]
+    query = (
+        select(*columns)
+        .select_from(joined)
+        .where(table.c.account_id == account_id)
+        .order_by(table.c.number)
+    )
+    if since is not None:
+        changed = figures.c.updated_at if balances_only else table.c.updated_at
+        query = query.where(changed >= since)
+    result = connection.execution_options(yield_per=EXPORT_BATCH).execute(query)
+    for values in result.mappings():
+        row = dict(values)
+        for column, service in IMPORT_IDENTITIES.items():
+            if row[column] is not None:
+                row[column] = validation.display_external_id(service, row[column])
+        yield row

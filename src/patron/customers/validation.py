@@ -59,6 +59,12 @@ def normalised_email(value: str) -> str:
     return value.strip().lower()
 
 
+# Whether an E.164 number's country code is known depends on its first three digits only
+# (a code has 1 to 3 digits and the rest is 4 to 14, within what the library accepts): each
+# prefix is asked of phonenumbers once.
+_KNOWN_PREFIXES: dict[str, bool] = {}
+
+
 def phone(value: str, *, field: str = "phone") -> str:
     text = value.strip().replace(" ", "")
     if not _E164.match(text):
@@ -66,15 +72,24 @@ def phone(value: str, *, field: str = "phone") -> str:
             f"{field} '{value}' must be in E.164 form: '+', country code and number, 8-16 chars",
             field=field,
         )
+    known = _KNOWN_PREFIXES.get(text[1:4])
+    if known is None:
+        known = _country_code_known(text)
+        if len(_KNOWN_PREFIXES) < 10_000:
+            _KNOWN_PREFIXES[text[1:4]] = known
+    if not known:
+        raise InvalidInput(f"{field} '{value}' has an unknown country code", field=field)
+    return text
+
+
+def _country_code_known(text: str) -> bool:
     try:
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
-        raise InvalidInput(f"{field} '{value}' has an unknown country code", field=field) from None
-    if parsed.country_code is None or (
-        phonenumbers.region_code_for_country_code(parsed.country_code) == "ZZ"
-    ):
-        raise InvalidInput(f"{field} '{value}' has an unknown country code", field=field)
-    return text
+        return False
+    return parsed.country_code is not None and (
+        phonenumbers.region_code_for_country_code(parsed.country_code) != "ZZ"
+    )
 
 
 def text(value: str, *, field: str, max_length: int, min_length: int = 0) -> str:

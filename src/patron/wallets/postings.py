@@ -9,16 +9,18 @@ first, lazy expiry of lots that are due, and the outbox event.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select
 
 from patron.accounts.principal import Principal
-from patron.core import metrics
+from patron.core import idempotency, metrics
 from patron.core.errors import InvalidInput, NotFound
+from patron.core.events import record_events
 from patron.core.ids import is_uuid
-from patron.core.money import from_minor
+from patron.core.money import MAX_MINOR_UNITS, from_minor
 from patron.wallets import ledger, lots, repository
 from patron.wallets.ledger import InsufficientCredit
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason, Wallet
@@ -475,3 +477,155 @@ def remove_from_lot(
         raise _refused(connection, principal, posting, now)
     lots.set_remaining(connection, principal.account_id, lot.uuid, lot.remaining - posting.amount)
     return recorded[1]
+
+
+# An import's opening balances: many ADDs at once, each applied once per idempotency key.
+
+IMPORT_OPERATION = "import_balance"
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningBalance:
+    """An ADD (reason IMPORT) to apply once: ``idempotency_key`` names it for good."""
+
+    wallet_uuid: str
+    credit_type: CreditType
+    amount: int
+    idempotency_key: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningResult:
+    """``posted``: written now; ``already``: this key was applied before with this amount;
+    ``differs``: it was applied before with ``previous`` (nothing is written again);
+    ``refused``: the balance would exceed the maximum (``error``)."""
+
+    status: str
+    entry: CreditEntry | None = None
+    previous: int | None = None
+    error: InvalidInput | None = None
+
+
+def _opening_digest(opening: OpeningBalance) -> str:
+    return idempotency.fingerprint(
+        IMPORT_OPERATION,
+        {
+            "wallet": opening.wallet_uuid,
+            "type": opening.credit_type.value,
+            "amount": opening.amount,
+        },
+    )
+
+
+def post_openings(
+    connection: Connection,
+    principal: Principal,
+    openings: Sequence[OpeningBalance],
+    now: datetime,
+) -> list[OpeningResult]:
+    """Apply many opening balances in the caller's transaction, with what ``post`` writes for
+    each ADD (the entry at its position with its running balance, the wallet's balance and
+    counter, the outbox event) and each key claimed, in a few statements for the whole batch.
+
+    A key already claimed writes nothing again: a re-run or a resumed import never doubles a
+    balance. Keys must be distinct within a call (the importer sees to it)."""
+    principal.require("write")
+    account_id = principal.account_id
+    digests = [_opening_digest(opening) for opening in openings]
+    claimed = idempotency.find_results(
+        connection, account_id, [opening.idempotency_key for opening in openings]
+    )
+    results: list[OpeningResult | None] = [None] * len(openings)
+    due: list[int] = []
+    for index, opening in enumerate(openings):
+        found = claimed.get(opening.idempotency_key)
+        if found is None:
+            due.append(index)
+        elif found[0] == IMPORT_OPERATION and found[1] == digests[index]:
+            results[index] = OpeningResult("already")
+        else:
+            previous = found[2].get("amount") if isinstance(found[2], dict) else None
+            results[index] = OpeningResult(
+                "differs", previous=int(previous) if previous is not None else None
+            )
+    figures = {
+        row.uuid: {
+            "uuid": row.uuid,
+            "global_balance": int(row.global_balance),
+            "local_balance": int(row.local_balance),
+            "entry_count": int(row.entry_count),
+        }
+        for row in repository.lock_wallets(
+            connection, account_id, sorted({openings[i].wallet_uuid for i in due})
+        )
+    }
+    entries: list[CreditEntry] = []
+    events: list[tuple[str, dict[str, object]]] = []
+    claims: list[tuple[str, str, str, dict[str, object]]] = []
+    for index in due:
+        opening = openings[index]
+        wallet = figures.get(opening.wallet_uuid)
+        if wallet is None:
+            raise NotFound(f"no wallet with uuid '{opening.wallet_uuid}'", field="walletUuid")
+        column = "global_balance" if opening.credit_type is CreditType.GLOBAL else "local_balance"
+        if opening.amount <= 0:
+            raise InvalidInput("amount must be greater than 0", field="amount")
+        if wallet[column] + opening.amount > MAX_MINOR_UNITS:
+            error = InvalidInput("the balance would exceed the maximum", field="amount")
+            results[index] = OpeningResult("refused", error=error)
+            continue
+        wallet[column] += opening.amount
+        wallet["entry_count"] += 1
+        entry = CreditEntry(
+            uuid=str(uuid.uuid4()),
+            wallet_uuid=opening.wallet_uuid,
+            seq=wallet["entry_count"],
+            action=Action.ADD,
+            credit_type=opening.credit_type,
+            amount=opening.amount,
+            balance_after=wallet[column],
+            reason=Reason.IMPORT,
+            note=opening.note,
+            idempotency_key=opening.idempotency_key,
+            conversion_uuid=None,
+            redemption_uuid=None,
+            order_uuid=None,
+            reverses_uuid=None,
+            expires_at=None,
+            created_at=now,
+            actor=principal.actor,
+            actor_name=principal.actor_name,
+        )
+        entries.append(entry)
+        places = ledger.precision(principal, entry.credit_type)
+        event = repository.EntryEvent(
+            EVENT_FOR_ACTION[Action.ADD],
+            {
+                "entry_uuid": entry.uuid,
+                "wallet_uuid": entry.wallet_uuid,
+                "action": entry.action.value,
+                "credit_type": entry.credit_type.value,
+                "amount": str(from_minor(entry.amount, places)),
+                "reason": entry.reason.value,
+            },
+            places,
+        )
+        events.append((event.event_type, dict(event.complete(entry.balance_after))))
+        claims.append(
+            (
+                opening.idempotency_key,
+                IMPORT_OPERATION,
+                digests[index],
+                {"entries": [entry.uuid], "amount": opening.amount},
+            )
+        )
+        results[index] = OpeningResult("posted", entry=entry)
+    touched = {entry.wallet_uuid for entry in entries}
+    repository.set_wallet_figures(
+        connection, account_id, [figures[uuid_] for uuid_ in sorted(touched)], now
+    )
+    repository.insert_entries(connection, account_id, entries)
+    record_events(connection, account_id, events)
+    idempotency.store_results(connection, account_id, claims)
+    return [result if result is not None else OpeningResult("already") for result in results]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Subquery, exists, select
@@ -448,6 +448,34 @@ def wallet_record(
     return wallet, entries, lots.all_of_wallet(connection, principal.account_id, wallet.uuid)
 
 
+def import_amount(
+    principal: Principal, credit_type: CreditType, value: object, *, field: str
+) -> int:
+    """An imported balance in smallest units, by the rules of an amount (0: nothing to add)."""
+    number = to_decimal(value, field=field)
+    if number == 0:
+        return 0
+    return ledger.amount_minor(principal, credit_type, number, field=field)
+
+
+def refresh_statistics(connection: Connection) -> None:
+    """After a bulk import's first batches: the planner's figures of the ledger tables (and of
+    the idempotency keys its postings claim)."""
+    from patron.core.bulk import analyze
+
+    analyze(connection, wallets, credit_entries, idempotency.idempotency_keys)
+
+
+def open_wallets(
+    connection: Connection,
+    principal: Principal,
+    pairs: Sequence[tuple[str, str]],
+    now: datetime,
+) -> None:
+    """The empty wallets of many customers just created (an import): (wallet, customer)."""
+    repository.insert_wallets(connection, principal.account_id, pairs, now)
+
+
 def find_wallet(connection: Connection, principal: Principal, wallet_uuid: str) -> Wallet | None:
     """The wallet as stored (unswept expired credit still counted in), or None."""
     return repository.get_wallet(connection, principal.account_id, wallet_uuid)
@@ -588,3 +616,19 @@ def ledger_overview(
         flows=day_flows,
         expiring=expiring,
     )
+
+
+def export_entries(
+    connection: Connection, principal: Principal, *, since: datetime | None
+) -> Iterator[CreditEntry]:
+    """Every entry of the account, by wallet and position, streamed (a server-side cursor on
+    PostgreSQL); ``since``: written since then."""
+    query = (
+        select(credit_entries)
+        .where(credit_entries.c.account_id == principal.account_id)
+        .order_by(credit_entries.c.wallet_uuid, credit_entries.c.seq)
+    )
+    if since is not None:
+        query = query.where(credit_entries.c.created_at >= since)
+    for row in connection.execution_options(yield_per=2000).execute(query):
+        yield repository.entry_from_row(row)

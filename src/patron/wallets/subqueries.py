@@ -34,3 +34,18 @@ def points_available(
         .scalar_subquery()
     )
     return func.coalesce(points, 0)
+
+
+def wallet_figures(account_id: str) -> Any:
+    """(customer_uuid, global_balance, local_balance, updated_at) of the account's wallets:
+    the ledger balances (held credit included), for another domain to join on its customers."""
+    return (
+        select(
+            wallets.c.customer_uuid,
+            wallets.c.global_balance,
+            wallets.c.local_balance,
+            wallets.c.updated_at,
+        )
+        .where(wallets.c.account_id == account_id)
+        .subquery("wallet_figures")
+    )

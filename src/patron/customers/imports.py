@@ -1,0 +1,383 @@
+"""Many customers at once (an import): the create and update rules of one, batched.
+
+A row is cleaned by the same field rules as the API's (``clean_import``), then a batch is
+upserted in the caller's transaction with a few statements: who each row's key names, who
+holds each unique value, the new customers with their identities, wallets and outbox events,
+and the changes of those that exist. A value another customer holds refuses the row with the
+API's own error; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from patron.accounts import service as accounts
+from patron.accounts.principal import Principal
+from patron.core.bulk import insert_many, values_in
+from patron.core.errors import Conflict, DomainError, InvalidInput, ValidationErrors
+from patron.core.events import record_events
+from patron.customers import repository, validation
+from patron.customers.profile import clean_profile
+from patron.customers.tables import customers, identities
+from patron.wallets import service as wallets
+
+MATCHES = ("email", "shopify", "external")
+
+# The profile fields an import may set, by the column names of a file.
+IMPORT_FIELDS = {
+    "email": "email",
+    "name": "name",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "phone": "phone",
+    "birthday": "birthday",
+    "external_id": "source_id",
+    "note": "notes",
+}
+IMPORT_IDENTITIES = {
+    "shopify_id": "SHOPIFY",
+    "klaviyo_id": "KLAVIYO",
+    "lightspeed_id": "LIGHTSPEED",
+}
+
+# The columns a new customer's row names (every one, so that a batch is one statement).
+_PROFILE_COLUMNS = (
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "email_normalized",
+    "phone",
+    "birthday",
+    "birthday_month",
+    "source_id",
+    "notes",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedCustomer:
+    """One cleaned row: profile fields by core name, external ids (stored form) by service."""
+
+    profile: dict[str, Any]
+    identities: dict[str, str] = field(default_factory=dict)
+
+    def key(self, match: str) -> str | None:
+        """The value the row is matched by: its email, Shopify id or external id."""
+        if match == "email":
+            value: str | None = self.profile.get("email_normalized")
+        elif match == "shopify":
+            value = self.identities.get("SHOPIFY")
+        else:
+            value = self.profile.get("source_id")
+        return value
+
+    def claims(self, match: str) -> list[tuple[str, str]]:
+        """The unique values the row holds: two rows of one batch must not share any."""
+        found = [("key", self.key(match) or "")]
+        if self.profile.get("email_normalized"):
+            found.append(("email", self.profile["email_normalized"]))
+        found += [(service, external) for service, external in self.identities.items()]
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    """``created``, ``updated``, ``unchanged`` or ``rejected`` (with the API's ``error``)."""
+
+    status: str
+    customer_uuid: str | None = None
+    wallet_uuid: str | None = None
+    error: DomainError | None = None
+
+
+def clean_import(values: Mapping[str, Any]) -> ImportedCustomer:
+    """A row's fields (file column names: ``email``, ``shopify_id``, ...; absent or None: not
+    given) through the API's rules, each error naming its column; all are raised together."""
+    errors: list[DomainError] = []
+    profile_values = {
+        IMPORT_FIELDS[name]: value
+        for name, value in values.items()
+        if name in IMPORT_FIELDS and value is not None
+    }
+    names = {core: column for column, core in IMPORT_FIELDS.items()}
+    profile: dict[str, Any] = {}
+    try:
+        profile = clean_profile(profile_values, field_names=names)
+    except ValidationErrors as many:
+        errors += many.errors
+    except DomainError as error:
+        errors.append(error)
+    external: dict[str, str] = {}
+    for column, service in IMPORT_IDENTITIES.items():
+        value = values.get(column)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            errors.append(InvalidInput(f"{column} must be a string", field=column))
+            continue
+        try:
+            external[service] = validation.external_id(service, value, field=column)
+        except DomainError as error:
+            errors.append(error)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ValidationErrors(errors)
+    return ImportedCustomer(
+        profile={key: value for key, value in profile.items() if value is not None},
+        identities=external,
+    )
+
+
+def _owners_by_key(
+    connection: Connection, account_id: str, match: str, keys: list[str]
+) -> dict[str, list[str]]:
+    if not keys:
+        return {}
+    if match == "shopify":
+        query = select(identities.c.external_id, identities.c.customer_uuid).where(
+            identities.c.account_id == account_id,
+            identities.c.service == "SHOPIFY",
+            values_in(connection, identities.c.external_id, keys),
+        )
+    else:
+        column = customers.c.email_normalized if match == "email" else customers.c.source_id
+        query = select(column, customers.c.uuid).where(
+            customers.c.account_id == account_id, values_in(connection, column, keys)
+        )
+    found: dict[str, list[str]] = {}
+    for key, customer_uuid in connection.execute(query):
+        found.setdefault(key, []).append(customer_uuid)
+    return found
+
+
+def _identity_owners(
+    connection: Connection, account_id: str, rows: Sequence[ImportedCustomer]
+) -> dict[tuple[str, str], str]:
+    wanted = sorted({pair for row in rows for pair in row.identities.items()})
+    if not wanted:
+        return {}
+    found: dict[tuple[str, str], str] = {}
+    for service in sorted({service for service, _ in wanted}):
+        externals = [external for named, external in wanted if named == service]
+        query = select(identities.c.external_id, identities.c.customer_uuid).where(
+            identities.c.account_id == account_id,
+            identities.c.service == service,
+            values_in(connection, identities.c.external_id, externals),
+        )
+        for external, customer_uuid in connection.execute(query):
+            found[(service, external)] = customer_uuid
+    return found
+
+
+def _current(connection: Connection, account_id: str, uuids: list[str]) -> dict[str, Any]:
+    if not uuids:
+        return {}
+    rows = connection.execute(
+        select(customers.c.uuid, *(customers.c[name] for name in _PROFILE_COLUMNS)).where(
+            customers.c.account_id == account_id, values_in(connection, customers.c.uuid, uuids)
+        )
+    ).all()
+    return {row.uuid: row for row in rows}
+
+
+def _current_identities(
+    connection: Connection, account_id: str, uuids: list[str]
+) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {uuid_: {} for uuid_ in uuids}
+    if not uuids:
+        return found
+    rows = connection.execute(
+        select(identities.c.customer_uuid, identities.c.service, identities.c.external_id).where(
+            identities.c.account_id == account_id,
+            values_in(connection, identities.c.customer_uuid, uuids),
+        )
+    )
+    for customer_uuid, service, external in rows:
+        found[customer_uuid][service] = external
+    return found
+
+
+def import_customers(
+    connection: Connection,
+    principal: Principal,
+    rows: Sequence[ImportedCustomer],
+    *,
+    match: str,
+    source: str | None,
+    now: datetime,
+) -> list[ImportOutcome]:
+    """Upsert a batch by ``match``; the rows' claims are distinct (see ``claims``)."""
+    from patron.customers.service import _event, taken_error
+
+    principal.require("write")
+    if match not in MATCHES:
+        raise InvalidInput(f"match must be one of {', '.join(MATCHES)}", field="match")
+    account_id = principal.account_id
+    keys = [row.key(match) or "" for row in rows]
+    by_key = _owners_by_key(connection, account_id, match, sorted(set(keys) - {""}))
+    email_owners = (
+        {key: owners[0] for key, owners in by_key.items()}
+        if match == "email"
+        else {
+            key: owners[0]
+            for key, owners in _owners_by_key(
+                connection,
+                account_id,
+                "email",
+                sorted(
+                    {row.profile["email_normalized"] for row in rows if row.profile.get("email")}
+                ),
+            ).items()
+        }
+    )
+    identity_owners = _identity_owners(connection, account_id, rows)
+    outcomes: list[ImportOutcome | None] = [None] * len(rows)
+    matched: dict[int, str] = {}
+    new: list[int] = []
+    for index, row in enumerate(rows):
+        owners = by_key.get(keys[index], [])
+        if len(owners) > 1:
+            error: DomainError | None = Conflict(
+                f"external_id '{keys[index]}' names {len(owners)} contacts", field="external_id"
+            )
+        else:
+            error = taken_error(
+                row.profile,
+                row.identities,
+                owners[0] if owners else None,
+                email_owner=email_owners.get,
+                loyalty_owner=lambda _: None,
+                identity_owner=lambda service, external: identity_owners.get((service, external)),
+            )
+        if error is not None:
+            outcomes[index] = ImportOutcome("rejected", error=_named(error))
+        elif owners:
+            matched[index] = owners[0]
+        else:
+            new.append(index)
+    _create(connection, principal, rows, new, outcomes, source, now, _event)
+    _update(connection, principal, rows, matched, outcomes, now, _event)
+    return [outcome or ImportOutcome("rejected") for outcome in outcomes]
+
+
+def _named(error: DomainError) -> DomainError:
+    """The error with the file's column name for an identity (``shopify_id``)."""
+    for column, service in IMPORT_IDENTITIES.items():
+        if error.field == f"identities.{service.lower()}Id":
+            error.field = column
+    return error
+
+
+def _create(
+    connection: Connection,
+    principal: Principal,
+    rows: Sequence[ImportedCustomer],
+    new: list[int],
+    outcomes: list[ImportOutcome | None],
+    source: str | None,
+    now: datetime,
+    event: Any,
+) -> None:
+    if not new:
+        return
+    account_id = principal.account_id
+    numbers = accounts.reserve_customer_numbers(connection, account_id, len(new))
+    values: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    pairs: list[tuple[str, str]] = []
+    events: list[tuple[str, dict[str, Any]]] = []
+    for index, number in zip(new, numbers, strict=True):
+        row = rows[index]
+        customer_uuid, wallet_uuid = str(uuid.uuid4()), str(uuid.uuid4())
+        written: dict[str, Any] = {
+            "account_id": account_id,
+            "uuid": customer_uuid,
+            "number": number,
+            **{name: row.profile.get(name) for name in _PROFILE_COLUMNS},
+            "source": source,
+            "accepts_marketing": False,
+            "verified": False,
+            "archived": False,
+            "user_type": "CONSUMER",
+            "connected_services": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        values.append(written)
+        links += [
+            {
+                "account_id": account_id,
+                "service": service,
+                "external_id": external,
+                "customer_uuid": customer_uuid,
+                "created_at": now,
+            }
+            for service, external in row.identities.items()
+        ]
+        pairs.append((wallet_uuid, customer_uuid))
+        customer = repository.customer_from_values(written)
+        events.append(("contact.created", event(customer, wallet_uuid)))
+        outcomes[index] = ImportOutcome("created", customer_uuid, wallet_uuid)
+    insert_many(connection, customers, values)
+    insert_many(connection, identities, links)
+    wallets.open_wallets(connection, principal, pairs, now)
+    record_events(connection, account_id, events)
+
+
+def _update(
+    connection: Connection,
+    principal: Principal,
+    rows: Sequence[ImportedCustomer],
+    matched: dict[int, str],
+    outcomes: list[ImportOutcome | None],
+    now: datetime,
+    event: Any,
+) -> None:
+    if not matched:
+        return
+    account_id = principal.account_id
+    uuids = sorted(set(matched.values()))
+    current = _current(connection, account_id, uuids)
+    linked = _current_identities(connection, account_id, uuids)
+    wallet_of = wallets.wallet_uuids_for_customers(connection, principal, uuids)
+    events: list[tuple[str, dict[str, Any]]] = []
+    for index, customer_uuid in matched.items():
+        row = rows[index]
+        before = current[customer_uuid]
+        changes = {
+            name: value for name, value in row.profile.items() if getattr(before, name) != value
+        }
+        relinks = {
+            service: external
+            for service, external in row.identities.items()
+            if linked[customer_uuid].get(service) != external
+        }
+        wallet_uuid = wallet_of.get(customer_uuid)
+        if not changes and not relinks:
+            outcomes[index] = ImportOutcome("unchanged", customer_uuid, wallet_uuid)
+            continue
+        if changes:
+            connection.execute(
+                update(customers)
+                .where(customers.c.account_id == account_id, customers.c.uuid == customer_uuid)
+                .values(**changes, updated_at=now)
+            )
+        for service, external in relinks.items():
+            repository.set_identity(connection, account_id, customer_uuid, service, external, now)
+        updated = repository.get_customer(connection, account_id, customer_uuid)
+        assert updated is not None
+        payload = event(updated)
+        payload["changed_fields"] = sorted(
+            set(changes) - {"email_normalized"} | {f"identities.{service}" for service in relinks}
+        )
+        events.append(("contact.updated", payload))
+        outcomes[index] = ImportOutcome("updated", customer_uuid, wallet_uuid)
+    record_events(connection, account_id, events)
