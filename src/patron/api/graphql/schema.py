@@ -8,6 +8,7 @@ from decimal import Decimal
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy import Connection
+from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -19,6 +20,7 @@ from patron.api.graphql import promotions as promotion_api
 from patron.api.graphql import redemptions as redemption_api
 from patron.api.graphql import wallets as wallet_api
 from patron.api.graphql import webhooks as webhook_api
+from patron.api.graphql.compatible import CompatibleVariables
 from patron.api.graphql.context import Context
 from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.fastpath.fields import TYPES
@@ -31,7 +33,14 @@ from patron.api.graphql.relay import (
     page_size,
     parse_global_id,
 )
-from patron.api.graphql.scalars import BigInt, BigIntScalar, DecimalScalar
+from patron.api.graphql.scalars import (
+    BigInt,
+    BigIntScalar,
+    DecimalScalar,
+    ExactFloat,
+    FloatScalar,
+    PlainJSONScalar,
+)
 from patron.core.errors import InvalidInput
 from patron.core.ids import is_uuid
 from patron.core.settings import Settings
@@ -285,13 +294,20 @@ class PatronSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> PatronSchema:
     fast_reads = FastReads(TYPES) if settings.fast_reads else None
-    extensions = standard_extensions(settings)
+    extensions = [CompatibleVariables, *standard_extensions(settings)]
     if fast_reads is not None:
         extensions.append(fast_reads.extension())
     schema = PatronSchema(
         query=Query,
         mutation=Mutation,
-        scalar_overrides={Decimal: DecimalScalar, BigInt: BigIntScalar},
+        scalar_overrides={
+            Decimal: DecimalScalar,
+            ExactFloat: FloatScalar,
+            float: FloatScalar,
+            JSON: PlainJSONScalar,
+            BigInt: BigIntScalar,
+        },
+        types=[wallet_api.CreditActionName],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=extensions,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,7 +16,7 @@ from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node, PageInfo, decode_cursor, encode_cursor, page_size
-from patron.api.graphql.scalars import BigInt
+from patron.api.graphql.scalars import BigInt, ExactFloat
 from patron.core.errors import InvalidInput
 from patron.core.money import from_minor
 from patron.core.paging import check_page
@@ -33,9 +34,23 @@ if TYPE_CHECKING:
 SHOPIFY_TIMEOUT_SECONDS = 10.0
 
 
-# The ledger's enums, declared once in wallets.models, under the names this API gives them.
-strawberry.enum(Action, name="CreditAction", description="What an entry did to its balance.")
+# The ledger's enums, declared once in wallets.models, under the names this API gives them:
+# an entry's action under the seed vendor's published name, CreditEntryType.
+strawberry.enum(Action, name="CreditEntryType", description="What an entry did to its balance.")
 CreditAction = Action
+
+
+@strawberry.enum(
+    name="CreditAction",
+    description="Patron's first name for CreditEntryType, kept for clients that declare it: "
+    "a variable of either type is accepted wherever the other one is expected.",
+)
+class CreditActionName(StrEnum):
+    ADD = "ADD"
+    SPEND = "SPEND"
+    REMOVE = "REMOVE"
+
+
 strawberry.enum(
     CreditTypeModel,
     name="CreditType",
@@ -51,7 +66,7 @@ class CreditEntry(Node):
     uuid: str
     action: CreditAction
     credit_type: CreditType
-    amount: Decimal
+    amount: ExactFloat
     amount_minor: BigInt = strawberry.field(description="The amount in the smallest unit.")
     balance_after: Decimal = strawberry.field(
         description="The type's ledger balance after this entry: every ADD less every SPEND and "
@@ -71,7 +86,7 @@ class CreditEntry(Node):
             uuid=entry.uuid,
             action=entry.action,
             credit_type=entry.credit_type,
-            amount=from_minor(entry.amount, places),
+            amount=ExactFloat(from_minor(entry.amount, places)),
             amount_minor=BigInt(entry.amount),
             balance_after=from_minor(entry.balance_after, places),
             reason=entry.reason,
@@ -119,18 +134,19 @@ _HELD = (
 )
 class Wallet(Node):
     uuid: str
-    global_credit_balance: Decimal = strawberry.field(
+    global_credit_balance: ExactFloat = strawberry.field(
         description=_AVAILABLE.format(
             kind="GLOBAL credit (money)", type="GLOBAL", held="globalCreditHeld"
         )
     )
-    local_credit_balance: Decimal = strawberry.field(
+    local_credit_balance: ExactFloat = strawberry.field(
         description=_AVAILABLE.format(kind="LOCAL points", type="LOCAL", held="localCreditHeld")
     )
     global_credit_held: Decimal = strawberry.field(description=_HELD.format(kind="GLOBAL credit"))
     local_credit_held: Decimal = strawberry.field(description=_HELD.format(kind="LOCAL points"))
-    shopify_credit_balance: Decimal | None = strawberry.field(
-        description="Shopify's store-credit balance as last synced; null before any sync."
+    shopify_credit_balance: ExactFloat = strawberry.field(
+        description="Shopify's store-credit balance as last synced; 0 before any sync "
+        "(shopifyCreditSyncedAt is null until then)."
     )
     shopify_credit_synced_at: datetime | None = strawberry.field(
         description="When shopifyCreditBalance was read from Shopify."
@@ -144,15 +160,15 @@ class Wallet(Node):
         points = principal.points_precision
         return cls(
             uuid=wallet.uuid,
-            global_credit_balance=from_minor(wallet.available(CreditTypeModel.GLOBAL), money),
-            local_credit_balance=from_minor(wallet.available(CreditTypeModel.LOCAL), points),
+            global_credit_balance=ExactFloat(
+                from_minor(wallet.available(CreditTypeModel.GLOBAL), money)
+            ),
+            local_credit_balance=ExactFloat(
+                from_minor(wallet.available(CreditTypeModel.LOCAL), points)
+            ),
             global_credit_held=from_minor(wallet.global_held, money),
             local_credit_held=from_minor(wallet.local_held, points),
-            shopify_credit_balance=(
-                from_minor(wallet.shopify_balance, money)
-                if wallet.shopify_balance is not None
-                else None
-            ),
+            shopify_credit_balance=ExactFloat(from_minor(wallet.shopify_balance or 0, money)),
             shopify_credit_synced_at=wallet.shopify_synced_at,
             created_at=wallet.created_at,
             updated_at=wallet.updated_at,
@@ -245,7 +261,7 @@ class AddCreditEntryInput:
     wallet_uuid: str
     action: CreditAction
     credit_type: CreditType
-    amount: Decimal
+    amount: ExactFloat
     note: str | None = None
     idempotency_key: str | None = None
     expires_at: datetime | None = strawberry.field(
@@ -256,10 +272,10 @@ class AddCreditEntryInput:
 @strawberry.input
 class ConvertCreditInput:
     wallet_uuid: str
-    amount: Decimal
+    amount: ExactFloat
     from_: CreditType = strawberry.field(name="from")
     to: CreditType
-    conversion_rate: Decimal | None = strawberry.field(
+    conversion_rate: ExactFloat | None = strawberry.field(
         default=None,
         description="Target units per source unit; may be left out when the account sets a rate.",
     )

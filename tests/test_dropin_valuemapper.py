@@ -1,0 +1,227 @@
+"""A client written against the seed vendor's published types (seeds 000/001) moves unchanged.
+
+Typed variables with the vendor's type names (``Float!`` amounts, ``CreditEntryType!`` actions),
+and Patron's own names (``Decimal!``, ``CreditAction!``) still accepted for the same positions.
+Amounts are sent as raw JSON text so that the test sees exactly the digits a client wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from patron.core.db import Database
+from tests.support.client import Api
+from tests.support.tenants import Tenant, fund, make_contact
+
+ADD_TYPED = """
+mutation AddCreditEntry($walletUuid: String!, $action: CreditEntryType!, $creditType: CreditType!,
+                        $amount: Float!) {
+  addCreditEntry(creditEntry: {walletUuid: $walletUuid, action: $action, creditType: $creditType,
+                               amount: $amount}) {
+    success
+    creditEntry { uuid action creditType amount }
+    errors
+  }
+}"""
+
+ADD_PATRON_NAMES = """
+mutation AddCreditEntry($walletUuid: String!, $action: CreditAction!, $amount: Decimal!) {
+  addCreditEntry(creditEntry: {walletUuid: $walletUuid, action: $action, creditType: GLOBAL,
+                               amount: $amount}) {
+    success
+    creditEntry { action amount }
+    errors
+  }
+}"""
+
+CONVERT_TYPED = """
+mutation ConvertCredit($walletUuid: String!, $amount: Float!, $rate: Float) {
+  convertCredit(credit: {walletUuid: $walletUuid, amount: $amount, conversionRate: $rate,
+                         from: LOCAL, to: GLOBAL}) {
+    success
+    creditEntry { action creditType amount }
+    errors
+  }
+}"""
+
+BALANCES = """
+query GetCreditBalances($uuid: String) {
+  account {
+    contacts(uuid: $uuid) {
+      wallet { globalCreditBalance localCreditBalance shopifyCreditBalance }
+    }
+  }
+}"""
+
+
+def written(values: dict[str, Any], **numbers: str) -> str:
+    """The variables as JSON text, each of ``numbers`` written exactly as given."""
+    text = json.dumps({**values, **{name: f"@{name}@" for name in numbers}})
+    for name, digits in numbers.items():
+        text = text.replace(f'"@{name}@"', digits)
+    return text
+
+
+def raw(api: Api, tenant: Tenant, query: str, variables_json: str) -> dict[str, Any]:
+    """Post a body whose variables are written as the given JSON text, digits and all."""
+    body = f'{{"query": {json.dumps(query)}, "variables": {variables_json}}}'
+    response = api.http.post(
+        "/graphql",
+        content=body.encode(),
+        headers={"Authorization": f"Bearer {tenant.token}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    decoded: dict[str, Any] = json.loads(response.text, parse_float=Decimal)
+    return decoded
+
+
+def test_a_float_amount_and_a_credit_entry_type_action_validate_and_stay_exact(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    contact = make_contact(db, tenant)
+    entry = {"walletUuid": contact.wallet_uuid, "action": "ADD", "creditType": "GLOBAL"}
+    variables = written(entry, amount="10.1")
+
+    body = raw(api, tenant, ADD_TYPED, variables)
+
+    assert "errors" not in body, body
+    added = body["data"]["addCreditEntry"]
+    assert added["success"] is True
+    assert added["creditEntry"]["action"] == "ADD"
+    assert added["creditEntry"]["amount"] == Decimal("10.10")
+    wallet = api.data(BALANCES, {"uuid": contact.customer.uuid}, token=tenant.token)
+    assert wallet["account"]["contacts"][0]["wallet"] == {
+        "globalCreditBalance": Decimal("10.10"),
+        "localCreditBalance": 0,
+        "shopifyCreditBalance": 0,
+    }
+
+
+def test_amounts_are_read_from_their_digits_never_through_binary_floats(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    contact = make_contact(db, tenant)
+    # 0.1 + 0.2 in binary is 0.30000000000000004; three additions of these texts are exact.
+    for amount in ("0.1", "0.2", "1e-2", "2.50E1", "1234567890123.45"):
+        entry = {"walletUuid": contact.wallet_uuid, "action": "ADD", "creditType": "GLOBAL"}
+        variables = written(entry, amount=amount)
+        body = raw(api, tenant, ADD_TYPED, variables)
+        assert body["data"]["addCreditEntry"]["success"] is True, body
+        assert body["data"]["addCreditEntry"]["creditEntry"]["amount"] == Decimal(amount)
+    wallet = api.data(BALANCES, {"uuid": contact.customer.uuid}, token=tenant.token)
+    balance = wallet["account"]["contacts"][0]["wallet"]["globalCreditBalance"]
+    assert balance == Decimal("1234567890148.76")
+
+
+def test_more_digits_than_the_precision_are_refused_not_rounded(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    contact = make_contact(db, tenant)
+    entry = {"walletUuid": contact.wallet_uuid, "action": "ADD", "creditType": "GLOBAL"}
+    variables = written(entry, amount="0.10000000000000000001")
+
+    body = raw(api, tenant, ADD_TYPED, variables)
+
+    added = body["data"]["addCreditEntry"]
+    assert added["success"] is False
+    assert added["creditEntry"] is None
+    wallet = api.data(BALANCES, {"uuid": contact.customer.uuid}, token=tenant.token)
+    assert wallet["account"]["contacts"][0]["wallet"]["globalCreditBalance"] == 0
+
+
+def test_patron_names_still_validate_in_the_same_positions(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    contact = make_contact(db, tenant)
+    variables = written({"walletUuid": contact.wallet_uuid, "action": "ADD"}, amount="3.30")
+
+    body = raw(api, tenant, ADD_PATRON_NAMES, variables)
+
+    assert "errors" not in body, body
+    assert body["data"]["addCreditEntry"]["creditEntry"] == {
+        "action": "ADD",
+        "amount": Decimal("3.30"),
+    }
+
+
+def test_a_float_variable_validates_in_a_position_only_patron_has(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    contact = make_contact(db, tenant)
+    fund(db, tenant, contact.wallet_uuid, "5.00")
+    entry = api.data(
+        "query($uuid: String) { account { contacts(uuid: $uuid) { wallet { creditEntries "
+        "{ uuid } } } } }",
+        {"uuid": contact.customer.uuid},
+        token=tenant.token,
+    )["account"]["contacts"][0]["wallet"]["creditEntries"][0]["uuid"]
+    reverse = """
+    mutation Reverse($uuid: String!, $amount: Float) {
+      reverseCreditEntry(reversal: {uuid: $uuid, amount: $amount}) {
+        success creditEntry { action amount } errors
+      }
+    }"""
+
+    body = raw(api, tenant, reverse, written({"uuid": entry}, amount="1.25"))
+
+    assert "errors" not in body, body
+    assert body["data"]["reverseCreditEntry"]["creditEntry"] == {
+        "action": "REMOVE",
+        "amount": Decimal("1.25"),
+    }
+
+
+def test_convert_credit_takes_float_amount_and_rate(api: Api, db: Database, tenant: Tenant) -> None:
+    contact = make_contact(db, tenant)
+    fund(db, tenant, contact.wallet_uuid, 100, "LOCAL")
+    variables = written({"walletUuid": contact.wallet_uuid}, amount="100", rate="0.01")
+
+    body = raw(api, tenant, CONVERT_TYPED, variables)
+
+    assert "errors" not in body, body
+    assert body["data"]["convertCredit"]["creditEntry"] == {
+        "action": "ADD",
+        "creditType": "GLOBAL",
+        "amount": Decimal("1.00"),
+    }
+
+
+def test_other_variable_mismatches_are_still_refused(api: Api, tenant: Tenant) -> None:
+    query = """
+    mutation($amount: String!) {
+      addCreditEntry(creditEntry: {walletUuid: "x", action: ADD, creditType: GLOBAL,
+                                   amount: $amount}) { success }
+    }"""
+    body = api.graphql(query, {"amount": "1"}, token=tenant.token)
+    assert body["errors"][0]["message"] == (
+        "Variable '$amount' of type 'String!' used in position expecting type 'Float!'."
+    )
+    nullable = """
+    mutation($amount: Decimal) {
+      addCreditEntry(creditEntry: {walletUuid: "x", action: ADD, creditType: GLOBAL,
+                                   amount: $amount}) { success }
+    }"""
+    body = api.graphql(nullable, {"amount": 1}, token=tenant.token)
+    assert body["errors"][0]["message"] == (
+        "Variable '$amount' of type 'Decimal' used in position expecting type 'Float!'."
+    )
+
+
+def test_a_float_in_an_int_position_and_json_extra_info_keep_working(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    make_contact(db, tenant)
+    query = "query($limit: Int) { account { contacts(limit: $limit) { uuid } } }"
+    body = raw(api, tenant, query, '{"limit": 1.0}')
+    assert "errors" not in body, body
+    assert len(body["data"]["account"]["contacts"]) == 1
+    create = """
+    mutation($contact: ContactInput!) {
+      createContact(contact: $contact) { success contact { extraInfo } errors }
+    }"""
+    body = raw(
+        api, tenant, create, '{"contact": {"email": "x@example.com", "extraInfo": {"score": 1.5}}}'
+    )
+    assert body["data"]["createContact"]["contact"]["extraInfo"] == {"score": Decimal("1.5")}
