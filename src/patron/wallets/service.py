@@ -463,3 +463,15 @@ def has_entries(connection: Connection, account_id: str, credit_type: CreditType
         exists().where(entries.account_id == account_id, entries.credit_type == credit_type.value)
     )
     return bool(connection.execute(query).scalar())
+
+
+def customer_has_history(connection: Connection, account_id: str, customer_uuid: str) -> bool:
+    """Whether the customer's wallet has any ledger entry (in its caller's transaction)."""
+    query = select(
+        exists().where(
+            wallets.c.account_id == account_id,
+            wallets.c.customer_uuid == customer_uuid,
+            wallets.c.entry_count > 0,
+        )
+    )
+    return bool(connection.execute(query).scalar())

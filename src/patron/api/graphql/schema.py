@@ -259,6 +259,11 @@ class Query:
 class Mutation:
     create_contact = strawberry.mutation(resolver=contact_api.create_contact)
     update_contact = strawberry.mutation(resolver=contact_api.update_contact)
+    upsert_contact = strawberry.mutation(
+        resolver=contact_api.upsert_contact,
+        description="Create or update by email or external id: idempotent, unlike "
+        "createContact, which refuses a known email (EMAIL_TAKEN) or id (IDENTITY_TAKEN).",
+    )
     delete_contact = strawberry.mutation(resolver=contact_api.delete_contact)
     add_credit_entry = strawberry.mutation(resolver=wallet_api.add_credit_entry)
     convert_credit = strawberry.mutation(resolver=wallet_api.convert_credit)
