@@ -11,9 +11,18 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from patron.accounts import service as accounts
 from patron.core.db import Database
+from patron.customers import service as customers
+from patron.customers.models import CustomerChanges
+from patron.integrations.shopify.admin import ShopifyConnection
+from patron.webhooks import service as webhook_service
+from patron.webhooks.models import DeliveryResult
 from tests.support.client import Api
+from tests.support.holds import make_code
+from tests.support.orders import make_promotion
 from tests.support.tenants import Tenant, fund, make_contact
+from tests.support.webhooks import make_webhook
 
 ADD_TYPED = """
 mutation AddCreditEntry($walletUuid: String!, $action: CreditEntryType!, $creditType: CreditType!,
@@ -225,3 +234,174 @@ def test_a_float_in_an_int_position_and_json_extra_info_keep_working(
         api, tenant, create, '{"contact": {"email": "x@example.com", "extraInfo": {"score": 1.5}}}'
     )
     assert body["data"]["createContact"]["contact"]["extraInfo"] == {"score": Decimal("1.5")}
+
+
+# --- the vendor's published fields ------------------------------------------------------------
+
+PUBLISHED_FIELDS = """
+query PublishedFields($webhookUuid: String!, $limit: Int, $eventType: WebhookEvent,
+                      $success: Boolean, $windowHours: Int, $tokenType: AuthTokenType) {
+  account {
+    uuid
+    active
+    promotionsCount
+    contactsCount
+    redemptionCodesCount
+    promotions(active: true, limit: 10, offset: 0) { uuid name }
+    inactive: promotions(active: false) { uuid }
+    connectedServices(serviceType: SHOPIFY, enabled: true) { serviceType enabled name }
+    excluded: connectedServices(exclude: [SHOPIFY]) { serviceType }
+    authTokens(tokenType: $tokenType) { uuid name tokenType prefix active createdAt lastUsedAt
+                                        revokedAt }
+    webhooks { uuid }
+    webhookDeliveries(webhookUuid: $webhookUuid, limit: $limit, eventType: $eventType,
+                      success: $success) { eventId eventType status responseStatus }
+    webhookErrorRate(webhookUuid: $webhookUuid, windowHours: $windowHours)
+    contacts {
+      wallet {
+        shopifyCreditBalance
+        redemptionCodes(limit: 5, offset: 0) {
+          uuid code externalId recipientName recipientEmail recipientPhone recipientExternalId
+          deliveryMethod deliveryContent rewardValue allocated redeemed redeemedAt
+        }
+        creditEntries {
+          uuid action subAction creditType amount connectedServiceType
+          connectedService { serviceType } createdAt updatedAt
+        }
+      }
+    }
+  }
+}"""
+
+
+def _log(db: Database, tenant: Tenant, webhook_uuid: str) -> None:
+    results = [
+        ("evt-1", "CONTACT_CREATED", "delivered", 200),
+        ("evt-2", "CONTACT_CREATED", "failed", 500),
+        ("evt-3", "WALLET_CREDIT_ADDED", "delivered", 204),
+        ("evt-4", "WALLET_CREDIT_ADDED", "retrying", 503),
+    ]
+    webhook_service.record_results(
+        db,
+        [
+            webhook_service.Attempt(
+                tenant.uuid,
+                event_id,
+                event_type,
+                [DeliveryResult(webhook_uuid, status, code, 12, None)],
+            )
+            for event_id, event_type, status, code in results
+        ],
+    )
+
+
+def test_every_published_field_answers_real_data(api: Api, db: Database, tenant: Tenant) -> None:
+    contact = make_contact(db, tenant, email="vm@example.com", name="Val Mapper", phone="+15550199")
+    customers.update_customer(
+        db,
+        tenant.principal,
+        contact.customer.uuid,
+        CustomerChanges(identities={"SHOPIFY": "8080"}),
+    )
+    fund(db, tenant, contact.wallet_uuid, "12.50")
+    code = make_code(db, tenant, contact.wallet_uuid, "2.50")
+    promotion = make_promotion(db, tenant)
+    hook = make_webhook(db, tenant, "http://127.0.0.1:9/hook", ["CONTACT_CREATED"])
+    _log(db, tenant, hook.webhook.uuid)
+    accounts.update_account_settings(
+        db,
+        tenant.uuid,
+        {"shopify": ShopifyConnection("vm.myshopify.com", "shpat_x", None).as_setting(None)},
+    )
+
+    variables = {"webhookUuid": hook.webhook.uuid, "windowHours": 24, "tokenType": "ADMIN"}
+    account = api.data(PUBLISHED_FIELDS, variables, token=tenant.token)["account"]
+
+    assert account["active"] is True
+    assert (account["promotionsCount"], account["contactsCount"]) == (1, 1)
+    assert account["redemptionCodesCount"] == 1
+    assert account["promotions"] == [{"uuid": promotion.uuid, "name": "Double points"}]
+    assert account["inactive"] == []
+    assert account["connectedServices"] == [
+        {"serviceType": "SHOPIFY", "enabled": True, "name": "vm.myshopify.com"}
+    ]
+    assert account["excluded"] == []
+    [token] = account["authTokens"]
+    assert token["tokenType"] == "ADMIN"
+    assert token["active"] is True
+    assert tenant.token.startswith(token["prefix"])
+    assert tenant.token not in json.dumps(token)
+    assert [d["eventId"] for d in account["webhookDeliveries"]] == [
+        "evt-4",
+        "evt-3",
+        "evt-2",
+        "evt-1",
+    ]
+    assert account["webhookErrorRate"] == Decimal("0.3333333333333333")
+    [contact_row] = account["contacts"]
+    wallet = contact_row["wallet"]
+    assert wallet["shopifyCreditBalance"] == 0
+    assert wallet["redemptionCodes"] == [
+        {
+            "uuid": code.uuid,
+            "code": wallet["redemptionCodes"][0]["code"],
+            "externalId": None,
+            "recipientName": "Val Mapper",
+            "recipientEmail": "vm@example.com",
+            "recipientPhone": "+15550199",
+            "recipientExternalId": "gid://shopify/Customer/8080",
+            "deliveryMethod": "CREDIT",
+            "deliveryContent": None,
+            "rewardValue": Decimal("2.50"),
+            "allocated": True,
+            "redeemed": False,
+            "redeemedAt": None,
+        }
+    ]
+    [entry] = wallet["creditEntries"]
+    assert entry["action"] == "ADD"
+    assert entry["subAction"] == "MANUAL"
+    assert entry["amount"] == Decimal("12.50")
+    assert entry["connectedServiceType"] is None
+    assert entry["connectedService"] is None
+    assert entry["updatedAt"] == entry["createdAt"]
+
+
+def test_webhook_deliveries_filter_by_event_type_success_and_limit(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    hook = make_webhook(db, tenant, "http://127.0.0.1:9/hook", ["CONTACT_CREATED"])
+    _log(db, tenant, hook.webhook.uuid)
+    query = """
+    query($webhookUuid: String!, $limit: Int, $eventType: WebhookEvent, $success: Boolean) {
+      account { webhookDeliveries(webhookUuid: $webhookUuid, limit: $limit,
+                                  eventType: $eventType, success: $success) { eventId status } }
+    }"""
+
+    def ids(**given: Any) -> list[str]:
+        variables = {"webhookUuid": hook.webhook.uuid, **given}
+        found = api.data(query, variables, token=tenant.token)["account"]["webhookDeliveries"]
+        return [delivery["eventId"] for delivery in found]
+
+    assert ids(eventType="CONTACT_CREATED") == ["evt-2", "evt-1"]
+    assert ids(success=True) == ["evt-3", "evt-1"]
+    assert ids(success=False) == ["evt-4", "evt-2"]
+    assert ids(limit=1) == ["evt-4"]
+    assert ids(webhookUuid="00000000-0000-4000-8000-000000000000") == []
+    refused = api.graphql(query, {"webhookUuid": hook.webhook.uuid, "limit": 0}, token=tenant.token)
+    assert refused["errors"][0]["extensions"]["field"] == "limit"
+
+
+def test_auth_tokens_are_for_admin_tokens_only_and_never_show_a_secret(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    reader = tenant.with_scope(db, "read")
+    query = "query($t: AuthTokenType) { account { authTokens(tokenType: $t) { tokenType } } }"
+
+    as_admin = api.data(query, token=tenant.token)["account"]["authTokens"]
+    only_read = api.data(query, {"t": "READ"}, token=tenant.token)["account"]["authTokens"]
+    as_reader = api.data(query, token=reader.token)["account"]["authTokens"]
+
+    assert sorted(token["tokenType"] for token in as_admin) == ["ADMIN", "READ"]
+    assert only_read == [{"tokenType": "READ"}]
+    assert as_reader == []

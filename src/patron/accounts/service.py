@@ -369,3 +369,16 @@ def ensure_default_account(db: Database) -> tuple[Account, IssuedToken] | None:
     if count_accounts(db) > 0:
         return None
     return create_account(db, name="default")
+
+
+def connected_services(principal: Principal) -> list[tuple[str, str | None]]:
+    """The services the account is connected to, as (service, name): Shopify (named by its
+    shop) when a shop and its token are set, Klaviyo when its key is set."""
+    found: list[tuple[str, str | None]] = []
+    shopify = principal.settings.get(account_settings.SHOPIFY)
+    if isinstance(shopify, dict) and shopify.get("shop") and shopify.get("access_token"):
+        found.append(("SHOPIFY", str(shopify["shop"])))
+    klaviyo = principal.settings.get(account_settings.KLAVIYO)
+    if isinstance(klaviyo, dict) and klaviyo.get("api_key"):
+        found.append(("KLAVIYO", None))
+    return found

@@ -388,3 +388,56 @@ def reopen_failed(db: Database, keys: list[tuple[str, str]]) -> None:
         return
     with db.write() as connection:
         repository.reopen_failed(connection, keys)
+
+
+MAX_DELIVERIES = 250
+MAX_WINDOW_HOURS = 24 * 90
+
+
+def webhook_deliveries(
+    connection: Connection,
+    principal: Principal,
+    webhook_uuid: str,
+    *,
+    limit: int | None = None,
+    event_type: str | None = None,
+    success: bool | None = None,
+) -> list[Delivery]:
+    """One webhook's delivery log, newest first: ``limit`` 1 to 250 (default 50); ``success``
+    True keeps delivered ones, False failed and retrying ones. A uuid that names no webhook of
+    the account has an empty log."""
+    size = 50 if limit is None else limit
+    if not 1 <= size <= MAX_DELIVERIES:
+        raise InvalidInput(f"limit must be 1 to {MAX_DELIVERIES}, got {size}", field="limit")
+    if principal.customer_uuid is not None or not is_uuid(webhook_uuid):
+        return []  # a webhook of no one, or of another account, has no log here
+    statuses = None if success is None else (["delivered"] if success else ["failed", "retrying"])
+    rows = repository.webhook_deliveries_of(
+        connection,
+        principal.account_id,
+        webhook_uuid,
+        limit=size,
+        event_type=event_type,
+        statuses=statuses,
+    )
+    return [_delivery(row) for row in rows]
+
+
+def webhook_error_rate(
+    connection: Connection, principal: Principal, webhook_uuid: str, window_hours: int = 24
+) -> float:
+    """Failed over finished (delivered or failed) deliveries that finished in the last
+    ``window_hours`` (1 to 2160); 0 when none did."""
+    if not 1 <= window_hours <= MAX_WINDOW_HOURS:
+        raise InvalidInput(
+            f"windowHours must be 1 to {MAX_WINDOW_HOURS}, got {window_hours}",
+            field="windowHours",
+        )
+    if principal.customer_uuid is not None or not is_uuid(webhook_uuid):
+        return 0.0
+    since = utcnow() - timedelta(hours=window_hours)
+    counts = repository.status_counts_since(connection, principal.account_id, webhook_uuid, since)
+    stats = DeliveryStats(
+        delivered=counts.get("delivered", 0), retrying=0, failed=counts.get("failed", 0)
+    )
+    return stats.error_rate

@@ -13,6 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from patron.accounts.principal import Principal
 from patron.core.db import Database
 from patron.customers import service as customers
+from patron.customers.consumers import service as consumers
+from patron.customers.models import Customer
 from patron.orders import service as orders
 from patron.orders.models import CustomerOrderStats, Order, Refund
 from patron.orders.promotions import service as promotions
@@ -162,6 +164,19 @@ class Context:
             )
             self._loaders[name] = loader
         loader.expect(self.seen_wallets)
+        return loader
+
+    def contacts_by_uuid(self) -> BatchLoader[str, Customer | None]:
+        """Contacts by uuid (a code's recipient): one statement for all asked at once."""
+        loader = self._loaders.get("contacts_by_uuid")
+        if loader is None:
+
+            def fetch(keys: list[str]) -> dict[str, Customer | None]:
+                found = consumers.customers_by_uuid(self.connection(), self.principal, keys)
+                return dict(found)
+
+            loader = BatchLoader(fetch, None)
+            self._loaders["contacts_by_uuid"] = loader
         return loader
 
     def order_stats_by_customer(self) -> BatchLoader[str, CustomerOrderStats]:

@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext, Info
 
 from patron.accounts.principal import Principal
 from patron.api.graphql import account_settings as settings_api
+from patron.api.graphql import accounts as account_api
 from patron.api.graphql import contacts as contact_api
 from patron.api.graphql import orders as order_api
 from patron.api.graphql import promotions as promotion_api
@@ -149,8 +150,37 @@ class Account:
         resolver=order_api.account_orders, description="Newest first; limit 0 to 250."
     )
     promotions: list[promotion_api.Promotion] = strawberry.field(
-        resolver=promotion_api.account_promotions, description="Newest first; limit 0 to 250."
+        resolver=promotion_api.account_promotions,
+        description="Newest first; limit 0 to 250; only active (or inactive) ones, or the one "
+        "with this uuid, when given.",
     )
+    promotions_count: int = strawberry.field(
+        resolver=promotion_api.account_promotions_count, description="How many promotions."
+    )
+    auth_tokens: list[account_api.AuthToken] = strawberry.field(
+        resolver=account_api.account_auth_tokens,
+        description="The account's API tokens without their secrets (admin tokens only; an "
+        "empty list for others); tokenType is the scope.",
+    )
+    connected_services: list[account_api.ConnectedService] = strawberry.field(
+        resolver=account_api.account_connected_services,
+        description="The services the account is connected to (Shopify, Klaviyo).",
+    )
+    webhook_deliveries: list[webhook_api.WebhookDelivery] = strawberry.field(
+        resolver=webhook_api.account_webhook_deliveries,
+        description="One webhook's delivery log, newest first: limit 1 to 250 (default 50); "
+        "success true keeps delivered ones, false failed and retrying ones.",
+    )
+    webhook_error_rate: float = strawberry.field(
+        resolver=webhook_api.account_webhook_error_rate,
+        description="Failed over finished deliveries of one webhook that finished in the last "
+        "windowHours (1 to 2160, default 24); 0 when none did.",
+    )
+
+    @strawberry.field(description="Always true: a token of a closed account is refused.")
+    def active(self) -> bool:
+        return True
+
     conversion_rates: list[settings_api.ConversionRate] = strawberry.field(
         resolver=settings_api.account_conversion_rates,
         description="The account's conversion rates; convertCredit refuses another one.",

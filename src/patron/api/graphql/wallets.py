@@ -29,6 +29,8 @@ from patron.wallets.models import CreditType as CreditTypeModel
 from patron.wallets.models import Wallet as WalletModel
 
 if TYPE_CHECKING:
+    from patron.api.graphql.accounts import ConnectedService
+    from patron.api.graphql.contacts import ConnectedServiceType
     from patron.api.graphql.redemptions import RedemptionCode
 
 SHOPIFY_TIMEOUT_SECONDS = 10.0
@@ -61,6 +63,18 @@ strawberry.enum(Reason, name="CreditReason", description="Why an entry was writt
 CreditReason = Reason
 
 
+@strawberry.enum(description="Why an entry was written: Patron's reasons, as CreditReason.")
+class CreditEntrySubAction(StrEnum):
+    MANUAL = "MANUAL"
+    CONVERSION = "CONVERSION"
+    REDEMPTION = "REDEMPTION"
+    REDEMPTION_REFUND = "REDEMPTION_REFUND"
+    ORDER = "ORDER"
+    ORDER_REFUND = "ORDER_REFUND"
+    EXPIRY = "EXPIRY"
+    IMPORT = "IMPORT"
+
+
 @strawberry.type(description="An immutable ledger line.")
 class CreditEntry(Node):
     uuid: str
@@ -78,6 +92,22 @@ class CreditEntry(Node):
     idempotency_key: str | None
     conversion_uuid: str | None
     created_at: datetime
+    sub_action: CreditEntrySubAction = strawberry.field(
+        description="Why the entry was written (the same as reason)."
+    )
+    updated_at: datetime = strawberry.field(
+        description="Entries are never changed: always createdAt."
+    )
+    connected_service_type: (
+        Annotated[ConnectedServiceType, strawberry.lazy("patron.api.graphql.contacts")] | None
+    ) = strawberry.field(
+        default=None, description="Always null: entries are written by Patron itself."
+    )
+    connected_service: (
+        Annotated[ConnectedService, strawberry.lazy("patron.api.graphql.accounts")] | None
+    ) = strawberry.field(
+        default=None, description="Always null: entries are written by Patron itself."
+    )
 
     @classmethod
     def of(cls, entry: CreditEntryModel, principal: Principal) -> CreditEntry:
@@ -94,6 +124,8 @@ class CreditEntry(Node):
             idempotency_key=entry.idempotency_key,
             conversion_uuid=entry.conversion_uuid,
             created_at=entry.created_at,
+            sub_action=CreditEntrySubAction(entry.reason.value),
+            updated_at=entry.created_at,
         )
 
 

@@ -12,7 +12,13 @@ from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.core.errors import InvalidInput
 from patron.webhooks import service as webhook_service
 from patron.webhooks.events import WebhookEvent
-from patron.webhooks.models import DeliveryStatus, NewWebhook, WebhookChanges, WebhookWithLog
+from patron.webhooks.models import (
+    Delivery,
+    DeliveryStatus,
+    NewWebhook,
+    WebhookChanges,
+    WebhookWithLog,
+)
 
 MAX_GRACE_HOURS = 168
 
@@ -74,22 +80,51 @@ class Webhook:
                 failed=stats.failed,
                 error_rate=stats.error_rate,
             ),
-            deliveries=[
-                WebhookDelivery(
-                    event_id=delivery.event_id,
-                    event_type=WebhookEvent[delivery.event_type],
-                    status=WebhookDeliveryStatus(delivery.status),
-                    attempts=delivery.attempts,
-                    response_status=delivery.response_status,
-                    latency_ms=delivery.latency_ms,
-                    last_error=delivery.last_error,
-                    created_at=delivery.created_at,
-                    updated_at=delivery.updated_at,
-                    delivered_at=delivery.delivered_at,
-                )
-                for delivery in found.deliveries
-            ],
+            deliveries=[_delivery_of(delivery) for delivery in found.deliveries],
         )
+
+
+def _delivery_of(delivery: Delivery) -> WebhookDelivery:
+    return WebhookDelivery(
+        event_id=delivery.event_id,
+        event_type=WebhookEvent[delivery.event_type],
+        status=WebhookDeliveryStatus(delivery.status),
+        attempts=delivery.attempts,
+        response_status=delivery.response_status,
+        latency_ms=delivery.latency_ms,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        updated_at=delivery.updated_at,
+        delivered_at=delivery.delivered_at,
+    )
+
+
+def account_webhook_deliveries(
+    info: Info[Context, None],
+    webhook_uuid: str,
+    limit: int | None = None,
+    event_type: WebhookEvent | None = None,
+    success: bool | None = None,
+) -> list[WebhookDelivery]:
+    context = info.context
+    found = webhook_service.webhook_deliveries(
+        context.connection(),
+        context.principal,
+        webhook_uuid,
+        limit=limit,
+        event_type=event_type.value if event_type is not None else None,
+        success=success,
+    )
+    return [_delivery_of(delivery) for delivery in found]
+
+
+def account_webhook_error_rate(
+    info: Info[Context, None], webhook_uuid: str, window_hours: int = 24
+) -> float:
+    context = info.context
+    return webhook_service.webhook_error_rate(
+        context.connection(), context.principal, webhook_uuid, window_hours
+    )
 
 
 def account_webhooks(info: Info[Context, None]) -> list[Webhook]:
