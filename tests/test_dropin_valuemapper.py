@@ -242,8 +242,10 @@ PUBLISHED_FIELDS = """
 query PublishedFields($webhookUuid: String!, $limit: Int, $eventType: WebhookEvent,
                       $success: Boolean, $windowHours: Int, $tokenType: AuthTokenType) {
   account {
+    id
     uuid
     active
+    updatedAt
     promotionsCount
     contactsCount
     redemptionCodesCount
@@ -317,6 +319,12 @@ def test_every_published_field_answers_real_data(api: Api, db: Database, tenant:
     variables = {"webhookUuid": hook.webhook.uuid, "windowHours": 24, "tokenType": "ADMIN"}
     account = api.data(PUBLISHED_FIELDS, variables, token=tenant.token)["account"]
 
+    stored = accounts.get_account(db, tenant.uuid)
+    assert account["id"] == stored.number
+    assert stored.number >= 1
+    assert stored.updated_at is not None
+    assert account["updatedAt"] == stored.updated_at.isoformat()
+    assert stored.updated_at > stored.created_at  # the Shopify connection changed it
     assert account["active"] is True
     assert (account["promotionsCount"], account["contactsCount"]) == (1, 1)
     assert account["redemptionCodesCount"] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
 import strawberry
@@ -180,6 +181,18 @@ class Account:
     @strawberry.field(description="Always true: a token of a closed account is refused.")
     def active(self) -> bool:
         return True
+
+    @strawberry.field(
+        description="A stable integer id of the account on this install (oldest is 1); uuid "
+        "is its id everywhere else."
+    )
+    def id(self, info: Info[Context, None]) -> int:
+        return info.context.account_record().number
+
+    @strawberry.field(description="When the account's settings last changed.")
+    def updated_at(self, info: Info[Context, None]) -> datetime:
+        record = info.context.account_record()
+        return record.updated_at or record.created_at
 
     conversion_rates: list[settings_api.ConversionRate] = strawberry.field(
         resolver=settings_api.account_conversion_rates,

@@ -1,0 +1,50 @@
+"""accounts: a stable integer id (number) and updated_at
+
+The seed vendor publishes ``Account { id: Int! updatedAt }``. Existing accounts are numbered
+by creation (oldest is 1) and their updated_at starts at created_at.
+
+Revision ID: 20261205_30
+Revises: 20261204_02
+Create Date: 2026-12-05 08:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "20261205_30"
+down_revision: str | None = "20261204_02"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("number", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.text("SELECT account_id FROM accounts ORDER BY created_at, account_id")
+    ).all()
+    for number, (account_id,) in enumerate(rows, start=1):
+        connection.execute(
+            sa.text(
+                "UPDATE accounts SET number = :number, updated_at = created_at "
+                "WHERE account_id = :account_id"
+            ),
+            {"number": number, "account_id": account_id},
+        )
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.alter_column("number", existing_type=sa.BigInteger(), nullable=False)
+        batch_op.alter_column(
+            "updated_at", existing_type=sa.DateTime(timezone=True), nullable=False
+        )
+        batch_op.create_unique_constraint("uq_accounts_number", ["number"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_accounts_number", type_="unique")
+        batch_op.drop_column("updated_at")
+        batch_op.drop_column("number")
