@@ -8,6 +8,7 @@ Amounts are sent as raw JSON text so that the test sees exactly the digits a cli
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,12 +18,14 @@ from patron.customers import service as customers
 from patron.customers.models import CustomerChanges
 from patron.integrations.shopify.admin import ShopifyConnection
 from patron.webhooks import service as webhook_service
-from patron.webhooks.models import DeliveryResult
+from patron.webhooks import signing
+from patron.webhooks.models import DeliveryResult, NewWebhook
 from tests.support.client import Api
 from tests.support.holds import make_code
 from tests.support.orders import make_promotion
+from tests.support.receiver import running_receiver
 from tests.support.tenants import Tenant, fund, make_contact
-from tests.support.webhooks import make_webhook
+from tests.support.webhooks import LOCAL, make_webhook, tenant_dispatcher
 
 ADD_TYPED = """
 mutation AddCreditEntry($walletUuid: String!, $action: CreditEntryType!, $creditType: CreditType!,
@@ -413,3 +416,64 @@ def test_auth_tokens_are_for_admin_tokens_only_and_never_show_a_secret(
     assert sorted(token["tokenType"] for token in as_admin) == ["ADMIN", "READ"]
     assert only_read == [{"tokenType": "READ"}]
     assert as_reader == []
+
+
+# --- webhooks in the vendor's envelope --------------------------------------------------------
+
+CREATE_WEBHOOK = """
+mutation($webhook: WebhookInput!) {
+  createWebhook(webhook: $webhook) { success secret webhook { uuid format } errors }
+}"""
+
+
+def test_a_webhook_in_the_vendor_format_gets_its_envelope_signed_as_before(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    with running_receiver() as receiver:
+        # A receiver on this machine: created through the service with the local URL policy
+        # (the API refuses private addresses); the API's format argument is tested below.
+        created = webhook_service.create_webhook(
+            db,
+            tenant.principal,
+            NewWebhook(url=receiver.url, events=["CONTACT_CREATED"], format="VALUEMAPPER"),
+            LOCAL,
+        )
+        listed = api.data("{ account { webhooks { format } } }", token=tenant.token)
+        contact = make_contact(db, tenant)
+        with tenant_dispatcher(db, tenant) as dispatcher:
+            dispatcher.drain()
+
+    assert listed["account"]["webhooks"] == [{"format": "VALUEMAPPER"}]
+    [got] = receiver.received
+    body = got.json
+    assert set(body) == {"id", "type", "timestamp", "account_uuid", "data"}
+    assert body["type"] == "contact.created"
+    assert body["id"] == "evt_" + got.headers["webhook-id"].replace("-", "")
+    assert body["timestamp"].endswith("Z")
+    assert datetime.fromisoformat(body["timestamp"]).utcoffset() == timedelta(0)
+    assert body["account_uuid"] == tenant.uuid
+    assert body["data"]["contact_uuid"] == contact.customer.uuid
+    assert signing.verify(
+        created.secret,
+        got.headers["webhook-id"],
+        int(got.headers["webhook-timestamp"]),
+        got.body,
+        got.headers["webhook-signature"],
+    )
+
+
+def test_the_format_is_patrons_by_default_and_can_be_changed(api: Api, tenant: Tenant) -> None:
+    created = api.data(
+        CREATE_WEBHOOK,
+        {"webhook": {"url": "https://hooks.example.com/vm", "events": ["CONTACT_CREATED"]}},
+        token=tenant.token,
+    )["createWebhook"]
+    changed = api.data(
+        """mutation($uuid: String!, $webhook: UpdateWebhookInput!) {
+             updateWebhook(uuid: $uuid, webhook: $webhook) { success webhook { format } } }""",
+        {"uuid": created["webhook"]["uuid"], "webhook": {"format": "VALUEMAPPER"}},
+        token=tenant.token,
+    )["updateWebhook"]
+
+    assert created["webhook"]["format"] == "PATRON"
+    assert changed == {"success": True, "webhook": {"format": "VALUEMAPPER"}}

@@ -1,7 +1,8 @@
-"""accounts: a stable integer id (number) and updated_at
+"""accounts: a stable integer id (number) and updated_at; webhooks: a body format
 
 The seed vendor publishes ``Account { id: Int! updatedAt }``. Existing accounts are numbered
-by creation (oldest is 1) and their updated_at starts at created_at.
+by creation (oldest is 1) and their updated_at starts at created_at. A webhook's ``format``
+chooses Patron's body (the default, as before) or the seed vendor's envelope.
 
 Revision ID: 20261205_30
 Revises: 20261204_02
@@ -41,9 +42,15 @@ def upgrade() -> None:
             "updated_at", existing_type=sa.DateTime(timezone=True), nullable=False
         )
         batch_op.create_unique_constraint("uq_accounts_number", ["number"])
+    with op.batch_alter_table("webhooks", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("format", sa.String(length=20), nullable=False, server_default="PATRON")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("webhooks", schema=None) as batch_op:
+        batch_op.drop_column("format")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_constraint("uq_accounts_number", type_="unique")
         batch_op.drop_column("updated_at")

@@ -113,6 +113,7 @@ def active_webhooks(connection: Connection, account_id: str) -> list[Any]:
                 webhooks.c.previous_secret,
                 webhooks.c.previous_secret_until,
                 webhooks.c.events,
+                webhooks.c.format,
             ).where(webhooks.c.account_id == account_id, webhooks.c.active.is_(True))
         ).all()
     )

@@ -51,6 +51,17 @@ def _clean_events(events: Iterable[str]) -> list[str]:
     return chosen
 
 
+FORMATS = ("PATRON", "VALUEMAPPER")
+
+
+def _format(value: str) -> str:
+    if value not in FORMATS:
+        raise InvalidInput(
+            f"format must be one of {', '.join(FORMATS)}, got '{value}'", field="format"
+        )
+    return value
+
+
 def _validated(
     url: str | None, events: list[str] | None, secret: str | None, policy: UrlPolicy
 ) -> tuple[str | None, list[str] | None]:
@@ -86,6 +97,7 @@ def _webhook(row: Any) -> Webhook:
         active=bool(row.active),
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        format=str(row.format),
     )
 
 
@@ -125,6 +137,7 @@ def create_webhook(
     sealed with ``secret_key`` when there is one."""
     principal.require("admin")
     url, events = _validated(command.url, command.events, command.secret, policy)
+    body_format = _format(command.format)
     assert url is not None
     assert events is not None
     secret = command.secret or signing.new_secret()
@@ -145,6 +158,7 @@ def create_webhook(
                 "events": events,
                 "secret": seal(secret, secret_key),
                 "active": command.active,
+                "format": body_format,
                 "created_at": now,
                 "updated_at": now,
             },
@@ -184,6 +198,8 @@ def update_webhook(
         )
     if changes.active is not None:
         values["active"] = changes.active
+    if changes.format is not None:
+        values["format"] = _format(changes.format)
     with db.write() as connection:
         _owned(connection, principal.account_id, webhook_uuid)
         repository.update_webhook(connection, principal.account_id, webhook_uuid, values)
@@ -310,6 +326,7 @@ def subscriptions(
                 and row.previous_secret_until is not None
                 and as_utc(row.previous_secret_until) > now
                 else None,
+                str(row.format),
             ),
             frozenset(row.events),
         )

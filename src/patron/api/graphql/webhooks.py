@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 import strawberry
 from strawberry.types import Info
@@ -51,12 +52,22 @@ class WebhookDeliveryStats:
     error_rate: float = strawberry.field(description="Failed over finished deliveries, 0 to 1.")
 
 
+@strawberry.enum(description="The body a webhook receives.")
+class WebhookFormat(StrEnum):
+    PATRON = "PATRON"
+    VALUEMAPPER = "VALUEMAPPER"
+
+
 @strawberry.type(description="A subscription: signed POSTs of the chosen events to a URL.")
 class Webhook:
     uuid: str
     url: str
     events: list[WebhookEvent]
     active: bool
+    format: WebhookFormat = strawberry.field(
+        description="PATRON: type is the event's name (CONTACT_CREATED); VALUEMAPPER: the seed "
+        "vendor's envelope, id evt_…, type contact.created."
+    )
     created_at: datetime
     updated_at: datetime
     delivery_stats: WebhookDeliveryStats
@@ -72,6 +83,7 @@ class Webhook:
             url=webhook.url,
             events=[WebhookEvent[name] for name in webhook.events],
             active=webhook.active,
+            format=WebhookFormat(webhook.format),
             created_at=webhook.created_at,
             updated_at=webhook.updated_at,
             delivery_stats=WebhookDeliveryStats(
@@ -143,6 +155,7 @@ class WebhookInput:
         default=None, description="A whsec_ secret; one is generated when none is given."
     )
     active: bool = True
+    format: WebhookFormat = WebhookFormat.PATRON
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -151,6 +164,7 @@ class UpdateWebhookInput:
     events: list[WebhookEvent] | None = None
     secret: str | None = None
     active: bool | None = None
+    format: WebhookFormat | None = None
 
 
 @strawberry.type
@@ -185,6 +199,7 @@ def create_webhook(info: Info[Context, None], webhook: WebhookInput) -> CreateWe
         events=[event.value for event in webhook.events],
         secret=webhook.secret,
         active=webhook.active,
+        format=webhook.format.value,
     )
     created = webhook_service.create_webhook(
         context.db, context.principal, command, context.webhook_urls, context.secret_key
@@ -205,6 +220,7 @@ def update_webhook(
         events=[event.value for event in webhook.events] if webhook.events is not None else None,
         secret=webhook.secret,
         active=webhook.active,
+        format=webhook.format.value if webhook.format is not None else None,
     )
     updated = webhook_service.update_webhook(
         context.db, context.principal, uuid, changes, context.webhook_urls, context.secret_key
