@@ -477,3 +477,17 @@ def test_the_format_is_patrons_by_default_and_can_be_changed(api: Api, tenant: T
 
     assert created["webhook"]["format"] == "PATRON"
     assert changed == {"success": True, "webhook": {"format": "VALUEMAPPER"}}
+
+
+def test_a_deeply_nested_body_with_a_fraction_is_a_clear_400(api: Api, tenant: Tenant) -> None:
+    nested = "[" * 1000 + "1.5" + "]" * 1000
+    body = f'{{"query": "{{ account {{ uuid }} }}", "variables": {{"x": {nested}}}}}'
+
+    response = api.http.post(
+        "/graphql",
+        content=body.encode(),
+        headers={"Authorization": f"Bearer {tenant.token}", "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

@@ -69,12 +69,15 @@ class JsonNumber(float):
 
 
 def _holds_float(value: Any) -> bool:
-    if isinstance(value, float):
-        return True
-    if isinstance(value, dict):
-        return any(_holds_float(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_holds_float(item) for item in value)
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 
@@ -85,7 +88,10 @@ def exact_numbers(raw: bytes, value: Any) -> Any:
     ``parse_float`` hands over each number's text; all others keep orjson's answer."""
     if not _holds_float(value):
         return value
-    return json.loads(raw, parse_float=JsonNumber)
+    try:
+        return json.loads(raw, parse_float=JsonNumber)
+    except RecursionError:
+        raise HttpError(400, "the request body is nested too deeply", "BAD_REQUEST") from None
 
 
 async def read_json(request: Request, max_bytes: int, *, exact: bool = False) -> Any:

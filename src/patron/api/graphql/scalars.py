@@ -122,6 +122,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _plain_value(value: Any) -> Any:
+    try:
+        return _plain(value)
+    except RecursionError:
+        raise ValueError("the value is nested too deeply") from None
+
+
 # Free-form JSON (a contact's extraInfo): its numbers are plain JSON numbers, as before.
 PlainJSONScalar = strawberry.scalar(
     name="JSON",
@@ -134,7 +141,7 @@ PlainJSONScalar = strawberry.scalar(
         "https://ecma-international.org/wp-content/uploads/ECMA-404_2nd_edition_december_2017.pdf"
     ),
     serialize=lambda value: value,
-    parse_value=_plain,
+    parse_value=_plain_value,
 )
 
 
