@@ -21,9 +21,11 @@ from patron.webhooks import service as webhook_service
 from patron.webhooks import signing
 from patron.webhooks.models import DeliveryResult, NewWebhook
 from tests.support.client import Api
+from tests.support.fast_reads import statements
 from tests.support.holds import make_code
 from tests.support.orders import make_promotion
 from tests.support.receiver import running_receiver
+from tests.support.server import ThreadServer
 from tests.support.tenants import Tenant, fund, make_contact
 from tests.support.webhooks import LOCAL, make_webhook, tenant_dispatcher
 
@@ -491,3 +493,24 @@ def test_a_deeply_nested_body_with_a_fraction_is_a_clear_400(api: Api, tenant: T
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+def test_a_page_of_codes_with_recipients_costs_the_same_statements_whatever_its_size(
+    api: Api, db: Database, tenant: Tenant, server: ThreadServer
+) -> None:
+    for index in range(5):
+        contact = make_contact(db, tenant, email=f"r{index}@example.com", name=f"R {index}")
+        fund(db, tenant, contact.wallet_uuid, "10.00")
+        make_code(db, tenant, contact.wallet_uuid, "1.00")
+    query = """query($limit: Int) { account { redemptionCodes(limit: $limit) {
+      code recipientName recipientEmail recipientPhone recipientExternalId } } }"""
+
+    counts = []
+    for size in (1, 5):
+        with statements(server.db) as seen:
+            codes = api.data(query, {"limit": size}, token=tenant.token)["account"]
+        assert len(codes["redemptionCodes"]) == size
+        assert codes["redemptionCodes"][0]["recipientEmail"] == "r4@example.com"
+        counts.append(len(seen))
+
+    assert counts[0] == counts[1]

@@ -111,6 +111,14 @@ class RedemptionCode(Node):
         )
 
 
+def recipients_of(context: Context, rows: list[RedemptionCode]) -> list[RedemptionCode]:
+    """Announce a list's recipients to the loaders, so that their fields batch."""
+    uuids = list(dict.fromkeys(row.contact_uuid for row in rows))
+    context.contacts_by_uuid().expect(uuids)
+    context.identities_by_customer().expect(uuids)
+    return rows
+
+
 @strawberry.input
 class CreateRedemptionInput:
     credit_type: CreditType
@@ -204,7 +212,7 @@ def redemption_codes(
         limit=limit,
         offset=offset,
     )
-    return [RedemptionCode.of(item, context.principal) for item in found]
+    return recipients_of(context, [RedemptionCode.of(item, context.principal) for item in found])
 
 
 def redemption_codes_count(

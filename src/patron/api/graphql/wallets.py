@@ -210,12 +210,14 @@ class Wallet(Node):
     def redemption_codes(
         self, info: Info[Context, None], limit: int | None = None, offset: int | None = None
     ) -> list[Annotated[RedemptionCode, strawberry.lazy("patron.api.graphql.redemptions")]]:
-        from patron.api.graphql.redemptions import RedemptionCode
+        from patron.api.graphql.redemptions import RedemptionCode, recipients_of
 
         context = info.context
         size, start = check_page(limit, offset)
         found = context.codes_by_wallet(size, start).load(self.uuid)
-        return [RedemptionCode.of(item, context.principal) for item in found]
+        return recipients_of(
+            context, [RedemptionCode.of(item, context.principal) for item in found]
+        )
 
     @strawberry.field(
         description="Credit that will expire, per lot, soonest first (already-expired credit "
