@@ -122,7 +122,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _holds_json_number(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, JsonNumber):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def _plain_value(value: Any) -> Any:
+    # As it came when it holds no fraction (its depth is then the core's to judge).
+    if not _holds_json_number(value):
+        return value
     try:
         return _plain(value)
     except RecursionError:
