@@ -134,14 +134,19 @@ def test_account_and_token_commands_print_json_and_drive_the_api(
     assert account["token"] not in json.dumps(tokens)
     assert reader["token"] not in json.dumps(tokens)
     [mine] = [listed for listed in all_accounts if listed["uuid"] == account["uuid"]]
-    assert {key: value for key, value in mine.items() if key != "created_at"} == {
+    times = ("created_at", "updated_at")
+    assert {key: value for key, value in mine.items() if key not in times} == {
         "uuid": account["uuid"],
+        "number": mine["number"],
         "name": "CLI shop",
         "currency": "EUR",
         "points_precision": 0,
         "settings": {},
     }
+    assert isinstance(mine["number"], int)
+    assert mine["number"] >= 1
     assert datetime.fromisoformat(mine["created_at"]).utcoffset() == timedelta(0)
+    assert mine["updated_at"] == mine["created_at"]
     assert api.data(ACCOUNT, token=account["token"]) == {
         "account": {"uuid": account["uuid"], "name": "CLI shop", "currency": "EUR"}
     }

@@ -418,7 +418,7 @@ def test_seed_consumer_list_runs_verbatim(db: Database, ld: LoyaltyDish, shop: S
         "firstname": "Jane",
         "lastname": "Roe",
         "email": "jane@example.com",
-        "pointsEarned": 100,
+        "pointsEarned": 120,  # earned; 100 are left to spend, 20 are held by a points code
         "phoneNumber": "+14155550100",
         "birthday": "1990-04-12",
         "address": "742 Evergreen Terrace, Springfield, 49007, US",
@@ -447,7 +447,7 @@ def test_seed_single_consumer_runs_verbatim(db: Database, ld: LoyaltyDish, shop:
     data = ld.data(GET_CUSTOMER, token=shop.tenant.token)
 
     consumer = data["consumer"]
-    assert consumer["pointsEarned"] == 100
+    assert consumer["pointsEarned"] == 120
     every = [edge["node"]["id"] for edge in consumer["redemptions"]["edges"]]
     assert sorted(every) == sorted(
         _node("RedemptionNode", code)
@@ -542,6 +542,7 @@ def test_every_customers_object_field_reads_the_stored_value(
       birthday gender country city street zipCode picture merchantType creator { pk }
       logo numOfOrderDiscountsAllowed loyaltyId entitySource entitySourceId active staff
       admin createdAt updatedAt archived verified secondaryEmail address pointsEarned
+      pointsBalance
       stamps stampCardsCompleted } }"""
 
     node = ld.data(query, token=shop.tenant.token)["consumer"]
@@ -579,7 +580,8 @@ def test_every_customers_object_field_reads_the_stored_value(
         "verified": True,
         "secondaryEmail": "jane.roe@example.org",
         "address": "742 Evergreen Terrace, Springfield, 49007, US",
-        "pointsEarned": 100,
+        "pointsEarned": 120,
+        "pointsBalance": 100,
         "stamps": 0,
         "stampCardsCompleted": 1,
     }
@@ -928,7 +930,7 @@ def test_a_stamp_per_qualifying_order_and_a_reward_per_full_card(
     # Recording an order again does not stamp it twice.
     record(db, tenant, "9.00", customer=consumer.customer.uuid, external_id="S3")
 
-    query = """{ consumers { edges { node { stamps stampCardsCompleted pointsEarned
+    query = """{ consumers { edges { node { stamps stampCardsCompleted pointsEarned pointsBalance
       stampsRedemptions { totalCount edges { node { amount creditType source status } } }
       pointsRedemptions { totalCount } } } } }"""
     node = ld.data(query, token=tenant.token)["consumers"]["edges"][0]["node"]
@@ -949,7 +951,8 @@ def test_a_stamp_per_qualifying_order_and_a_reward_per_full_card(
         ],
     }
     assert node["pointsRedemptions"] == {"totalCount": 0}
-    assert node["pointsEarned"] == 0  # the reward is held by its code until redeemed
+    assert node["pointsEarned"] == 50  # the full card's reward was earned...
+    assert node["pointsBalance"] == 0  # ...and is held by its code until redeemed
 
 
 def test_a_stamp_program_needs_an_admin_token_and_valid_values(

@@ -334,7 +334,7 @@ def test_get_credit_balances(api: Api, db: Database) -> None:
                     "wallet": {
                         "globalCreditBalance": Decimal("12.30"),
                         "localCreditBalance": 40,
-                        "shopifyCreditBalance": None,
+                        "shopifyCreditBalance": 0,
                     },
                 }
             ]

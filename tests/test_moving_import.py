@@ -108,13 +108,14 @@ def test_import_creates_contacts_and_balances_once_and_a_rerun_changes_nothing(
     assert verify_ledger(db).ok
     with db.read() as connection:
         reasons = set(connection.execute(select(credit_entries.c.reason)).scalars())
-        actors = set(
-            connection.execute(
+        actors = {
+            tuple(row)
+            for row in connection.execute(
                 select(credit_entries.c.actor, credit_entries.c.actor_name).where(
                     credit_entries.c.account_id == account
                 )
-            ).tuples()
-        )
+            )
+        }
         payloads = {
             row.event_type: row.payload
             for row in connection.execute(

@@ -8,10 +8,17 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from patron.accounts.tables import accounts, api_tokens
+from patron.core.clock import utcnow
 
 
-def insert_account(connection: Connection, values: dict[str, Any]) -> None:
-    connection.execute(insert(accounts).values(**values))
+def insert_account(connection: Connection, values: dict[str, Any]) -> int:
+    """Insert the account with the next number; returns it."""
+    number = (
+        int(connection.execute(select(func.coalesce(func.max(accounts.c.number), 0))).scalar_one())
+        + 1
+    )
+    connection.execute(insert(accounts).values(**values, number=number))
+    return number
 
 
 def get_account(connection: Connection, account_id: str) -> Any:
@@ -43,7 +50,9 @@ def settings(connection: Connection, account_id: str, *, for_update: bool = Fals
 
 def write_settings(connection: Connection, account_id: str, settings: dict[str, Any]) -> None:
     connection.execute(
-        update(accounts).where(accounts.c.account_id == account_id).values(settings=settings)
+        update(accounts)
+        .where(accounts.c.account_id == account_id)
+        .values(settings=settings, updated_at=utcnow())
     )
 
 
@@ -61,7 +70,7 @@ def write_points_precision(connection: Connection, account_id: str, precision: i
     connection.execute(
         update(accounts)
         .where(accounts.c.account_id == account_id)
-        .values(points_precision=precision)
+        .values(points_precision=precision, updated_at=utcnow())
     )
 
 

@@ -7,7 +7,7 @@ import hmac
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,8 @@ class Account:
     points_precision: int
     settings: dict[str, Any]
     created_at: datetime
+    number: int = 0
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,7 @@ def create_account(
         created_at=utcnow(),
     )
     with db.write() as connection:
-        repository.insert_account(
+        number = repository.insert_account(
             connection,
             {
                 "account_id": account.uuid,
@@ -92,8 +94,10 @@ def create_account(
                 "settings": account.settings,
                 "next_customer_number": 0,
                 "created_at": account.created_at,
+                "updated_at": account.created_at,
             },
         )
+        account = replace(account, number=number, updated_at=account.created_at)
         issued = _insert_token(connection, account.uuid, "admin", "initial admin token")
     return account, issued
 
@@ -135,6 +139,8 @@ def _account_from_row(row: Any) -> Account:
         points_precision=row.points_precision,
         settings=dict(row.settings or {}),
         created_at=as_utc(row.created_at),
+        number=int(row.number),
+        updated_at=as_utc(row.updated_at),
     )
 
 
@@ -385,3 +391,24 @@ def ensure_default_account(db: Database) -> tuple[Account, IssuedToken] | None:
     if count_accounts(db) > 0:
         return None
     return create_account(db, name="default")
+
+
+def connected_services(principal: Principal) -> list[tuple[str, str | None]]:
+    """The services the account is connected to, as (service, name): Shopify (named by its
+    shop) when a shop and its token are set, Klaviyo when its key is set."""
+    found: list[tuple[str, str | None]] = []
+    shopify = principal.settings.get(account_settings.SHOPIFY)
+    if isinstance(shopify, dict) and shopify.get("shop") and shopify.get("access_token"):
+        found.append(("SHOPIFY", str(shopify["shop"])))
+    klaviyo = principal.settings.get(account_settings.KLAVIYO)
+    if isinstance(klaviyo, dict) and klaviyo.get("api_key"):
+        found.append(("KLAVIYO", None))
+    return found
+
+
+def account_record(connection: Connection, principal: Principal) -> Account:
+    """The principal's account as stored (its number and updated_at), in the caller's read."""
+    row = repository.get_account(connection, principal.account_id)
+    if row is None:  # pragma: no cover - a principal's account exists
+        raise NotFound(f"no account with uuid '{principal.account_id}'", field="account")
+    return _account_from_row(row)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    UniqueConstraint,
 )
 
 from patron.core.db import metadata
@@ -25,7 +26,11 @@ accounts = Table(
     Column("settings", JSON, nullable=False),
     Column("next_customer_number", BigInteger, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # A stable integer id per install (the seed vendor's Account.id), oldest account first.
+    Column("number", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("points_precision >= 0 AND points_precision <= 6", name="points_precision"),
+    UniqueConstraint("number"),
 )
 
 api_tokens = Table(

@@ -44,6 +44,7 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
             patron, webhook_urls=url_policy(settings), secret_key=settings.sealing_key
         ),
         fast_reads=patron.schema.fast_reads,
+        exact_numbers=True,
     )
     ide = graphiql_routes() if settings.graphiql_enabled else []
     return [Route("/graphql", post, methods=["POST"]), *ide]

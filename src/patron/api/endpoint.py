@@ -230,6 +230,7 @@ def graphql_endpoint(
     credentials: ReadCredentials[Credentials],
     context: MakeContext[Credentials],
     fast_reads: FastReads | None = None,
+    exact_numbers: bool = False,
 ) -> Callable[[Request], Awaitable[Response]]:
     """``POST`` of one GraphQL surface.
 
@@ -238,6 +239,7 @@ def graphql_endpoint(
     request's context, authenticating on the given read connection (None: a known read,
     which may use a principal looked up in the last second and reads without a transaction).
     ``fast_reads``, when the schema has them, answer known read documents from their plan.
+    ``exact_numbers``: JSON numbers of the variables keep their text for the exact scalars.
     """
     db = patron.db
 
@@ -249,7 +251,7 @@ def graphql_endpoint(
         try:
             who = credentials(request)
             query, variables, operation_name = parse_graphql_body(
-                await read_json(request, patron.settings.max_body_bytes)
+                await read_json(request, patron.settings.max_body_bytes, exact=exact_numbers)
             )
         except HttpError as error:
             response = error_response(error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -54,7 +55,48 @@ def error_response(error: HttpError) -> Response:
     return json_response(error.body(), error.status, error.headers)
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
+class JsonNumber(float):
+    """A JSON number with a fraction or exponent, as written: a float for every rule that
+    reads floats (an Int position still takes ``5.0``), and its ``text`` for the exact
+    scalars (``Decimal(number.text)``), so ``10.1`` never passes through binary floating point."""
+
+    text: str
+
+    def __new__(cls, text: str) -> JsonNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def _holds_float(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def exact_numbers(raw: bytes, value: Any) -> Any:
+    """``value`` (``raw`` as orjson read it) with every non-integer number a :class:`JsonNumber`.
+
+    Only a body that holds such a number is read again, by the standard library, whose
+    ``parse_float`` hands over each number's text; all others keep orjson's answer."""
+    if not _holds_float(value):
+        return value
+    try:
+        return json.loads(raw, parse_float=JsonNumber)
+    except RecursionError:
+        raise HttpError(400, "the request body is nested too deeply", "BAD_REQUEST") from None
+
+
+async def read_json(request: Request, max_bytes: int, *, exact: bool = False) -> Any:
+    """The request's JSON body within ``max_bytes``; ``exact``: numbers with a fraction or an
+    exponent keep their text (:class:`JsonNumber`)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -85,7 +127,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         path = nul_path(value)
         if path is not None:
             raise InvalidText(path)
-    return value
+    return exact_numbers(raw, value) if exact else value
 
 
 def bearer_token(

@@ -15,7 +15,7 @@ from patron.accounts.principal import Principal
 from patron.core import idempotency
 from patron.core.clock import utcnow
 from patron.core.db import Database
-from patron.core.errors import Conflict, DomainError, NotFound
+from patron.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from patron.core.events import record_audit, record_event
 from patron.core.paging import check_page
 from patron.core.unit import run_command
@@ -252,6 +252,120 @@ def _insert(
     return CreatedCustomer(
         customer=customer, wallet_uuid=wallet_uuid, wallet=wallet, identities=shown
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertedCustomer:
+    customer: Customer
+    created: bool
+
+
+class MatchConflict(Conflict):
+    code = "MATCH_CONFLICT"
+
+
+def _match(
+    connection: Connection,
+    principal: Principal,
+    profile: dict[str, Any],
+    identities: dict[str, str | None],
+) -> str | None:
+    """The one customer the given email or external ids name, or None; refused when they name
+    two different customers."""
+    found: dict[str, str] = {}
+    account_id = principal.account_id
+    for service, external in identities.items():
+        if external is None:
+            continue
+        owner = repository.identity_owner(connection, account_id, service, external)
+        if owner is not None:
+            found.setdefault(owner, f"identities.{service.lower()}Id")
+    if profile.get("email_normalized"):
+        owner = repository.customer_uuid_for_email(
+            connection, account_id, profile["email_normalized"]
+        )
+        if owner is not None:
+            found.setdefault(owner, "email")
+    if len(found) > 1:
+        fields = sorted(found.values())
+        raise MatchConflict(
+            f"{' and '.join(fields)} name different contacts; upsert matches one contact only",
+            field=fields[0],
+        )
+    return next(iter(found), None)
+
+
+def _unchanged(
+    connection: Connection,
+    principal: Principal,
+    current: Customer,
+    profile: dict[str, Any],
+    identities: dict[str, str | None],
+    services: list[str] | None,
+) -> bool:
+    for name, value in profile.items():
+        if name != "email_normalized" and getattr(current, name, None) != value:
+            return False
+    if services is not None and services != current.connected_services:
+        return False
+    for service, external in identities.items():
+        owner = (
+            repository.identity_owner(connection, principal.account_id, service, external)
+            if external is not None
+            else None
+        )
+        if external is not None and owner != current.uuid:
+            return False
+        if external is None and service in repository.identities_for(
+            connection, principal.account_id, [current.uuid]
+        ).get(current.uuid, {}):
+            return False
+    return True
+
+
+def upsert_customer(
+    db: Database, principal: Principal, changes: CustomerChanges
+) -> UpsertedCustomer:
+    """The customer the given email or external ids name, changed to the given fields (only
+    those, as ``update_customer`` does); a new one with its wallet when none matches.
+    Idempotent: the same command again finds the same customer and, with nothing left to
+    change, writes nothing (no event, ``updatedAt`` kept)."""
+    principal.require("write")
+    profile = clean_profile(changes.profile)
+    identities = _clean_identities(dict(changes.identities))
+    services = (
+        _clean_services(changes.connected_services)
+        if changes.connected_services is not None
+        else None
+    )
+    if not profile.get("email_normalized") and not any(identities.values()):
+        raise InvalidInput(
+            "an upsert needs an email or an external id to match a contact by", field="email"
+        )
+
+    def write(connection: Connection) -> UpsertedCustomer:
+        owner = _match(connection, principal, profile, identities)
+        if owner is None:
+            fresh = clean_profile(
+                {name: value for name, value in changes.profile.items() if value is not None}
+            )
+            linked: dict[str, str | None] = {s: ext for s, ext in identities.items() if ext}
+            created = _insert(connection, principal, fresh, linked, services or [], NewCustomer())
+            return UpsertedCustomer(customer=created.customer, created=True)
+        current = repository.get_customer(
+            connection,
+            principal.account_id,
+            owner,
+            for_update=connection.dialect.name != "sqlite",
+        )
+        assert current is not None
+        if _unchanged(connection, principal, current, profile, identities, services):
+            return UpsertedCustomer(customer=current, created=False)
+        return UpsertedCustomer(
+            customer=change_customer(connection, principal, owner, changes), created=False
+        )
+
+    return run_command(db, write)
 
 
 def update_customer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -179,6 +180,16 @@ def list_orders(
     return [order_from_row(row) for row in rows]
 
 
+def _completed_between(completed: tuple[datetime | None, datetime | None]) -> list[Any]:
+    start, end = completed
+    conditions: list[Any] = []
+    if start is not None:
+        conditions.append(orders.c.completed_at >= as_utc(start))
+    if end is not None:
+        conditions.append(orders.c.completed_at <= as_utc(end))
+    return conditions
+
+
 def orders_for_customers(
     connection: Connection,
     account_id: str,
@@ -187,14 +198,17 @@ def orders_for_customers(
     limit: int,
     offset: int,
     store_uuid: str | None = None,
+    completed: tuple[datetime | None, datetime | None] = (None, None),
 ) -> dict[str, list[Order]]:
-    """Newest-first pages of orders for many customers in one statement (a window each)."""
+    """Newest-first pages of orders for many customers in one statement (a window each);
+    ``completed``: only orders completed from/to these times (inclusive), when given."""
     found: dict[str, list[Order]] = {uuid: [] for uuid in customer_uuids}
     if not customer_uuids:
         return found
     conditions = [
         orders.c.account_id == account_id,
         orders.c.customer_uuid.in_(list(customer_uuids)),
+        *_completed_between(completed),
     ]
     if store_uuid is not None:
         conditions.append(orders.c.store_key == store_uuid)
@@ -220,13 +234,17 @@ def count_for_customers(
     customer_uuids: Sequence[str],
     *,
     store_uuid: str | None = None,
+    completed: tuple[datetime | None, datetime | None] = (None, None),
 ) -> dict[str, int]:
-    """How many orders each customer has (at the store, when given), in one statement."""
+    """How many orders each customer has (at the store, completed in the range, when given),
+    in one statement."""
     found = dict.fromkeys(customer_uuids, 0)
     if not customer_uuids:
         return found
     query = select(orders.c.customer_uuid, func.count().label("orders_count")).where(
-        orders.c.account_id == account_id, orders.c.customer_uuid.in_(list(customer_uuids))
+        orders.c.account_id == account_id,
+        orders.c.customer_uuid.in_(list(customer_uuids)),
+        *_completed_between(completed),
     )
     if store_uuid is not None:
         query = query.where(orders.c.store_key == store_uuid)

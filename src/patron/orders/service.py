@@ -518,8 +518,10 @@ def orders_for_customers(
     limit: int,
     offset: int,
     store_uuid: str | None = None,
+    completed: tuple[datetime | None, datetime | None] = (None, None),
 ) -> dict[str, list[Order]]:
-    """Purchase history: each customer's orders newest first, for a page of customers at once."""
+    """Purchase history: each customer's orders newest first, for a page of customers at once;
+    ``completed``: only those completed from/to these times (inclusive), when given."""
     return repository.orders_for_customers(
         connection,
         principal.account_id,
@@ -527,6 +529,7 @@ def orders_for_customers(
         limit=limit,
         offset=offset,
         store_uuid=store_uuid,
+        completed=completed,
     )
 
 
@@ -536,10 +539,15 @@ def count_orders_for_customers(
     customer_uuids: Sequence[str],
     *,
     store_uuid: str | None = None,
+    completed: tuple[datetime | None, datetime | None] = (None, None),
 ) -> dict[str, int]:
     """How many orders each customer has, as ``orders_for_customers`` would list them."""
     return repository.count_for_customers(
-        connection, principal.account_id, customer_uuids, store_uuid=store_uuid
+        connection,
+        principal.account_id,
+        customer_uuids,
+        store_uuid=store_uuid,
+        completed=completed,
     )
 
 

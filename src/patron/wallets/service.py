@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Subquery, exists, select
+from sqlalchemy import Connection, Subquery, and_, case, exists, func, or_, select
 
 from patron.accounts.principal import Principal
 from patron.core import idempotency
@@ -17,7 +17,7 @@ from patron.core.events import record_event
 from patron.core.ids import is_uuid
 from patron.core.money import from_minor, to_decimal
 from patron.core.unit import run_command
-from patron.wallets import ledger, lots, postings, repository
+from patron.wallets import ledger, lots, overview_repository, postings, repository
 from patron.wallets.models import (
     Action,
     Conversion,
@@ -576,9 +576,9 @@ def ledger_overview(
         if label >= still_open or label not in known:
             break
         since += timedelta(days=1)
-    totals = repository.balance_totals(connection, account_id)
+    totals = overview_repository.balance_totals(connection, account_id)
     flows: dict[CreditType, dict[str, dict[str, int]]] = {kind: {} for kind in CreditType}
-    for row in repository.daily_flows(connection, account_id, since):
+    for row in overview_repository.daily_flows(connection, account_id, since):
         kind = CreditType(row.credit_type)
         bucket = flows[kind].setdefault(str(row.day)[:10], {})
         name = (
@@ -605,7 +605,9 @@ def ledger_overview(
         balances[kind] = list(reversed(series))
         day_flows[kind] = list(reversed(listed))
     expiring: dict[CreditType, list[tuple[str, int]]] = {kind: [] for kind in CreditType}
-    for row in repository.expiring_by_day(connection, account_id, now, now + timedelta(days=days)):
+    for row in overview_repository.expiring_by_day(
+        connection, account_id, now, now + timedelta(days=days)
+    ):
         expiring[CreditType(row.credit_type)].append((str(row.day)[:10], int(row.total)))
     for listed_days in expiring.values():
         listed_days.sort()
@@ -632,3 +634,49 @@ def export_entries(
         query = query.where(credit_entries.c.created_at >= since)
     for row in connection.execution_options(yield_per=2000).execute(query):
         yield repository.entry_from_row(row)
+
+
+def points_earned_for_customers(
+    connection: Connection, principal: Principal, customer_uuids: Sequence[str]
+) -> dict[str, int]:
+    """LOCAL points each customer has earned, in the smallest unit: every LOCAL ADD that is not
+    a give-back (orders, grants, imports, conversions into points), less what was taken back
+    from them (reversals of those ADDs and refunded orders' clawbacks). Spending, expiry and
+    codes do not lower it. One statement for a page of customers."""
+    if not customer_uuids:
+        return {}
+    entries = credit_entries.c
+    signed = case(
+        (and_(entries.action == Action.ADD.value, entries.reverses_uuid.is_(None)), entries.amount),
+        (
+            and_(
+                entries.action == Action.REMOVE.value,
+                or_(
+                    entries.reverses_uuid.is_not(None),
+                    entries.reason == Reason.ORDER_REFUND.value,
+                ),
+            ),
+            -entries.amount,
+        ),
+        else_=0,
+    )
+    query = (
+        select(wallets.c.customer_uuid, func.coalesce(func.sum(signed), 0))
+        .select_from(
+            wallets.join(
+                credit_entries,
+                and_(
+                    entries.account_id == wallets.c.account_id,
+                    entries.wallet_uuid == wallets.c.uuid,
+                    entries.credit_type == CreditType.LOCAL.value,
+                ),
+            )
+        )
+        .where(
+            wallets.c.account_id == principal.account_id,
+            wallets.c.customer_uuid.in_(list(customer_uuids)),
+        )
+        .group_by(wallets.c.customer_uuid)
+    )
+    found = {uuid: int(total) for uuid, total in connection.execute(query)}
+    return {uuid: found.get(uuid, 0) for uuid in customer_uuids}

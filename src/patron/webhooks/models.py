@@ -21,6 +21,7 @@ class NewWebhook:
     events: list[str]
     secret: str | None = None
     active: bool = True
+    format: str = "PATRON"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class WebhookChanges:
     events: list[str] | None = None
     secret: str | None = None
     active: bool | None = None
+    format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class Webhook:
     active: bool
     created_at: datetime
     updated_at: datetime
+    format: str = "PATRON"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,7 @@ class WebhookTarget:
     url: str
     secret: str
     previous_secret: str | None = None  # still signing, during a rotation's grace
+    format: str = "PATRON"  # the body's shape: PATRON or VALUEMAPPER
 
 
 @dataclass(frozen=True, slots=True)

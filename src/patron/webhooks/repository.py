@@ -113,6 +113,7 @@ def active_webhooks(connection: Connection, account_id: str) -> list[Any]:
                 webhooks.c.previous_secret,
                 webhooks.c.previous_secret_until,
                 webhooks.c.events,
+                webhooks.c.format,
             ).where(webhooks.c.account_id == account_id, webhooks.c.active.is_(True))
         ).all()
     )
@@ -180,3 +181,42 @@ def reopen_failed(connection: Connection, keys: list[tuple[str, str]]) -> None:
         )
         .values(status="retrying")
     )
+
+
+def webhook_deliveries_of(
+    connection: Connection,
+    account_id: str,
+    webhook_uuid: str,
+    *,
+    limit: int,
+    event_type: str | None,
+    statuses: Sequence[str] | None,
+) -> list[Any]:
+    """One webhook's log lines, newest first, of the event type and statuses when given."""
+    log = webhook_deliveries.c
+    query = select(webhook_deliveries).where(
+        log.account_id == account_id, log.webhook_uuid == webhook_uuid
+    )
+    if event_type is not None:
+        query = query.where(log.event_type == event_type)
+    if statuses is not None:
+        query = query.where(log.status.in_(list(statuses)))
+    query = query.order_by(log.updated_at.desc(), log.event_id.desc()).limit(limit)
+    return list(connection.execute(query).all())
+
+
+def status_counts_since(
+    connection: Connection, account_id: str, webhook_uuid: str, since: Any
+) -> dict[str, int]:
+    """How many of one webhook's log lines last changed since ``since``, per status."""
+    log = webhook_deliveries.c
+    rows = connection.execute(
+        select(log.status, func.count())
+        .where(
+            log.account_id == account_id,
+            log.webhook_uuid == webhook_uuid,
+            log.updated_at >= since,
+        )
+        .group_by(log.status)
+    )
+    return {str(status): int(count) for status, count in rows}

@@ -51,6 +51,17 @@ def _clean_events(events: Iterable[str]) -> list[str]:
     return chosen
 
 
+FORMATS = ("PATRON", "VALUEMAPPER")
+
+
+def _format(value: str) -> str:
+    if value not in FORMATS:
+        raise InvalidInput(
+            f"format must be one of {', '.join(FORMATS)}, got '{value}'", field="format"
+        )
+    return value
+
+
 def _validated(
     url: str | None, events: list[str] | None, secret: str | None, policy: UrlPolicy
 ) -> tuple[str | None, list[str] | None]:
@@ -86,6 +97,7 @@ def _webhook(row: Any) -> Webhook:
         active=bool(row.active),
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        format=str(row.format),
     )
 
 
@@ -125,6 +137,7 @@ def create_webhook(
     sealed with ``secret_key`` when there is one."""
     principal.require("admin")
     url, events = _validated(command.url, command.events, command.secret, policy)
+    body_format = _format(command.format)
     assert url is not None
     assert events is not None
     secret = command.secret or signing.new_secret()
@@ -145,6 +158,7 @@ def create_webhook(
                 "events": events,
                 "secret": seal(secret, secret_key),
                 "active": command.active,
+                "format": body_format,
                 "created_at": now,
                 "updated_at": now,
             },
@@ -185,6 +199,8 @@ def update_webhook(
         )
     if changes.active is not None:
         values["active"] = changes.active
+    if changes.format is not None:
+        values["format"] = _format(changes.format)
     with db.write() as connection:
         _owned(connection, principal.account_id, webhook_uuid)
         repository.update_webhook(connection, principal.account_id, webhook_uuid, values)
@@ -314,6 +330,7 @@ def subscriptions(
                 and row.previous_secret_until is not None
                 and as_utc(row.previous_secret_until) > now
                 else None,
+                str(row.format),
             ),
             frozenset(row.events),
         )
@@ -392,3 +409,56 @@ def reopen_failed(db: Database, keys: list[tuple[str, str]]) -> None:
         return
     with db.write() as connection:
         repository.reopen_failed(connection, keys)
+
+
+MAX_DELIVERIES = 250
+MAX_WINDOW_HOURS = 24 * 90
+
+
+def webhook_deliveries(
+    connection: Connection,
+    principal: Principal,
+    webhook_uuid: str,
+    *,
+    limit: int | None = None,
+    event_type: str | None = None,
+    success: bool | None = None,
+) -> list[Delivery]:
+    """One webhook's delivery log, newest first: ``limit`` 1 to 250 (default 50); ``success``
+    True keeps delivered ones, False failed and retrying ones. A uuid that names no webhook of
+    the account has an empty log."""
+    size = 50 if limit is None else limit
+    if not 1 <= size <= MAX_DELIVERIES:
+        raise InvalidInput(f"limit must be 1 to {MAX_DELIVERIES}, got {size}", field="limit")
+    if principal.customer_uuid is not None or not is_uuid(webhook_uuid):
+        return []  # a webhook of no one, or of another account, has no log here
+    statuses = None if success is None else (["delivered"] if success else ["failed", "retrying"])
+    rows = repository.webhook_deliveries_of(
+        connection,
+        principal.account_id,
+        webhook_uuid,
+        limit=size,
+        event_type=event_type,
+        statuses=statuses,
+    )
+    return [_delivery(row) for row in rows]
+
+
+def webhook_error_rate(
+    connection: Connection, principal: Principal, webhook_uuid: str, window_hours: int = 24
+) -> float:
+    """Failed over finished (delivered or failed) deliveries that finished in the last
+    ``window_hours`` (1 to 2160); 0 when none did."""
+    if not 1 <= window_hours <= MAX_WINDOW_HOURS:
+        raise InvalidInput(
+            f"windowHours must be 1 to {MAX_WINDOW_HOURS}, got {window_hours}",
+            field="windowHours",
+        )
+    if principal.customer_uuid is not None or not is_uuid(webhook_uuid):
+        return 0.0
+    since = utcnow() - timedelta(hours=window_hours)
+    counts = repository.status_counts_since(connection, principal.account_id, webhook_uuid, since)
+    stats = DeliveryStats(
+        delivered=counts.get("delivered", 0), retrying=0, failed=counts.get("failed", 0)
+    )
+    return stats.error_rate

@@ -32,6 +32,8 @@ webhooks = Table(
     Column("previous_secret", String(400), nullable=True),
     Column("previous_secret_until", DateTime(timezone=True), nullable=True),
     Column("active", Boolean, nullable=False, server_default="1"),
+    # The body's shape: PATRON (Patron's event names) or VALUEMAPPER (the seed vendor's).
+    Column("format", String(20), nullable=False, server_default="PATRON"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_webhooks_account_id_created_at", "account_id", "created_at"),

@@ -290,3 +290,31 @@ def delete_contact(info: Info[Context, None], uuid: str) -> ContactOperationResp
     context = info.context
     privacy.remove_or_erase(context.db, context.principal, uuid)
     return ContactOperationResponse(success=True)
+
+
+@strawberry.type
+class UpsertContactResponse:
+    success: bool
+    contact: Contact | None = None
+    created: bool = strawberry.field(
+        default=False, description="True when no contact matched and this one was created."
+    )
+    errors: list[str] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@domain_errors_as(UpsertContactResponse)
+def upsert_contact(info: Info[Context, None], contact: ContactInput) -> UpsertContactResponse:
+    """The contact the email or an external id names (matched as createContact would refuse
+    them), changed to the fields given; created with its wallet when none matches. The same
+    call again changes nothing. Email and ids naming two contacts are refused (MATCH_CONFLICT)."""
+    context = info.context
+    changes = CustomerChanges(
+        profile=_profile(contact),
+        identities=_identities(contact),
+        connected_services=_services(contact),
+    )
+    done = customer_service.upsert_customer(context.db, context.principal, changes)
+    return UpsertContactResponse(
+        success=True, contact=Contact.of(done.customer), created=done.created
+    )

@@ -10,9 +10,13 @@ from typing import Generic, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from patron.accounts import service as account_service
 from patron.accounts.principal import Principal
+from patron.accounts.service import Account
 from patron.core.db import Database
 from patron.customers import service as customers
+from patron.customers.consumers import service as consumers
+from patron.customers.models import Customer
 from patron.orders import service as orders
 from patron.orders.models import CustomerOrderStats, Order, Refund
 from patron.orders.promotions import service as promotions
@@ -69,6 +73,7 @@ class Context:
     request_id: str
     _connection: Connection | None = None
     _loaders: dict[str, BatchLoader] = field(default_factory=dict)  # type: ignore[type-arg]
+    _account: Account | None = None
     seen_wallets: dict[str, None] = field(default_factory=dict)
     seen_contacts: dict[str, None] = field(default_factory=dict)
     seen_orders: dict[str, None] = field(default_factory=dict)
@@ -173,6 +178,25 @@ class Context:
             )
             self._loaders[name] = loader
         loader.expect(self.seen_wallets)
+        return loader
+
+    def account_record(self) -> Account:
+        """The principal's account row (its number and updated_at), read once per request."""
+        if self._account is None:
+            self._account = account_service.account_record(self.connection(), self.principal)
+        return self._account
+
+    def contacts_by_uuid(self) -> BatchLoader[str, Customer | None]:
+        """Contacts by uuid (a code's recipient): one statement for all asked at once."""
+        loader = self._loaders.get("contacts_by_uuid")
+        if loader is None:
+
+            def fetch(keys: list[str]) -> dict[str, Customer | None]:
+                found = consumers.customers_by_uuid(self.connection(), self.principal, keys)
+                return dict(found)
+
+            loader = BatchLoader(fetch, None)
+            self._loaders["contacts_by_uuid"] = loader
         return loader
 
     def order_stats_by_customer(self) -> BatchLoader[str, CustomerOrderStats]:

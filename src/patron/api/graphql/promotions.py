@@ -102,13 +102,27 @@ class Promotion(Node):
 
 
 def account_promotions(
-    info: Info[Context, None], limit: int | None = None, offset: int | None = None
+    info: Info[Context, None],
+    active: bool | None = None,
+    uuid: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
 ) -> list[Promotion]:
     context = info.context
     found = promotion_service.list_promotions(
-        context.connection(), context.principal, limit=limit, offset=offset
+        context.connection(),
+        context.principal,
+        limit=limit,
+        offset=offset,
+        active=active,
+        uuid=uuid,
     )
     return [Promotion.of(promotion, context.principal) for promotion in found]
+
+
+def account_promotions_count(info: Info[Context, None]) -> int:
+    context = info.context
+    return promotion_service.count_promotions(context.connection(), context.principal)
 
 
 def contact_available_promotions(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from enum import StrEnum
 
 import strawberry
 from strawberry.types import Info
@@ -12,8 +12,10 @@ from patron.accounts.principal import Principal
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node
+from patron.api.graphql.scalars import ExactFloat
 from patron.api.graphql.wallets import CreditEntry, CreditType
 from patron.core.money import from_minor
+from patron.customers.models import Customer
 from patron.redemptions import codes
 from patron.redemptions import service as redemption_service
 from patron.redemptions.models import NewRedemption, Redemption
@@ -28,12 +30,20 @@ strawberry.enum(
 RedemptionStatus = RedemptionStatusModel
 
 
+@strawberry.enum(description="How a code reaches its recipient.")
+class DeliveryMethod(StrEnum):
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+    LINK = "LINK"
+    CREDIT = "CREDIT"
+
+
 @strawberry.type(description="A code that holds credit for a contact until it is redeemed.")
 class RedemptionCode(Node):
     uuid: str
     code: str = strawberry.field(description="As printed for the customer (dashes optional).")
     credit_type: CreditType
-    reward_value: Decimal
+    reward_value: ExactFloat
     allocated: bool = strawberry.field(description="Whether the code belongs to a contact.")
     redeemed: bool
     redeemed_at: datetime | None
@@ -46,6 +56,38 @@ class RedemptionCode(Node):
     wallet_uuid: str
     note: str | None
     created_at: datetime
+    external_id: str | None = strawberry.field(
+        default=None, description="Always null: Patron makes its codes itself."
+    )
+    delivery_method: DeliveryMethod = strawberry.field(
+        default=DeliveryMethod.CREDIT,
+        description="CREDIT: the code holds wallet credit for its contact.",
+    )
+    delivery_content: str | None = strawberry.field(
+        default=None, description="Always null: Patron sends no code by email, phone or link."
+    )
+
+    def _recipient(self, info: Info[Context, None]) -> Customer | None:
+        return info.context.contacts_by_uuid().load(self.contact_uuid)
+
+    @strawberry.field(description="The contact the code belongs to: its name.")
+    def recipient_name(self, info: Info[Context, None]) -> str | None:
+        found = self._recipient(info)
+        return found.display_name if found else None
+
+    @strawberry.field(description="The contact's email.")
+    def recipient_email(self, info: Info[Context, None]) -> str | None:
+        found = self._recipient(info)
+        return found.email if found else None
+
+    @strawberry.field(description="The contact's phone.")
+    def recipient_phone(self, info: Info[Context, None]) -> str | None:
+        found = self._recipient(info)
+        return found.phone if found else None
+
+    @strawberry.field(description="The contact's Shopify customer GID, when it has one.")
+    def recipient_external_id(self, info: Info[Context, None]) -> str | None:
+        return info.context.identities_by_customer().load(self.contact_uuid).get("SHOPIFY")
 
     @classmethod
     def of(cls, redemption: Redemption, principal: Principal) -> RedemptionCode:
@@ -53,8 +95,8 @@ class RedemptionCode(Node):
             uuid=redemption.uuid,
             code=codes.display(redemption.code),
             credit_type=redemption.credit_type,
-            reward_value=from_minor(
-                redemption.amount, ledger.precision(principal, redemption.credit_type)
+            reward_value=ExactFloat(
+                from_minor(redemption.amount, ledger.precision(principal, redemption.credit_type))
             ),
             allocated=True,
             redeemed=redemption.redeemed_at is not None,
@@ -69,10 +111,18 @@ class RedemptionCode(Node):
         )
 
 
+def recipients_of(context: Context, rows: list[RedemptionCode]) -> list[RedemptionCode]:
+    """Announce a list's recipients to the loaders, so that their fields batch."""
+    uuids = list(dict.fromkeys(row.contact_uuid for row in rows))
+    context.contacts_by_uuid().expect(uuids)
+    context.identities_by_customer().expect(uuids)
+    return rows
+
+
 @strawberry.input
 class CreateRedemptionInput:
     credit_type: CreditType
-    reward_value: Decimal
+    reward_value: ExactFloat
     wallet_uuid: str | None = None
     contact_uuid: str | None = None
     quantity: int = 1
@@ -162,7 +212,7 @@ def redemption_codes(
         limit=limit,
         offset=offset,
     )
-    return [RedemptionCode.of(item, context.principal) for item in found]
+    return recipients_of(context, [RedemptionCode.of(item, context.principal) for item in found])
 
 
 def redemption_codes_count(

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy import Connection
+from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from patron.accounts.principal import Principal
 from patron.api.graphql import account_settings as settings_api
+from patron.api.graphql import accounts as account_api
 from patron.api.graphql import contacts as contact_api
 from patron.api.graphql import orders as order_api
 from patron.api.graphql import privacy as privacy_api
@@ -20,6 +23,7 @@ from patron.api.graphql import promotions as promotion_api
 from patron.api.graphql import redemptions as redemption_api
 from patron.api.graphql import wallets as wallet_api
 from patron.api.graphql import webhooks as webhook_api
+from patron.api.graphql.compatible import CompatibleVariables
 from patron.api.graphql.context import Context
 from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.fastpath.fields import TYPES
@@ -32,7 +36,14 @@ from patron.api.graphql.relay import (
     page_size,
     parse_global_id,
 )
-from patron.api.graphql.scalars import BigInt, BigIntScalar, DecimalScalar
+from patron.api.graphql.scalars import (
+    BigInt,
+    BigIntScalar,
+    DecimalScalar,
+    ExactFloat,
+    FloatScalar,
+    PlainJSONScalar,
+)
 from patron.core.errors import InvalidInput
 from patron.core.ids import is_uuid
 from patron.core.settings import Settings
@@ -141,8 +152,49 @@ class Account:
         resolver=order_api.account_orders, description="Newest first; limit 0 to 250."
     )
     promotions: list[promotion_api.Promotion] = strawberry.field(
-        resolver=promotion_api.account_promotions, description="Newest first; limit 0 to 250."
+        resolver=promotion_api.account_promotions,
+        description="Newest first; limit 0 to 250; only active (or inactive) ones, or the one "
+        "with this uuid, when given.",
     )
+    promotions_count: int = strawberry.field(
+        resolver=promotion_api.account_promotions_count, description="How many promotions."
+    )
+    auth_tokens: list[account_api.AuthToken] = strawberry.field(
+        resolver=account_api.account_auth_tokens,
+        description="The account's API tokens without their secrets (admin tokens only; an "
+        "empty list for others); tokenType is the scope.",
+    )
+    connected_services: list[account_api.ConnectedService] = strawberry.field(
+        resolver=account_api.account_connected_services,
+        description="The services the account is connected to (Shopify, Klaviyo).",
+    )
+    webhook_deliveries: list[webhook_api.WebhookDelivery] = strawberry.field(
+        resolver=webhook_api.account_webhook_deliveries,
+        description="One webhook's delivery log, newest first: limit 1 to 250 (default 50); "
+        "success true keeps delivered ones, false failed and retrying ones.",
+    )
+    webhook_error_rate: float = strawberry.field(
+        resolver=webhook_api.account_webhook_error_rate,
+        description="Failed over finished deliveries of one webhook that finished in the last "
+        "windowHours (1 to 2160, default 24); 0 when none did.",
+    )
+
+    @strawberry.field(description="Always true: a token of a closed account is refused.")
+    def active(self) -> bool:
+        return True
+
+    @strawberry.field(
+        description="A stable integer id of the account on this install (oldest is 1); uuid "
+        "is its id everywhere else."
+    )
+    def id(self, info: Info[Context, None]) -> int:
+        return info.context.account_record().number
+
+    @strawberry.field(description="When the account's settings last changed.")
+    def updated_at(self, info: Info[Context, None]) -> datetime:
+        record = info.context.account_record()
+        return record.updated_at or record.created_at
+
     conversion_rates: list[settings_api.ConversionRate] = strawberry.field(
         resolver=settings_api.account_conversion_rates,
         description="The account's conversion rates; convertCredit refuses another one.",
@@ -256,6 +308,11 @@ class Query:
 class Mutation:
     create_contact = strawberry.mutation(resolver=contact_api.create_contact)
     update_contact = strawberry.mutation(resolver=contact_api.update_contact)
+    upsert_contact = strawberry.mutation(
+        resolver=contact_api.upsert_contact,
+        description="Create or update by email or external id: idempotent, unlike "
+        "createContact, which refuses a known email (EMAIL_TAKEN) or id (IDENTITY_TAKEN).",
+    )
     delete_contact = strawberry.mutation(resolver=contact_api.delete_contact)
     erase_contact = strawberry.mutation(
         resolver=privacy_api.erase_contact,
@@ -301,13 +358,20 @@ class PatronSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> PatronSchema:
     fast_reads = FastReads(TYPES) if settings.fast_reads else None
-    extensions = standard_extensions(settings)
+    extensions = [CompatibleVariables, *standard_extensions(settings)]
     if fast_reads is not None:
         extensions.append(fast_reads.extension())
     schema = PatronSchema(
         query=Query,
         mutation=Mutation,
-        scalar_overrides={Decimal: DecimalScalar, BigInt: BigIntScalar},
+        scalar_overrides={
+            Decimal: DecimalScalar,
+            ExactFloat: FloatScalar,
+            float: FloatScalar,
+            JSON: PlainJSONScalar,
+            BigInt: BigIntScalar,
+        },
+        types=[wallet_api.CreditActionName],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=extensions,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +17,7 @@ from patron.api.graphql.actors import Actor, actor_of
 from patron.api.graphql.context import Context
 from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.api.graphql.relay import Node, PageInfo, decode_cursor, encode_cursor, page_size
-from patron.api.graphql.scalars import BigInt
+from patron.api.graphql.scalars import BigInt, ExactFloat
 from patron.core.errors import InvalidInput
 from patron.core.money import from_minor
 from patron.core.paging import check_page
@@ -29,14 +30,30 @@ from patron.wallets.models import CreditType as CreditTypeModel
 from patron.wallets.models import Wallet as WalletModel
 
 if TYPE_CHECKING:
+    from patron.api.graphql.accounts import ConnectedService
+    from patron.api.graphql.contacts import ConnectedServiceType
     from patron.api.graphql.redemptions import RedemptionCode
 
 SHOPIFY_TIMEOUT_SECONDS = 10.0
 
 
-# The ledger's enums, declared once in wallets.models, under the names this API gives them.
-strawberry.enum(Action, name="CreditAction", description="What an entry did to its balance.")
+# The ledger's enums, declared once in wallets.models, under the names this API gives them:
+# an entry's action under the seed vendor's published name, CreditEntryType.
+strawberry.enum(Action, name="CreditEntryType", description="What an entry did to its balance.")
 CreditAction = Action
+
+
+@strawberry.enum(
+    name="CreditAction",
+    description="Patron's first name for CreditEntryType, kept for clients that declare it: "
+    "a variable of either type is accepted wherever the other one is expected.",
+)
+class CreditActionName(StrEnum):
+    ADD = "ADD"
+    SPEND = "SPEND"
+    REMOVE = "REMOVE"
+
+
 strawberry.enum(
     CreditTypeModel,
     name="CreditType",
@@ -47,12 +64,24 @@ strawberry.enum(Reason, name="CreditReason", description="Why an entry was writt
 CreditReason = Reason
 
 
+@strawberry.enum(description="Why an entry was written: Patron's reasons, as CreditReason.")
+class CreditEntrySubAction(StrEnum):
+    MANUAL = "MANUAL"
+    CONVERSION = "CONVERSION"
+    REDEMPTION = "REDEMPTION"
+    REDEMPTION_REFUND = "REDEMPTION_REFUND"
+    ORDER = "ORDER"
+    ORDER_REFUND = "ORDER_REFUND"
+    EXPIRY = "EXPIRY"
+    IMPORT = "IMPORT"
+
+
 @strawberry.type(description="An immutable ledger line.")
 class CreditEntry(Node):
     uuid: str
     action: CreditAction
     credit_type: CreditType
-    amount: Decimal
+    amount: ExactFloat
     amount_minor: BigInt = strawberry.field(description="The amount in the smallest unit.")
     balance_after: Decimal = strawberry.field(
         description="The type's ledger balance after this entry: every ADD less every SPEND and "
@@ -68,6 +97,22 @@ class CreditEntry(Node):
         description="Who wrote it: an API token, a consumer, a staff member or a system job; "
         "null for entries written before Patron recorded it."
     )
+    sub_action: CreditEntrySubAction = strawberry.field(
+        description="Why the entry was written (the same as reason)."
+    )
+    updated_at: datetime = strawberry.field(
+        description="Entries are never changed: always createdAt."
+    )
+    connected_service_type: (
+        Annotated[ConnectedServiceType, strawberry.lazy("patron.api.graphql.contacts")] | None
+    ) = strawberry.field(
+        default=None, description="Always null: entries are written by Patron itself."
+    )
+    connected_service: (
+        Annotated[ConnectedService, strawberry.lazy("patron.api.graphql.accounts")] | None
+    ) = strawberry.field(
+        default=None, description="Always null: entries are written by Patron itself."
+    )
 
     @classmethod
     def of(cls, entry: CreditEntryModel, principal: Principal) -> CreditEntry:
@@ -76,7 +121,7 @@ class CreditEntry(Node):
             uuid=entry.uuid,
             action=entry.action,
             credit_type=entry.credit_type,
-            amount=from_minor(entry.amount, places),
+            amount=ExactFloat(from_minor(entry.amount, places)),
             amount_minor=BigInt(entry.amount),
             balance_after=from_minor(entry.balance_after, places),
             reason=entry.reason,
@@ -85,6 +130,8 @@ class CreditEntry(Node):
             conversion_uuid=entry.conversion_uuid,
             created_at=entry.created_at,
             actor=actor_of(entry.actor, entry.actor_name),
+            sub_action=CreditEntrySubAction(entry.reason.value),
+            updated_at=entry.created_at,
         )
 
 
@@ -125,18 +172,19 @@ _HELD = (
 )
 class Wallet(Node):
     uuid: str
-    global_credit_balance: Decimal = strawberry.field(
+    global_credit_balance: ExactFloat = strawberry.field(
         description=_AVAILABLE.format(
             kind="GLOBAL credit (money)", type="GLOBAL", held="globalCreditHeld"
         )
     )
-    local_credit_balance: Decimal = strawberry.field(
+    local_credit_balance: ExactFloat = strawberry.field(
         description=_AVAILABLE.format(kind="LOCAL points", type="LOCAL", held="localCreditHeld")
     )
     global_credit_held: Decimal = strawberry.field(description=_HELD.format(kind="GLOBAL credit"))
     local_credit_held: Decimal = strawberry.field(description=_HELD.format(kind="LOCAL points"))
-    shopify_credit_balance: Decimal | None = strawberry.field(
-        description="Shopify's store-credit balance as last synced; null before any sync."
+    shopify_credit_balance: ExactFloat = strawberry.field(
+        description="Shopify's store-credit balance as last synced; 0 before any sync "
+        "(shopifyCreditSyncedAt is null until then)."
     )
     shopify_credit_synced_at: datetime | None = strawberry.field(
         description="When shopifyCreditBalance was read from Shopify."
@@ -150,15 +198,15 @@ class Wallet(Node):
         points = principal.points_precision
         return cls(
             uuid=wallet.uuid,
-            global_credit_balance=from_minor(wallet.available(CreditTypeModel.GLOBAL), money),
-            local_credit_balance=from_minor(wallet.available(CreditTypeModel.LOCAL), points),
+            global_credit_balance=ExactFloat(
+                from_minor(wallet.available(CreditTypeModel.GLOBAL), money)
+            ),
+            local_credit_balance=ExactFloat(
+                from_minor(wallet.available(CreditTypeModel.LOCAL), points)
+            ),
             global_credit_held=from_minor(wallet.global_held, money),
             local_credit_held=from_minor(wallet.local_held, points),
-            shopify_credit_balance=(
-                from_minor(wallet.shopify_balance, money)
-                if wallet.shopify_balance is not None
-                else None
-            ),
+            shopify_credit_balance=ExactFloat(from_minor(wallet.shopify_balance or 0, money)),
             shopify_credit_synced_at=wallet.shopify_synced_at,
             created_at=wallet.created_at,
             updated_at=wallet.updated_at,
@@ -168,12 +216,14 @@ class Wallet(Node):
     def redemption_codes(
         self, info: Info[Context, None], limit: int | None = None, offset: int | None = None
     ) -> list[Annotated[RedemptionCode, strawberry.lazy("patron.api.graphql.redemptions")]]:
-        from patron.api.graphql.redemptions import RedemptionCode
+        from patron.api.graphql.redemptions import RedemptionCode, recipients_of
 
         context = info.context
         size, start = check_page(limit, offset)
         found = context.codes_by_wallet(size, start).load(self.uuid)
-        return [RedemptionCode.of(item, context.principal) for item in found]
+        return recipients_of(
+            context, [RedemptionCode.of(item, context.principal) for item in found]
+        )
 
     @strawberry.field(
         description="Credit that will expire, per lot, soonest first (already-expired credit "
@@ -251,7 +301,7 @@ class AddCreditEntryInput:
     wallet_uuid: str
     action: CreditAction
     credit_type: CreditType
-    amount: Decimal
+    amount: ExactFloat
     note: str | None = None
     idempotency_key: str | None = None
     expires_at: datetime | None = strawberry.field(
@@ -262,10 +312,10 @@ class AddCreditEntryInput:
 @strawberry.input
 class ConvertCreditInput:
     wallet_uuid: str
-    amount: Decimal
+    amount: ExactFloat
     from_: CreditType = strawberry.field(name="from")
     to: CreditType
-    conversion_rate: Decimal | None = strawberry.field(
+    conversion_rate: ExactFloat | None = strawberry.field(
         default=None,
         description="Target units per source unit; may be left out when the account sets a rate.",
     )

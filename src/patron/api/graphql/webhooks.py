@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 import strawberry
 from strawberry.types import Info
@@ -12,7 +13,13 @@ from patron.api.graphql.errors import UserError, domain_errors_as
 from patron.core.errors import InvalidInput
 from patron.webhooks import service as webhook_service
 from patron.webhooks.events import WebhookEvent
-from patron.webhooks.models import DeliveryStatus, NewWebhook, WebhookChanges, WebhookWithLog
+from patron.webhooks.models import (
+    Delivery,
+    DeliveryStatus,
+    NewWebhook,
+    WebhookChanges,
+    WebhookWithLog,
+)
 
 MAX_GRACE_HOURS = 168
 
@@ -45,12 +52,22 @@ class WebhookDeliveryStats:
     error_rate: float = strawberry.field(description="Failed over finished deliveries, 0 to 1.")
 
 
+@strawberry.enum(description="The body a webhook receives.")
+class WebhookFormat(StrEnum):
+    PATRON = "PATRON"
+    VALUEMAPPER = "VALUEMAPPER"
+
+
 @strawberry.type(description="A subscription: signed POSTs of the chosen events to a URL.")
 class Webhook:
     uuid: str
     url: str
     events: list[WebhookEvent]
     active: bool
+    format: WebhookFormat = strawberry.field(
+        description="PATRON: type is the event's name (CONTACT_CREATED); VALUEMAPPER: the seed "
+        "vendor's envelope, id evt_…, type contact.created."
+    )
     created_at: datetime
     updated_at: datetime
     delivery_stats: WebhookDeliveryStats
@@ -66,6 +83,7 @@ class Webhook:
             url=webhook.url,
             events=[WebhookEvent[name] for name in webhook.events],
             active=webhook.active,
+            format=WebhookFormat(webhook.format),
             created_at=webhook.created_at,
             updated_at=webhook.updated_at,
             delivery_stats=WebhookDeliveryStats(
@@ -74,22 +92,51 @@ class Webhook:
                 failed=stats.failed,
                 error_rate=stats.error_rate,
             ),
-            deliveries=[
-                WebhookDelivery(
-                    event_id=delivery.event_id,
-                    event_type=WebhookEvent[delivery.event_type],
-                    status=WebhookDeliveryStatus(delivery.status),
-                    attempts=delivery.attempts,
-                    response_status=delivery.response_status,
-                    latency_ms=delivery.latency_ms,
-                    last_error=delivery.last_error,
-                    created_at=delivery.created_at,
-                    updated_at=delivery.updated_at,
-                    delivered_at=delivery.delivered_at,
-                )
-                for delivery in found.deliveries
-            ],
+            deliveries=[_delivery_of(delivery) for delivery in found.deliveries],
         )
+
+
+def _delivery_of(delivery: Delivery) -> WebhookDelivery:
+    return WebhookDelivery(
+        event_id=delivery.event_id,
+        event_type=WebhookEvent[delivery.event_type],
+        status=WebhookDeliveryStatus(delivery.status),
+        attempts=delivery.attempts,
+        response_status=delivery.response_status,
+        latency_ms=delivery.latency_ms,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        updated_at=delivery.updated_at,
+        delivered_at=delivery.delivered_at,
+    )
+
+
+def account_webhook_deliveries(
+    info: Info[Context, None],
+    webhook_uuid: str,
+    limit: int | None = None,
+    event_type: WebhookEvent | None = None,
+    success: bool | None = None,
+) -> list[WebhookDelivery]:
+    context = info.context
+    found = webhook_service.webhook_deliveries(
+        context.connection(),
+        context.principal,
+        webhook_uuid,
+        limit=limit,
+        event_type=event_type.value if event_type is not None else None,
+        success=success,
+    )
+    return [_delivery_of(delivery) for delivery in found]
+
+
+def account_webhook_error_rate(
+    info: Info[Context, None], webhook_uuid: str, window_hours: int = 24
+) -> float:
+    context = info.context
+    return webhook_service.webhook_error_rate(
+        context.connection(), context.principal, webhook_uuid, window_hours
+    )
 
 
 def account_webhooks(info: Info[Context, None]) -> list[Webhook]:
@@ -108,6 +155,7 @@ class WebhookInput:
         default=None, description="A whsec_ secret; one is generated when none is given."
     )
     active: bool = True
+    format: WebhookFormat = WebhookFormat.PATRON
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -116,6 +164,7 @@ class UpdateWebhookInput:
     events: list[WebhookEvent] | None = None
     secret: str | None = None
     active: bool | None = None
+    format: WebhookFormat | None = None
 
 
 @strawberry.type
@@ -150,6 +199,7 @@ def create_webhook(info: Info[Context, None], webhook: WebhookInput) -> CreateWe
         events=[event.value for event in webhook.events],
         secret=webhook.secret,
         active=webhook.active,
+        format=webhook.format.value,
     )
     created = webhook_service.create_webhook(
         context.db, context.principal, command, context.webhook_urls, context.secret_key
@@ -170,6 +220,7 @@ def update_webhook(
         events=[event.value for event in webhook.events] if webhook.events is not None else None,
         secret=webhook.secret,
         active=webhook.active,
+        format=webhook.format.value if webhook.format is not None else None,
     )
     updated = webhook_service.update_webhook(
         context.db, context.principal, uuid, changes, context.webhook_urls, context.secret_key

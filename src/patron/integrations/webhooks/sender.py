@@ -11,6 +11,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,14 +51,26 @@ def resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def envelope(event: OutboxEvent, name: str) -> bytes:
-    body = {
-        "id": event.event_id,
-        "type": name,
-        "timestamp": event.created_at.isoformat(),
-        "account_uuid": event.account_id,
-        "data": event.payload,
-    }
+def envelope(event: OutboxEvent, name: str, body_format: str = "PATRON") -> bytes:
+    """The body sent: Patron's (``type`` the webhook event's name, ``CONTACT_CREATED``), or
+    the seed vendor's (``VALUEMAPPER``: ``id`` ``evt_<event id>``, ``type`` its dotted name,
+    ``contact.created``, ``timestamp`` ISO-8601 UTC with ``Z``). Both carry the same ``data``."""
+    if body_format == "VALUEMAPPER":
+        body = {
+            "id": "evt_" + event.event_id.replace("-", ""),
+            "type": event.event_type,
+            "timestamp": event.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "account_uuid": event.account_id,
+            "data": event.payload,
+        }
+    else:
+        body = {
+            "id": event.event_id,
+            "type": name,
+            "timestamp": event.created_at.isoformat(),
+            "account_uuid": event.account_id,
+            "data": event.payload,
+        }
     return json.dumps(body, separators=(",", ":"), sort_keys=True, default=str).encode()
 
 
@@ -131,7 +144,7 @@ class WebhookSender:
             return BatchOutcome(outcomes)
         session = self._open(concurrency)
         jobs = [
-            (number, one, target, envelope(one.event, one.name))
+            (number, one, target, envelope(one.event, one.name, target.format))
             for number, one in enumerate(plans)
             for target in one.targets
         ]

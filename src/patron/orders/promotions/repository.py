@@ -141,17 +141,42 @@ def promotions_by_uuids(
 
 
 def list_promotions(
-    connection: Connection, account_id: str, *, limit: int, offset: int
+    connection: Connection,
+    account_id: str,
+    *,
+    limit: int,
+    offset: int,
+    active: bool | None = None,
+    uuid: str | None = None,
 ) -> list[Promotion]:
-    """Newest first."""
+    """Newest first; only those with this ``active`` flag or ``uuid`` when given."""
     rows = connection.execute(
         select(promotions)
-        .where(promotions.c.account_id == account_id)
+        .where(promotions.c.account_id == account_id, *_promotion_filter(active, uuid))
         .order_by(promotions.c.number.desc())
         .limit(limit)
         .offset(offset)
     ).all()
     return _with_stores(connection, account_id, rows)
+
+
+def _promotion_filter(active: bool | None, uuid: str | None) -> list[Any]:
+    conditions: list[Any] = []
+    if active is not None:
+        conditions.append(promotions.c.active == active)
+    if uuid is not None:
+        conditions.append(promotions.c.uuid == uuid)
+    return conditions
+
+
+def count_promotions(connection: Connection, account_id: str) -> int:
+    return int(
+        connection.execute(
+            select(func.count())
+            .select_from(promotions)
+            .where(promotions.c.account_id == account_id)
+        ).scalar_one()
+    )
 
 
 def available_for_customers(

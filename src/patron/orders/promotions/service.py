@@ -342,10 +342,20 @@ def list_promotions(
     *,
     limit: int | None = None,
     offset: int | None = None,
+    active: bool | None = None,
+    uuid: str | None = None,
 ) -> list[Promotion]:
-    """Newest first."""
+    """Newest first; only those with this ``active`` flag or ``uuid`` when given."""
     size, start = check_page(limit, offset)
-    return repository.list_promotions(connection, principal.account_id, limit=size, offset=start)
+    if uuid is not None and not is_uuid(uuid):
+        return []  # cannot name a stored promotion
+    return repository.list_promotions(
+        connection, principal.account_id, limit=size, offset=start, active=active, uuid=uuid
+    )
+
+
+def count_promotions(connection: Connection, principal: Principal) -> int:
+    return repository.count_promotions(connection, principal.account_id)
 
 
 def available_promotions_for_customers(

@@ -44,7 +44,11 @@ def decode_cursor(cursor: str | None, order_by: str) -> Keyset | None:
 
 
 def encode_id(number: int) -> str:
-    return base64.b64encode(f"{_TYPE}:{number}".encode()).decode()
+    return encode_node_id(_TYPE, number)
+
+
+def encode_node_id(kind: str, number: int) -> str:
+    return base64.b64encode(f"{kind}:{number}".encode()).decode()
 
 
 def decode_id(value: str, *, field: str = "id") -> int:

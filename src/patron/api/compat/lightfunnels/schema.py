@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext, Info
 from patron.api.compat.lightfunnels.cursors import (
     decode_id,
     encode_id,
+    encode_node_id,
 )
 from patron.api.compat.lightfunnels.fast import TYPES
 from patron.api.compat.lightfunnels.leniency import PAGE_SIZE, Leniency
@@ -32,13 +33,17 @@ from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.scalars import DecimalScalar
 from patron.core.clock import utcnow
-from patron.core.errors import NotFound
+from patron.core.errors import InvalidInput, NotFound
 from patron.core.money import from_minor
 from patron.core.settings import Settings
 from patron.customers import search
 from patron.customers import service as customer_service
 from patron.customers.models import Customer as CustomerModel
 from patron.customers.models import CustomerChanges, NewCustomer
+from patron.orders.models import Order as OrderModel
+from patron.privacy import service as privacy
+
+MAX_ORDERS = 250
 
 PageSize = NewType("PageSize", object)
 
@@ -64,6 +69,79 @@ Context = Info[RequestContext, None]
 @strawberry.interface(description="An object with a global id.")
 class Node:
     id: strawberry.ID
+
+
+@strawberry.type(
+    description="A postal address. Patron keeps one address per customer: shipping_address and "
+    "billing_address both answer it (with the customer's name, email and phone)."
+)
+class Address:
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    line1: str | None
+    line2: str | None
+    city: str | None
+    area: str | None = strawberry.field(description="Always null: Patron keeps no area.")
+    state: str | None
+    zip: str | None
+    country: str | None
+
+    @classmethod
+    def of(cls, customer: CustomerModel) -> Address | None:
+        parts = (
+            customer.address_line1,
+            customer.address_line2,
+            customer.city,
+            customer.region,
+            customer.postal_code,
+            customer.country,
+        )
+        if not any(parts):
+            return None
+        return cls(
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+            email=customer.email,
+            phone=customer.phone,
+            line1=customer.address_line1,
+            line2=customer.address_line2,
+            city=customer.city,
+            area=None,
+            state=customer.region,
+            zip=customer.postal_code,
+            country=customer.country,
+        )
+
+
+@strawberry.type(description="An order the customer placed.")
+class Order:
+    id: strawberry.ID = strawberry.field(description="base64 of 'Order:<number>'.")
+    number: int = strawberry.field(name="_id", description="The per-account order number.")
+    name: str = strawberry.field(description="The order's id at the shop (its external id).")
+    total: Decimal
+    refunded: Decimal
+    currency: str
+    status: str = strawberry.field(description="PENDING, COMPLETED or CANCELLED.")
+    model: strawberry.Private[OrderModel]
+
+    @classmethod
+    def of(cls, order: OrderModel, places: int) -> Order:
+        return cls(
+            id=strawberry.ID(encode_node_id("Order", order.number)),
+            number=order.number,
+            name=order.external_id,
+            total=from_minor(order.total, places),
+            refunded=from_minor(order.refunded, places),
+            currency=order.currency,
+            status=order.status.value,
+            model=order,
+        )
+
+    @strawberry.field(description='Relative ("an hour ago") unless a format is given.')
+    def created_at(self, format: str | None = None) -> str:
+        return formatted(self.model.created_at, utcnow(), format)
 
 
 @strawberry.type(description="A person who buys.")
@@ -102,6 +180,23 @@ class Customer(Node):
     def expenses(self, info: Context) -> Decimal:
         totals = info.context.order_stats_by_customer().load(self.model.uuid)
         return from_minor(totals.expenses, info.context.principal.currency_precision)
+
+    @strawberry.field(description="Newest first; first 1 to 250 (default 25).")
+    def orders(self, info: Context, first: PageSize | None = None) -> list[Order]:
+        size = 25 if first is None else page_size_value(first)
+        if not 1 <= size <= MAX_ORDERS:
+            raise InvalidInput(f"first must be 1 to {MAX_ORDERS}, got {size}", field="first")
+        context = info.context
+        found = context.orders_by_customer(size, 0, None).load(self.model.uuid)
+        return [Order.of(order, context.principal.currency_precision) for order in found]
+
+    @strawberry.field(description="The customer's address (Patron keeps one).")
+    def shipping_address(self) -> Address | None:
+        return Address.of(self.model)
+
+    @strawberry.field(description="The customer's address (Patron keeps one).")
+    def billing_address(self) -> Address | None:
+        return Address.of(self.model)
 
     @strawberry.field(description="How many completed orders the customer has.")
     def orders_count(self, info: Context) -> int:
@@ -242,6 +337,23 @@ class Mutation:
             CustomerChanges(profile=_profile(node)),
         )
         return Customer.of(updated)
+
+    @strawberry.mutation(
+        name="deleteCustomer",
+        description="Delete a customer without ledger history; one with history is erased "
+        "instead (personal data removed for good, the ledger kept; admin scope). True when done.",
+    )
+    def delete_customer(self, info: Context, id: strawberry.ID) -> bool:
+        context = info.context
+        customer_uuid = _customer_uuid(context, id)
+        context.close()  # the write below is its own transaction
+        _remove(context, customer_uuid)
+        return True
+
+
+def _remove(context: RequestContext, customer_uuid: str) -> None:
+    """The one place this dialect removes a customer: the native API's rule for a delete."""
+    privacy.remove_or_erase(context.db, context.principal, customer_uuid)
 
 
 class LightfunnelsSchema(strawberry.Schema):

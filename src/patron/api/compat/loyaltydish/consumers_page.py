@@ -55,6 +55,7 @@ def consumers_connection(
     context.wallet_by_customer().expect(uuids)
     context.profiles().expect(uuids)
     context.stamp_cards().expect(uuids)
+    context.points_earned().expect(uuids)
     edges: list[IUserNodeEdge | None] = [
         IUserNodeEdge(node=IUserNode.of(customer), cursor=ids.user_cursor(customer.number))
         for customer in page.customers

@@ -16,6 +16,7 @@ from patron.orders.stamps import service as stamps
 from patron.orders.stamps.models import StampCard
 from patron.redemptions import service as redemptions
 from patron.redemptions.models import CodeFilter, Redemption
+from patron.wallets import service as wallets
 
 
 class Caller(Enum):
@@ -95,6 +96,19 @@ class LoyaltydishContext(Context):
             )
             self._loaders[key] = loader
         loader.expect(self.seen_wallets)
+        return loader
+
+    def points_earned(self) -> BatchLoader[str, int]:
+        """LOCAL points earned per customer, in the smallest unit."""
+        loader = self._loaders.get("points_earned")
+        if loader is None:
+            loader = BatchLoader(
+                lambda keys: wallets.points_earned_for_customers(
+                    self.connection(), self.reader(), keys
+                ),
+                0,
+            )
+            self._loaders["points_earned"] = loader
         return loader
 
     def stores(self) -> BatchLoader[str, Store | None]:

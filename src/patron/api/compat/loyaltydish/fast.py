@@ -66,6 +66,13 @@ def _total_count(
 
 def _points_earned(request: Context, nodes: list[IUserNode], _args: dict[str, Any]) -> list[Any]:
     context = _dialect(request)
+    loader = context.points_earned()
+    unit = int(10**context.principal.points_precision)
+    return [loader.load(node.customer.uuid) // unit for node in nodes]
+
+
+def _points_balance(request: Context, nodes: list[IUserNode], _args: dict[str, Any]) -> list[Any]:
+    context = _dialect(request)
     loader = context.wallet_by_customer()
     unit = int(10**context.principal.points_precision)
     points = []
@@ -125,5 +132,6 @@ TYPES: Types = {
     "IUserNode": {
         **{to_camel_case(name): Field(attribute=attrgetter(name)) for name in _NODE_ATTRIBUTES},
         "pointsEarned": Field(resolve=_points_earned),
+        "pointsBalance": Field(resolve=_points_balance),
     },
 }

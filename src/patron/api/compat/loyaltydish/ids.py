@@ -40,6 +40,12 @@ def _decoded(value: str) -> tuple[str, str] | None:
     return (kind, key) if separator else None
 
 
+def kind_of(value: str) -> str | None:
+    """The type named in a relay id, or None when it is not one."""
+    decoded = _decoded(value)
+    return decoded[0] if decoded is not None else None
+
+
 def _number(key: str) -> int | None:
     if not key.isascii() or not key.isdigit() or len(key) > 19 or int(key) > _MAX_NUMBER:
         return None

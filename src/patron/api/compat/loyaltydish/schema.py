@@ -8,7 +8,7 @@ core and map; domain errors of queries become GraphQL errors in the shared execu
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -47,13 +47,15 @@ from patron.api.compat.loyaltydish.types import (
     PromotionNode,
     PromotionNodeConnection,
     PromotionNodeEdge,
+    RedemptionNode,
+    StoreNode,
     UserEntitySource,
     UserGender,
     UserMerchantType,
 )
 from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.limits import standard_extensions
-from patron.core.errors import DomainError, Forbidden, NotFound
+from patron.core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from patron.core.money import from_minor
 from patron.core.settings import Settings
 from patron.customers.consumers import service as consumers
@@ -63,6 +65,7 @@ from patron.orders import service as order_service
 from patron.orders.promotions import service as promotion_service
 from patron.orders.stamps import service as stamp_service
 from patron.orders.stamps.models import StampProgram, StampProgramCommand
+from patron.redemptions import service as redemption_service
 from patron.wallets import ledger
 
 # Consumers
@@ -112,6 +115,60 @@ def _me(info: Context) -> IUserNode | None:
     return IUserNode.of(customer) if customer is not None else None
 
 
+def _node(info: Context, id: strawberry.ID) -> Node | None:
+    """Any object by the relay id this API handed out; null when the caller may not see it (a
+    consumer sees itself, its own orders and codes only)."""
+    context = info.context
+    principal = context.reader()
+    kind = ids.kind_of(id)
+    if kind == ids.USER:
+        return _consumer(info, id)
+    if kind not in (ids.REDEMPTION, ids.ORDER, ids.PROMOTION, ids.STORE):
+        raise InvalidInput(
+            f"id '{id[:100]}' is not an id of this API (IUserNode, RedemptionNode, OrderNode, "
+            "PromotionNode or StoreNode)",
+            field="id",
+        )
+    uuid = ids.uuid_of(kind, id, field="id")
+    if kind in (ids.REDEMPTION, ids.ORDER):
+        return _owned_node(context, principal, kind, uuid)
+    if principal.customer_uuid is not None:
+        return None  # promotions and stores are the merchant's
+    return _merchant_node(context, principal, kind, uuid)
+
+
+def _owned_node(
+    context: LoyaltydishContext, principal: Principal, kind: str, uuid: str
+) -> Node | None:
+    """A code or an order: a consumer's token sees its own only."""
+    mine = principal.customer_uuid
+    connection = context.connection()
+    if kind == ids.REDEMPTION:
+        codes = redemption_service.codes_by_uuids(connection, principal, [uuid])
+        return next(
+            (RedemptionNode.of(c, context) for c in codes if mine in (None, c.customer_uuid)),
+            None,
+        )
+    found = order_service.orders_by_uuids(connection, principal, [uuid])
+    return next((OrderNode.of(o, context) for o in found if mine in (None, o.customer_uuid)), None)
+
+
+def _merchant_node(
+    context: LoyaltydishContext, principal: Principal, kind: str, uuid: str
+) -> Node | None:
+    if kind == ids.PROMOTION:
+        found = promotion_service.promotions_by_uuids(context.connection(), principal, [uuid])
+        return next((PromotionNode.of(item, context) for item in found), None)
+    store = context.stores().load(uuid)
+    if store is None:
+        return None
+    return StoreNode(
+        id=strawberry.ID(ids.encode(ids.STORE, store.uuid)),
+        name=store.name,
+        external_id=store.external_id,
+    )
+
+
 # Promotions and purchase history
 
 
@@ -152,10 +209,23 @@ def _promotions(
     )
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    """A time without an offset is read as UTC (the original's server time zone)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def _orders(
     info: Context,
     consumer_id: Annotated[strawberry.ID, strawberry.argument(name="consumer_Id")],
     store_id: Annotated[strawberry.ID | None, strawberry.argument(name="store_Id")] = None,
+    completed_at_gte: Annotated[
+        datetime | None, strawberry.argument(name="completedAt_Gte")
+    ] = None,
+    completed_at_lte: Annotated[
+        datetime | None, strawberry.argument(name="completedAt_Lte")
+    ] = None,
     first: int | None = None,
     after: str | None = None,
     last: int | None = None,
@@ -163,13 +233,14 @@ def _orders(
 ) -> OrderNodeConnection:
     context = info.context
     wanted = Slice.of(first, after, last, before)
+    completed = (_aware(completed_at_gte), _aware(completed_at_lte))
     customer = _consumer_by_id(context, consumer_id, "consumer_Id")
     if customer is None:
         raise NotFound(f"no consumer with id '{consumer_id}'", field="consumer_Id")
     store = ids.uuid_of(ids.STORE, store_id, field="store_Id") if store_id else None
     principal = context.reader()
     total = order_service.count_orders_for_customers(
-        context.connection(), principal, [customer.uuid], store_uuid=store
+        context.connection(), principal, [customer.uuid], store_uuid=store, completed=completed
     )[customer.uuid]
     window = wanted.window(total)
     found = (
@@ -180,6 +251,7 @@ def _orders(
             limit=window.size,
             offset=window.start,
             store_uuid=store,
+            completed=completed,
         )[customer.uuid]
         if window.size
         else []
@@ -370,6 +442,11 @@ def _update_consumer(
 
 @strawberry.type
 class Query:
+    node: Node | None = strawberry.field(
+        resolver=_node,
+        description="The object with this relay id (a consumer, order, redemption code, "
+        "promotion or store), or null.",
+    )
     consumers: IUserNodeConnection = strawberry.field(
         resolver=_consumers,
         description="The account's consumers by pk (a consumer's token: itself only).",
@@ -386,7 +463,10 @@ class Query:
         "a consumer's token: itself) qualifies for now, at storeId when given.",
     )
     orders: OrderNodeConnection = strawberry.field(
-        resolver=_orders, description="A consumer's orders, newest first (purchase history)."
+        resolver=_orders,
+        description="A consumer's orders, newest first (purchase history); completedAt_Gte / "
+        "completedAt_Lte keep those completed at or after / at or before a time (a time without "
+        "an offset is UTC).",
     )
     stamp_program: StampProgramNode | None = strawberry.field(
         resolver=_stamp_program, description="The account's stamp program, if it runs one."

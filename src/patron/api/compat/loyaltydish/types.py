@@ -296,13 +296,26 @@ class IUserNode(Node):
     def admin(self, info: Context) -> bool:
         return info.context.profiles().load(self.customer.uuid).admin
 
-    @strawberry.field(description="Loyalty points available (the LOCAL balance less holds).")
+    @strawberry.field(
+        description="Loyalty points earned by the customer: every point added (orders, grants, "
+        "imports, conversions) less those taken back (reversals, refunded orders); spending "
+        "and expiry do not lower it. pointsBalance is what is left to spend."
+    )
     def points_earned(self, info: Context) -> int | None:
+        context = info.context
+        earned = context.points_earned().load(self.customer.uuid)
+        # Int: whole points (a fractional points precision is cut, never rounded up).
+        return earned // int(10**context.principal.points_precision)
+
+    @strawberry.field(
+        description="Loyalty points available to spend now (the LOCAL balance less what codes "
+        "hold), in whole points (an extension)."
+    )
+    def points_balance(self, info: Context) -> int | None:
         context = info.context
         wallet = context.wallet_by_customer().load(self.customer.uuid)
         if wallet is None:  # pragma: no cover - a customer always has its wallet
             return None
-        # Int: whole points (a fractional points precision is cut, never rounded up).
         return wallet.available(CreditType.LOCAL) // int(10**context.principal.points_precision)
 
     @strawberry.field(description="Stamps on the card being filled (stamp program).")

@@ -186,9 +186,7 @@ def _held(credit_type: CreditTypeModel) -> Field:
 
 
 def _shopify_balance(wallet: WalletModel, principal: Principal) -> Any:
-    if wallet.shopify_balance is None:
-        return None
-    return from_minor(wallet.shopify_balance, principal.currency_precision)
+    return from_minor(wallet.shopify_balance or 0, principal.currency_precision)
 
 
 def _wallet_id(wallet: WalletModel, _principal: Principal) -> Any:
