@@ -107,7 +107,11 @@ def test_import_creates_contacts_and_balances_once_and_a_rerun_changes_nothing(
     assert balances(db, account)["c3@example.com"] == (1050, 3)
     assert verify_ledger(db).ok
     with db.read() as connection:
-        reasons = set(connection.execute(select(credit_entries.c.reason)).scalars())
+        reasons = set(
+            connection.execute(
+                select(credit_entries.c.reason).where(credit_entries.c.account_id == account)
+            ).scalars()
+        )
         actors = {
             tuple(row)
             for row in connection.execute(
