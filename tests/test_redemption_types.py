@@ -19,6 +19,8 @@ import pytest
 
 from patron.core.db import Database
 from patron.jobs import expiry
+from patron.privacy import service as privacy
+from patron.redemptions import service as redemptions
 from tests.support.client import Api
 from tests.support.clock import FrozenClock
 from tests.support.holds import assert_store_consistent, holds_state, make_code
@@ -273,6 +275,34 @@ def test_recipient_fields_are_stored_and_returned(api: Api, db: Database, tenant
     # Not given: the contact's own, as before.
     assert plain["recipientEmail"] == "owner@example.com"
     assert plain["deliveryMethod"] == "LINK"
+
+
+def test_subject_access_shows_the_code_and_erasure_blanks_its_recipient(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    contact = make_contact(db, tenant)
+    code = _created(
+        api,
+        tenant,
+        walletUuid=contact.wallet_uuid,
+        redemptionType="DISCOUNT_PERCENTAGE",
+        rewardValue="7.5",
+        deliveryMethod="EMAIL",
+        recipientName="Jane Roe",
+        recipientEmail="jane@example.org",
+    )
+
+    exported = privacy.export_contact_data(db, tenant.principal, contact.customer.uuid)
+    privacy.erase_contact(db, tenant.principal, contact.customer.uuid)
+
+    (shown,) = exported["redemption_codes"]
+    assert (shown["redemption_type"], shown["amount"]) == ("DISCOUNT_PERCENTAGE", "7.50")
+    assert (shown["recipient_name"], shown["recipient_email"]) == ("Jane Roe", "jane@example.org")
+    with db.read() as connection:
+        found = redemptions.find_code(connection, tenant.principal, code["code"])
+    assert found is not None
+    assert found.status.value == "CANCELLED"
+    assert (found.recipient_name, found.recipient_email) == (None, None)
 
 
 def test_cancelled_and_expired_codes_of_other_types_release_nothing(

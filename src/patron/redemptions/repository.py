@@ -225,8 +225,9 @@ def for_wallets(
 def close_for_wallet(
     connection: Connection, account_id: str, wallet_uuid: str, now: datetime
 ) -> list[Redemption]:
-    """Cancel every ACTIVE code of the wallet, due or not, blank every code's note, and
-    return the codes cancelled (their holds are the caller's to release)."""
+    """Cancel every ACTIVE code of the wallet, due or not, blank every code's note and
+    recipient fields, and return the codes cancelled (their holds are the caller's to
+    release)."""
     rows = connection.execute(
         update(redemptions)
         .where(
@@ -247,9 +248,14 @@ def close_for_wallet(
         .where(
             redemptions.c.account_id == account_id,
             redemptions.c.wallet_uuid == wallet_uuid,
-            redemptions.c.note.is_not(None),
         )
-        .values(note=None)
+        .values(
+            note=None,
+            recipient_name=None,
+            recipient_email=None,
+            recipient_phone=None,
+            recipient_external_id=None,
+        )
     )
     return [redemption_from_row(row) for row in rows]
 
