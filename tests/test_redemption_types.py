@@ -21,6 +21,7 @@ from patron.core.db import Database
 from patron.jobs import expiry
 from patron.privacy import service as privacy
 from patron.redemptions import service as redemptions
+from patron.redemptions.models import CodeFilter
 from tests.support.client import Api
 from tests.support.clock import FrozenClock
 from tests.support.holds import assert_store_consistent, holds_state, make_code
@@ -481,3 +482,24 @@ def test_an_unknown_redemption_type_fails_validation_as_a_typed_client_expects(
 
     assert body.get("data") is None
     assert "RedemptionType" in body["errors"][0]["message"]
+
+
+def test_a_filter_by_credit_type_keeps_only_credit_codes(
+    api: Api, db: Database, tenant: Tenant, wallet: str
+) -> None:
+    credit = _created(api, tenant, walletUuid=wallet, creditType="GLOBAL", rewardValue=2)
+    _created(api, tenant, walletUuid=wallet, redemptionType="DISCOUNT_FIXED", rewardValue=2)
+
+    with db.read() as connection:
+        found = redemptions.codes_for_wallets(
+            connection,
+            tenant.principal,
+            [wallet],
+            limit=10,
+            offset=0,
+            where=CodeFilter(credit_type="GLOBAL"),
+        )
+        every = redemptions.count_codes_for_wallets(connection, tenant.principal, [wallet])
+
+    assert [code.code for code in found[wallet]] == [credit["code"].replace("-", "")]
+    assert every == {wallet: 2}
