@@ -24,8 +24,10 @@ from patron.redemptions import service as redemptions
 from patron.redemptions.models import CodeFilter
 from tests.support.client import Api
 from tests.support.clock import FrozenClock
+from tests.support.console import Console, make_staff
 from tests.support.holds import assert_store_consistent, holds_state, make_code
 from tests.support.ledger import ledger_state
+from tests.support.server import ThreadServer
 from tests.support.tenants import Tenant, fund, make_contact
 
 CODE = """
@@ -503,3 +505,34 @@ def test_a_filter_by_credit_type_keeps_only_credit_codes(
 
     assert [code.code for code in found[wallet]] == [credit["code"].replace("-", "")]
     assert every == {wallet: 2}
+
+
+def test_the_console_shows_a_discount_code_by_its_type_and_value(
+    api: Api, db: Database, tenant: Tenant, server: ThreadServer
+) -> None:
+    contact = make_contact(db, tenant)
+    fund(db, tenant, contact.wallet_uuid, "5.00")
+    credit = _created(
+        api, tenant, walletUuid=contact.wallet_uuid, creditType="GLOBAL", rewardValue=2
+    )
+    discount = _created(
+        api,
+        tenant,
+        walletUuid=contact.wallet_uuid,
+        redemptionType="DISCOUNT_PERCENTAGE",
+        rewardValue="12.5",
+    )
+    console = Console(server.base_url)
+    try:
+        console.login_as(make_staff(db, tenant, "viewer"))
+        page = console.get(f"/admin/customers/{contact.customer.uuid}")
+    finally:
+        console.close()
+
+    assert page.status_code == 200
+    rows = {
+        code: page.text.split(f"<code>{code.replace('-', '')}</code>", 1)[1].split("</tr>", 1)[0]
+        for code in (credit["code"], discount["code"])
+    }
+    assert "DISCOUNT_PERCENTAGE 12.50" in rows[discount["code"]]
+    assert "credit" in rows[credit["code"]]
