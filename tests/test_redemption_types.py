@@ -13,22 +13,26 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 
+from patron.core import migrate
 from patron.core.db import Database
 from patron.jobs import expiry
 from patron.privacy import service as privacy
 from patron.redemptions import service as redemptions
-from patron.redemptions.models import CodeFilter
+from patron.redemptions.models import CodeFilter, NewRedemption
 from tests.support.client import Api
 from tests.support.clock import FrozenClock
 from tests.support.console import Console, make_staff
+from tests.support.databases import own_store
 from tests.support.holds import assert_store_consistent, holds_state, make_code
 from tests.support.ledger import ledger_state
 from tests.support.server import ThreadServer
-from tests.support.tenants import Tenant, fund, make_contact
+from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 
 CODE = """
   uuid code redemptionType creditType rewardValue deliveryMethod deliveryContent
@@ -536,3 +540,40 @@ def test_the_console_shows_a_discount_code_by_its_type_and_value(
     }
     assert "DISCOUNT_PERCENTAGE 12.50" in rows[discount["code"]]
     assert "credit" in rows[credit["code"]]
+
+
+def test_the_migration_keeps_older_codes_as_credit_codes_and_goes_back_down(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> None:
+    with own_store(request, database_url, tmp_path) as url:
+        store = Database(url)
+        try:
+            owner = new_tenant(store)
+            contact = make_contact(store, owner)
+            fund(store, owner, contact.wallet_uuid, "5.00")
+            older = make_code(store, owner, contact.wallet_uuid, "2.00")
+            config = migrate.alembic_config(url)
+            store.dispose()
+            command.downgrade(config, "20261205_50")
+            command.upgrade(config, "head")
+
+            with store.read() as connection:
+                found = redemptions.find_code(connection, owner.principal, older.code)
+            free = redemptions.create_redemptions(
+                store,
+                owner.principal,
+                NewRedemption(
+                    credit_type=None,
+                    amount=None,
+                    wallet_uuid=contact.wallet_uuid,
+                    redemption_type="FREE_PRODUCT",
+                ),
+            )
+        finally:
+            store.dispose()
+
+    assert found is not None
+    assert found.redemption_type.value == "CREDIT_GLOBAL_CURRENCY"
+    assert found.delivery_method.value == "CREDIT"
+    assert found.amount == 200
+    assert [(code.redemption_type.value, code.amount) for code in free] == [("FREE_PRODUCT", 0)]
