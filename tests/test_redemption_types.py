@@ -32,6 +32,7 @@ from tests.support.databases import own_store
 from tests.support.holds import assert_store_consistent, holds_state, make_code
 from tests.support.ledger import ledger_state
 from tests.support.server import ThreadServer
+from tests.support.store import outbox
 from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 
 CODE = """
@@ -221,6 +222,15 @@ def test_a_discount_code_is_redeemed_once_with_no_ledger_entry(
         }
     ]
     assert _entries(db, tenant) == before
+    events = [
+        (kind, payload["redemption_type"], payload["amount"])
+        for kind, payload in outbox(db, tenant.uuid)
+        if kind.startswith("redemption_code.")
+    ]
+    assert events == [
+        ("redemption_code.created", "DISCOUNT_PERCENTAGE", "12.50"),
+        ("redemption_code.redeemed", "DISCOUNT_PERCENTAGE", "12.50"),
+    ]
     verified = _ledger_verify(database_url)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
@@ -577,3 +587,24 @@ def test_the_migration_keeps_older_codes_as_credit_codes_and_goes_back_down(
     assert found.delivery_method.value == "CREDIT"
     assert found.amount == 200
     assert [(code.redemption_type.value, code.amount) for code in free] == [("FREE_PRODUCT", 0)]
+
+
+def test_a_repeated_create_with_its_idempotency_key_answers_the_same_code(
+    api: Api, db: Database, tenant: Tenant, wallet: str
+) -> None:
+    redemption = {
+        "walletUuid": wallet,
+        "redemptionType": "DISCOUNTED_SHIPPING_FIXED",
+        "rewardValue": "4.99",
+        "deliveryMethod": "LINK",
+        "idempotencyKey": "shipping-4-99",
+    }
+    first = _created(api, tenant, **redemption)
+    again = _created(api, tenant, **redemption)
+    changed = _mutate(
+        api, CREATE, {"redemption": {**redemption, "rewardValue": "5.99"}}, tenant.token
+    )
+
+    assert again == first
+    assert changed["success"] is False
+    assert changed["userErrors"][0]["field"] == "idempotencyKey"
