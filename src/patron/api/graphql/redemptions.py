@@ -178,7 +178,7 @@ class CreateRedemptionInput:
     redemption_type: RedemptionType | None = None
     delivery_method: DeliveryMethod | None = strawberry.field(
         default=None,
-        description="EMAIL, PHONE or LINK (default LINK); CREDIT, the default, for credit codes.",
+        description="EMAIL, PHONE or LINK; left out, LINK (CREDIT for a credit code).",
     )
     recipient_name: str | None = None
     recipient_email: str | None = None
