@@ -228,7 +228,7 @@ def _wallet_part(
         parts["credit_lots"].append(plain)
     for code in redemptions.codes_of_wallet(connection, principal, found.uuid):
         plain = _plain(code)
-        _amounts(principal, code.credit_type, plain, "amount")
+        plain["amount"] = str(redemptions.reward_value(principal, code))
         parts["redemption_codes"].append(plain)
     return wallet, parts
 

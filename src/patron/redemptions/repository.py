@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, update
 
 from patron.core.clock import as_utc
-from patron.redemptions.models import CodeFilter, Redemption, RedemptionStatus
+from patron.redemptions.models import (
+    CREDIT_TYPES,
+    CodeFilter,
+    DeliveryMethod,
+    Redemption,
+    RedemptionStatus,
+    RedemptionType,
+    credit_redemption_type,
+)
 from patron.redemptions.tables import redemptions
 from patron.wallets.models import CreditType
 
@@ -19,12 +27,13 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def redemption_from_row(row: Any) -> Redemption:
+    credit_type = CreditType(row.credit_type)
     return Redemption(
         uuid=row.uuid,
         code=row.code,
         customer_uuid=row.customer_uuid,
         wallet_uuid=row.wallet_uuid,
-        credit_type=CreditType(row.credit_type),
+        credit_type=credit_type,
         amount=row.amount,
         status=RedemptionStatus(row.status),
         note=row.note,
@@ -37,6 +46,16 @@ def redemption_from_row(row: Any) -> Redemption:
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
         source=row.source,
+        redemption_type=(
+            RedemptionType(row.redemption_type)
+            if row.redemption_type is not None
+            else credit_redemption_type(credit_type)
+        ),
+        delivery_method=DeliveryMethod(row.delivery_method or DeliveryMethod.CREDIT.value),
+        recipient_name=row.recipient_name,
+        recipient_email=row.recipient_email,
+        recipient_phone=row.recipient_phone,
+        recipient_external_id=row.recipient_external_id,
     )
 
 
@@ -50,6 +69,12 @@ def _conditions(where: CodeFilter | None) -> list[ColumnElement[bool]]:
         found.append(redemptions.c.source != where.not_source)
     if where.credit_type is not None:
         found.append(redemptions.c.credit_type == where.credit_type)
+        found.append(
+            or_(
+                redemptions.c.redemption_type.is_(None),
+                redemptions.c.redemption_type.in_([kind.value for kind in CREDIT_TYPES]),
+            )
+        )
     return found
 
 
@@ -200,8 +225,9 @@ def for_wallets(
 def close_for_wallet(
     connection: Connection, account_id: str, wallet_uuid: str, now: datetime
 ) -> list[Redemption]:
-    """Cancel every ACTIVE code of the wallet, due or not, blank every code's note, and
-    return the codes cancelled (their holds are the caller's to release)."""
+    """Cancel every ACTIVE code of the wallet, due or not, blank every code's note and
+    recipient fields, and return the codes cancelled (their holds are the caller's to
+    release)."""
     rows = connection.execute(
         update(redemptions)
         .where(
@@ -222,9 +248,14 @@ def close_for_wallet(
         .where(
             redemptions.c.account_id == account_id,
             redemptions.c.wallet_uuid == wallet_uuid,
-            redemptions.c.note.is_not(None),
         )
-        .values(note=None)
+        .values(
+            note=None,
+            recipient_name=None,
+            recipient_email=None,
+            recipient_phone=None,
+            recipient_external_id=None,
+        )
     )
     return [redemption_from_row(row) for row in rows]
 

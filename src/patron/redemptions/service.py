@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from types import SimpleNamespace
 
 from sqlalchemy import Connection
@@ -17,16 +18,24 @@ from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_event
 from patron.core.ids import is_uuid
-from patron.core.money import from_minor
+from patron.core.money import from_minor, to_decimal, to_minor
 from patron.core.paging import check_page
 from patron.core.unit import run_command
+from patron.customers import validation
 from patron.redemptions import codes, repository
 from patron.redemptions.models import (
+    CREDIT_TYPES,
+    PERCENT_PLACES,
+    PERCENTAGE_TYPES,
     SOURCE_MANUAL,
+    VALUELESS_TYPES,
     CodeFilter,
+    DeliveryMethod,
     NewRedemption,
     Redemption,
     RedemptionStatus,
+    RedemptionType,
+    credit_redemption_type,
 )
 from patron.wallets import ledger, postings
 from patron.wallets import service as wallets
@@ -50,19 +59,131 @@ class CodeExpired(Conflict):
 @dataclass(frozen=True, slots=True)
 class Redeemed:
     redemption: Redemption
-    entry: CreditEntry
+    # The SPEND that captured a credit code's hold; None for the types that hold nothing.
+    entry: CreditEntry | None
+
+
+def reward_value(principal: Principal, redemption: Redemption) -> Decimal:
+    """A code's value as given: credit or a fixed amount in its unit, a percentage (12.5 for
+    12.5 %), or 0 for FREE_PRODUCT and FREE_SHIPPING."""
+    if redemption.redemption_type in PERCENTAGE_TYPES:
+        return from_minor(redemption.amount, PERCENT_PLACES)
+    return from_minor(redemption.amount, ledger.precision(principal, redemption.credit_type))
 
 
 def _payload(principal: Principal, redemption: Redemption) -> dict[str, object]:
-    places = ledger.precision(principal, redemption.credit_type)
     return {
         "redemption_uuid": redemption.uuid,
         "wallet_uuid": redemption.wallet_uuid,
         "contact_uuid": redemption.customer_uuid,
         "status": redemption.status.value,
+        "redemption_type": redemption.redemption_type.value,
         "credit_type": redemption.credit_type.value,
-        "amount": str(from_minor(redemption.amount, places)),
+        "amount": str(reward_value(principal, redemption)),
     }
+
+
+def _kind(command: NewRedemption) -> tuple[RedemptionType, CreditType]:
+    """The code's type and the credit type it counts in; creditType alone means credit."""
+    credit = (
+        ledger.parse_credit_type(command.credit_type) if command.credit_type is not None else None
+    )
+    if command.redemption_type is None:
+        if credit is None:
+            raise InvalidInput("give redemptionType or creditType", field="redemptionType")
+        return credit_redemption_type(credit), credit
+    try:
+        kind = RedemptionType(command.redemption_type)
+    except ValueError:
+        raise InvalidInput(
+            f"redemptionType must be one of {', '.join(RedemptionType)}, "
+            f"got '{command.redemption_type}'",
+            field="redemptionType",
+        ) from None
+    implied = CREDIT_TYPES.get(kind)
+    if implied is None:
+        if credit is not None:
+            raise InvalidInput(
+                f"creditType is for credit codes only, not {kind.value}", field="creditType"
+            )
+        # A fixed value is in the account currency: GLOBAL's precision.
+        return kind, CreditType.GLOBAL
+    if credit is not None and credit is not implied:
+        raise InvalidInput(
+            f"creditType {credit.value} does not match redemptionType {kind.value} "
+            f"(which is {implied.value})",
+            field="creditType",
+        )
+    return kind, implied
+
+
+def _value(principal: Principal, kind: RedemptionType, credit: CreditType, value: object) -> int:
+    """The code's value in storage: minor units, basis points, or 0 for the free types."""
+    field = "rewardValue"
+    if kind in VALUELESS_TYPES:
+        if value is not None and to_decimal(value, field=field) != 0:
+            raise InvalidInput(
+                f"{kind.value} carries no value: leave rewardValue out or give 0", field=field
+            )
+        return 0
+    if value is None:
+        raise InvalidInput(f"{kind.value} needs a rewardValue", field=field)
+    if kind in PERCENTAGE_TYPES:
+        number = to_decimal(value, field=field)
+        if not 0 < number <= 100:
+            raise InvalidInput(
+                f"rewardValue of {kind.value} is a percentage above 0 and at most 100, "
+                f"got {number}",
+                field=field,
+            )
+        return to_minor(number, PERCENT_PLACES, field=field)
+    return ledger.amount_minor(principal, credit, value, field=field)
+
+
+def _delivery(kind: RedemptionType, value: str | None) -> DeliveryMethod:
+    holds = kind in CREDIT_TYPES
+    if value is None:
+        return DeliveryMethod.CREDIT if holds else DeliveryMethod.LINK
+    try:
+        method = DeliveryMethod(value)
+    except ValueError:
+        method = None
+    if method is None or (method is DeliveryMethod.CREDIT and not holds):
+        raise InvalidInput(
+            f"deliveryMethod must be one of EMAIL, PHONE, LINK, got '{value}'",
+            field="deliveryMethod",
+        )
+    return method
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    external_id: str | None = None
+
+
+def _recipient(command: NewRedemption) -> Recipient:
+    """The recipient fields, checked as a contact's are; blank means not given."""
+
+    def given(value: str | None) -> str | None:
+        return value if value is not None and value.strip() else None
+
+    name = given(command.recipient_name)
+    email = given(command.recipient_email)
+    phone = given(command.recipient_phone)
+    external = given(command.recipient_external_id)
+    return Recipient(
+        name=validation.text(name, field="recipientName", max_length=200) if name else None,
+        email=validation.email(email, field="recipientEmail") if email else None,
+        phone=validation.phone(phone, field="recipientPhone") if phone else None,
+        external_id=(
+            validation.text(external, field="recipientExternalId", max_length=200)
+            if external
+            else None
+        ),
+    )
 
 
 def _wallet_of(
@@ -104,10 +225,13 @@ def _unique_code(connection: Connection, account_id: str) -> str:
 def create_redemptions(
     db: Database, principal: Principal, command: NewRedemption, *, promotion_uuid: str | None = None
 ) -> list[Redemption]:
-    """``quantity`` codes of ``amount`` each, every one holding its amount on the wallet."""
+    """``quantity`` codes of ``amount`` each; credit codes hold their amount on the wallet,
+    the other types carry their value and hold nothing."""
     principal.require("write")
-    credit_type = ledger.parse_credit_type(command.credit_type)
-    amount = ledger.amount_minor(principal, credit_type, command.amount, field="rewardValue")
+    kind, credit_type = _kind(command)
+    amount = _value(principal, kind, credit_type, command.amount)
+    delivery = _delivery(kind, command.delivery_method)
+    recipient = _recipient(command)
     if not 1 <= command.quantity <= MAX_QUANTITY:
         raise InvalidInput(f"quantity must be 1 to {MAX_QUANTITY}", field="quantity")
     note = ledger.clean_note(command.note)
@@ -120,6 +244,9 @@ def create_redemptions(
             "wallet": command.wallet_uuid,
             "contact": command.customer_uuid,
             "type": credit_type.value,
+            "redemption_type": kind.value,
+            "delivery": delivery.value,
+            "recipient": [recipient.name, recipient.email, recipient.phone, recipient.external_id],
             "amount": amount,
             "quantity": command.quantity,
             "expires_at": expires_at.isoformat() if expires_at else None,
@@ -150,6 +277,9 @@ def create_redemptions(
                     note=note,
                     expires_at=expires_at,
                     promotion_uuid=promotion_uuid,
+                    redemption_type=kind,
+                    delivery_method=delivery,
+                    recipient=recipient,
                 ),
                 now,
             ).uuid
@@ -177,6 +307,9 @@ class Issue:
     expires_at: datetime | None = None
     promotion_uuid: str | None = None
     source: str = SOURCE_MANUAL
+    redemption_type: RedemptionType | None = None  # None: the credit type's own
+    delivery_method: DeliveryMethod = DeliveryMethod.CREDIT
+    recipient: Recipient = Recipient()
 
 
 def issue_code(
@@ -185,15 +318,17 @@ def issue_code(
     """Hold ``amount`` on the wallet under a new code, with its outbox event; the caller
     has checked the wallet and the amount and owns the transaction."""
     redemption_uuid = str(uuid.uuid4())
-    postings.hold(
-        connection,
-        principal,
-        issue.wallet_uuid,
-        issue.credit_type,
-        issue.amount,
-        redemption_uuid,
-        now,
-    )
+    kind = issue.redemption_type or credit_redemption_type(issue.credit_type)
+    if kind in CREDIT_TYPES:
+        postings.hold(
+            connection,
+            principal,
+            issue.wallet_uuid,
+            issue.credit_type,
+            issue.amount,
+            redemption_uuid,
+            now,
+        )
     values = {
         "uuid": redemption_uuid,
         "code": _unique_code(connection, principal.account_id),
@@ -206,6 +341,12 @@ def issue_code(
         "note": issue.note,
         "expires_at": issue.expires_at,
         "promotion_uuid": issue.promotion_uuid,
+        "redemption_type": kind.value,
+        "delivery_method": issue.delivery_method.value,
+        "recipient_name": issue.recipient.name,
+        "recipient_email": issue.recipient.email,
+        "recipient_phone": issue.recipient.phone,
+        "recipient_external_id": issue.recipient.external_id,
         "created_at": now,
         "updated_at": now,
     }
@@ -240,7 +381,8 @@ def _refusal(connection: Connection, principal: Principal, code: str, now: datet
 
 
 def redeem_code(db: Database, principal: Principal, code: str) -> Redeemed:
-    """Capture a code's hold as a SPEND (reason REDEMPTION), exactly once."""
+    """Capture a code's hold as a SPEND (reason REDEMPTION), exactly once; a code that holds
+    no credit (a discount, free product or shipping) is marked redeemed, with no entry."""
     principal.require("write")
     wanted = codes.normalise(code)
 
@@ -255,6 +397,14 @@ def redeem_code(db: Database, principal: Principal, code: str) -> Redeemed:
         )
         if claimed is None:
             raise _refusal(connection, principal, wanted, now)
+        if not claimed.holds_credit:
+            record_event(
+                connection,
+                principal.account_id,
+                "redemption_code.redeemed",
+                _payload(principal, claimed),
+            )
+            return Redeemed(redemption=claimed, entry=None)
         entry = postings.capture(
             connection,
             principal,
@@ -281,6 +431,22 @@ def redeem_code(db: Database, principal: Principal, code: str) -> Redeemed:
     return run_command(db, write)
 
 
+def _release(
+    connection: Connection, principal: Principal, redemption: Redemption, now: datetime
+) -> None:
+    """Give a closed credit code's hold back; the other types hold nothing."""
+    if redemption.holds_credit:
+        postings.release(
+            connection,
+            principal,
+            redemption.wallet_uuid,
+            redemption.credit_type,
+            redemption.amount,
+            redemption.uuid,
+            now,
+        )
+
+
 def cancel_code(db: Database, principal: Principal, code: str) -> Redemption:
     """Release an unused code's hold; a redeemed, cancelled or expired code is refused."""
     principal.require("write")
@@ -297,15 +463,7 @@ def cancel_code(db: Database, principal: Principal, code: str) -> Redemption:
         )
         if claimed is None:
             raise _refusal(connection, principal, wanted, now)
-        postings.release(
-            connection,
-            principal,
-            claimed.wallet_uuid,
-            claimed.credit_type,
-            claimed.amount,
-            claimed.uuid,
-            now,
-        )
+        _release(connection, principal, claimed, now)
         record_event(
             connection,
             principal.account_id,
@@ -323,15 +481,7 @@ def expire_codes(
     """Expire up to ``limit`` due codes of the principal's account and release their holds."""
     expired = repository.expire_due(connection, principal.account_id, now, limit)
     for redemption in expired:
-        postings.release(
-            connection,
-            principal,
-            redemption.wallet_uuid,
-            redemption.credit_type,
-            redemption.amount,
-            redemption.uuid,
-            now,
-        )
+        _release(connection, principal, redemption, now)
         record_event(
             connection,
             principal.account_id,
@@ -348,15 +498,7 @@ def close_codes_of_wallet(
     (due ones too) and release their holds; the balances stay. Returns how many."""
     closed = repository.close_for_wallet(connection, principal.account_id, wallet_uuid, now)
     for redemption in closed:
-        postings.release(
-            connection,
-            principal,
-            redemption.wallet_uuid,
-            redemption.credit_type,
-            redemption.amount,
-            redemption.uuid,
-            now,
-        )
+        _release(connection, principal, redemption, now)
         record_event(
             connection,
             principal.account_id,

@@ -33,13 +33,23 @@ redemptions = Table(
     Column("release_reason", String(30), nullable=True),
     Column("spend_entry_uuid", String(36), nullable=True),
     Column("promotion_uuid", String(36), nullable=True),
+    # NULL only on rows older than the column: a credit code of ``credit_type``.
+    Column("redemption_type", String(40), nullable=True),
+    Column("delivery_method", String(10), nullable=True),
+    Column("recipient_name", String(200), nullable=True),
+    Column("recipient_email", String(254), nullable=True),
+    Column("recipient_phone", String(20), nullable=True),
+    Column("recipient_external_id", String(200), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     ForeignKeyConstraint(
         ["account_id", "wallet_uuid"], ["wallets.account_id", "wallets.uuid"], ondelete="CASCADE"
     ),
     UniqueConstraint("account_id", "code"),
-    CheckConstraint("amount > 0", name="amount"),
+    CheckConstraint(
+        "amount > 0 OR (amount = 0 AND redemption_type IN ('FREE_PRODUCT', 'FREE_SHIPPING'))",
+        name="amount",
+    ),
     CheckConstraint("status IN ('ACTIVE', 'REDEEMED', 'CANCELLED', 'EXPIRED')", name="status"),
     Index(
         "ix_redemptions_account_id_wallet_uuid_created_at",

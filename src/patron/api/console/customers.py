@@ -164,6 +164,7 @@ class Customers:
             "credit_types": [kind.value for kind in CreditType],
             "profile_fields": PROFILE_FIELDS,
             "active": RedemptionStatus.ACTIVE,
+            "code_value": lambda code: redemptions.reward_value(principal, code),
             "can_act": visit.role.at_least(visit.role.AGENT),
             "can_erase": visit.role.at_least(visit.role.ADMIN),
         }

@@ -27,6 +27,7 @@ from patron.customers.models import Customer, Gender, Source, UserType
 from patron.orders.models import Order
 from patron.orders.promotions.models import Promotion, Reward
 from patron.redemptions import codes as redemption_codes
+from patron.redemptions import service as redemption_service
 from patron.redemptions.models import SOURCE_STAMPS, CodeFilter, Redemption
 from patron.redemptions.models import RedemptionStatus as RedemptionStatusModel
 from patron.wallets import ledger
@@ -164,13 +165,12 @@ class RedemptionNode(Node):
 
     @classmethod
     def of(cls, redemption: Redemption, context: LoyaltydishContext) -> RedemptionNode:
-        places = ledger.precision(context.principal, redemption.credit_type)
         return cls(
             id=strawberry.ID(ids.encode(ids.REDEMPTION, redemption.uuid)),
             code=redemption_codes.display(redemption.code),
             status=RedemptionStatus(redemption.status.value),
             credit_type=CreditKind(redemption.credit_type.value),
-            amount=from_minor(redemption.amount, places),
+            amount=redemption_service.reward_value(context.principal, redemption),
             source=redemption.source,
             note=redemption.note,
             expires_at=redemption.expires_at,
