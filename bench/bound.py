@@ -247,10 +247,13 @@ def postgresql_bound(
                         return 0, 1
                     connection.commit()
                     return 1, 0
-                done = sum(
-                    spend(wallet if n == 0 or len(wallets) == 1 else chooser.choice(wallets), now)
+                # In wallet order, as two batches locking the same wallets in opposite
+                # orders would deadlock (Patron's group commit retries such a command alone).
+                chosen = sorted(
+                    wallet if n == 0 or len(wallets) == 1 else chooser.choice(wallets)
                     for n in range(batch)
                 )
+                done = sum(spend(each, now) for each in chosen)
                 connection.commit()
             except BaseException:
                 connection.rollback()
