@@ -94,15 +94,19 @@ Try it:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """The server's socket, bound and listening before anything is announced or created."""
+    """The server's socket, bound and listening before anything is announced or created.
+
+    It is opened with SO_REUSEPORT, so that each worker process can listen on a socket of its
+    own on the same port (``_worker_sockets``); a first bind without it makes sure that no
+    other server holds the port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family=family)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
-        sock.listen(2048)
+        with socket.socket(family=family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            port = port or probe.getsockname()[1]
+        return _bound(family, host, port)
     except OSError as error:
-        sock.close()
         reason = error.strerror or str(error)
         hint = " (another server is using it; choose another with --port)"
         refuse(
@@ -110,8 +114,26 @@ def _listen(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port}: {reason.lower()}"
             + (hint if error.errno == errno.EADDRINUSE else ""),
         )
+
+
+def _bound(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+    sock = socket.socket(family=family)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
+
+
+def _worker_sockets(first: socket.socket, count: int) -> list[socket.socket]:
+    """``first`` and ``count - 1`` more sockets on its address, one per worker process."""
+    host, port = first.getsockname()[:2]
+    return [first, *(_bound(first.family, host, port) for _ in range(count - 1))]
 
 
 def serve(
@@ -153,7 +175,6 @@ def serve(
 
 def _run(settings: Settings, sock: socket.socket) -> None:
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     graphiql = (
         "GraphiQL at /graphql"
@@ -182,7 +203,9 @@ def _run(settings: Settings, sock: socket.socket) -> None:
         http="httptools",
     )
     if settings.workers > 1:
-        Multiprocess(config, sockets=[sock]).run()
+        from patron.cli.workers import BalancedWorkers
+
+        BalancedWorkers(config, _worker_sockets(sock, settings.workers)).run()
         return
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):
