@@ -44,6 +44,10 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "console"
 
+# Together on one test worker, and Playwright stopped when they are done: while it runs, its
+# event loop is the thread's, and another test's asyncio loop could not start there.
+pytestmark = pytest.mark.xdist_group("browser")
+
 
 def chromium_path() -> str | None:
     for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
@@ -52,7 +56,7 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = chromium_path()
     problem = None
