@@ -54,8 +54,11 @@ mutation CreateRedemption($walletUuid: String!, $type: RedemptionType!, $value: 
                           $method: DeliveryMethod) {{
   createRedemption(redemption: {{walletUuid: $walletUuid, redemptionType: $type,
                                  rewardValue: $value, deliveryMethod: $method}}) {{
-    success alreadyLinked redemptionCodes {{ {CODE} }} {ERRORS}
+    ...Created
   }}
+}}
+fragment Created on CreateRedemptionResult {{
+  success alreadyLinked redemptionCodes {{ {CODE} }} {ERRORS}
 }}"""
 
 REDEEM = f"""

@@ -192,7 +192,7 @@ class CreateRedemptionInput:
     idempotency_key: str | None = None
 
 
-@strawberry.type
+@strawberry.type(name="CreateRedemptionResult")  # ValueMapper's published name
 class CreateRedemptionResponse:
     success: bool
     redemption_codes: list[RedemptionCode] = strawberry.field(default_factory=list)
