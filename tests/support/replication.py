@@ -23,6 +23,16 @@ import psycopg
 from tests.support.postgres import _binary_dir, _free_port
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (a zombie does not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
 class Node:
     """One data directory served on one loopback port."""
 
@@ -53,11 +63,19 @@ class Node:
         assert self.pgid not in {os.getpgid(0), 0, 1}
 
     def kill(self) -> None:
-        """SIGKILL the postmaster and every backend at once (its process group)."""
+        """SIGKILL the postmaster and every backend at once (its process group), and wait
+        until they are gone: a server started next on this port finds its socket's lock file
+        and refuses to start while the old postmaster still exists (on a busy machine, a
+        killed process takes a moment to die, or stays a zombie until its parent reaps it)."""
         if self.pgid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pgid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and _group_alive(self.pgid):
+                time.sleep(0.05)
             self.pgid = None
+            for leftover in self.pair.root.glob(f".s.PGSQL.{self.port}*"):
+                leftover.unlink(missing_ok=True)
 
     def stop(self) -> None:
         if self.pgid is None:
