@@ -394,3 +394,34 @@ def documents(draw: st.DrawFn) -> str:
 @given(document=documents())
 def test_random_selections_answer_the_same_bytes(db: Database, shop: Shop, document: str) -> None:
     assert_same(both(db, shop.tenant, document))
+
+
+def test_a_known_read_with_a_held_principal_is_answered_without_a_thread(
+    api: Api, server: ThreadServer, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patron.api import endpoint
+
+    handed: list[str] = []
+    original = endpoint.run_in_threadpool
+
+    async def counted(func: Any, *args: Any) -> Any:
+        handed.append("thread")
+        return await original(func, *args)
+
+    monkeypatch.setattr(endpoint, "run_in_threadpool", counted)
+    token = shop.tenant.token
+    # The first request validates the document, the second looks the principal up (for up
+    # to a second): both on a thread.
+    first = api.data(GET_CONTACTS, {"limit": 2}, token=token)
+    assert api.data(GET_CONTACTS, {"limit": 2}, token=token) == first
+    assert handed == ["thread", "thread"]
+    handed.clear()
+
+    answers = [api.data(GET_CONTACTS, {"limit": 2}, token=token) for _ in range(3)]
+
+    # The principal was looked up within the second: no hand-off to a thread, same answer.
+    assert answers == [first] * 3
+    assert handed == []
+    # A document not seen before, and any write, still go through the thread pool.
+    api.data("query Other { account { uuid } }", token=token)
+    assert handed == ["thread"]

@@ -105,3 +105,23 @@ def test_off_asks_nothing(db: Database, tenant: Tenant) -> None:
     [limiter] = _limiters(db, 1, 0, calls)
     assert all(limiter.check(tenant.uuid, "k") is None for _ in range(100))
     assert calls == []
+
+
+def test_a_request_is_admitted_locally_only_from_a_block_already_claimed(
+    db: Database, tenant: Tenant
+) -> None:
+    calls: list[int] = []
+    [limiter] = _limiters(db, 1, 10, calls)
+    key = f"token-{secrets.token_hex(4)}"
+
+    assert not limiter.admit_locally(tenant.uuid, key)  # nothing claimed yet: ``check`` claims
+    admitted = 0
+    for _ in range(20):
+        if limiter.admit_locally(tenant.uuid, key) or limiter.check(tenant.uuid, key) is None:
+            admitted += 1
+
+    # Local admissions come out of the claimed blocks: the limit holds exactly.
+    assert admitted == 10
+    assert sum(calls) >= 10
+    assert not limiter.admit_locally(tenant.uuid, key)
+    assert RateLimiter(0, db).admit_locally(tenant.uuid, key)  # off: always admitted

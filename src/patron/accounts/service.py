@@ -301,6 +301,14 @@ class PrincipalCache:
         self._found[token_hash] = (time.monotonic(), principal)
 
 
+def cached_principal(token: str, cache: PrincipalCache) -> Principal | None:
+    """The principal of a token presented in the last ``cache.seconds``, without the store;
+    None when it must be looked up (unknown, expired from the cache, or malformed)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    return cache.get(hash_token(token))
+
+
 def authenticate(
     db: Database,
     token: str,

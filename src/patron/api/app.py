@@ -20,7 +20,14 @@ from patron.api.compat.commerce.routes import commerce_routes
 from patron.api.compat.lightfunnels.routes import lightfunnels_routes
 from patron.api.compat.loyaltydish.routes import loyaltydish_routes
 from patron.api.console.routes import console_routes
-from patron.api.endpoint import Patron, graphql_endpoint, masked, request_id_of, token_context
+from patron.api.endpoint import (
+    Patron,
+    cached_token_context,
+    graphql_endpoint,
+    masked,
+    request_id_of,
+    token_context,
+)
 from patron.api.graphiql import graphiql_routes
 from patron.api.graphql.schema import build_schema
 from patron.api.http import bearer_token, json_response
@@ -44,6 +51,9 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
             patron, webhook_urls=url_policy(settings), secret_key=settings.sealing_key
         ),
         fast_reads=patron.schema.fast_reads,
+        cached_context=cached_token_context(
+            patron, webhook_urls=url_policy(settings), secret_key=settings.sealing_key
+        ),
         exact_numbers=True,
     )
     ide = graphiql_routes() if settings.graphiql_enabled else []

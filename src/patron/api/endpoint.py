@@ -84,6 +84,19 @@ class Patron:
             )
         return principal
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token, when this process can admit its request without the
+        store: looked up in the last ``principal_cache_seconds`` and within the rate budget it
+        has already claimed. None: ``authenticate`` decides (on a worker thread)."""
+        if self.principals is None:
+            return None
+        principal = accounts.cached_principal(token, self.principals)
+        if principal is None or not self.limiter.admit_locally(
+            principal.account_id, principal.token_id or principal.account_id
+        ):
+            return None
+        return principal
+
 
 def parse_graphql_body(body: Any) -> tuple[str, dict[str, Any] | None, str | None]:
     if not isinstance(body, dict):
@@ -148,10 +161,17 @@ def unavailable_message(error: DBAPIError, request_id: str) -> str:
     return "the store is unavailable; retry the request"
 
 
-def guarded(request_id: str, work: Work, seen: Observed | None = None) -> Response:
+def guarded(
+    request_id: str,
+    work: Work,
+    seen: Observed | None = None,
+    *,
+    passing: type[Exception] | None = None,
+) -> Response:
     """Run a request's work on this thread, its answer's serialisation included: store
     trouble is a 503, and a bug is logged with the request id and answered as a masked JSON
-    error, never with its details. ``seen`` learns the answer's error code."""
+    error, never with its details. ``seen`` learns the answer's error code; an exception of
+    type ``passing`` is the caller's to handle."""
     try:
         status, body, headers = work()
         response = json_response(body, status, headers)
@@ -174,7 +194,9 @@ def guarded(request_id: str, work: Work, seen: Observed | None = None) -> Respon
             extensions = {"code": "UNAVAILABLE", "requestId": request_id}
             body = {"errors": [{"message": message, "extensions": extensions}]}
             response = json_response(body, 503, UNAVAILABLE_HEADERS)
-    except Exception:
+    except Exception as error:
+        if passing is not None and isinstance(error, passing):
+            raise
         log.exception("unexpected error in request %s", request_id)
         response = json_response(masked(request_id), 500)
         if seen is not None:
@@ -204,6 +226,9 @@ class Asking(Generic[Credentials]):
 
 ReadCredentials = Callable[[Request], Credentials]
 MakeContext = Callable[[Asking[Credentials], Connection | None], Context]
+# A known read's context made without the store (None: it needs the store, e.g. a token not
+# looked up lately): such a read is answered on the event loop, with no thread hand-off.
+CachedContext = Callable[[Asking[Credentials]], Context | None]
 
 
 def token_context(patron: Patron, **extra: Any) -> MakeContext[str]:
@@ -223,6 +248,56 @@ def token_context(patron: Patron, **extra: Any) -> MakeContext[str]:
     return context
 
 
+def cached_token_context(patron: Patron, **extra: Any) -> CachedContext[str]:
+    """``token_context`` for a known read whose token's principal this process holds."""
+
+    def context(asking: Asking[str]) -> Context | None:
+        principal = patron.cached(asking.credentials)
+        if principal is None:
+            return None
+        return Context(
+            db=patron.db,
+            principal=principal,
+            request_id=asking.request_id,
+            autocommit=True,
+            **extra,
+        )
+
+    return context
+
+
+class _Unanswered(Exception):
+    """A known read its plan did not answer: the full pipeline answers it instead."""
+
+
+def _answer_on_the_loop(
+    fast_reads: FastReads,
+    made: Context,
+    query: str,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    seen: Observed | None,
+) -> Response | None:
+    """A known read answered from its plan on the calling thread; None: the full pipeline
+    answers (and reports) it."""
+
+    def work() -> tuple[int, Any, dict[str, str]]:
+        if seen is not None:
+            seen.account_id = made.principal.account_id
+        try:
+            data = fast_reads.answer_known(query, operation_name, variables, made)
+        finally:
+            made.close()
+        if data is None:
+            raise _Unanswered
+        return 200, {"data": data}, {}
+
+    try:
+        return guarded(made.request_id, work, seen, passing=_Unanswered)
+    except _Unanswered:
+        return None
+
+
 def graphql_endpoint(
     patron: Patron,
     schema: strawberry.Schema,
@@ -230,6 +305,7 @@ def graphql_endpoint(
     credentials: ReadCredentials[Credentials],
     context: MakeContext[Credentials],
     fast_reads: FastReads | None = None,
+    cached_context: CachedContext[Credentials] | None = None,
     exact_numbers: bool = False,
 ) -> Callable[[Request], Awaitable[Response]]:
     """``POST`` of one GraphQL surface.
@@ -239,6 +315,10 @@ def graphql_endpoint(
     request's context, authenticating on the given read connection (None: a known read,
     which may use a principal looked up in the last second and reads without a transaction).
     ``fast_reads``, when the schema has them, answer known read documents from their plan.
+    ``cached_context`` makes a known read's context without the store when it can; such a
+    read is then answered on the event loop itself. Its plan's reads are short, bounded by
+    the query limits, and never wait for a writer (SQLite's WAL, PostgreSQL's MVCC): handing
+    them to a thread and back cost more of the interpreter's time than the reads themselves.
     ``exact_numbers``: JSON numbers of the variables keep their text for the exact scalars.
     """
     db = patron.db
@@ -262,6 +342,19 @@ def graphql_endpoint(
         if seen is not None:
             seen.operation = operations.label(query, operation_name)
         asking = Asking(who, request_id)
+
+        if (
+            cached_context is not None
+            and fast_reads is not None
+            and fast_reads.known(query, operation_name)
+        ):
+            made = cached_context(asking)
+            if made is not None:
+                answered = _answer_on_the_loop(
+                    fast_reads, made, query, operation_name, variables, seen
+                )
+                if answered is not None:
+                    return answered
 
         def known_read(fast: FastReads) -> tuple[int, Any, dict[str, str]] | None:
             # A read the full pipeline has passed before: its plan answers it; any trouble

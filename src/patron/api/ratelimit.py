@@ -83,6 +83,24 @@ class RateLimiter:
             self._allowance[name] = (window, left - 1 if left > 1 else -1)
         return None
 
+    def admit_locally(self, account_id: str, key: str) -> bool:
+        """Admit a request from what this process has already claimed, never asking the
+        store: False when ``check`` must decide (a claim to make, or the budget spent)."""
+        if self.per_minute <= 0:
+            return True
+        now = self._clock() if self._clock is not None else time.time()
+        window = int(now // WINDOW_SECONDS)
+        name = (account_id, key)
+        lock = self._locks.get(name)
+        if lock is None:
+            return False
+        with lock:
+            current, left = self._allowance.get(name, (window, -1))
+            if current != window or left <= 1:
+                return False
+            self._allowance[name] = (window, left - 1)
+        return True
+
     def _forget(self, window: int) -> None:
         stale = [name for name, (seen, _) in self._allowance.items() if seen != window]
         for name in stale:

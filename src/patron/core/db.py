@@ -26,6 +26,8 @@ NAMING_CONVENTION = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 _WRITE = "patron_write"
+# A SQLite connection that reads without a transaction (``connect_latest``): no BEGIN is sent.
+_LATEST = "patron_latest"
 # Concurrent commands of one process written in one transaction at most (1: each alone).
 GROUP_COMMIT_LIMIT = 64
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -136,7 +138,7 @@ def _configure_sqlite(engine: Engine) -> None:
         options = connection.get_execution_options()
         if options.get(_WRITE):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        elif options.get("isolation_level") != "AUTOCOMMIT":
+        elif not options.get(_LATEST) and options.get("isolation_level") != "AUTOCOMMIT":
             connection.exec_driver_sql("BEGIN")
 
 
@@ -214,6 +216,9 @@ class Database:
             options["connect_args"] = {
                 "check_same_thread": False,
                 "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                # Prepared statements kept per connection (the driver's default is 128):
+                # every statement of every surface stays compiled.
+                "cached_statements": 512,
             }
             options["pool_size"] = pool_size
             options["max_overflow"] = pool_size
@@ -248,7 +253,14 @@ class Database:
         """A connection that reads without a transaction: each statement sees the latest
         commit, and no BEGIN or COMMIT round trip is paid. The caller closes it."""
         connection = self.engine.connect()
-        connection.execution_options(isolation_level="AUTOCOMMIT")
+        if self.is_sqlite:
+            # The driver is in autocommit already (Patron sends BEGIN itself): leaving it out
+            # is enough. SQLAlchemy's AUTOCOMMIT would run ``PRAGMA read_uncommitted`` on
+            # checkout and on return, and a flag pragma expires every statement the
+            # connection has prepared, so each request would compile its SQL anew.
+            connection.execution_options(**{_LATEST: True})
+        else:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
         return connection
 
     @contextmanager

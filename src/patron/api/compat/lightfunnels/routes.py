@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from patron.api.compat.lightfunnels.schema import build_schema
-from patron.api.endpoint import Patron, graphql_endpoint, token_context
+from patron.api.endpoint import Patron, cached_token_context, graphql_endpoint, token_context
 from patron.api.http import bearer_token
 
 PATH = "/compat/lightfunnels/api/v2"
@@ -19,5 +19,6 @@ def lightfunnels_routes(patron: Patron) -> list[BaseRoute]:
         credentials=bearer_token,
         context=token_context(patron),
         fast_reads=schema.fast_reads,
+        cached_context=cached_token_context(patron),
     )
     return [Route(PATH, endpoint, methods=["POST"])]
