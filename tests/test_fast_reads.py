@@ -7,6 +7,7 @@ the fast schema's counts say whether its plan answered, fell back, or did not ap
 
 from __future__ import annotations
 
+import secrets
 import string
 from typing import Any
 
@@ -410,14 +411,15 @@ def test_a_known_read_with_a_held_principal_is_answered_without_a_thread(
 
     monkeypatch.setattr(endpoint, "run_in_threadpool", counted)
     token = shop.tenant.token
-    # The first request validates the document, the second looks the principal up (for up
-    # to a second): both on a thread.
-    first = api.data(GET_CONTACTS, {"limit": 2}, token=token)
-    assert api.data(GET_CONTACTS, {"limit": 2}, token=token) == first
-    assert handed == ["thread", "thread"]
+    document = GET_CONTACTS.replace("GetContacts", f"GetContacts{secrets.token_hex(4)}")
+    # The first request validates the document (a thread); once a request has looked the
+    # token's principal up, later ones within the second need no thread.
+    first = api.data(document, {"limit": 2}, token=token)
+    assert api.data(document, {"limit": 2}, token=token) == first
+    assert 1 <= len(handed) <= 2
     handed.clear()
 
-    answers = [api.data(GET_CONTACTS, {"limit": 2}, token=token) for _ in range(3)]
+    answers = [api.data(document, {"limit": 2}, token=token) for _ in range(3)]
 
     # The principal was looked up within the second: no hand-off to a thread, same answer.
     assert answers == [first] * 3
