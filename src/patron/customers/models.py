@@ -81,10 +81,15 @@ class Customer:
 
     @property
     def display_name(self) -> str | None:
-        if self.name:
-            return self.name
-        parts = [part for part in (self.first_name, self.last_name) if part]
-        return " ".join(parts) or None
+        return display_name(self.name, self.first_name, self.last_name)
+
+
+def display_name(name: str | None, first_name: str | None, last_name: str | None) -> str | None:
+    """The name a customer is shown by: its name, else first and last name."""
+    if name:
+        return name
+    parts = [part for part in (first_name, last_name) if part]
+    return " ".join(parts) or None
 
 
 @dataclass(frozen=True, slots=True)

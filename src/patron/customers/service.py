@@ -546,6 +546,18 @@ def find_customers(
 ) -> list[Customer]:
     """Newest first; filters narrow, a malformed Shopify id is an error."""
     size, start = check_page(limit, offset)
+    where = _page_filter(uuid, email, shopify_id)
+    if where is None:
+        return []
+    return repository.find_customers(
+        connection, principal.account_id, where, limit=size, offset=start
+    )
+
+
+def _page_filter(
+    uuid: str | None, email: str | None, shopify_id: str | None
+) -> CustomerFilter | None:
+    """A page's filters, checked; None when they cannot match a stored contact."""
     where = CustomerFilter(
         uuid=uuid,
         email=validation.normalised_email(email) if email is not None else None,
@@ -554,10 +566,33 @@ def find_customers(
         else None,
     )
     if (uuid is not None and not validation.is_uuid(uuid)) or (email and "\x00" in email):
-        return []  # cannot match a stored contact
-    return repository.find_customers(
-        connection, principal.account_id, where, limit=size, offset=start
+        return None
+    return where
+
+
+def find_customer_values(
+    connection: Connection,
+    principal: Principal,
+    names: tuple[str, ...],
+    *,
+    limit: int | None = None,
+    offset: int | None = None,
+    uuid: str | None = None,
+    email: str | None = None,
+    shopify_id: str | None = None,
+) -> list[Any]:
+    """``find_customers`` (the same filters, order and errors) reading only the named
+    columns (``PROJECTABLE``): per customer a named tuple with the model's attribute names."""
+    size, start = check_page(limit, offset)
+    where = _page_filter(uuid, email, shopify_id)
+    if where is None:
+        return []
+    return repository.find_customer_values(
+        connection, principal.account_id, where, limit=size, offset=start, names=names
     )
+
+
+PROJECTABLE = repository.PROJECTABLE
 
 
 def identities_for(

@@ -22,7 +22,7 @@ from patron.api.graphql.relay import global_id
 from patron.core.money import from_minor
 from patron.core.paging import check_page
 from patron.customers import service as customer_service
-from patron.customers.models import Customer
+from patron.customers.models import display_name
 from patron.wallets import ledger
 from patron.wallets.models import CreditEntry as CreditEntryModel
 from patron.wallets.models import CreditType as CreditTypeModel
@@ -32,6 +32,9 @@ from patron.wallets.models import Wallet as WalletModel
 Getter = Callable[[Any, Principal], Any]
 # The values of a field for all its sources at once: arguments, loaders, SQL.
 Resolver = Callable[[Context, list[Any], dict[str, Any]], list[Any]]
+# A resolver that reads only the columns its objects' selected fields need (their
+# ``columns``, sorted): the values are then records with just those attributes.
+Projected = Callable[[Context, list[Any], dict[str, Any], tuple[str, ...]], list[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,24 +42,32 @@ class Field:
     attribute: Callable[[Any], Any] | None = None  # an attribute of the source, as it is
     get: Getter | None = None
     resolve: Resolver | None = None
+    project: Projected | None = None
     # The object type its values have; None for a scalar or enum (or a list of them).
     type_name: str | None = None
+    # The source's attributes this field reads, where its source comes from a projection.
+    columns: tuple[str, ...] = ()
 
 
 def _attribute(name: str) -> Field:
-    return Field(attribute=attrgetter(name))
+    return Field(attribute=attrgetter(name), columns=(name,))
 
 
 def _account(context: Context, sources: list[Any], _args: dict[str, Any]) -> list[Any]:
     return [context.principal for _ in sources]
 
 
-def _contacts(context: Context, sources: list[Any], args: dict[str, Any]) -> list[Any]:
+def _contacts(
+    context: Context, sources: list[Any], args: dict[str, Any], columns: tuple[str, ...]
+) -> list[Any]:
+    # The uuid is read always: the identities and wallet of the page are loaded by it.
+    names = columns if "uuid" in columns else tuple(sorted({"uuid", *columns}))
     pages = []
     for _ in sources:
-        found = customer_service.find_customers(
+        found = customer_service.find_customer_values(
             context.connection(),
             context.principal,
+            names,
             limit=args.get("limit"),
             offset=args.get("offset"),
             uuid=args.get("uuid"),
@@ -97,23 +108,27 @@ ACCOUNT: dict[str, Field] = {
     "currency": _attribute("currency"),
     "pointsPrecision": _attribute("points_precision"),
     "contactsCount": Field(resolve=_contacts_count),
-    "contacts": Field(resolve=_contacts, type_name="Contact"),
+    "contacts": Field(project=_contacts, type_name="Contact"),
 }
 
 
-def _gender(customer: Customer, _principal: Principal) -> Any:
+# A contact here is a record of the columns its selected fields read (``Field.columns``),
+# under the model's attribute names and with the model's values.
+
+
+def _gender(customer: Any, _principal: Principal) -> Any:
     return contact_api.Gender(customer.gender) if customer.gender else None
 
 
-def _services(customer: Customer, _principal: Principal) -> Any:
+def _services(customer: Any, _principal: Principal) -> Any:
     return [contact_api.ConnectedServiceType(s) for s in customer.connected_services]
 
 
-def _display_name(customer: Customer, _principal: Principal) -> Any:
-    return customer.display_name
+def _display_name(customer: Any, _principal: Principal) -> Any:
+    return display_name(customer.name, customer.first_name, customer.last_name)
 
 
-def _contact_id(customer: Customer, _principal: Principal) -> Any:
+def _contact_id(customer: Any, _principal: Principal) -> Any:
     return global_id("Contact", customer.uuid)
 
 
@@ -147,13 +162,16 @@ _CONTACT_ATTRIBUTES = [
 
 CONTACT: dict[str, Field] = {
     **{to_camel_case(name): _attribute(name) for name in _CONTACT_ATTRIBUTES},
-    "id": Field(get=_contact_id),
-    "name": Field(get=_display_name),
-    "gender": Field(get=_gender),
-    "connectedServices": Field(get=_services),
-    "identities": Field(resolve=_identities, type_name="Identity"),
-    "wallet": Field(resolve=_wallet, type_name="Wallet"),
+    "id": Field(get=_contact_id, columns=("uuid",)),
+    "name": Field(get=_display_name, columns=("first_name", "last_name", "name")),
+    "gender": Field(get=_gender, columns=("gender",)),
+    "connectedServices": Field(get=_services, columns=("connected_services",)),
+    "identities": Field(resolve=_identities, type_name="Identity", columns=("uuid",)),
+    "wallet": Field(resolve=_wallet, type_name="Wallet", columns=("uuid",)),
 }
+assert all(set(field.columns) <= customer_service.PROJECTABLE for field in CONTACT.values()), (
+    "a contact field reads a column the projected read cannot give"
+)
 
 
 def _identity(service: str) -> Field:

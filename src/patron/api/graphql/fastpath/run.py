@@ -26,6 +26,7 @@ from graphql import (
     GraphQLSchema,
     GraphQLString,
     Undefined,
+    get_named_type,
     get_nullable_type,
     is_leaf_type,
 )
@@ -191,11 +192,32 @@ class Run:
             if definition.args or first.node.arguments
             else {}
         )
-        assert field.resolve is not None
-        values = field.resolve(self.context, sources, arguments)
+        if field.project is not None:
+            columns = self.columns(definition.type, details)
+            values = field.project(self.context, sources, arguments, columns)
+        else:
+            assert field.resolve is not None
+            values = field.resolve(self.context, sources, arguments)
         if field.type_name is None:
             return self.completer(parent, name)(values)
         return self.complete(definition.type, values, details)
+
+    def columns(self, output_type: GraphQLOutputType, details: FieldDetailsList) -> tuple[str, ...]:
+        """What the selected fields of a projected object read, sorted (one statement per
+        set of columns, whatever order or aliases the document gives its fields)."""
+        named = get_named_type(output_type)
+        if not isinstance(named, GraphQLObjectType):
+            raise Unanswerable(f"{output_type} is not an object type")
+        grouped = collect_subfields(
+            self.schema, self.plan.fragments, self.variables, self.plan.operation, named, details
+        ).grouped_field_set
+        fields = self.types[named.name]
+        wanted: set[str] = set()
+        for group in grouped.values():
+            name = group[0].node.name.value
+            if name != TYPENAME:
+                wanted.update(fields[name].columns)
+        return tuple(sorted(wanted))
 
     def complete(
         self, output_type: GraphQLOutputType, values: list[Any], details: FieldDetailsList
