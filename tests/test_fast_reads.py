@@ -437,7 +437,7 @@ def test_a_known_read_with_a_held_principal_is_answered_without_a_thread(
 
 
 def test_a_page_reads_only_the_columns_its_document_prints(db: Database, shop: Shop) -> None:
-    query = "{ account { contacts(limit: 2) { email name } } }"
+    query = "{ account { contacts(limit: 2) { email name wallet { globalCreditBalance } } } }"
     with statements(db) as seen:
         answers = both(db, shop.tenant, query)
 
@@ -451,3 +451,8 @@ def test_a_page_reads_only_the_columns_its_document_prints(db: Database, shop: S
         assert f"customers.{column}" in read
     assert "customers.phone" not in read
     assert "customers.created_at" not in read
+    wallet_reads = {s.split("FROM", 1)[0] for s in seen if "FROM wallets" in s}
+    [wallet_read] = {read for read in wallet_reads if "wallets.created_at" not in read}
+    for column in ("uuid", "customer_uuid", "open_lots", "global_balance", "global_held"):
+        assert f"wallets.{column}" in wallet_read
+    assert "wallets.local_balance" not in wallet_read

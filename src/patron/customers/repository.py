@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import collections
-import functools
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -24,6 +22,7 @@ from sqlalchemy import (
 from patron.core.bulk import any_of
 from patron.core.clock import as_utc
 from patron.core.db import row_dicts
+from patron.core.records import RECORD_TYPES, Decode, records, unchanged
 from patron.customers.models import Customer, CustomerFilter
 from patron.customers.tables import customers, identities
 from patron.customers.validation import display_external_id
@@ -35,10 +34,6 @@ _CUSTOMER_COLUMNS = [
 ]
 # An erased customer's row stays for its books, and no read of a customer ever finds it.
 _NOT_ERASED = customers.c.erased_at.is_(None)
-
-
-def _unchanged(value: Any) -> Any:
-    return value
 
 
 def customer_from_row(row: Any) -> Customer:
@@ -275,9 +270,9 @@ def find_customers(
     return customers_from_rows(rows)
 
 
-# Columns a projected read may ask for, and how each value becomes the model's value.
-_DECODE: dict[str, Callable[[Any], Any]] = {
-    **{column.name: _unchanged for column in _CUSTOMER_COLUMNS},
+# Columns a projected read may ask for, and how a stored value becomes the model's value.
+_DECODE: dict[str, Decode] = {
+    **{column.name: unchanged for column in _CUSTOMER_COLUMNS},
     "accepts_marketing": bool,
     "verified": bool,
     "archived": bool,
@@ -287,10 +282,8 @@ _DECODE: dict[str, Callable[[Any], Any]] = {
     "archived_at": lambda value: as_utc(value) if value is not None else None,
 }
 PROJECTABLE = frozenset(_DECODE)
-# Statements of projected pages, per filter shape and column set; the column sets are those
-# of the documents clients repeat, so this stays small (and is bounded regardless).
+# Statements of projected pages, per filter shape and column set (bounded: see records).
 _PROJECTED: dict[tuple[tuple[bool, ...], tuple[str, ...]], Select[Any]] = {}
-_PROJECTED_LIMIT = 512
 
 
 def find_customer_values(
@@ -302,9 +295,8 @@ def find_customer_values(
     offset: int,
     names: tuple[str, ...],
 ) -> list[Any]:
-    """``find_customers`` reading only the named columns: per customer a named tuple of
-    their values under the model's attribute names, as the model would hold them (a read
-    that prints four fields of a contact decodes four, not thirty)."""
+    """``find_customers`` reading only the named columns: per customer a record
+    (:mod:`patron.core.records`) with the model's attribute names and values."""
     shape = (
         where.uuid is not None,
         where.email is not None,
@@ -317,7 +309,7 @@ def find_customer_values(
         query = _customers_query(
             by_uuid, by_email, by_number, by_shopify, [customers.c[name] for name in names]
         )
-        if len(_PROJECTED) < _PROJECTED_LIMIT:
+        if len(_PROJECTED) < RECORD_TYPES:
             _PROJECTED[(shape, names)] = query
     values = {
         "account_id": account_id,
@@ -329,25 +321,7 @@ def find_customer_values(
         "offset": offset,
     }
     rows = connection.execute(query, values).all()
-    record = _record(names)
-    decoders = [_DECODE[name] for name in names]
-    if all(decode is _unchanged for decode in decoders):
-        return [record._make(row) for row in rows]
-    return [
-        record._make(
-            [
-                value if decode is _unchanged else decode(value)
-                for decode, value in zip(decoders, row, strict=True)
-            ]
-        )
-        for row in rows
-    ]
-
-
-@functools.lru_cache(maxsize=_PROJECTED_LIMIT)
-def _record(names: tuple[str, ...]) -> type[Any]:
-    """A named tuple with the model's attribute names: what a projected read hands back."""
-    return collections.namedtuple("CustomerValues", names)
+    return records("CustomerValues", rows, names, _DECODE)
 
 
 def count_customers(connection: Connection, account_id: str) -> int:

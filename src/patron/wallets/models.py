@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 
 class Action(StrEnum):
@@ -64,12 +65,18 @@ class Wallet:
     local_expired: int = 0
 
     def available(self, credit_type: CreditType) -> int:
-        if credit_type is CreditType.GLOBAL:
-            return self.global_balance - self.global_held - self.global_expired
-        return self.local_balance - self.local_held - self.local_expired
+        return available(self, credit_type)
 
     def held(self, credit_type: CreditType) -> int:
         return self.global_held if credit_type is CreditType.GLOBAL else self.local_held
+
+
+def available(wallet: Any, credit_type: CreditType) -> int:
+    """What a wallet (a model, or a projected record of its balance, hold and unswept
+    expired columns) can spend of one credit type."""
+    if credit_type is CreditType.GLOBAL:
+        return int(wallet.global_balance - wallet.global_held - wallet.global_expired)
+    return int(wallet.local_balance - wallet.local_held - wallet.local_expired)
 
 
 @dataclass(frozen=True, slots=True)

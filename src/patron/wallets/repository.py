@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -33,6 +33,7 @@ from patron.core.clock import as_utc
 from patron.core.db import row_dicts
 from patron.core.events import outbox_events, record_event
 from patron.core.money import MAX_MINOR_UNITS, from_minor
+from patron.core.records import RECORD_TYPES, Decode, records, unchanged
 from patron.wallets.lots import expired_unswept
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason, Wallet
 from patron.wallets.tables import credit_entries, wallets
@@ -166,12 +167,29 @@ def with_expired(
     connection: Connection, account_id: str, found: list[Wallet], now: datetime
 ) -> list[Wallet]:
     """Count out credit in lots past their expiry that no sweep has removed yet."""
+    return _counted(connection, account_id, found, now, replace)
+
+
+def values_with_expired(
+    connection: Connection, account_id: str, found: list[Any], now: datetime
+) -> list[Any]:
+    """``with_expired`` for the records of a projected read."""
+    return _counted(connection, account_id, found, now, lambda record, **kw: record._replace(**kw))
+
+
+def _counted(
+    connection: Connection,
+    account_id: str,
+    found: list[Any],
+    now: datetime,
+    change: Callable[..., Any],
+) -> list[Any]:
     with_lots = [wallet.uuid for wallet in found if wallet.open_lots]
     if not with_lots:
         return found
     expired = expired_unswept(connection, account_id, with_lots, now)
     return [
-        replace(
+        change(
             wallet,
             global_expired=expired.get((wallet.uuid, CreditType.GLOBAL), 0),
             local_expired=expired.get((wallet.uuid, CreditType.LOCAL), 0),
@@ -238,6 +256,43 @@ def wallets_for_customers(
         {"account_id": account_id, "uuids": list(customer_uuids)},
     ).all()
     return {wallet.customer_uuid: wallet for wallet in wallets_from_rows(rows)}
+
+
+# Columns a projected read may ask for, and how a stored value becomes the model's value.
+_WALLET_DECODE: dict[str, Decode] = {
+    **{column.name: unchanged for column in wallets.c if column.name != "erased_at"},
+    "created_at": as_utc,
+    "updated_at": as_utc,
+    "shopify_synced_at": lambda value: as_utc(value) if value else None,
+}
+WALLET_PROJECTABLE = frozenset(_WALLET_DECODE)
+_PROJECTED_WALLETS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def wallet_values_for_customers(
+    connection: Connection, account_id: str, customer_uuids: Sequence[str], names: tuple[str, ...]
+) -> list[Any]:
+    """``wallets_for_customers`` reading only the named columns (with ``customer_uuid``,
+    ``uuid`` and ``open_lots`` among them): records (:mod:`patron.core.records`) with the
+    model's attribute names and values, and ``global_expired``/``local_expired`` at 0."""
+    if not customer_uuids:
+        return []
+    dialect = connection.dialect.name
+    query = _PROJECTED_WALLETS.get((dialect, names))
+    if query is None:
+        query = select(*(wallets.c[name] for name in names)).where(
+            wallets.c.account_id == bindparam("account_id"),
+            any_of(dialect, wallets.c.customer_uuid, "uuids"),
+            _OPEN,
+        )
+        if len(_PROJECTED_WALLETS) < RECORD_TYPES:
+            _PROJECTED_WALLETS[(dialect, names)] = query
+    rows = connection.execute(
+        query, {"account_id": account_id, "uuids": list(customer_uuids)}
+    ).all()
+    return records(
+        "WalletValues", rows, names, _WALLET_DECODE, extra=("global_expired", "local_expired")
+    )
 
 
 @dataclass(frozen=True, slots=True)

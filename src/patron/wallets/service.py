@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Subquery, and_, case, exists, func, or_, select
 
@@ -328,6 +329,29 @@ def _take_back(
             field="amount",
         )
     return postings.post(connection, principal, posting, now, from_lots=False)
+
+
+# What a projected wallet read always reads: how its records are matched to their customers,
+# and what counting out unswept expired credit needs.
+_WALLET_KEYS = ("customer_uuid", "open_lots", "uuid")
+WALLET_PROJECTABLE = repository.WALLET_PROJECTABLE
+
+
+def wallet_values_for_customers(
+    connection: Connection,
+    principal: Principal,
+    customer_uuids: Sequence[str],
+    names: tuple[str, ...],
+) -> dict[str, Any]:
+    """``wallets_for_customers`` reading only the named columns (``WALLET_PROJECTABLE``):
+    per customer a record with the model's attribute names and values, unswept expired
+    credit counted out as the model's is (``global_expired``, ``local_expired``)."""
+    wanted = tuple(sorted({*names, *_WALLET_KEYS}))
+    found = repository.wallet_values_for_customers(
+        connection, principal.account_id, customer_uuids, wanted
+    )
+    counted = repository.values_with_expired(connection, principal.account_id, found, utcnow())
+    return {record.customer_uuid: record for record in counted}
 
 
 def wallets_for_customers(

@@ -24,9 +24,10 @@ from patron.core.paging import check_page
 from patron.customers import service as customer_service
 from patron.customers.models import display_name
 from patron.wallets import ledger
+from patron.wallets import service as wallet_service
 from patron.wallets.models import CreditEntry as CreditEntryModel
 from patron.wallets.models import CreditType as CreditTypeModel
-from patron.wallets.models import Wallet as WalletModel
+from patron.wallets.models import available
 
 # A value read from one source object (the principal gives the precisions of amounts).
 Getter = Callable[[Any, Principal], Any]
@@ -90,10 +91,17 @@ def _identities(context: Context, sources: list[Any], _args: dict[str, Any]) -> 
     return [loader.load(customer.uuid) for customer in sources]
 
 
-def _wallet(context: Context, sources: list[Any], _args: dict[str, Any]) -> list[Any]:
-    # A contact without its wallet would be a null in a non-null field: not answered here.
-    loader = context.wallet_by_customer()
-    return [loader.load(customer.uuid) for customer in sources]
+def _wallet(
+    context: Context, sources: list[Any], _args: dict[str, Any], columns: tuple[str, ...]
+) -> list[Any]:
+    # One read for the wallets of every contact of the level, of the columns the selected
+    # wallet fields need. A contact without its wallet would be a null in a non-null field:
+    # not answered here.
+    found = wallet_service.wallet_values_for_customers(
+        context.connection(), context.principal, [customer.uuid for customer in sources], columns
+    )
+    context.seen_wallets.update(dict.fromkeys(record.uuid for record in found.values()))
+    return [found.get(customer.uuid) for customer in sources]
 
 
 def _credit_entries(context: Context, sources: list[Any], args: dict[str, Any]) -> list[Any]:
@@ -167,7 +175,7 @@ CONTACT: dict[str, Field] = {
     "gender": Field(get=_gender, columns=("gender",)),
     "connectedServices": Field(get=_services, columns=("connected_services",)),
     "identities": Field(resolve=_identities, type_name="Identity", columns=("uuid",)),
-    "wallet": Field(resolve=_wallet, type_name="Wallet", columns=("uuid",)),
+    "wallet": Field(project=_wallet, type_name="Wallet", columns=("uuid",)),
 }
 assert all(set(field.columns) <= customer_service.PROJECTABLE for field in CONTACT.values()), (
     "a contact field reads a column the projected read cannot give"
@@ -189,41 +197,51 @@ IDENTITY: dict[str, Field] = {
 }
 
 
-def _available(credit_type: CreditTypeModel) -> Field:
-    def get(wallet: WalletModel, principal: Principal) -> Any:
-        return from_minor(wallet.available(credit_type), ledger.precision(principal, credit_type))
-
-    return Field(get=get)
+# A wallet here is a record of the columns its selected fields read (``Field.columns``) and
+# of its unswept expired credit, under the model's attribute names and with its values.
 
 
-def _held(credit_type: CreditTypeModel) -> Field:
-    def get(wallet: WalletModel, principal: Principal) -> Any:
-        return from_minor(wallet.held(credit_type), ledger.precision(principal, credit_type))
+def _available(credit_type: CreditTypeModel, balance: str, held: str) -> Field:
+    def get(wallet: Any, principal: Principal) -> Any:
+        spendable = available(wallet, credit_type)
+        return from_minor(spendable, ledger.precision(principal, credit_type))
 
-    return Field(get=get)
+    return Field(get=get, columns=(balance, held))
 
 
-def _shopify_balance(wallet: WalletModel, principal: Principal) -> Any:
+def _held(credit_type: CreditTypeModel, held: str) -> Field:
+    def get(wallet: Any, principal: Principal) -> Any:
+        return from_minor(getattr(wallet, held), ledger.precision(principal, credit_type))
+
+    return Field(get=get, columns=(held,))
+
+
+def _shopify_balance(wallet: Any, principal: Principal) -> Any:
     return from_minor(wallet.shopify_balance or 0, principal.currency_precision)
 
 
-def _wallet_id(wallet: WalletModel, _principal: Principal) -> Any:
+def _wallet_id(wallet: Any, _principal: Principal) -> Any:
     return global_id("Wallet", wallet.uuid)
 
 
+GLOBAL, LOCAL = CreditTypeModel.GLOBAL, CreditTypeModel.LOCAL
+
 WALLET: dict[str, Field] = {
     "uuid": _attribute("uuid"),
-    "id": Field(get=_wallet_id),
-    "globalCreditBalance": _available(CreditTypeModel.GLOBAL),
-    "localCreditBalance": _available(CreditTypeModel.LOCAL),
-    "globalCreditHeld": _held(CreditTypeModel.GLOBAL),
-    "localCreditHeld": _held(CreditTypeModel.LOCAL),
-    "shopifyCreditBalance": Field(get=_shopify_balance),
+    "id": Field(get=_wallet_id, columns=("uuid",)),
+    "globalCreditBalance": _available(GLOBAL, "global_balance", "global_held"),
+    "localCreditBalance": _available(LOCAL, "local_balance", "local_held"),
+    "globalCreditHeld": _held(GLOBAL, "global_held"),
+    "localCreditHeld": _held(LOCAL, "local_held"),
+    "shopifyCreditBalance": Field(get=_shopify_balance, columns=("shopify_balance",)),
     "shopifyCreditSyncedAt": _attribute("shopify_synced_at"),
     "createdAt": _attribute("created_at"),
     "updatedAt": _attribute("updated_at"),
-    "creditEntries": Field(resolve=_credit_entries, type_name="CreditEntry"),
+    "creditEntries": Field(resolve=_credit_entries, type_name="CreditEntry", columns=("uuid",)),
 }
+assert all(set(field.columns) <= wallet_service.WALLET_PROJECTABLE for field in WALLET.values()), (
+    "a wallet field reads a column the projected read cannot give"
+)
 
 
 def _entry_amount(name: str) -> Field:
