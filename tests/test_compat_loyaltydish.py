@@ -1232,3 +1232,19 @@ def test_every_promotion_field_for_the_four_callers(
     assert stranger["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert public["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert "Double points" not in str(stranger) + str(public)
+
+
+@pytest.mark.parametrize("wildcard", ["%", "_", "/", "0%1", "n_1", "//"])
+def test_filter_wildcards_are_taken_literally(
+    ld: LoyaltyDish, tenant: Tenant, crowd: list[int], wildcard: str
+) -> None:
+    by_email = _page(ld, tenant, first=10, email=wildcard)
+    by_phone = _page(ld, tenant, first=10, phone=wildcard)
+
+    # No stored e-mail or phone holds these characters: nothing matches, in the window or
+    # in the count.
+    assert by_email["edges"] == []
+    assert by_email["totalCount"] == 0
+    assert by_phone["edges"] == []
+    assert by_phone["totalCount"] == 0
+    assert len(_page(ld, tenant, first=10, email="on1@")["edges"]) == 1  # "person1@..."

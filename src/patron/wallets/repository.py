@@ -17,7 +17,9 @@ from sqlalchemy import (
     String,
     Subquery,
     Text,
+    and_,
     bindparam,
+    case,
     cast,
     func,
     insert,
@@ -293,6 +295,58 @@ def wallet_values_for_customers(
     return records(
         "WalletValues", rows, names, _WALLET_DECODE, extra=("global_expired", "local_expired")
     )
+
+
+def _points_earned_query(dialect: str) -> Any:
+    """LOCAL points earned per customer (see ``service.points_earned_for_customers``), for
+    a list of customers bound at run time: built once per dialect."""
+    entries = credit_entries.c
+    signed = case(
+        (and_(entries.action == Action.ADD.value, entries.reverses_uuid.is_(None)), entries.amount),
+        (
+            and_(
+                entries.action == Action.REMOVE.value,
+                or_(
+                    entries.reverses_uuid.is_not(None),
+                    entries.reason == Reason.ORDER_REFUND.value,
+                ),
+            ),
+            -entries.amount,
+        ),
+        else_=0,
+    )
+    return (
+        select(wallets.c.customer_uuid, func.coalesce(func.sum(signed), 0))
+        .select_from(
+            wallets.join(
+                credit_entries,
+                and_(
+                    entries.account_id == wallets.c.account_id,
+                    entries.wallet_uuid == wallets.c.uuid,
+                    entries.credit_type == CreditType.LOCAL.value,
+                ),
+            )
+        )
+        .where(
+            wallets.c.account_id == bindparam("account_id"),
+            any_of(dialect, wallets.c.customer_uuid, "uuids"),
+        )
+        .group_by(wallets.c.customer_uuid)
+    )
+
+
+_POINTS_EARNED = {dialect: _points_earned_query(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def points_earned(
+    connection: Connection, account_id: str, customer_uuids: Sequence[str]
+) -> dict[str, int]:
+    """LOCAL points earned by each of the customers that has any entry, smallest unit."""
+    rows = connection.execute(
+        _POINTS_EARNED[connection.dialect.name],
+        {"account_id": account_id, "uuids": list(customer_uuids)},
+    )
+    return {uuid: int(total) for uuid, total in rows}
 
 
 @dataclass(frozen=True, slots=True)

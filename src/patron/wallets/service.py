@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, and_, case, exists, func, or_, select
+from sqlalchemy import Connection, Subquery, exists, select
 
 from patron.accounts.principal import Principal
 from patron.core import idempotency
@@ -669,38 +669,5 @@ def points_earned_for_customers(
     codes do not lower it. One statement for a page of customers."""
     if not customer_uuids:
         return {}
-    entries = credit_entries.c
-    signed = case(
-        (and_(entries.action == Action.ADD.value, entries.reverses_uuid.is_(None)), entries.amount),
-        (
-            and_(
-                entries.action == Action.REMOVE.value,
-                or_(
-                    entries.reverses_uuid.is_not(None),
-                    entries.reason == Reason.ORDER_REFUND.value,
-                ),
-            ),
-            -entries.amount,
-        ),
-        else_=0,
-    )
-    query = (
-        select(wallets.c.customer_uuid, func.coalesce(func.sum(signed), 0))
-        .select_from(
-            wallets.join(
-                credit_entries,
-                and_(
-                    entries.account_id == wallets.c.account_id,
-                    entries.wallet_uuid == wallets.c.uuid,
-                    entries.credit_type == CreditType.LOCAL.value,
-                ),
-            )
-        )
-        .where(
-            wallets.c.account_id == principal.account_id,
-            wallets.c.customer_uuid.in_(list(customer_uuids)),
-        )
-        .group_by(wallets.c.customer_uuid)
-    )
-    found = {uuid: int(total) for uuid, total in connection.execute(query)}
+    found = repository.points_earned(connection, principal.account_id, customer_uuids)
     return {uuid: found.get(uuid, 0) for uuid in customer_uuids}

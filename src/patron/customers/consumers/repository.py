@@ -3,11 +3,23 @@ except the lookup of a presented refresh token by its hash (the account is not k
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from patron.core.clock import as_utc
 from patron.customers.consumers.models import ConsumerProfile, ConsumerQuery
@@ -277,17 +289,76 @@ def consumer_window(
 ) -> list[Customer]:
     """Up to ``size`` customers by number after/before the cursors: from the start of the
     window, or from its end (``from_end``, returned in ascending order all the same)."""
-    conditions = _conditions(account_id, only_customer, query)
-    if query.after is not None:
-        conditions.append(_c.number > query.after)
-    if query.before is not None:
-        conditions.append(_c.number < query.before)
-    ordering = _c.number.desc() if from_end else _c.number.asc()
-    rows = connection.execute(
-        select(*_CUSTOMER_COLUMNS).where(*conditions).order_by(ordering).limit(size)
-    ).all()
+    shape = (
+        only_customer is not None,
+        query.loyalty_id is not None,
+        query.phone_contains is not None,
+        query.email_contains is not None,
+        query.after is not None,
+        query.before is not None,
+        from_end,
+    )
+    values = {
+        "account_id": account_id,
+        "only_customer": only_customer,
+        "loyalty_id": query.loyalty_id,
+        "phone": _containing(query.phone_contains),
+        "email": _containing(query.email_contains.lower() if query.email_contains else None),
+        "after": query.after,
+        "before": query.before,
+        "size": size,
+    }
+    rows = connection.execute(_window_query(*shape), values).all()
     found = customers_from_rows(rows)
     return found[::-1] if from_end else found
+
+
+_ESCAPE = "/"
+
+
+def _containing(text: str | None) -> str | None:
+    """A LIKE pattern matching ``text`` anywhere, its wildcards taken literally."""
+    if text is None:
+        return None
+    escaped = text.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%")
+    return "%" + escaped.replace("_", _ESCAPE + "_") + "%"
+
+
+@functools.cache
+def _window_query(
+    only_customer: bool,
+    by_loyalty_id: bool,
+    by_phone: bool,
+    by_email: bool,
+    after: bool,
+    before: bool,
+    from_end: bool,
+) -> Select[Any]:
+    """The window statement of one combination of filters, built once; a request binds its
+    values (as ``_conditions`` would have written them) instead of building its own."""
+    conditions: list[ColumnElement[bool]] = [
+        _c.account_id == bindparam("account_id"),
+        _c.erased_at.is_(None),
+    ]
+    if only_customer:
+        conditions.append(_c.uuid == bindparam("only_customer"))
+    if by_loyalty_id:
+        conditions.append(_c.loyalty_id == bindparam("loyalty_id"))
+    if by_phone:
+        conditions.append(_c.phone.like(bindparam("phone"), escape=_ESCAPE))
+    if by_email:
+        conditions.append(_c.email_normalized.like(bindparam("email"), escape=_ESCAPE))
+    if after:
+        conditions.append(_c.number > bindparam("after"))
+    if before:
+        conditions.append(_c.number < bindparam("before"))
+    ordering = _c.number.desc() if from_end else _c.number.asc()
+    return (
+        select(*_CUSTOMER_COLUMNS)
+        .where(*conditions)
+        .order_by(ordering)
+        .limit(bindparam("size", type_=Integer))
+    )
 
 
 def count_consumers(
