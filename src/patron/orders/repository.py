@@ -7,8 +7,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from patron.core.bulk import any_of
 from patron.core.clock import as_utc
 from patron.orders.models import CustomerOrderStats, Order, OrderStatus, Refund, Store
 from patron.orders.tables import order_refunds, orders, stores
@@ -253,6 +254,22 @@ def count_for_customers(
     return found
 
 
+_STATS = {
+    dialect: select(
+        orders.c.customer_uuid,
+        func.count().label("orders_count"),
+        func.coalesce(func.sum(orders.c.total - orders.c.refunded), 0).label("expenses"),
+    )
+    .where(
+        orders.c.account_id == bindparam("account_id"),
+        any_of(dialect, orders.c.customer_uuid, "uuids"),
+        orders.c.status == OrderStatus.COMPLETED.value,
+    )
+    .group_by(orders.c.customer_uuid)
+    for dialect in ("postgresql", "sqlite")
+}
+
+
 def stats_for_customers(
     connection: Connection, account_id: str, customer_uuids: Sequence[str]
 ) -> dict[str, CustomerOrderStats]:
@@ -261,17 +278,8 @@ def stats_for_customers(
     if not customer_uuids:
         return found
     rows = connection.execute(
-        select(
-            orders.c.customer_uuid,
-            func.count().label("orders_count"),
-            func.coalesce(func.sum(orders.c.total - orders.c.refunded), 0).label("expenses"),
-        )
-        .where(
-            orders.c.account_id == account_id,
-            orders.c.customer_uuid.in_(list(customer_uuids)),
-            orders.c.status == OrderStatus.COMPLETED.value,
-        )
-        .group_by(orders.c.customer_uuid)
+        _STATS[connection.dialect.name],
+        {"account_id": account_id, "uuids": list(customer_uuids)},
     )
     for row in rows:
         found[row.customer_uuid] = CustomerOrderStats(
