@@ -203,6 +203,55 @@ def test_a_failed_commit_runs_every_command_of_the_batch_again_on_its_own(
 
 
 def test_64_threads_draining_one_hot_wallet_end_at_exactly_zero(store: Database) -> None:
+    drain_with_64_threads(store)
+
+
+def test_64_threads_on_three_lanes_drain_one_hot_wallet_to_exactly_zero(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> None:
+    with own_store(request, database_url, tmp_path) as url:
+        db = Database(url, pool_size=6, group_commit=64, group_lanes=3)
+        try:
+            drain_with_64_threads(db)
+        finally:
+            db.dispose()
+
+
+def test_lanes_write_that_many_batches_at_once(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> None:
+    with own_store(request, database_url, tmp_path) as url:
+        db = Database(url, pool_size=4, group_commit=64, group_lanes=2)
+        try:
+            tenant = tenant_on(db)
+            first_in = threading.Event()
+            second_in = threading.Event()
+
+            # SQLite's writers take turns whatever the setting: it keeps one lane.
+            lanes = 1 if db.is_sqlite else 2
+            assert db.group_lanes == lanes
+            wait = 10.0 if lanes == 2 else 0.5
+
+            def first(connection: Connection) -> bool:
+                first_in.set()
+                return second_in.wait(wait)  # true only if the second runs meanwhile
+
+            def second(connection: Connection) -> bool:
+                second_in.set()
+                return first_in.is_set()
+
+            with ThreadPoolExecutor(2) as pool:
+                one = pool.submit(run_command, db, first)
+                assert first_in.wait(10)
+                two = pool.submit(run_command, db, second)
+                assert one.result(20) is (lanes == 2)
+                assert two.result(20) is True
+            assert make_contact(db, tenant).wallet_uuid  # the lanes are free again
+        finally:
+            db.dispose()
+
+
+def drain_with_64_threads(store: Database) -> None:
     tenant = tenant_on(store)
     wallet_uuid = make_contact(store, tenant).wallet_uuid
     fund(store, tenant, wallet_uuid, "5.00")

@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         settings.database_url,
         pool_size=settings.pool_size,
         group_commit=settings.group_commit,
+        group_lanes=settings.group_commit_lanes,
         prepared_statements=settings.database_prepared_statements,
     )
     patron = Patron(settings, db)

@@ -202,6 +202,7 @@ class Database:
         *,
         pool_size: int = 10,
         group_commit: int = GROUP_COMMIT_LIMIT,
+        group_lanes: int = 1,
         prepared_statements: bool = True,
     ) -> None:
         self.url = normalise_url(url)
@@ -209,6 +210,9 @@ class Database:
         self.group_commit = group_commit
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
+        # How many batches (or lone commands) one process writes at once: one on SQLite,
+        # whose writers take turns anyway (a second lane would only wait in the queue).
+        self.group_lanes = 1 if self.dialect == "sqlite" else group_lanes
         # A failed statement's error never carries its parameters into a log: they hold
         # tokens' hashes, webhook secrets, passwords' hashes and customers' personal data.
         options: dict[str, Any] = {"hide_parameters": True}

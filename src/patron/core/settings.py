@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Group commit: concurrent write commands of one worker process are written as one
     # transaction (a savepoint each) with one COMMIT, this many at most; 1 turns it off.
     group_commit: int = Field(default=64, ge=1, le=1000)
+    # Batches (or lone commands) one worker process writes at once, each on its own
+    # connection; commands arriving while all are busy wait to form the next batch.
+    group_commit_lanes: int = Field(default=1, ge=1, le=64)
     token_touch_seconds: int = Field(default=60, ge=0)
     # How long a worker answers a fast read with the principal of a token it looked up
     # before: a revoked token or a changed account is seen at most this late by reads

@@ -108,12 +108,13 @@ class GroupStats:
 class GroupCommit:
     """The batches of one store in one process (see the module's text)."""
 
-    def __init__(self, db: Database, *, limit: int = DEFAULT_BATCH_LIMIT) -> None:
+    def __init__(self, db: Database, *, limit: int = DEFAULT_BATCH_LIMIT, lanes: int = 1) -> None:
         self._db = db
         self._limit = limit
+        self._lanes = lanes
         self._lock = threading.Lock()
         self._waiting: list[_Slot[Any]] = []
-        self._writing = False
+        self._writers = 0
         self.stats = GroupStats()
 
     @property
@@ -126,16 +127,16 @@ class GroupCommit:
         slot: _Slot[T] = _Slot(command)
         with self._lock:
             self._waiting.append(slot)
-            lead = not self._writing
+            lead = self._writers < self._lanes
             if lead:
-                self._writing = True
+                self._writers += 1
         if not lead:
             slot.woken.wait()
             if slot.outcome == _LEAD:
                 slot.outcome = ""
                 lead = True
         if lead:
-            self._lead()
+            self._lead(slot)
         if slot.outcome == _ALONE:
             return _run_alone(self._db, command)
         if slot.error is not None:
@@ -143,18 +144,23 @@ class GroupCommit:
         result: T = slot.result
         return result
 
-    def _lead(self) -> None:
-        """Write what is waiting as one batch, answer each, then hand the lead on."""
+    def _lead(self, slot: _Slot[Any]) -> None:
+        """Write ``slot``'s command and what else waits as one batch, answer each, then hand
+        the lane on."""
         with self._lock:
-            batch = self._waiting[: self._limit]
-            del self._waiting[: self._limit]
+            if slot in self._waiting:
+                self._waiting.remove(slot)
+            batch = [slot, *self._waiting[: self._limit - 1]]
+            del self._waiting[: self._limit - 1]
         try:
             self._write(batch)
         finally:
             with self._lock:
-                successor = self._waiting[0] if self._waiting else None
+                # The first command waiting takes this lane on (the count stays); else the
+                # lane is free.
+                successor = self._waiting.pop(0) if self._waiting else None
                 if successor is None:
-                    self._writing = False
+                    self._writers -= 1
             for slot in batch:
                 if not slot.outcome:
                     slot.outcome = _ALONE
@@ -242,7 +248,7 @@ def group_of(db: Database) -> GroupCommit | None:
         with _groups_lock:
             group = _groups.get(db)
             if group is None:
-                group = _groups[db] = GroupCommit(db, limit=limit)
+                group = _groups[db] = GroupCommit(db, limit=limit, lanes=db.group_lanes)
     return group
 
 
