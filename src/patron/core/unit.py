@@ -144,13 +144,13 @@ class GroupCommit:
         result: T = slot.result
         return result
 
-    def _lead(self, slot: _Slot[Any]) -> None:
-        """Write ``slot``'s command and what else waits as one batch, answer each, then hand
+    def _lead(self, own: _Slot[Any]) -> None:
+        """Write ``own`` command and what else waits as one batch, answer each, then hand
         the lane on."""
         with self._lock:
-            if slot in self._waiting:
-                self._waiting.remove(slot)
-            batch = [slot, *self._waiting[: self._limit - 1]]
+            if own in self._waiting:
+                self._waiting.remove(own)
+            batch = [own, *self._waiting[: self._limit - 1]]
             del self._waiting[: self._limit - 1]
         try:
             self._write(batch)
