@@ -68,7 +68,7 @@ _ONE_STATEMENT = (
     "'MANUAL', {now} FROM moved RETURNING seq"
 )
 _NAMES = ("a", "now", "account", "wallet", "uuid", "seq", "balance", "day")
-_PG_BUCKET = "CAST(txid_current() % 16 AS SMALLINT)"
+_PG_BUCKET = "CAST(txid_current() %% 16 AS SMALLINT)"  # %% for the driver's placeholders
 _PG = {name: f"%({name})s" for name in _NAMES} | {"bucket": _PG_BUCKET}
 _SQLITE = {name: f":{name}" for name in _NAMES} | {"bucket": "0"}
 PG_UPDATE = _UPDATE.format(**_PG)
