@@ -1,11 +1,12 @@
-"""The bare database bound of a SPEND: Patron's guarded UPDATE and its entry INSERT, one
-transaction each, from a plain driver loop with no HTTP, GraphQL or ORM in the way.
+"""The bare database bound of a SPEND: Patron's guarded UPDATE, its entry INSERT and the
+upsert of the day's totals, one transaction each, from a plain driver loop with no HTTP,
+GraphQL or ORM in the way.
 
 The statements are the ones Patron's ledger issues (``wallets.repository``): the guard
 ``global_balance - global_held >= amount`` sits in the UPDATE, whose RETURNING gives the
 entry its position and running balance, so the entries written here keep the ledger valid
 and ``patron ledger verify`` checks them with the rest. A separate account holds them.
-PostgreSQL: N threads, each with its own connection; measured as two statements (the
+PostgreSQL: N threads, each with its own connection; measured as separate statements (the
 issue's definition, the reference for the goal) and as the one-statement CTE Patron sends
 there. SQLite: ``BEGIN IMMEDIATE`` with the server's pragmas (WAL, synchronous=FULL); one
 connection, since SQLite has one writer at a time and more connections only add lock waits.
@@ -41,21 +42,42 @@ _INSERT = (
     "VALUES ({account}, {uuid}, {wallet}, {seq}, 'SPEND', 'GLOBAL', {a}, {balance}, 'MANUAL', "
     "{now})"
 )
-# PostgreSQL only: both in one statement, as Patron sends them there (a data-modifying CTE).
+# The entry counted into its day's totals (wallets/day_totals.py); {bucket}: PostgreSQL's
+# transaction id modulo 16, SQLite's 0.
+_TOTALS = (
+    "INSERT INTO credit_day_totals "
+    "(account_id, day, credit_type, action, reason, bucket, total, entries) "
+    "{source} "
+    "ON CONFLICT (account_id, day, credit_type, action, reason, bucket) DO UPDATE SET "
+    "total = credit_day_totals.total + excluded.total, "
+    "entries = credit_day_totals.entries + excluded.entries"
+)
+_COUNT = _TOTALS.format(
+    source="VALUES ({account}, {day}, 'GLOBAL', 'SPEND', 'MANUAL', {bucket}, {a}, 1)"
+)
+# PostgreSQL only: all in one statement, as Patron sends them there (a data-modifying CTE).
 _ONE_STATEMENT = (
-    f"WITH moved AS ({_UPDATE}) "
+    f"WITH moved AS ({_UPDATE}), "
+    "counted AS ("
+    + _TOTALS.format(
+        source="SELECT {account}, {day}, 'GLOBAL', 'SPEND', 'MANUAL', {bucket}, {a}, 1 FROM moved"
+    )
+    + " RETURNING entries) "
     f"INSERT INTO credit_entries ({_COLUMNS}) "
     "SELECT {account}, {uuid}, {wallet}, entry_count, 'SPEND', 'GLOBAL', {a}, global_balance, "
     "'MANUAL', {now} FROM moved RETURNING seq"
 )
-_NAMES = ("a", "now", "account", "wallet", "uuid", "seq", "balance")
-_PG = {name: f"%({name})s" for name in _NAMES}
-_SQLITE = {name: f":{name}" for name in _NAMES}
+_NAMES = ("a", "now", "account", "wallet", "uuid", "seq", "balance", "day")
+_PG_BUCKET = "CAST(txid_current() %% 16 AS SMALLINT)"  # %% for the driver's placeholders
+_PG = {name: f"%({name})s" for name in _NAMES} | {"bucket": _PG_BUCKET}
+_SQLITE = {name: f":{name}" for name in _NAMES} | {"bucket": "0"}
 PG_UPDATE = _UPDATE.format(**_PG)
 PG_INSERT = _INSERT.format(**_PG)
+PG_COUNT = _COUNT.format(**_PG)
 PG_ONE_STATEMENT = _ONE_STATEMENT.format(**_PG)
 SQLITE_UPDATE = _UPDATE.format(**_SQLITE)
 SQLITE_INSERT = _INSERT.format(**_SQLITE)
+SQLITE_COUNT = _COUNT.format(**_SQLITE)
 
 _MAX_ERRORS = 1000
 AMOUNT_MINOR = 1  # 0.01 of a two-decimal currency, what the HTTP benchmark spends
@@ -224,6 +246,7 @@ def postgresql_bound(
             values: dict[str, Any] = {
                 "a": AMOUNT_MINOR,
                 "now": now,
+                "day": now.date(),
                 "account": account_id,
                 "wallet": wallet,
                 "uuid": str(uuid.uuid4()),
@@ -237,6 +260,7 @@ def postgresql_bound(
                 return False
             values.update(balance=row[0], seq=row[1])
             cursor.execute(PG_INSERT, values)
+            cursor.execute(PG_COUNT, values)
             return True
 
         def transaction(wallet: str, now: datetime) -> tuple[int, int]:
@@ -301,6 +325,7 @@ def sqlite_bound(
             values: dict[str, Any] = {
                 "a": AMOUNT_MINOR,
                 "now": _sqlite_timestamp(now),
+                "day": now.date().isoformat(),
                 "account": account_id,
                 "wallet": wallet,
                 "uuid": str(uuid.uuid4()),
@@ -310,6 +335,7 @@ def sqlite_bound(
                 return False
             values.update(balance=row[0], seq=row[1])
             connection.execute(SQLITE_INSERT, values)
+            connection.execute(SQLITE_COUNT, values)
             return True
 
         def transaction(wallet: str, now: datetime) -> tuple[int, int]:

@@ -57,6 +57,7 @@ class Options:
     codes: int = 0
     contact_persons: int = 2_000
     consumers: int = 16
+    console_entries: int = 300_000
     profile: bool = False
     server_env: dict[str, str] = field(default_factory=dict)
     results_dir: Path = RESULTS_DIR
@@ -203,6 +204,13 @@ def parse(argv: list[str] | None = None) -> Options:
         help="consumers with a password that obtaintoken signs in as, at random",
     )
     parser.add_argument(
+        "--console-entries",
+        type=int,
+        default=300_000,
+        help="entries written today (bulk ADDs over the seeded wallets) before the console's "
+        "pages are timed: the overview reads a busy day's flows",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="record each measured op's server workers with py-spy (if installed)",
@@ -262,6 +270,7 @@ def parse(argv: list[str] | None = None) -> Options:
         codes=max(args.codes, 0),
         contact_persons=max(args.contact_persons, 1),
         consumers=args.consumers,
+        console_entries=max(args.console_entries, 0),
         profile=args.profile,
         server_env=dict(args.server_env),
         results_dir=args.results_dir,

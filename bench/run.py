@@ -704,8 +704,19 @@ def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -
         server.stop()
         _outbox(db, store, fixtures, backends, options, result, say)
         if "console" in options.operations:
-            say("  console pages, timed in-process (goal: 50 ms each)")
             customer = fixtures.contact_file.read_text().split()[0]
+            if options.console_entries:
+                Progress(say).step(
+                    "  entries written today for the console",
+                    options.console_entries,
+                    lambda: seed_ops.write_entries(
+                        db,
+                        fixtures.tenant,
+                        fixtures.wallet_file.read_text().split(),
+                        options.console_entries,
+                    ),
+                )
+            say("  console pages, timed in-process (goal: 50 ms each)")
             result.console = run_console(store.url, fixtures.tenant.uuid, customer, "seeded", say)
         if "sweep" in options.operations:
             lots = options.lots or DEFAULT_LOTS[kind]

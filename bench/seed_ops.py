@@ -11,10 +11,13 @@ from decimal import Decimal
 from bench.seed import Seeded, Tenant, _map
 from patron.contact_persons import service as contact_persons
 from patron.contact_persons.models import NewContactPerson
+from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.orders import service as orders
 from patron.redemptions import service as redemptions
 from patron.redemptions.models import NewRedemption
+from patron.wallets import postings
+from patron.wallets.models import CreditType
 
 CODE_AMOUNT = Decimal("0.01")  # GLOBAL credit each code holds: a seeded wallet holds 1,000.00
 EARNING_RATE = Decimal("1")  # LOCAL points per currency unit: a 25.00 order earns 25
@@ -101,3 +104,23 @@ def register_consumers(db: Database, tenant: Tenant, count: int, tag: str) -> li
         )
         lines.append(f"{email} {CONSUMER_PASSWORD}")
     return lines
+
+
+def write_entries(db: Database, tenant: Tenant, wallet_uuids: Sequence[str], count: int) -> None:
+    """``count`` ADDs (reason IMPORT, 0.01 GLOBAL or 1 LOCAL point each) written today, wallet
+    after wallet, through the ledger's bulk front door: a busy day for the console to show."""
+    batch = 5_000
+    wallets = itertools.cycle(wallet_uuids)
+    kinds = itertools.cycle((CreditType.GLOBAL, CreditType.LOCAL))
+    for start in range(0, count, batch):
+        openings = [
+            postings.OpeningBalance(
+                wallet_uuid=next(wallets),
+                credit_type=next(kinds),
+                amount=1,
+                idempotency_key=f"bench-day-{start + index}",
+            )
+            for index in range(min(batch, count - start))
+        ]
+        with db.write() as connection:
+            postings.post_openings(connection, tenant.principal, openings, utcnow())

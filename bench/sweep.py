@@ -12,6 +12,7 @@ PostgreSQL loads them with COPY, SQLite with executemany, in one transaction.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -20,13 +21,14 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from bench.cpu import CpuWindow
 from bench.stores import Store
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.jobs import expiry
+from patron.wallets import day_totals
 from patron.wallets.lot_tables import credit_lots
 from patron.wallets.tables import credit_entries, wallets
 
@@ -60,6 +62,26 @@ _LOT_COLUMNS = (
     "expires_at",
     "created_at",
 )
+
+
+# The lots' entries counted into their day's totals, as the ledger counts what it writes.
+_COUNTED = (
+    "INSERT INTO credit_day_totals "
+    "(account_id, day, credit_type, action, reason, bucket, total, entries) "
+    "VALUES (:account, :day, 'LOCAL', 'ADD', 'MANUAL', 0, :total, :entries) "
+    "ON CONFLICT (account_id, day, credit_type, action, reason, bucket) DO UPDATE SET "
+    "total = credit_day_totals.total + excluded.total, "
+    "entries = credit_day_totals.entries + excluded.entries"
+)
+
+
+def _counted(account_id: str, count: int, created: Any) -> dict[str, Any]:
+    return {
+        "account": account_id,
+        "day": day_totals.day_of(created),
+        "total": count * LOT_AMOUNT,
+        "entries": count,
+    }
 
 
 @dataclass
@@ -176,6 +198,9 @@ def load_lots(db: Database, store: Store, account_id: str, count: int) -> tuple[
                 ) as copy:
                     for _, lot in chunk:
                         copy.write_row(lot)
+            connection.execute(
+                re.sub(r":(\w+)", r"%(\1)s", _COUNTED), _counted(account_id, count, created)
+            )
             connection.cursor().executemany(
                 "UPDATE wallets SET local_balance = local_balance + %s, "
                 "entry_count = entry_count + %s, open_lots = open_lots + %s, updated_at = %s "
@@ -198,6 +223,8 @@ def load_lots(db: Database, store: Store, account_id: str, count: int) -> tuple[
                     insert(credit_lots),
                     [dict(zip(_LOT_COLUMNS, lot, strict=True)) for _, lot in chunk],
                 )
+            counted = _counted(account_id, count, created)
+            connection.execute(text(_COUNTED), {**counted, "day": counted["day"].isoformat()})
             for amount, entries, lots, moment, account, wallet in moves:
                 connection.execute(
                     update(wallets)

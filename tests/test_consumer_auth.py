@@ -7,20 +7,21 @@ import base64
 import hashlib
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
+from patron.core import throttle
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import Forbidden
 from patron.core.settings import Settings
 from patron.customers import service as customers
 from patron.customers.consumers import service as consumers
-from patron.customers.consumers import throttle, tokens
+from patron.customers.consumers import tokens
 from patron.customers.consumers.models import Registration, TokenPolicy
 from patron.customers.consumers.tables import (
     consumer_login_failures,
@@ -329,6 +330,20 @@ def test_blocks_grow_with_each_further_failure() -> None:
 
     assert blocks[:4] == [None] * 4
     assert blocks[4:] == [timedelta(seconds=s) for s in (15, 30, 60, 120, 240, 480, 900)]
+
+
+def test_a_failure_counts_in_the_open_window_or_starts_a_new_one() -> None:
+    rule = throttle.EMAIL_RULE
+    start = datetime(2031, 3, 1, 9, 0, tzinfo=UTC)
+    first = rule.after_failure(None, start)
+    fifth = throttle.Failures(4, start, None)
+
+    blocked = rule.after_failure(fifth, start + timedelta(minutes=5))
+    anew = rule.after_failure(blocked, start + timedelta(minutes=15))
+
+    assert first == throttle.Failures(1, start, None)
+    assert blocked == throttle.Failures(5, start, start + timedelta(minutes=5, seconds=15))
+    assert anew == throttle.Failures(1, start + timedelta(minutes=15), None)
 
 
 def _end_blocks(db: Database, tenant: Tenant) -> None:

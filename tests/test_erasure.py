@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 from patron.contact_persons.tables import contact_persons
 from patron.core.clock import utcnow
 from patron.core.db import Database
+from patron.core.throttle import email_subject
 from patron.customers import service as customers
 from patron.customers.consumers.tables import (
     consumer_login_failures,
     consumer_profiles,
     consumer_refresh_tokens,
 )
-from patron.customers.consumers.throttle import email_subject
 from patron.customers.repository import PERSONAL_COLUMNS
 from patron.customers.tables import customers as customers_table
 from patron.customers.tables import identities

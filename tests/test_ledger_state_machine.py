@@ -37,7 +37,7 @@ from patron.wallets import ledger as rules
 from patron.wallets import service
 from patron.wallets.ledger import InsufficientCredit
 from patron.wallets.models import ConversionCommand, CreditType, EntryCommand
-from patron.wallets.tables import credit_entries, wallets
+from patron.wallets.tables import credit_day_totals, credit_entries, wallets
 from patron.wallets.verify import verify_ledger
 from tests.support.databases import own_store
 from tests.support.tenants import Tenant, make_contact, new_tenant
@@ -282,16 +282,21 @@ class LedgerMachine(RuleBasedStateMachine):
             assert (conversion.removed.uuid, conversion.added.uuid) == claimed.entries
 
     def teardown(self) -> None:
-        """Delete the example's contacts (and so its wallets and entries, as seed 000 says):
-        the next example's ``verify_ledger`` then reads only what that example writes."""
+        """Delete the example's contacts (and so its wallets and entries, as seed 000 says)
+        and the days' totals that counted those entries: the next example's
+        ``verify_ledger`` then reads only what that example writes."""
         if not self.wallets:
             return
+        account_id = self.tenant.principal.account_id
         with self.db.write() as connection:
             connection.execute(
                 delete(customers).where(
-                    customers.c.account_id == self.tenant.principal.account_id,
+                    customers.c.account_id == account_id,
                     customers.c.uuid.in_([wallet.contact_uuid for wallet in self.wallets]),
                 )
+            )
+            connection.execute(
+                delete(credit_day_totals).where(credit_day_totals.c.account_id == account_id)
             )
 
     # --- invariants ---------------------------------------------------------------------------

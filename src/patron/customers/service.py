@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Subquery
 
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
-from patron.core import idempotency
+from patron.core import idempotency, throttle
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -21,7 +21,6 @@ from patron.core.paging import check_page
 from patron.core.unit import run_command
 from patron.customers import repository, validation
 from patron.customers.consumers import repository as consumer_rows
-from patron.customers.consumers import throttle
 from patron.customers.imports import (
     IMPORT_FIELDS,
     IMPORT_IDENTITIES,

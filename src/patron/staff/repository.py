@@ -3,6 +3,7 @@ except the two lookups made before it is known: a login's email, a presented ses
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from patron.core.clock import as_utc
-from patron.customers.consumers.throttle import Rule
+from patron.core.throttle import Rule, failures_of
 from patron.staff.models import Role, StaffUser
 from patron.staff.tables import staff_login_failures, staff_sessions, staff_users
 
@@ -176,34 +177,15 @@ def blocked_until(
 
 
 def record_failure(connection: Connection, subject: str, rule: Rule, now: datetime) -> None:
+    """Count one more failed login against ``subject`` (its row locked while it is read)."""
     row = connection.execute(
         select(staff_login_failures).where(_f.subject == subject).with_for_update()
     ).first()
+    after = dataclasses.asdict(rule.after_failure(failures_of(row), now))
     if row is None:
-        block = rule.block_after(1)
-        connection.execute(
-            insert(staff_login_failures).values(
-                subject=subject,
-                failures=1,
-                first_failed_at=now,
-                blocked_until=now + block if block else None,
-            )
-        )
+        connection.execute(insert(staff_login_failures).values(subject=subject, **after))
         return
-    if rule.window_open(as_utc(row.first_failed_at), now):
-        failures, first = int(row.failures) + 1, as_utc(row.first_failed_at)
-    else:
-        failures, first = 1, now
-    block = rule.block_after(failures)
-    connection.execute(
-        update(staff_login_failures)
-        .where(_f.subject == subject)
-        .values(
-            failures=failures,
-            first_failed_at=first,
-            blocked_until=now + block if block else None,
-        )
-    )
+    connection.execute(update(staff_login_failures).where(_f.subject == subject).values(**after))
 
 
 def clear_failures(connection: Connection, subject: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import secrets
 import uuid
 
@@ -17,13 +16,14 @@ from sqlalchemy import Connection
 
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
+from patron.core import throttle
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
-from patron.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_audit
 from patron.core.unit import run_command
 from patron.customers import validation
-from patron.customers.consumers import passwords, throttle
+from patron.customers.consumers import passwords
 from patron.staff import repository
 from patron.staff.models import (
     ROLES,
@@ -38,18 +38,6 @@ from patron.staff.models import (
 CREDENTIALS_MESSAGE = "The email or the password is not right."
 _SESSION_BYTES = 32
 _MIN_PASSWORD = 10
-
-
-class InvalidCredentials(Unauthenticated):
-    code = "INVALID_CREDENTIALS"
-
-
-class TooManyAttempts(Forbidden):
-    code = "TOO_MANY_ATTEMPTS"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed logins; try again in {retry_after} seconds")
-        self.retry_after = retry_after
 
 
 class StaffEmailTaken(Conflict):
@@ -221,13 +209,6 @@ def _is_uuid(value: str) -> bool:
 # Logging in and out
 
 
-def _subjects(email: str, client_address: str | None) -> list[str]:
-    subjects = [throttle.email_subject(email)]
-    if client_address:
-        subjects.append(throttle.address_subject(client_address))
-    return subjects
-
-
 def log_in(
     db: Database,
     email: str,
@@ -243,13 +224,12 @@ def log_in(
     wanted = validation.normalised_email(email)[:254]
     if any(ord(char) < 32 for char in wanted):
         wanted = ""
-    subjects = _subjects(wanted, client_address)
+    subjects = throttle.subjects(wanted, client_address)
     now = utcnow()
     with db.read() as connection:
         until = repository.blocked_until(connection, subjects, now)
         found = repository.staff_by_email(connection, wanted) if wanted else None
-    if until is not None:
-        raise TooManyAttempts(max(1, math.ceil((until - now).total_seconds())))
+    throttle.refuse_if_blocked(until, now)
     matches = passwords.verify_password(found.password_hash if found else None, password)
     if found is None or not matches or found.disabled_at is not None:
 
@@ -258,14 +238,14 @@ def log_in(
                 repository.record_failure(connection, subject, throttle.rule_for(subject), now)
 
         run_command(db, fail)
-        raise InvalidCredentials(CREDENTIALS_MESSAGE)
+        raise throttle.InvalidCredentials(CREDENTIALS_MESSAGE)
     session_id = secrets.token_urlsafe(_SESSION_BYTES)
 
     def succeed(connection: Connection) -> Login:
         moment = utcnow()
         row = repository.get_staff(connection, found.account_id, found.staff_id)
         if row is None or row.disabled_at is not None:
-            raise InvalidCredentials(CREDENTIALS_MESSAGE)
+            raise throttle.InvalidCredentials(CREDENTIALS_MESSAGE)
         repository.clear_failures(connection, subjects[0])
         repository.record_login(connection, found.account_id, found.staff_id, moment)
         repository.delete_sessions_ended_before(connection, moment)

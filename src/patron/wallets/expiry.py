@@ -2,7 +2,8 @@
 
 Per batch: lock the wallets that have due lots (PostgreSQL: ``SKIP LOCKED``, so a wallet being
 spent from is left for the next pass), read their due lots, work out every EXPIRY entry and
-running balance in memory, then write the wallets, entries, outbox events and lots in bulk.
+running balance in memory, then write the wallets, entries (and their days' totals), outbox
+events and lots in bulk.
 The entries are the same as ``postings.expire_lots`` writes one by one.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from patron.accounts.principal import Principal
 from patron.core import metrics
 from patron.core.events import record_events
+from patron.wallets import day_totals
 from patron.wallets.ledger import precision
 from patron.wallets.lot_tables import credit_lots
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason
@@ -70,6 +72,7 @@ def expire_due_batch(
     if not lots:  # swept by a concurrent pass between the two reads
         return BatchResult(wallets=len(state))
     entries: list[dict[str, Any]] = []
+    written: list[CreditEntry] = []
     events: list[tuple[str, dict[str, Any]]] = []
     emptied: list[dict[str, Any]] = []
     closed: dict[str, int] = defaultdict(int)
@@ -111,6 +114,7 @@ def expire_due_batch(
             actor_name=principal.actor_name,
         )
         entries.append(entry_values(account_id, entry))
+        written.append(entry)
         metrics.ledger_entry(
             connection, Action.REMOVE.value, kind.value, amount, precision(principal, kind)
         )
@@ -139,6 +143,7 @@ def expire_due_batch(
     )
     if entries:
         connection.execute(insert(credit_entries), entries)
+        day_totals.add(connection, account_id, written)
     record_events(connection, account_id, events)
     connection.execute(
         update(credit_lots)

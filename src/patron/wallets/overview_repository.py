@@ -1,5 +1,5 @@
-"""The console's overview: totals over the account's wallets, entries and lots, each one
-statement whatever the number of wallets."""
+"""The console's overview: totals over the account's wallets, days' ledger totals and lots,
+each one statement whatever the number of wallets or entries."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from patron.core.clock import as_utc
 from patron.wallets.lot_tables import credit_lots
 from patron.wallets.models import Reason
-from patron.wallets.tables import credit_entries, wallets
+from patron.wallets.tables import credit_day_totals, wallets
 
 
 def _utc_day(connection: Connection, column: Any) -> Any:
@@ -35,15 +36,15 @@ def balance_totals(connection: Connection, account_id: str) -> dict[str, int]:
 
 
 def daily_flows(connection: Connection, account_id: str, since: datetime) -> list[Any]:
-    """(day, credit_type, action, expiry, total) of the entries written since ``since``."""
-    e = credit_entries.c
-    day = _utc_day(connection, e.created_at).label("day")
-    expiry = (e.reason == Reason.EXPIRY.value).label("expiry")
+    """(day, credit_type, action, expiry, total) of the entries written on the days from
+    ``since`` (a UTC midnight) on, read from the days' totals: a few rows a day."""
+    t = credit_day_totals.c
+    expiry = (t.reason == Reason.EXPIRY.value).label("expiry")
     return list(
         connection.execute(
-            select(day, e.credit_type, e.action, expiry, func.sum(e.amount).label("total"))
-            .where(e.account_id == account_id, e.created_at >= since)
-            .group_by(day, e.credit_type, e.action, expiry)
+            select(t.day, t.credit_type, t.action, expiry, func.sum(t.total).label("total"))
+            .where(t.account_id == account_id, t.day >= as_utc(since).date())
+            .group_by(t.day, t.credit_type, t.action, expiry)
         )
     )
 

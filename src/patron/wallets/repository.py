@@ -36,9 +36,10 @@ from patron.core.db import row_dicts
 from patron.core.events import outbox_events, record_event
 from patron.core.money import MAX_MINOR_UNITS, from_minor
 from patron.core.records import RECORD_TYPES, Decode, records, unchanged
+from patron.wallets import day_totals
 from patron.wallets.lots import expired_unswept
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason, Wallet
-from patron.wallets.tables import credit_entries, wallets
+from patron.wallets.tables import credit_day_totals, credit_entries, wallets
 
 _BALANCE = {CreditType.GLOBAL: wallets.c.global_balance, CreditType.LOCAL: wallets.c.local_balance}
 _HELD = {CreditType.GLOBAL: wallets.c.global_held, CreditType.LOCAL: wallets.c.local_held}
@@ -501,24 +502,44 @@ class EntryEvent:
 
 @cache
 def _move_and_record_statement(shape: _Shape, with_event: bool = False) -> Any:
-    """The move and the entry's insert as one statement (PostgreSQL: a data-modifying CTE),
-    and with ``with_event`` the entry's outbox event too: a ledger write is one round trip."""
+    """The move, the entry's insert and its day's totals as one statement (PostgreSQL: a
+    data-modifying CTE), and with ``with_event`` the entry's outbox event too: a ledger write
+    is one round trip."""
     moved_row = _move_statement(shape).cte("moved")
-    sources: list[Any] = [
-        bindparam(f"e_{name}", type_=credit_entries.c[name].type) for name in _ENTRY_COLUMNS
-    ]
+    sources: dict[str, Any] = {
+        name: bindparam(f"e_{name}", type_=credit_entries.c[name].type) for name in _ENTRY_COLUMNS
+    }
     recorded = (
         insert(credit_entries)
         .from_select(
             [*_ENTRY_COLUMNS, "seq", "balance_after"],
-            select(*sources, moved_row.c.entry_count, moved_row.c.balance).select_from(moved_row),
+            select(*sources.values(), moved_row.c.entry_count, moved_row.c.balance).select_from(
+                moved_row
+            ),
         )
         .returning(credit_entries.c.seq)
         .cte("recorded")
     )
+    counted = (
+        day_totals.upsert_from(
+            select(
+                sources["account_id"],
+                bindparam("d_day", type_=credit_day_totals.c.day.type),
+                sources["credit_type"],
+                sources["action"],
+                sources["reason"],
+                day_totals.bucket("postgresql"),
+                sources["amount"],
+                literal_column("1"),
+            ).select_from(moved_row)
+        )
+        .returning(credit_day_totals.c.entries)
+        .cte("counted")
+    )
     query = select(
         moved_row.c.balance, moved_row.c.held, moved_row.c.entry_count, moved_row.c.open_lots
     ).select_from(moved_row.join(recorded, true()))
+    query = query.add_cte(counted)
     if not with_event:
         return query
     # A data-modifying CTE runs whether or not the query reads it; from no moved row, no event.
@@ -591,6 +612,7 @@ def move_and_record(
             return None
         written = replace(entry, seq=moved.entry_count, balance_after=moved.balance)
         insert_entry(connection, account_id, written)
+        day_totals.add(connection, account_id, [written])
         if event is not None:
             record_event(connection, account_id, event.event_type, event.complete(moved.balance))
         return moved, written
@@ -606,6 +628,7 @@ def move_and_record(
     )
     values = entry_values(account_id, entry)
     parameters.update({f"e_{name}": values[name] for name in _ENTRY_COLUMNS})
+    parameters["d_day"] = day_totals.day_of(entry.created_at)
     if event is not None:
         parameters.update({f"o_{key}": value for key, value in event.payload.items()})
         parameters.update(
@@ -874,4 +897,6 @@ def insert_wallets(
 
 
 def insert_entries(connection: Connection, account_id: str, entries: Sequence[CreditEntry]) -> None:
+    """Many entries at once, counted into their days' totals in one more statement."""
     insert_many(connection, credit_entries, [entry_values(account_id, entry) for entry in entries])
+    day_totals.add(connection, account_id, entries)

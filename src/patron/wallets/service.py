@@ -583,8 +583,9 @@ def ledger_overview(
     closed: ClosedDays | None = None,
 ) -> LedgerOverview:
     """The account's balances at the end of each of the last ``days`` days (worked back from
-    today's totals through each day's entries), each day's flows, and the credit expiring on
-    each of the next ``days`` days: three statements, whatever the number of wallets.
+    today's totals through each day's flows), each day's flows (from the days' ledger
+    totals, ``day_totals``), and the credit expiring on each of the next ``days`` days: three
+    statements, whatever the number of wallets or entries.
 
     ``closed`` holds flows an earlier call returned for days that are over (before
     ``closed_before(now)``): entries are stamped when written, so those no longer change, and

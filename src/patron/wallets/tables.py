@@ -4,9 +4,11 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKeyConstraint,
     Index,
+    SmallInteger,
     String,
     Table,
     UniqueConstraint,
@@ -87,11 +89,30 @@ credit_entries = Table(
     Index("ix_credit_entries_account_id_reverses_uuid", "account_id", "reverses_uuid"),
     Index("ix_credit_entries_account_id_order_uuid", "account_id", "order_uuid"),
     Index("ix_credit_entries_account_id_redemption_uuid", "account_id", "redemption_uuid"),
-    # The console's overview reads an account's entries of the last days by their time.
+    # An export of the entries written since a moment reads them by their time.
     Index("ix_credit_entries_account_id_created_at", "account_id", "created_at"),
     CheckConstraint("amount > 0", name="amount"),
     CheckConstraint("balance_after >= 0", name="balance_after"),
     CheckConstraint("action IN ('ADD', 'SPEND', 'REMOVE')", name="action"),
     CheckConstraint("credit_type IN ('GLOBAL', 'LOCAL')", name="credit_type"),
     CheckConstraint(f"reason IN ({_REASONS})", name="reason"),
+)
+
+# Each day's entries summed per credit type, action and reason: what the console's overview
+# reads instead of the day's entries. Written in the transaction of the entries it counts
+# (wallets/day_totals.py). A day's totals may be spread over a few buckets, summed on read:
+# concurrent transactions on PostgreSQL then update different rows rather than wait on one.
+credit_day_totals = Table(
+    "credit_day_totals",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("day", Date, primary_key=True),  # the entries' created_at, UTC
+    Column("credit_type", String(10), primary_key=True),
+    Column("action", String(10), primary_key=True),
+    Column("reason", String(30), primary_key=True),
+    Column("bucket", SmallInteger, primary_key=True),
+    Column("total", BigInteger, nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    CheckConstraint("total > 0", name="total"),
+    CheckConstraint("entries > 0", name="entries"),
 )

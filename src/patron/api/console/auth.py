@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from patron.api.console.web import LOGIN_COOKIE, PATH, Console, Visit, read_form
 from patron.core.errors import DomainError
+from patron.core.throttle import TooManyAttempts
 from patron.staff import service as staff_service
 
 
@@ -77,7 +78,7 @@ class Auth:
                 client_address=client,
                 policy=self.console.policy,
             )
-        except staff_service.TooManyAttempts as error:
+        except TooManyAttempts as error:
             response = self._login_page(request, 429, error.message)
             response.headers["Retry-After"] = str(error.retry_after)
             return response

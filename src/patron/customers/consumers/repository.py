@@ -3,6 +3,7 @@ except the lookup of a presented refresh token by its hash (the account is not k
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,6 +23,7 @@ from sqlalchemy import (
 )
 
 from patron.core.clock import as_utc
+from patron.core.throttle import Rule, failures_of
 from patron.customers.consumers.models import ConsumerProfile, ConsumerQuery
 from patron.customers.consumers.tables import (
     consumer_login_failures,
@@ -29,7 +31,6 @@ from patron.customers.consumers.tables import (
     consumer_refresh_tokens,
     consumer_signing_keys,
 )
-from patron.customers.consumers.throttle import Rule
 from patron.customers.models import Customer
 from patron.customers.repository import customer_from_row, customers_from_rows
 from patron.customers.tables import customers
@@ -200,37 +201,23 @@ def blocked_until(
 def record_failure(
     connection: Connection, account_id: str, subject: str, rule: Rule, now: datetime
 ) -> None:
+    """Count one more failed login against ``subject`` (its row locked while it is read)."""
     f = consumer_login_failures.c
     row = connection.execute(
         select(consumer_login_failures)
         .where(f.account_id == account_id, f.subject == subject)
         .with_for_update()
     ).first()
+    after = dataclasses.asdict(rule.after_failure(failures_of(row), now))
     if row is None:
-        block = rule.block_after(1)
         connection.execute(
-            insert(consumer_login_failures).values(
-                account_id=account_id,
-                subject=subject,
-                failures=1,
-                first_failed_at=now,
-                blocked_until=now + block if block else None,
-            )
+            insert(consumer_login_failures).values(account_id=account_id, subject=subject, **after)
         )
         return
-    if rule.window_open(as_utc(row.first_failed_at), now):
-        failures, first = int(row.failures) + 1, as_utc(row.first_failed_at)
-    else:
-        failures, first = 1, now
-    block = rule.block_after(failures)
     connection.execute(
         update(consumer_login_failures)
         .where(f.account_id == account_id, f.subject == subject)
-        .values(
-            failures=failures,
-            first_failed_at=first,
-            blocked_until=now + block if block else None,
-        )
+        .values(**after)
     )
 
 

@@ -8,7 +8,6 @@ A consumer's principal has the ``read`` scope and names its customer: it sees th
 from __future__ import annotations
 
 import dataclasses
-import math
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from sqlalchemy import Connection
 
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
+from patron.core import throttle
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import (
@@ -33,7 +33,7 @@ from patron.core.events import record_audit
 from patron.core.unit import run_command
 from patron.customers import service as customer_service
 from patron.customers import validation
-from patron.customers.consumers import passwords, repository, throttle, tokens
+from patron.customers.consumers import passwords, repository, tokens
 from patron.customers.consumers.models import (
     MERCHANT_TYPES,
     AccessClaims,
@@ -51,18 +51,6 @@ from patron.customers.profile import clean_profile
 CREDENTIALS_MESSAGE = "Please, enter valid credentials."
 MAX_PAGE = 100
 _MAX_FILTER = 254
-
-
-class InvalidCredentials(Unauthenticated):
-    code = "INVALID_CREDENTIALS"
-
-
-class TooManyAttempts(Forbidden):
-    code = "TOO_MANY_ATTEMPTS"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed logins; try again in {retry_after} seconds")
-        self.retry_after = retry_after
 
 
 class InvalidRefreshToken(Unauthenticated):
@@ -353,17 +341,14 @@ def obtain_token(
     """A session for the right email and password. Wrong credentials get one message whether
     the email exists or not, and repeated failures block the email and the address a while."""
     wanted = _login_email(email)
-    subjects = [throttle.email_subject(wanted)]
-    if client_address:
-        subjects.append(throttle.address_subject(client_address))
+    subjects = throttle.subjects(wanted, client_address)
     now = utcnow()
     with db.read() as connection:
         if _account_principal(connection, account_id, scope="read", customer_uuid=None) is None:
             raise NotFound(f"no account with uuid '{account_id}'", field="account")
         until = repository.blocked_until(connection, account_id, subjects, now)
         found = repository.credentials_by_email(connection, account_id, wanted) if wanted else None
-    if until is not None:
-        raise TooManyAttempts(max(1, math.ceil((until - now).total_seconds())))
+    throttle.refuse_if_blocked(until, now)
     matches = passwords.verify_password(found.password_hash if found else None, password)
     if found is None or not matches or found.archived:
 
@@ -374,7 +359,7 @@ def obtain_token(
                 )
 
         run_command(db, fail)
-        raise InvalidCredentials(CREDENTIALS_MESSAGE)
+        raise throttle.InvalidCredentials(CREDENTIALS_MESSAGE)
     rehashed = (
         passwords.hash_password(password) if passwords.needs_rehash(found.password_hash) else None
     )
@@ -382,7 +367,7 @@ def obtain_token(
     def succeed(connection: Connection) -> Session:
         customer = customer_service.customer_in_account(connection, account_id, found.uuid)
         if customer is None:
-            raise InvalidCredentials(CREDENTIALS_MESSAGE)
+            raise throttle.InvalidCredentials(CREDENTIALS_MESSAGE)
         moment = utcnow()
         repository.clear_failures(connection, account_id, subjects[0])
         if rehashed is not None:
