@@ -31,7 +31,13 @@ from patron.customers.imports import (
     clean_import,
     import_customers,
 )
-from patron.customers.models import Customer, CustomerChanges, CustomerFilter, NewCustomer
+from patron.customers.models import (
+    Customer,
+    CustomerChanges,
+    CustomerFilter,
+    NewCustomer,
+    contact_event,
+)
 from patron.customers.profile import clean_profile
 from patron.wallets import service as wallets
 from patron.wallets.models import Wallet
@@ -149,14 +155,7 @@ def taken_error(
 
 
 def _event(customer: Customer, wallet_uuid: str | None = None) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "contact_uuid": customer.uuid,
-        "number": customer.number,
-        "connected_services": customer.connected_services,
-    }
-    if wallet_uuid is not None:
-        payload["wallet_uuid"] = wallet_uuid
-    return payload
+    return contact_event(customer.uuid, customer.number, customer.connected_services, wallet_uuid)
 
 
 def create_customer(

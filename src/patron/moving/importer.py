@@ -265,6 +265,7 @@ class Importer:
                 source=source,
                 now=now,
             )
+            note = f"import from {source}"
             openings: list[postings.OpeningBalance] = []
             owners: list[tuple[int, CreditType]] = []
             keys: set[str] = set()
@@ -282,7 +283,8 @@ class Importer:
                             credit_type=credit_type,
                             amount=amount,
                             idempotency_key=key,
-                            note=f"import from {source}",
+                            note=note,
+                            new_wallet=outcome.status == "created",
                         )
                     )
                     owners.append((index, credit_type))

@@ -8,10 +8,13 @@ first, lazy expiry of lots that are due, and the outbox event.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -19,8 +22,8 @@ from patron.accounts.principal import Principal
 from patron.core import idempotency, metrics
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.events import record_events
-from patron.core.ids import is_uuid
-from patron.core.money import MAX_MINOR_UNITS, from_minor
+from patron.core.ids import is_uuid, time_ordered_uuids
+from patron.core.money import MAX_MINOR_UNITS, from_minor, minor_text
 from patron.wallets import ledger, lots, repository
 from patron.wallets.ledger import InsufficientCredit
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason, Wallet
@@ -493,6 +496,9 @@ class OpeningBalance:
     amount: int
     idempotency_key: str
     note: str | None = None
+    # The wallet was opened, empty, in this same transaction, and the key names its new
+    # customer: its figures are known and no key of it can be claimed, so nothing is read.
+    new_wallet: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,14 +514,13 @@ class OpeningResult:
 
 
 def _opening_digest(opening: OpeningBalance) -> str:
-    return idempotency.fingerprint(
-        IMPORT_OPERATION,
-        {
-            "wallet": opening.wallet_uuid,
-            "type": opening.credit_type.value,
-            "amount": opening.amount,
-        },
+    """``idempotency.fingerprint(IMPORT_OPERATION, {"wallet": ..., "type": ..., "amount":
+    ...})``: the same text hashed, written out rather than through a sorting JSON encoder."""
+    body = (
+        f'{{"op": "{IMPORT_OPERATION}", "request": {{"amount": {opening.amount}, '
+        f'"type": "{opening.credit_type.value}", "wallet": {json.dumps(opening.wallet_uuid)}}}}}'
     )
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def post_openings(
@@ -534,7 +539,9 @@ def post_openings(
     account_id = principal.account_id
     digests = [_opening_digest(opening) for opening in openings]
     claimed = idempotency.find_results(
-        connection, account_id, [opening.idempotency_key for opening in openings]
+        connection,
+        account_id,
+        [opening.idempotency_key for opening in openings if not opening.new_wallet],
     )
     results: list[OpeningResult | None] = [None] * len(openings)
     due: list[int] = []
@@ -549,21 +556,16 @@ def post_openings(
             results[index] = OpeningResult(
                 "differs", previous=int(previous) if previous is not None else None
             )
-    figures = {
-        row.uuid: {
-            "uuid": row.uuid,
-            "global_balance": int(row.global_balance),
-            "local_balance": int(row.local_balance),
-            "entry_count": int(row.entry_count),
-        }
-        for row in repository.lock_wallets(
-            connection, account_id, sorted({openings[i].wallet_uuid for i in due})
-        )
-    }
+    figures = _opening_figures(connection, account_id, [openings[index] for index in due])
     entries: list[CreditEntry] = []
     events: list[tuple[str, dict[str, object]]] = []
     claims: list[tuple[str, str, str, dict[str, object]]] = []
-    for index in due:
+    places = {
+        CreditType.GLOBAL: ledger.precision(principal, CreditType.GLOBAL),
+        CreditType.LOCAL: ledger.precision(principal, CreditType.LOCAL),
+    }
+    added = EVENT_FOR_ACTION[Action.ADD]
+    for index, entry_uuid in zip(due, time_ordered_uuids(len(due)), strict=True):
         opening = openings[index]
         wallet = figures.get(opening.wallet_uuid)
         if wallet is None:
@@ -578,7 +580,7 @@ def post_openings(
         wallet[column] += opening.amount
         wallet["entry_count"] += 1
         entry = CreditEntry(
-            uuid=str(uuid.uuid4()),
+            uuid=entry_uuid,
             wallet_uuid=opening.wallet_uuid,
             seq=wallet["entry_count"],
             action=Action.ADD,
@@ -598,20 +600,21 @@ def post_openings(
             actor_name=principal.actor_name,
         )
         entries.append(entry)
-        places = ledger.precision(principal, entry.credit_type)
-        event = repository.EntryEvent(
-            EVENT_FOR_ACTION[Action.ADD],
-            {
-                "entry_uuid": entry.uuid,
-                "wallet_uuid": entry.wallet_uuid,
-                "action": entry.action.value,
-                "credit_type": entry.credit_type.value,
-                "amount": str(from_minor(entry.amount, places)),
-                "reason": entry.reason.value,
-            },
-            places,
+        # The payload ``_record``'s EntryEvent completes to, in its order.
+        events.append(
+            (
+                added,
+                {
+                    "entry_uuid": entry_uuid,
+                    "wallet_uuid": opening.wallet_uuid,
+                    "action": "ADD",
+                    "credit_type": opening.credit_type.value,
+                    "amount": minor_text(opening.amount, places[opening.credit_type]),
+                    "balance_after": minor_text(wallet[column], places[opening.credit_type]),
+                    "reason": "IMPORT",
+                },
+            )
         )
-        events.append((event.event_type, dict(event.complete(entry.balance_after))))
         claims.append(
             (
                 opening.idempotency_key,
@@ -629,3 +632,29 @@ def post_openings(
     record_events(connection, account_id, events)
     idempotency.store_results(connection, account_id, claims)
     return [result if result is not None else OpeningResult("already") for result in results]
+
+
+def _opening_figures(
+    connection: Connection, account_id: str, openings: Sequence[OpeningBalance]
+) -> dict[str, dict[str, Any]]:
+    """The balances and counter of each wallet the openings add to: read (and locked) for
+    wallets that were there before, zero for those opened in this transaction."""
+    figures: dict[str, dict[str, Any]] = {
+        opening.wallet_uuid: {
+            "uuid": opening.wallet_uuid,
+            "global_balance": 0,
+            "local_balance": 0,
+            "entry_count": 0,
+        }
+        for opening in openings
+        if opening.new_wallet
+    }
+    existing = sorted({opening.wallet_uuid for opening in openings if not opening.new_wallet})
+    for row in repository.lock_wallets(connection, account_id, existing) if existing else []:
+        figures[row.uuid] = {
+            "uuid": row.uuid,
+            "global_balance": int(row.global_balance),
+            "local_balance": int(row.local_balance),
+            "entry_count": int(row.entry_count),
+        }
+    return figures

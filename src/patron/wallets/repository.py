@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from patron.core.bulk import any_of, array, insert_many, values_in
+from patron.core.bulk import any_of, array, insert_tuples, values_in
 from patron.core.clock import as_utc
 from patron.core.db import row_dicts
 from patron.core.events import outbox_events, record_event
@@ -738,31 +738,88 @@ def set_wallet_figures(
     )
 
 
+_WALLET_COLUMNS = (
+    "account_id",
+    "uuid",
+    "customer_uuid",
+    "global_balance",
+    "local_balance",
+    "global_held",
+    "local_held",
+    "entry_count",
+    "open_lots",
+    "created_at",
+    "updated_at",
+)
+
+
 def insert_wallets(
     connection: Connection, account_id: str, pairs: Sequence[tuple[str, str]], now: datetime
 ) -> None:
     """Empty wallets for customers just created: (wallet uuid, customer uuid) each."""
-    insert_many(
+    insert_tuples(
         connection,
         wallets,
+        _WALLET_COLUMNS,
         [
-            {
-                "account_id": account_id,
-                "uuid": wallet_uuid,
-                "customer_uuid": customer_uuid,
-                "global_balance": 0,
-                "local_balance": 0,
-                "global_held": 0,
-                "local_held": 0,
-                "entry_count": 0,
-                "open_lots": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
+            (account_id, wallet_uuid, customer_uuid, 0, 0, 0, 0, 0, 0, now, now)
             for wallet_uuid, customer_uuid in pairs
         ],
     )
 
 
 def insert_entries(connection: Connection, account_id: str, entries: Sequence[CreditEntry]) -> None:
-    insert_many(connection, credit_entries, [entry_values(account_id, entry) for entry in entries])
+    """Many entries at once (a bulk job's postings): every bulk write of entries goes here."""
+    insert_tuples(
+        connection,
+        credit_entries,
+        _ENTRY_ROW,
+        [
+            (
+                account_id,
+                entry.uuid,
+                entry.wallet_uuid,
+                entry.seq,
+                entry.action.value,
+                entry.credit_type.value,
+                entry.amount,
+                entry.balance_after,
+                entry.reason.value,
+                entry.note,
+                entry.idempotency_key,
+                entry.conversion_uuid,
+                entry.redemption_uuid,
+                entry.order_uuid,
+                entry.reverses_uuid,
+                entry.expires_at,
+                entry.created_at,
+                entry.actor,
+                entry.actor_name,
+            )
+            for entry in entries
+        ],
+    )
+
+
+# The columns of an entry's row in the order ``insert_entries`` gives them (``entry_values``'s).
+_ENTRY_ROW = (
+    "account_id",
+    "uuid",
+    "wallet_uuid",
+    "seq",
+    "action",
+    "credit_type",
+    "amount",
+    "balance_after",
+    "reason",
+    "note",
+    "idempotency_key",
+    "conversion_uuid",
+    "redemption_uuid",
+    "order_uuid",
+    "reverses_uuid",
+    "expires_at",
+    "created_at",
+    "actor",
+    "actor_name",
+)

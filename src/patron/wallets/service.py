@@ -15,7 +15,7 @@ from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_event
 from patron.core.ids import is_uuid
-from patron.core.money import from_minor, to_decimal
+from patron.core.money import from_minor, plain_minor, to_decimal
 from patron.core.unit import run_command
 from patron.wallets import ledger, lots, overview_repository, postings, repository
 from patron.wallets.models import (
@@ -452,6 +452,10 @@ def import_amount(
     principal: Principal, credit_type: CreditType, value: object, *, field: str
 ) -> int:
     """An imported balance in smallest units, by the rules of an amount (0: nothing to add)."""
+    if isinstance(value, str):
+        minor = plain_minor(value, ledger.precision(principal, credit_type))
+        if minor is not None:
+            return minor
     number = to_decimal(value, field=field)
     if number == 0:
         return 0
