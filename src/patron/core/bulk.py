@@ -10,7 +10,9 @@ and multi-row inserts there.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import (
@@ -153,9 +155,9 @@ def insert_tuples(
 
     On PostgreSQL they go by ``COPY`` (JSON columns as their JSON text, as ``insert()`` writes
     them), in the caller's transaction. On SQLite the values go through each column type's own
-    bind processor (once for a value that repeats, as a batch's time does) and then to the
-    driver's ``executemany``: the same stored values as ``insert()``, without building a
-    parameter set per row."""
+    bind processor, a column at a time (once for a value every row shares, as a batch's time),
+    and then to the driver's ``executemany``: the same stored values as ``insert()``, without
+    building a parameter set per row."""
     if not rows:
         return
     columns = ", ".join(f'"{name}"' for name in names)
@@ -166,19 +168,15 @@ def insert_tuples(
     # The dialect's own processors, as ``insert()`` runs them (SQLite's DATETIME writes its
     # text form; the generic type would leave the value to the driver's adapter).
     processors = [
-        _repeating(table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-        for name in names
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     ]
-    if all(processor is None for processor in processors):
-        values: Sequence[Sequence[Any]] = rows
-    else:
-        values = [
-            tuple(
-                value if processor is None else processor(value)
-                for value, processor in zip(row, processors, strict=True)
-            )
-            for row in rows
-        ]
+    values: Sequence[Sequence[Any]] = rows
+    if any(processor is not None for processor in processors):
+        cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for index, processor in enumerate(processors):
+            if processor is not None:
+                cells[index] = _processed(cells[index], processor)
+        values = list(zip(*cells, strict=True))
     marks = ", ".join("?" for _ in names)
     connection.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})',  # noqa: S608 - names from the Table
@@ -186,21 +184,13 @@ def insert_tuples(
     )
 
 
-def _repeating(processor: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
-    """``processor``, answering a value it was just given without running again."""
-    if processor is None:
-        return None
-    last: list[Any] = [_UNSET, None]
-
-    def process(value: Any) -> Any:
-        if value is not last[0]:
-            last[0], last[1] = value, processor(value)
-        return last[1]
-
-    return process
-
-
-_UNSET = object()
+def _processed(column: Sequence[Any], processor: Callable[[Any], Any]) -> Sequence[Any]:
+    """A column's values through its processor: once for a value every row shares (a
+    batch's time, a flag)."""
+    first = column[0]
+    if all(map(operator.is_, column, repeat(first))):
+        return (processor(first),) * len(column)
+    return [processor(value) for value in column]
 
 
 def _copy(

@@ -24,7 +24,7 @@ from patron.core.errors import InvalidInput, NotFound
 from patron.core.events import record_events
 from patron.core.ids import is_uuid, time_ordered_uuids
 from patron.core.money import MAX_MINOR_UNITS, from_minor, minor_text
-from patron.wallets import ledger, lots, repository
+from patron.wallets import bulk_repository, ledger, lots, repository
 from patron.wallets.ledger import InsufficientCredit
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason, Wallet
 from patron.wallets.tables import wallets
@@ -625,10 +625,10 @@ def post_openings(
         )
         results[index] = OpeningResult("posted", entry=entry)
     touched = {entry.wallet_uuid for entry in entries}
-    repository.set_wallet_figures(
+    bulk_repository.set_wallet_figures(
         connection, account_id, [figures[uuid_] for uuid_ in sorted(touched)], now
     )
-    repository.insert_entries(connection, account_id, entries)
+    bulk_repository.insert_entries(connection, account_id, entries)
     record_events(connection, account_id, events)
     idempotency.store_results(connection, account_id, claims)
     return [result if result is not None else OpeningResult("already") for result in results]
@@ -650,7 +650,7 @@ def _opening_figures(
         if opening.new_wallet
     }
     existing = sorted({opening.wallet_uuid for opening in openings if not opening.new_wallet})
-    for row in repository.lock_wallets(connection, account_id, existing) if existing else []:
+    for row in bulk_repository.lock_wallets(connection, account_id, existing) if existing else []:
         figures[row.uuid] = {
             "uuid": row.uuid,
             "global_balance": int(row.global_balance),
