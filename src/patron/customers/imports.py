@@ -9,7 +9,7 @@ API's own error; the rest of the batch goes on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -86,6 +86,10 @@ class ImportedCustomer:
             found.append(("email", self.profile["email_normalized"]))
         found += [(service, external) for service, external in self.identities.items()]
         return found
+
+
+# Opens the wallets of the customers a batch creates: (row index, wallet uuid, customer uuid).
+WalletOpener = Callable[[Connection, list[tuple[int, str, str]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +218,13 @@ def import_customers(
     match: str,
     source: str | None,
     now: datetime,
+    open_wallets: WalletOpener | None = None,
 ) -> list[ImportOutcome]:
-    """Upsert a batch by ``match``; the rows' claims are distinct (see ``claims``)."""
+    """Upsert a batch by ``match``; the rows' claims are distinct (see ``claims``).
+
+    ``open_wallets`` opens the new customers' wallets, given (row index, wallet uuid,
+    customer uuid) of each, after their rows and events are written; by default they open
+    empty (an import opens them with their opening balances)."""
     from patron.customers.service import _event, taken_error
 
     principal.require("write")
@@ -264,7 +273,7 @@ def import_customers(
             matched[index] = owners[0]
         else:
             new.append(index)
-    _create(connection, principal, rows, new, outcomes, source, now)
+    _create(connection, principal, rows, new, outcomes, source, now, open_wallets)
     _update(connection, principal, rows, matched, outcomes, now, _event)
     return [outcome or ImportOutcome("rejected") for outcome in outcomes]
 
@@ -303,6 +312,7 @@ def _create(
     outcomes: list[ImportOutcome | None],
     source: str | None,
     now: datetime,
+    open_wallets: WalletOpener | None,
 ) -> None:
     if not new:
         return
@@ -313,7 +323,7 @@ def _create(
     services: list[str] = []  # a new customer is connected to nothing
     values: list[tuple[Any, ...]] = []
     links: list[tuple[Any, ...]] = []
-    pairs: list[tuple[str, str]] = []
+    opened: list[tuple[int, str, str]] = []
     events: list[tuple[str, dict[str, Any]]] = []
     for position, (index, number) in enumerate(zip(new, numbers, strict=True)):
         row = rows[index]
@@ -337,13 +347,18 @@ def _create(
         )
         for service, external in row.identities.items():
             links.append((account_id, service, external, customer_uuid, now))
-        pairs.append((wallet_uuid, customer_uuid))
+        opened.append((index, wallet_uuid, customer_uuid))
         events.append(("contact.created", contact_event(customer_uuid, number, [], wallet_uuid)))
         outcomes[index] = ImportOutcome("created", customer_uuid, wallet_uuid)
     insert_tuples(connection, customers, _NEW_COLUMNS, values)
     insert_tuples(connection, identities, _IDENTITY_COLUMNS, links)
-    wallets.open_wallets(connection, principal, pairs, now)
+    # Before the wallets': an outbox delivers a contact's creation before its credit.
     record_events(connection, account_id, events)
+    if open_wallets is not None:
+        open_wallets(connection, opened)
+    else:
+        pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in opened]
+        wallets.open_wallets(connection, principal, pairs, now)
 
 
 def _update(

@@ -28,6 +28,7 @@ from patron.customers.imports import (
     MATCHES,
     ImportedCustomer,
     ImportOutcome,
+    WalletOpener,
     clean_import,
     import_customers,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "MATCHES",
     "ImportOutcome",
     "ImportedCustomer",
+    "WalletOpener",
     "clean_import",
     "import_customers",
 ]

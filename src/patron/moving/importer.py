@@ -11,7 +11,7 @@ same source with another figure for the contact is reported, not posted.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -257,6 +257,28 @@ class Importer:
             list[postings.OpeningResult],
         ]:
             now = utcnow()
+            note = f"import from {source}"
+            owners: list[tuple[int, CreditType]] = []
+            results: list[postings.OpeningResult] = []
+
+            def opening(
+                index: int, wallet_uuid: str, customer_uuid: str
+            ) -> Iterator[postings.OpeningBalance]:
+                for credit_type, amount in batch[index].balances.items():
+                    owners.append((index, credit_type))
+                    yield postings.OpeningBalance(
+                        wallet_uuid=wallet_uuid,
+                        credit_type=credit_type,
+                        amount=amount,
+                        idempotency_key=balance_key(source, customer_uuid, credit_type),
+                        note=note,
+                    )
+
+            def open_wallets(connection: Connection, opened: list[tuple[int, str, str]]) -> None:
+                openings = [found for created in opened for found in opening(*created)]
+                pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in opened]
+                results.extend(postings.open_wallets(connection, principal, pairs, openings, now))
+
             outcomes = customers.import_customers(
                 connection,
                 principal,
@@ -264,31 +286,23 @@ class Importer:
                 match=match,
                 source=source,
                 now=now,
+                open_wallets=open_wallets,
             )
-            note = f"import from {source}"
+            # The balances of contacts that were there before: each key applied once.
             openings: list[postings.OpeningBalance] = []
-            owners: list[tuple[int, CreditType]] = []
             keys: set[str] = set()
-            for index, (parsed, outcome) in enumerate(zip(batch, outcomes, strict=True)):
+            for index, outcome in enumerate(outcomes):
+                if outcome.status == "created":
+                    continue
                 if outcome.customer_uuid is None or outcome.wallet_uuid is None:
                     continue
-                for credit_type, amount in parsed.balances.items():
-                    key = balance_key(source, outcome.customer_uuid, credit_type)
-                    if key in keys:
+                for found in opening(index, outcome.wallet_uuid, outcome.customer_uuid):
+                    if found.idempotency_key in keys:
+                        owners.pop()
                         continue
-                    keys.add(key)
-                    openings.append(
-                        postings.OpeningBalance(
-                            wallet_uuid=outcome.wallet_uuid,
-                            credit_type=credit_type,
-                            amount=amount,
-                            idempotency_key=key,
-                            note=note,
-                            new_wallet=outcome.status == "created",
-                        )
-                    )
-                    owners.append((index, credit_type))
-            results = postings.post_openings(connection, principal, openings, now)
+                    keys.add(found.idempotency_key)
+                    openings.append(found)
+            results += postings.post_openings(connection, principal, openings, now)
             if extra is not None:
                 extra(connection)
             return outcomes, owners, results

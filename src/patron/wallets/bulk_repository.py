@@ -98,16 +98,20 @@ _WALLET_COLUMNS = (
 
 
 def insert_wallets(
-    connection: Connection, account_id: str, pairs: Sequence[tuple[str, str]], now: datetime
+    connection: Connection,
+    account_id: str,
+    rows: Sequence[tuple[str, str, int, int, int]],
+    now: datetime,
 ) -> None:
-    """Empty wallets for customers just created: (wallet uuid, customer uuid) each."""
+    """Wallets of customers just created: (wallet uuid, customer uuid, global balance, local
+    balance, entry count) each, nothing held, no lots."""
     insert_tuples(
         connection,
         wallets,
         _WALLET_COLUMNS,
         [
-            (account_id, wallet_uuid, customer_uuid, 0, 0, 0, 0, 0, 0, now, now)
-            for wallet_uuid, customer_uuid in pairs
+            (account_id, wallet_uuid, customer_uuid, global_, local, 0, 0, count, 0, now, now)
+            for wallet_uuid, customer_uuid, global_, local, count in rows
         ],
     )
 

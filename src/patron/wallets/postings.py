@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -496,9 +496,6 @@ class OpeningBalance:
     amount: int
     idempotency_key: str
     note: str | None = None
-    # The wallet was opened, empty, in this same transaction, and the key names its new
-    # customer: its figures are known and no key of it can be claimed, so nothing is read.
-    new_wallet: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,19 +526,17 @@ def post_openings(
     openings: Sequence[OpeningBalance],
     now: datetime,
 ) -> list[OpeningResult]:
-    """Apply many opening balances in the caller's transaction, with what ``post`` writes for
-    each ADD (the entry at its position with its running balance, the wallet's balance and
-    counter, the outbox event) and each key claimed, in a few statements for the whole batch.
+    """Apply many opening balances to wallets that exist, in the caller's transaction, with
+    what ``post`` writes for each ADD (the entry at its position with its running balance,
+    the wallet's balance and counter, the outbox event) and each key claimed, in a few
+    statements for the whole batch.
 
     A key already claimed writes nothing again: a re-run or a resumed import never doubles a
     balance. Keys must be distinct within a call (the importer sees to it)."""
     principal.require("write")
     account_id = principal.account_id
-    digests = [_opening_digest(opening) for opening in openings]
     claimed = idempotency.find_results(
-        connection,
-        account_id,
-        [opening.idempotency_key for opening in openings if not opening.new_wallet],
+        connection, account_id, [opening.idempotency_key for opening in openings]
     )
     results: list[OpeningResult | None] = [None] * len(openings)
     due: list[int] = []
@@ -549,17 +544,102 @@ def post_openings(
         found = claimed.get(opening.idempotency_key)
         if found is None:
             due.append(index)
-        elif found[0] == IMPORT_OPERATION and found[1] == digests[index]:
+        elif found[0] == IMPORT_OPERATION and found[1] == _opening_digest(opening):
             results[index] = OpeningResult("already")
         else:
             previous = found[2].get("amount") if isinstance(found[2], dict) else None
             results[index] = OpeningResult(
                 "differs", previous=int(previous) if previous is not None else None
             )
-    figures = _opening_figures(connection, account_id, [openings[index] for index in due])
-    entries: list[CreditEntry] = []
-    events: list[tuple[str, dict[str, object]]] = []
-    claims: list[tuple[str, str, str, dict[str, object]]] = []
+    wanted = sorted({openings[index].wallet_uuid for index in due})
+    figures = {
+        row.uuid: {
+            "uuid": row.uuid,
+            "global_balance": int(row.global_balance),
+            "local_balance": int(row.local_balance),
+            "entry_count": int(row.entry_count),
+        }
+        for row in (bulk_repository.lock_wallets(connection, account_id, wanted) if wanted else [])
+    }
+    written = _apply_openings(principal, openings, due, figures, results, now)
+    touched = {entry.wallet_uuid for entry in written.entries}
+    bulk_repository.set_wallet_figures(
+        connection, account_id, [figures[uuid_] for uuid_ in sorted(touched)], now
+    )
+    written.record(connection, account_id)
+    return [result if result is not None else OpeningResult("already") for result in results]
+
+
+def open_wallets(
+    connection: Connection,
+    principal: Principal,
+    pairs: Sequence[tuple[str, str]],
+    openings: Sequence[OpeningBalance],
+    now: datetime,
+) -> list[OpeningResult]:
+    """Open the wallets of customers created in this transaction, (wallet uuid, customer
+    uuid) each, with their opening balances: each wallet's row is written with the balances
+    and counter its openings give, and each opening's entry, event and key as
+    ``post_openings`` writes them. Nothing is read or updated: the wallets are new, and so are
+    the customers the keys name (no key of theirs can have been claimed)."""
+    principal.require("write")
+    account_id = principal.account_id
+    figures: dict[str, dict[str, Any]] = {
+        wallet_uuid: {
+            "uuid": wallet_uuid,
+            "global_balance": 0,
+            "local_balance": 0,
+            "entry_count": 0,
+        }
+        for wallet_uuid, _ in pairs
+    }
+    results: list[OpeningResult | None] = [None] * len(openings)
+    written = _apply_openings(principal, openings, range(len(openings)), figures, results, now)
+    bulk_repository.insert_wallets(
+        connection,
+        account_id,
+        [
+            (
+                wallet_uuid,
+                customer_uuid,
+                figures[wallet_uuid]["global_balance"],
+                figures[wallet_uuid]["local_balance"],
+                figures[wallet_uuid]["entry_count"],
+            )
+            for wallet_uuid, customer_uuid in pairs
+        ],
+        now,
+    )
+    written.record(connection, account_id)
+    return [result if result is not None else OpeningResult("already") for result in results]
+
+
+@dataclass
+class _Openings:
+    """What applying opening balances writes: entries, their outbox events, the keys."""
+
+    entries: list[CreditEntry] = field(default_factory=list)
+    events: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    claims: list[tuple[str, str, str, dict[str, object]]] = field(default_factory=list)
+
+    def record(self, connection: Connection, account_id: str) -> None:
+        bulk_repository.insert_entries(connection, account_id, self.entries)
+        record_events(connection, account_id, self.events)
+        idempotency.store_results(connection, account_id, self.claims)
+
+
+def _apply_openings(
+    principal: Principal,
+    openings: Sequence[OpeningBalance],
+    due: Sequence[int],
+    figures: dict[str, dict[str, Any]],
+    results: list[OpeningResult | None],
+    now: datetime,
+) -> _Openings:
+    """The entries of the ``due`` openings, each at its wallet's next position with its
+    running balance (``figures`` move with them), their events and keys; an opening that
+    would take a balance past the maximum is refused in ``results``."""
+    written = _Openings()
     places = {
         CreditType.GLOBAL: ledger.precision(principal, CreditType.GLOBAL),
         CreditType.LOCAL: ledger.precision(principal, CreditType.LOCAL),
@@ -599,9 +679,9 @@ def post_openings(
             actor=principal.actor,
             actor_name=principal.actor_name,
         )
-        entries.append(entry)
+        written.entries.append(entry)
         # The payload ``_record``'s EntryEvent completes to, in its order.
-        events.append(
+        written.events.append(
             (
                 added,
                 {
@@ -615,46 +695,13 @@ def post_openings(
                 },
             )
         )
-        claims.append(
+        written.claims.append(
             (
                 opening.idempotency_key,
                 IMPORT_OPERATION,
-                digests[index],
-                {"entries": [entry.uuid], "amount": opening.amount},
+                _opening_digest(opening),
+                {"entries": [entry_uuid], "amount": opening.amount},
             )
         )
         results[index] = OpeningResult("posted", entry=entry)
-    touched = {entry.wallet_uuid for entry in entries}
-    bulk_repository.set_wallet_figures(
-        connection, account_id, [figures[uuid_] for uuid_ in sorted(touched)], now
-    )
-    bulk_repository.insert_entries(connection, account_id, entries)
-    record_events(connection, account_id, events)
-    idempotency.store_results(connection, account_id, claims)
-    return [result if result is not None else OpeningResult("already") for result in results]
-
-
-def _opening_figures(
-    connection: Connection, account_id: str, openings: Sequence[OpeningBalance]
-) -> dict[str, dict[str, Any]]:
-    """The balances and counter of each wallet the openings add to: read (and locked) for
-    wallets that were there before, zero for those opened in this transaction."""
-    figures: dict[str, dict[str, Any]] = {
-        opening.wallet_uuid: {
-            "uuid": opening.wallet_uuid,
-            "global_balance": 0,
-            "local_balance": 0,
-            "entry_count": 0,
-        }
-        for opening in openings
-        if opening.new_wallet
-    }
-    existing = sorted({opening.wallet_uuid for opening in openings if not opening.new_wallet})
-    for row in bulk_repository.lock_wallets(connection, account_id, existing) if existing else []:
-        figures[row.uuid] = {
-            "uuid": row.uuid,
-            "global_balance": int(row.global_balance),
-            "local_balance": int(row.local_balance),
-            "entry_count": int(row.entry_count),
-        }
-    return figures
+    return written

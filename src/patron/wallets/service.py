@@ -485,7 +485,12 @@ def open_wallets(
     now: datetime,
 ) -> None:
     """The empty wallets of many customers just created (an import): (wallet, customer)."""
-    bulk_repository.insert_wallets(connection, principal.account_id, pairs, now)
+    bulk_repository.insert_wallets(
+        connection,
+        principal.account_id,
+        [(wallet_uuid, customer_uuid, 0, 0, 0) for wallet_uuid, customer_uuid in pairs],
+        now,
+    )
 
 
 def find_wallet(connection: Connection, principal: Principal, wallet_uuid: str) -> Wallet | None:
