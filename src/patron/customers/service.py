@@ -594,7 +594,7 @@ def refresh_statistics(connection: Connection) -> None:
     analyze(connection, table, identities)
 
 
-EXPORT_BATCH = 2000
+EXPORT_BATCH = 5000
 
 
 def export_customers(
