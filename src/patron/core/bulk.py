@@ -10,7 +10,9 @@ and multi-row inserts there.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import (
@@ -138,53 +140,86 @@ def insert_rows(
 
 
 def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Many rows naming the same columns, for bulk jobs (an import).
-
-    On PostgreSQL they go by ``COPY`` (JSON columns as their JSON text, as ``insert()`` writes
-    them), in the caller's transaction. On SQLite the values go through each column type's own
-    bind processor once and then to the driver's ``executemany`` as tuples: the same stored
-    values as ``insert()``, without building a parameter set per row."""
+    """Many rows naming the same columns, for bulk jobs (an import): ``insert_tuples`` of
+    their values."""
     if not rows:
         return
     names = list(rows[0])
+    insert_tuples(connection, table, names, [tuple(row[name] for name in names) for row in rows])
+
+
+def insert_tuples(
+    connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Many rows, each the values of ``names`` in that order, for bulk jobs (an import).
+
+    On PostgreSQL they go by ``COPY`` (JSON columns as their JSON text, as ``insert()`` writes
+    them), in the caller's transaction. On SQLite the values go through each column type's own
+    bind processor, a column at a time (once for a value every row shares, as a batch's time),
+    and then to the driver's ``executemany``: the same stored values as ``insert()``, without
+    building a parameter set per row."""
+    if not rows:
+        return
     columns = ", ".join(f'"{name}"' for name in names)
     if connection.dialect.name == "postgresql":
-        encoded = [isinstance(table.c[name].type, JSON) for name in names]
-        driver: Any = connection.connection.driver_connection
-        copying = f'COPY "{table.name}" ({columns}) FROM STDIN'
-        import psycopg
-
-        try:
-            with driver.cursor() as cursor, cursor.copy(copying) as copy:
-                for row in rows:
-                    copy.write_row(
-                        [
-                            json.dumps(row[name]) if encode else row[name]
-                            for name, encode in zip(names, encoded, strict=True)
-                        ]
-                    )
-        except psycopg.IntegrityError as error:
-            # As SQLAlchemy raises it, so that a unique-key race is retried like any other.
-            raise IntegrityError(copying, None, error) from None
+        _copy(connection, table, names, columns, rows)
         return
     dialect = connection.dialect
-    processors = [table.c[name].type.bind_processor(dialect) for name in names]
-    plain = [index for index, processor in enumerate(processors) if processor is None]
-    if len(plain) == len(names):
-        values = [tuple(row[name] for name in names) for row in rows]
-    else:
-        values = [
-            tuple(
-                value if processor is None else processor(value)
-                for value, processor in zip((row[name] for name in names), processors, strict=True)
-            )
-            for row in rows
-        ]
+    # The dialect's own processors, as ``insert()`` runs them (SQLite's DATETIME writes its
+    # text form; the generic type would leave the value to the driver's adapter).
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    values: Sequence[Sequence[Any]] = rows
+    if any(processor is not None for processor in processors):
+        cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for index, processor in enumerate(processors):
+            if processor is not None:
+                cells[index] = _processed(cells[index], processor)
+        values = list(zip(*cells, strict=True))
     marks = ", ".join("?" for _ in names)
     connection.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})',  # noqa: S608 - names from the Table
         values,
     )
+
+
+def _processed(column: Sequence[Any], processor: Callable[[Any], Any]) -> Sequence[Any]:
+    """A column's values through its processor: once for a value every row shares (a
+    batch's time, a flag)."""
+    first = column[0]
+    if all(map(operator.is_, column, repeat(first))):
+        return (processor(first),) * len(column)
+    return [processor(value) for value in column]
+
+
+def _copy(
+    connection: Connection,
+    table: Table,
+    names: Sequence[str],
+    columns: str,
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    encoded = [index for index, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
+    driver: Any = connection.connection.driver_connection
+    copying = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    import psycopg
+
+    try:
+        with driver.cursor() as cursor, cursor.copy(copying) as copy:
+            write = copy.write_row
+            if not encoded:
+                for row in rows:
+                    write(row)
+                return
+            for row in rows:
+                listed = list(row)
+                for index in encoded:
+                    listed[index] = json.dumps(listed[index])
+                write(listed)
+    except psycopg.IntegrityError as error:
+        # As SQLAlchemy raises it, so that a unique-key race is retried like any other.
+        raise IntegrityError(copying, None, error) from None
 
 
 def analyze(connection: Connection, *tables: Table) -> None:

@@ -18,9 +18,10 @@ from sqlalchemy import (
     text,
 )
 
-from patron.core.bulk import insert_many
+from patron.core.bulk import insert_tuples
 from patron.core.clock import utcnow
 from patron.core.db import metadata
+from patron.core.ids import time_ordered_uuids
 
 UNSETTLED = "status IN ('pending', 'delivering')"
 DEAD = "status = 'dead'"
@@ -104,26 +105,33 @@ def record_event(
 def record_events(
     connection: Connection, account_id: str, events: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    """Queue many events with one statement (bulk jobs such as the expiry sweep)."""
+    """Queue many events with one statement (bulk jobs such as the expiry sweep), their ids
+    time-ordered (``ids.time_ordered_uuids``) and ascending in the order given."""
     if not events:
         return
     now = utcnow()
-    insert_many(
+    insert_tuples(
         connection,
         outbox_events,
+        _EVENT_COLUMNS,
         [
-            {
-                "account_id": account_id,
-                "event_id": str(uuid.uuid4()),
-                "event_type": event_type,
-                "payload": payload,
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-            }
-            for event_type, payload in events
+            (account_id, event_id, event_type, payload, "pending", 0, now)
+            for event_id, (event_type, payload) in zip(
+                time_ordered_uuids(len(events)), events, strict=True
+            )
         ],
     )
+
+
+_EVENT_COLUMNS = (
+    "account_id",
+    "event_id",
+    "event_type",
+    "payload",
+    "status",
+    "attempts",
+    "created_at",
+)
 
 
 def record_audit(

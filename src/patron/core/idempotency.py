@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, DateTime, String, Table, select
 
-from patron.core.bulk import insert_many, values_in
+from patron.core.bulk import insert_tuples, values_in
 from patron.core.clock import utcnow
 from patron.core.db import metadata
 from patron.core.errors import Conflict, InvalidInput
@@ -119,18 +119,12 @@ def store_results(
     if not claims:
         return
     now = utcnow()
-    insert_many(
+    insert_tuples(
         connection,
         idempotency_keys,
+        ("account_id", "key", "operation", "request_hash", "result", "created_at"),
         [
-            {
-                "account_id": account_id,
-                "key": key,
-                "operation": operation,
-                "request_hash": request_hash,
-                "result": result,
-                "created_at": now,
-            }
+            (account_id, key, operation, request_hash, result, now)
             for key, operation, request_hash, result in claims
         ],
     )

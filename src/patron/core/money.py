@@ -288,5 +288,37 @@ def from_minor(minor: int, precision: int) -> Decimal:
     return Decimal(minor).scaleb(-precision).quantize(Decimal(1).scaleb(-precision))
 
 
+# A plain decimal as files write amounts: digits, and at most six decimal places.
+_PLAIN = re.compile(r"([0-9]{1,16})(?:\.([0-9]{1,6}))?")
+
+
+def plain_minor(value: str, precision: int) -> int | None:
+    """``to_minor(to_decimal(value), precision)`` for the plain decimals files are made of
+    ("10.50", "7"), in integer arithmetic; None for anything else, and for what those rules
+    refuse (too many decimal places, above the maximum), so that the caller takes the full
+    path and its message."""
+    found = _PLAIN.fullmatch(value)
+    if found is None:
+        return None
+    whole, part = found.groups()
+    if part is None:
+        part = ""
+    if len(part) > precision:
+        return None
+    minor = int(whole) * 10**precision + (int(part) * 10 ** (precision - len(part)) if part else 0)
+    return minor if minor <= MAX_MINOR_UNITS else None
+
+
+def minor_text(minor: int, precision: int) -> str:
+    """``str(from_minor(minor, precision))``, written without decimal arithmetic when it can
+    be (a bulk job writes two for each of its entries)."""
+    if precision == 0:
+        return str(minor)
+    if minor >= 0 and precision <= 6:
+        whole, part = divmod(minor, 10**precision)
+        return f"{whole}.{part:0{precision}d}"
+    return str(from_minor(minor, precision))
+
+
 def round_down(amount: Decimal, precision: int) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-precision), rounding=ROUND_DOWN)

@@ -9,8 +9,7 @@ API's own error; the rest of the batch goes on.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,10 +18,12 @@ from sqlalchemy import Connection, select, update
 
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
-from patron.core.bulk import insert_many, values_in
+from patron.core.bulk import insert_tuples, values_in
 from patron.core.errors import Conflict, DomainError, InvalidInput, ValidationErrors
 from patron.core.events import record_events
+from patron.core.ids import time_ordered_uuids
 from patron.customers import repository, validation
+from patron.customers.models import contact_event
 from patron.customers.profile import clean_profile
 from patron.customers.tables import customers, identities
 from patron.wallets import service as wallets
@@ -85,6 +86,10 @@ class ImportedCustomer:
             found.append(("email", self.profile["email_normalized"]))
         found += [(service, external) for service, external in self.identities.items()]
         return found
+
+
+# Opens the wallets of the customers a batch creates: (row index, wallet uuid, customer uuid).
+WalletOpener = Callable[[Connection, list[tuple[int, str, str]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +218,13 @@ def import_customers(
     match: str,
     source: str | None,
     now: datetime,
+    open_wallets: WalletOpener | None = None,
 ) -> list[ImportOutcome]:
-    """Upsert a batch by ``match``; the rows' claims are distinct (see ``claims``)."""
+    """Upsert a batch by ``match``; the rows' claims are distinct (see ``claims``).
+
+    ``open_wallets`` opens the new customers' wallets, given (row index, wallet uuid,
+    customer uuid) of each, after their rows and events are written; by default they open
+    empty (an import opens them with their opening balances)."""
     from patron.customers.service import _event, taken_error
 
     principal.require("write")
@@ -263,7 +273,7 @@ def import_customers(
             matched[index] = owners[0]
         else:
             new.append(index)
-    _create(connection, principal, rows, new, outcomes, source, now, _event)
+    _create(connection, principal, rows, new, outcomes, source, now, open_wallets)
     _update(connection, principal, rows, matched, outcomes, now, _event)
     return [outcome or ImportOutcome("rejected") for outcome in outcomes]
 
@@ -276,6 +286,24 @@ def _named(error: DomainError) -> DomainError:
     return error
 
 
+# A new customer's row: these columns, in this order (every one, so a batch is one statement).
+_NEW_COLUMNS = (
+    "account_id",
+    "uuid",
+    "number",
+    *_PROFILE_COLUMNS,
+    "source",
+    "accepts_marketing",
+    "verified",
+    "archived",
+    "user_type",
+    "connected_services",
+    "created_at",
+    "updated_at",
+)
+_IDENTITY_COLUMNS = ("account_id", "service", "external_id", "customer_uuid", "created_at")
+
+
 def _create(
     connection: Connection,
     principal: Principal,
@@ -284,52 +312,53 @@ def _create(
     outcomes: list[ImportOutcome | None],
     source: str | None,
     now: datetime,
-    event: Any,
+    open_wallets: WalletOpener | None,
 ) -> None:
     if not new:
         return
     account_id = principal.account_id
     numbers = accounts.reserve_customer_numbers(connection, account_id, len(new))
-    values: list[dict[str, Any]] = []
-    links: list[dict[str, Any]] = []
-    pairs: list[tuple[str, str]] = []
+    # Time-ordered: the rows land at the end of each index over a customer's or wallet's uuid.
+    uuids = time_ordered_uuids(2 * len(new))
+    services: list[str] = []  # a new customer is connected to nothing
+    values: list[tuple[Any, ...]] = []
+    links: list[tuple[Any, ...]] = []
+    opened: list[tuple[int, str, str]] = []
     events: list[tuple[str, dict[str, Any]]] = []
-    for index, number in zip(new, numbers, strict=True):
+    for position, (index, number) in enumerate(zip(new, numbers, strict=True)):
         row = rows[index]
-        customer_uuid, wallet_uuid = str(uuid.uuid4()), str(uuid.uuid4())
-        written: dict[str, Any] = {
-            "account_id": account_id,
-            "uuid": customer_uuid,
-            "number": number,
-            **{name: row.profile.get(name) for name in _PROFILE_COLUMNS},
-            "source": source,
-            "accepts_marketing": False,
-            "verified": False,
-            "archived": False,
-            "user_type": "CONSUMER",
-            "connected_services": [],
-            "created_at": now,
-            "updated_at": now,
-        }
-        values.append(written)
-        links += [
-            {
-                "account_id": account_id,
-                "service": service,
-                "external_id": external,
-                "customer_uuid": customer_uuid,
-                "created_at": now,
-            }
-            for service, external in row.identities.items()
-        ]
-        pairs.append((wallet_uuid, customer_uuid))
-        customer = repository.customer_from_values(written)
-        events.append(("contact.created", event(customer, wallet_uuid)))
+        customer_uuid, wallet_uuid = uuids[2 * position], uuids[2 * position + 1]
+        profile = row.profile
+        values.append(
+            (
+                account_id,
+                customer_uuid,
+                number,
+                *[profile.get(name) for name in _PROFILE_COLUMNS],
+                source,
+                False,
+                False,
+                False,
+                "CONSUMER",
+                services,
+                now,
+                now,
+            )
+        )
+        for service, external in row.identities.items():
+            links.append((account_id, service, external, customer_uuid, now))
+        opened.append((index, wallet_uuid, customer_uuid))
+        events.append(("contact.created", contact_event(customer_uuid, number, [], wallet_uuid)))
         outcomes[index] = ImportOutcome("created", customer_uuid, wallet_uuid)
-    insert_many(connection, customers, values)
-    insert_many(connection, identities, links)
-    wallets.open_wallets(connection, principal, pairs, now)
+    insert_tuples(connection, customers, _NEW_COLUMNS, values)
+    insert_tuples(connection, identities, _IDENTITY_COLUMNS, links)
+    # Before the wallets': an outbox delivers a contact's creation before its credit.
     record_events(connection, account_id, events)
+    if open_wallets is not None:
+        open_wallets(connection, opened)
+    else:
+        pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in opened]
+        wallets.open_wallets(connection, principal, pairs, now)
 
 
 def _update(

@@ -117,3 +117,20 @@ class CustomerFilter:
     email: str | None = None
     shopify_id: str | None = None
     number: int | None = None
+
+
+def contact_event(
+    contact_uuid: str,
+    number: int,
+    connected_services: list[str],
+    wallet_uuid: str | None = None,
+) -> dict[str, Any]:
+    """The payload of a contact's ``contact.created`` and ``contact.updated`` events."""
+    payload: dict[str, Any] = {
+        "contact_uuid": contact_uuid,
+        "number": number,
+        "connected_services": connected_services,
+    }
+    if wallet_uuid is not None:
+        payload["wallet_uuid"] = wallet_uuid
+    return payload

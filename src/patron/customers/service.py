@@ -27,10 +27,17 @@ from patron.customers.imports import (
     MATCHES,
     ImportedCustomer,
     ImportOutcome,
+    WalletOpener,
     clean_import,
     import_customers,
 )
-from patron.customers.models import Customer, CustomerChanges, CustomerFilter, NewCustomer
+from patron.customers.models import (
+    Customer,
+    CustomerChanges,
+    CustomerFilter,
+    NewCustomer,
+    contact_event,
+)
 from patron.customers.profile import clean_profile
 from patron.wallets import service as wallets
 from patron.wallets.models import Wallet
@@ -42,6 +49,7 @@ __all__ = [
     "MATCHES",
     "ImportOutcome",
     "ImportedCustomer",
+    "WalletOpener",
     "clean_import",
     "import_customers",
 ]
@@ -148,14 +156,7 @@ def taken_error(
 
 
 def _event(customer: Customer, wallet_uuid: str | None = None) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "contact_uuid": customer.uuid,
-        "number": customer.number,
-        "connected_services": customer.connected_services,
-    }
-    if wallet_uuid is not None:
-        payload["wallet_uuid"] = wallet_uuid
-    return payload
+    return contact_event(customer.uuid, customer.number, customer.connected_services, wallet_uuid)
 
 
 def create_customer(
@@ -627,16 +628,23 @@ def refresh_statistics(connection: Connection) -> None:
     analyze(connection, table, identities)
 
 
-EXPORT_BATCH = 2000
+EXPORT_BATCH = 5000
 
 
 def export_customers(
-    connection: Connection, principal: Principal, *, since: datetime | None, balances_only: bool
-) -> Iterator[dict[str, Any]]:
-    """Every customer of the account by number, streamed (a server-side cursor on PostgreSQL),
-    with its external ids (display form) and its wallet's ledger balances in smallest units:
-    the columns an import reads. ``since``: changed since then (its profile, or with
-    ``balances_only`` its wallet)."""
+    connection: Connection,
+    principal: Principal,
+    columns: Sequence[str],
+    *,
+    since: datetime | None,
+    balances_only: bool,
+) -> Iterator[Sequence[Any]]:
+    """Every customer of the account by number, streamed in batches (a server-side cursor on
+    PostgreSQL): the values of ``columns`` (an import's column names: profile fields,
+    ``shopify_id`` and the other external ids in display form, ``external_id``, and
+    ``global_balance`` and ``local_balance``, the wallet's ledger balances in smallest units)
+    in that order. ``since``: changed since then (its profile, or with ``balances_only`` its
+    wallet)."""
     from sqlalchemy import func, select
 
     from patron.customers.tables import customers as table
@@ -646,8 +654,22 @@ def export_customers(
     account_id = principal.account_id
     figures = wallet_figures.wallet_figures(account_id)
     joined: Any = table.outerjoin(figures, figures.c.customer_uuid == table.c.uuid)
-    linked: dict[str, Any] = {}
+    available: dict[str, Any] = {
+        "email": table.c.email,
+        "name": table.c.name,
+        "first_name": table.c.first_name,
+        "last_name": table.c.last_name,
+        "phone": table.c.phone,
+        "birthday": table.c.birthday,
+        "external_id": table.c.source_id,
+        "note": table.c.notes,
+        "global_balance": func.coalesce(figures.c.global_balance, 0),
+        "local_balance": func.coalesce(figures.c.local_balance, 0),
+    }
+    displayed: list[tuple[int, str]] = []
     for column, service in IMPORT_IDENTITIES.items():
+        if column not in columns:
+            continue
         alias = identities.alias(f"identity_{service.lower()}")
         joined = joined.outerjoin(
             alias,
@@ -655,25 +677,13 @@ def export_customers(
             & (alias.c.customer_uuid == table.c.uuid)
             & (alias.c.service == service),
         )
-        linked[column] = alias.c.external_id.label(column)
-    columns: list[Any] = [
-        table.c.email,
-        table.c.source_id.label("external_id"),
-        *linked.values(),
-        func.coalesce(figures.c.global_balance, 0).label("global_balance"),
-        func.coalesce(figures.c.local_balance, 0).label("local_balance"),
-    ]
-    if not balances_only:
-        columns += [
-            table.c.name,
-            table.c.first_name,
-            table.c.last_name,
-            table.c.phone,
-            table.c.birthday,
-            table.c.notes.label("note"),
-        ]
+        available[column] = alias.c.external_id
+        displayed.append((list(columns).index(column), service))
+    unknown = [name for name in columns if name not in available]
+    if unknown:
+        raise InvalidInput(f"no contact column '{unknown[0]}' to export", field="columns")
     query = (
-        select(*columns)
+        select(*(available[name].label(name) for name in columns))
         .select_from(joined)
         .where(table.c.account_id == account_id)
         .order_by(table.c.number)
@@ -682,9 +692,13 @@ def export_customers(
         changed = figures.c.updated_at if balances_only else table.c.updated_at
         query = query.where(changed >= since)
     result = connection.execution_options(yield_per=EXPORT_BATCH).execute(query)
-    for values in result.mappings():
-        row = dict(values)
-        for column, service in IMPORT_IDENTITIES.items():
-            if row[column] is not None:
-                row[column] = validation.display_external_id(service, row[column])
-        yield row
+    for batch in result.partitions():
+        if not displayed:
+            yield from batch
+            continue
+        for row in batch:
+            values = list(row)
+            for index, service in displayed:
+                if values[index] is not None:
+                    values[index] = validation.display_external_id(service, values[index])
+            yield values

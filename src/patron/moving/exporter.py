@@ -7,17 +7,18 @@ gives the same balances. Entries carry every field of the native ``CreditEntry``
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from base64 import b64encode
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from patron.accounts.principal import Principal
+from patron.core.clock import as_utc
 from patron.core.db import Database
 from patron.core.errors import InvalidInput
-from patron.core.money import from_minor
+from patron.core.money import minor_text
 from patron.customers import service as customers
 from patron.moving.files import COLUMNS, FORMATS
 from patron.wallets import service as wallets
@@ -73,62 +74,71 @@ def parse_since(given: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _rows(
-    db_connection: Any, principal: Principal, what: str, since: datetime | None
-) -> tuple[tuple[str, ...], Iterator[dict[str, Any]]]:
+def _entry_rows(
+    connection: Any, principal: Principal, since: datetime | None
+) -> Iterator[tuple[Any, ...]]:
+    """Each entry as the values of ``ENTRY_COLUMNS``: amounts in the account's decimals (as
+    text), times in UTC."""
+    places = {"GLOBAL": principal.currency_precision, "LOCAL": principal.points_precision}
+    for (
+        entry_uuid,
+        wallet_uuid,
+        seq,
+        action,
+        credit_type,
+        amount,
+        balance_after,
+        reason,
+        note,
+        idempotency_key,
+        conversion_uuid,
+        redemption_uuid,
+        order_uuid,
+        reverses_uuid,
+        expires_at,
+        created_at,
+    ) in wallets.export_entries(connection, principal, since=since):
+        decimals = places[credit_type]
+        yield (
+            b64encode(f"CreditEntry:{entry_uuid}".encode()).decode(),
+            entry_uuid,
+            wallet_uuid,
+            seq,
+            action,
+            credit_type,
+            minor_text(amount, decimals),
+            amount,
+            minor_text(balance_after, decimals),
+            reason,
+            note,
+            idempotency_key,
+            conversion_uuid,
+            redemption_uuid,
+            order_uuid,
+            reverses_uuid,
+            as_utc(expires_at).isoformat() if expires_at is not None else None,
+            as_utc(created_at).isoformat(),
+        )
+
+
+def _contact_rows(
+    connection: Any, principal: Principal, columns: tuple[str, ...], since: datetime | None
+) -> Iterator[Sequence[Any]]:
+    """Each contact as the values of ``columns``: balances in the account's decimals (as
+    text), the birthday as an ISO date."""
+    global_at = columns.index("global_balance")
+    local_at = columns.index("local_balance")
+    birthday_at = columns.index("birthday") if "birthday" in columns else None
     global_places, local_places = principal.currency_precision, principal.points_precision
-    if what == "entries":
-
-        def entries() -> Iterator[dict[str, Any]]:
-            for entry in wallets.export_entries(db_connection, principal, since=since):
-                places = global_places if entry.credit_type.value == "GLOBAL" else local_places
-                yield {
-                    "id": base64.b64encode(f"CreditEntry:{entry.uuid}".encode()).decode(),
-                    "uuid": entry.uuid,
-                    "wallet_uuid": entry.wallet_uuid,
-                    "seq": entry.seq,
-                    "action": entry.action.value,
-                    "credit_type": entry.credit_type.value,
-                    "amount": from_minor(entry.amount, places),
-                    "amount_minor": entry.amount,
-                    "balance_after": from_minor(entry.balance_after, places),
-                    "reason": entry.reason.value,
-                    "note": entry.note,
-                    "idempotency_key": entry.idempotency_key,
-                    "conversion_uuid": entry.conversion_uuid,
-                    "redemption_uuid": entry.redemption_uuid,
-                    "order_uuid": entry.order_uuid,
-                    "reverses_uuid": entry.reverses_uuid,
-                    "expires_at": entry.expires_at,
-                    "created_at": entry.created_at,
-                }
-
-        return ENTRY_COLUMNS, entries()
-    columns = BALANCE_COLUMNS if what == "balances" else COLUMNS
-
-    def contacts() -> Iterator[dict[str, Any]]:
-        for row in customers.export_customers(
-            db_connection, principal, since=since, balances_only=what == "balances"
-        ):
-            row["global_balance"] = from_minor(row["global_balance"], global_places)
-            row["local_balance"] = from_minor(row["local_balance"], local_places)
-            yield row
-
-    return columns, contacts()
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
-
-
-def _json(value: Any) -> Any:
-    if value is None or isinstance(value, int | bool):
-        return value
-    return _text(value)
+    for row in customers.export_customers(
+        connection, principal, columns, since=since, balances_only=columns == BALANCE_COLUMNS
+    ):
+        values = list(row)
+        values[global_at] = minor_text(values[global_at], global_places)
+        values[local_at] = minor_text(values[local_at], local_places)
+        if birthday_at is not None and values[birthday_at] is not None:
+            values[birthday_at] = values[birthday_at].isoformat()
+        yield values
 
 
 def export(
@@ -145,16 +155,24 @@ def export(
         raise InvalidInput("export contacts, balances or entries", field="what")
     count = 0
     with db.read() as connection:
-        columns, rows = _rows(connection, principal, what, since)
+        columns: tuple[str, ...]
+        if what == "entries":
+            columns = ENTRY_COLUMNS
+            rows: Iterator[Sequence[Any]] = _entry_rows(connection, principal, since)
+        else:
+            columns = BALANCE_COLUMNS if what == "balances" else COLUMNS
+            rows = _contact_rows(connection, principal, columns, since)
         if kind == "csv":
             writer = csv.writer(out)
             writer.writerow(columns)
             for row in rows:
-                writer.writerow([_text(row[name]) for name in columns])
+                writer.writerow(row)  # None is written as an empty cell
                 count += 1
         else:
+            encode = json.JSONEncoder().encode
             for row in rows:
-                out.write(json.dumps({name: _json(row[name]) for name in columns}) + "\n")
+                out.write(encode(dict(zip(columns, row, strict=True))))
+                out.write("\n")
                 count += 1
     out.flush()
     return count

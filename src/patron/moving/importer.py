@@ -115,6 +115,12 @@ class _Parsed:
     balances: dict[CreditType, int]
 
 
+# What a batch wrote: each row's outcome, and each balance's row and type with its result.
+_Written = tuple[
+    list[customers.ImportOutcome], list[tuple[int, CreditType]], list[postings.OpeningResult]
+]
+
+
 class _DryRun(Exception):
     def __init__(self, result: Any) -> None:
         super().__init__("dry run")
@@ -247,49 +253,12 @@ class Importer:
         if not batch and extra is None:
             self._advance()
             return
-        principal, source, match = self.principal, self.source, self.match
 
-        def write(
-            connection: Connection,
-        ) -> tuple[
-            list[customers.ImportOutcome],
-            list[tuple[int, CreditType]],
-            list[postings.OpeningResult],
-        ]:
-            now = utcnow()
-            outcomes = customers.import_customers(
-                connection,
-                principal,
-                [parsed.customer for parsed in batch],
-                match=match,
-                source=source,
-                now=now,
-            )
-            openings: list[postings.OpeningBalance] = []
-            owners: list[tuple[int, CreditType]] = []
-            keys: set[str] = set()
-            for index, (parsed, outcome) in enumerate(zip(batch, outcomes, strict=True)):
-                if outcome.customer_uuid is None or outcome.wallet_uuid is None:
-                    continue
-                for credit_type, amount in parsed.balances.items():
-                    key = balance_key(source, outcome.customer_uuid, credit_type)
-                    if key in keys:
-                        continue
-                    keys.add(key)
-                    openings.append(
-                        postings.OpeningBalance(
-                            wallet_uuid=outcome.wallet_uuid,
-                            credit_type=credit_type,
-                            amount=amount,
-                            idempotency_key=key,
-                            note=f"import from {source}",
-                        )
-                    )
-                    owners.append((index, credit_type))
-            results = postings.post_openings(connection, principal, openings, now)
+        def write(connection: Connection) -> _Written:
+            written = self._write(connection, batch)
             if extra is not None:
                 extra(connection)
-            return outcomes, owners, results
+            return written
 
         if self.report.dry_run:
             try:
@@ -304,6 +273,62 @@ class Importer:
         if self.rejects is not None:
             self.rejects.flush()
         self._advance()
+
+    def _write(self, connection: Connection, batch: list[_Parsed]) -> _Written:
+        """Upsert the batch's contacts; open the new ones' wallets with their balances and
+        post the balances of those that were there before (each key applied once)."""
+        principal, source = self.principal, self.source
+        now = utcnow()
+        note = f"import from {source}"
+        owners: list[tuple[int, CreditType]] = []
+        results: list[postings.OpeningResult] = []
+
+        def balances(
+            index: int, wallet_uuid: str, customer_uuid: str
+        ) -> list[tuple[tuple[int, CreditType], postings.OpeningBalance]]:
+            return [
+                (
+                    (index, credit_type),
+                    postings.OpeningBalance(
+                        wallet_uuid=wallet_uuid,
+                        credit_type=credit_type,
+                        amount=amount,
+                        idempotency_key=balance_key(source, customer_uuid, credit_type),
+                        note=note,
+                    ),
+                )
+                for credit_type, amount in batch[index].balances.items()
+            ]
+
+        def open_wallets(connection: Connection, opened: list[tuple[int, str, str]]) -> None:
+            found = [pair for created in opened for pair in balances(*created)]
+            owners.extend(owner for owner, _ in found)
+            pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in opened]
+            openings = [opening for _, opening in found]
+            results.extend(postings.open_wallets(connection, principal, pairs, openings, now))
+
+        outcomes = customers.import_customers(
+            connection,
+            principal,
+            [parsed.customer for parsed in batch],
+            match=self.match,
+            source=source,
+            now=now,
+            open_wallets=open_wallets,
+        )
+        openings: list[postings.OpeningBalance] = []
+        keys: set[str] = set()
+        for index, outcome in enumerate(outcomes):
+            wallet_uuid, customer_uuid = outcome.wallet_uuid, outcome.customer_uuid
+            if outcome.status == "created" or wallet_uuid is None or customer_uuid is None:
+                continue
+            for owner, opening in balances(index, wallet_uuid, customer_uuid):
+                if opening.idempotency_key not in keys:
+                    keys.add(opening.idempotency_key)
+                    owners.append(owner)
+                    openings.append(opening)
+        results += postings.post_openings(connection, principal, openings, now)
+        return outcomes, owners, results
 
     def _refresh_statistics(self) -> None:
         """On PostgreSQL, when the rows written pass 2,000, 20,000, 200,000, ...: ANALYZE the

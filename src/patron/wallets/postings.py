@@ -8,10 +8,13 @@ first, lazy expiry of lots that are due, and the outbox event.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -19,9 +22,9 @@ from patron.accounts.principal import Principal
 from patron.core import idempotency, metrics
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.events import record_events
-from patron.core.ids import is_uuid
-from patron.core.money import MAX_MINOR_UNITS, from_minor
-from patron.wallets import ledger, lots, repository
+from patron.core.ids import is_uuid, time_ordered_uuids
+from patron.core.money import MAX_MINOR_UNITS, from_minor, minor_text
+from patron.wallets import bulk_repository, ledger, lots, repository
 from patron.wallets.ledger import InsufficientCredit
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason, Wallet
 from patron.wallets.tables import wallets
@@ -508,14 +511,13 @@ class OpeningResult:
 
 
 def _opening_digest(opening: OpeningBalance) -> str:
-    return idempotency.fingerprint(
-        IMPORT_OPERATION,
-        {
-            "wallet": opening.wallet_uuid,
-            "type": opening.credit_type.value,
-            "amount": opening.amount,
-        },
+    """``idempotency.fingerprint(IMPORT_OPERATION, {"wallet": ..., "type": ..., "amount":
+    ...})``: the same text hashed, written out rather than through a sorting JSON encoder."""
+    body = (
+        f'{{"op": "{IMPORT_OPERATION}", "request": {{"amount": {opening.amount}, '
+        f'"type": "{opening.credit_type.value}", "wallet": {json.dumps(opening.wallet_uuid)}}}}}'
     )
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def post_openings(
@@ -524,15 +526,15 @@ def post_openings(
     openings: Sequence[OpeningBalance],
     now: datetime,
 ) -> list[OpeningResult]:
-    """Apply many opening balances in the caller's transaction, with what ``post`` writes for
-    each ADD (the entry at its position with its running balance, the wallet's balance and
-    counter, the outbox event) and each key claimed, in a few statements for the whole batch.
+    """Apply many opening balances to wallets that exist, in the caller's transaction, with
+    what ``post`` writes for each ADD (the entry at its position with its running balance,
+    the wallet's balance and counter, the outbox event) and each key claimed, in a few
+    statements for the whole batch.
 
     A key already claimed writes nothing again: a re-run or a resumed import never doubles a
     balance. Keys must be distinct within a call (the importer sees to it)."""
     principal.require("write")
     account_id = principal.account_id
-    digests = [_opening_digest(opening) for opening in openings]
     claimed = idempotency.find_results(
         connection, account_id, [opening.idempotency_key for opening in openings]
     )
@@ -542,13 +544,14 @@ def post_openings(
         found = claimed.get(opening.idempotency_key)
         if found is None:
             due.append(index)
-        elif found[0] == IMPORT_OPERATION and found[1] == digests[index]:
+        elif found[0] == IMPORT_OPERATION and found[1] == _opening_digest(opening):
             results[index] = OpeningResult("already")
         else:
             previous = found[2].get("amount") if isinstance(found[2], dict) else None
             results[index] = OpeningResult(
                 "differs", previous=int(previous) if previous is not None else None
             )
+    wanted = sorted({openings[index].wallet_uuid for index in due})
     figures = {
         row.uuid: {
             "uuid": row.uuid,
@@ -556,14 +559,93 @@ def post_openings(
             "local_balance": int(row.local_balance),
             "entry_count": int(row.entry_count),
         }
-        for row in repository.lock_wallets(
-            connection, account_id, sorted({openings[i].wallet_uuid for i in due})
-        )
+        for row in (bulk_repository.lock_wallets(connection, account_id, wanted) if wanted else [])
     }
-    entries: list[CreditEntry] = []
-    events: list[tuple[str, dict[str, object]]] = []
-    claims: list[tuple[str, str, str, dict[str, object]]] = []
-    for index in due:
+    written = _apply_openings(principal, openings, due, figures, results, now)
+    touched = {entry.wallet_uuid for entry in written.entries}
+    bulk_repository.set_wallet_figures(
+        connection, account_id, [figures[uuid_] for uuid_ in sorted(touched)], now
+    )
+    written.record(connection, account_id)
+    return [result if result is not None else OpeningResult("already") for result in results]
+
+
+def open_wallets(
+    connection: Connection,
+    principal: Principal,
+    pairs: Sequence[tuple[str, str]],
+    openings: Sequence[OpeningBalance],
+    now: datetime,
+) -> list[OpeningResult]:
+    """Open the wallets of customers created in this transaction, (wallet uuid, customer
+    uuid) each, with their opening balances: each wallet's row is written with the balances
+    and counter its openings give, and each opening's entry, event and key as
+    ``post_openings`` writes them. Nothing is read or updated: the wallets are new, and so are
+    the customers the keys name (no key of theirs can have been claimed)."""
+    principal.require("write")
+    account_id = principal.account_id
+    figures: dict[str, dict[str, Any]] = {
+        wallet_uuid: {
+            "uuid": wallet_uuid,
+            "global_balance": 0,
+            "local_balance": 0,
+            "entry_count": 0,
+        }
+        for wallet_uuid, _ in pairs
+    }
+    results: list[OpeningResult | None] = [None] * len(openings)
+    written = _apply_openings(principal, openings, range(len(openings)), figures, results, now)
+    bulk_repository.insert_wallets(
+        connection,
+        account_id,
+        [
+            (
+                wallet_uuid,
+                customer_uuid,
+                figures[wallet_uuid]["global_balance"],
+                figures[wallet_uuid]["local_balance"],
+                figures[wallet_uuid]["entry_count"],
+            )
+            for wallet_uuid, customer_uuid in pairs
+        ],
+        now,
+    )
+    written.record(connection, account_id)
+    return [result if result is not None else OpeningResult("already") for result in results]
+
+
+@dataclass
+class _Openings:
+    """What applying opening balances writes: entries, their outbox events, the keys."""
+
+    entries: list[CreditEntry] = field(default_factory=list)
+    events: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    claims: list[tuple[str, str, str, dict[str, object]]] = field(default_factory=list)
+
+    def record(self, connection: Connection, account_id: str) -> None:
+        bulk_repository.insert_entries(connection, account_id, self.entries)
+        record_events(connection, account_id, self.events)
+        idempotency.store_results(connection, account_id, self.claims)
+
+
+def _apply_openings(
+    principal: Principal,
+    openings: Sequence[OpeningBalance],
+    due: Sequence[int],
+    figures: dict[str, dict[str, Any]],
+    results: list[OpeningResult | None],
+    now: datetime,
+) -> _Openings:
+    """The entries of the ``due`` openings, each at its wallet's next position with its
+    running balance (``figures`` move with them), their events and keys; an opening that
+    would take a balance past the maximum is refused in ``results``."""
+    written = _Openings()
+    places = {
+        CreditType.GLOBAL: ledger.precision(principal, CreditType.GLOBAL),
+        CreditType.LOCAL: ledger.precision(principal, CreditType.LOCAL),
+    }
+    added = EVENT_FOR_ACTION[Action.ADD]
+    for index, entry_uuid in zip(due, time_ordered_uuids(len(due)), strict=True):
         opening = openings[index]
         wallet = figures.get(opening.wallet_uuid)
         if wallet is None:
@@ -578,7 +660,7 @@ def post_openings(
         wallet[column] += opening.amount
         wallet["entry_count"] += 1
         entry = CreditEntry(
-            uuid=str(uuid.uuid4()),
+            uuid=entry_uuid,
             wallet_uuid=opening.wallet_uuid,
             seq=wallet["entry_count"],
             action=Action.ADD,
@@ -597,35 +679,29 @@ def post_openings(
             actor=principal.actor,
             actor_name=principal.actor_name,
         )
-        entries.append(entry)
-        places = ledger.precision(principal, entry.credit_type)
-        event = repository.EntryEvent(
-            EVENT_FOR_ACTION[Action.ADD],
-            {
-                "entry_uuid": entry.uuid,
-                "wallet_uuid": entry.wallet_uuid,
-                "action": entry.action.value,
-                "credit_type": entry.credit_type.value,
-                "amount": str(from_minor(entry.amount, places)),
-                "reason": entry.reason.value,
-            },
-            places,
+        written.entries.append(entry)
+        # The payload ``_record``'s EntryEvent completes to, in its order.
+        written.events.append(
+            (
+                added,
+                {
+                    "entry_uuid": entry_uuid,
+                    "wallet_uuid": opening.wallet_uuid,
+                    "action": "ADD",
+                    "credit_type": opening.credit_type.value,
+                    "amount": minor_text(opening.amount, places[opening.credit_type]),
+                    "balance_after": minor_text(wallet[column], places[opening.credit_type]),
+                    "reason": "IMPORT",
+                },
+            )
         )
-        events.append((event.event_type, dict(event.complete(entry.balance_after))))
-        claims.append(
+        written.claims.append(
             (
                 opening.idempotency_key,
                 IMPORT_OPERATION,
-                digests[index],
-                {"entries": [entry.uuid], "amount": opening.amount},
+                _opening_digest(opening),
+                {"entries": [entry_uuid], "amount": opening.amount},
             )
         )
         results[index] = OpeningResult("posted", entry=entry)
-    touched = {entry.wallet_uuid for entry in entries}
-    repository.set_wallet_figures(
-        connection, account_id, [figures[uuid_] for uuid_ in sorted(touched)], now
-    )
-    repository.insert_entries(connection, account_id, entries)
-    record_events(connection, account_id, events)
-    idempotency.store_results(connection, account_id, claims)
-    return [result if result is not None else OpeningResult("already") for result in results]
+    return written

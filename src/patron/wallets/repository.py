@@ -30,7 +30,7 @@ from sqlalchemy import (
     update,
 )
 
-from patron.core.bulk import any_of, array, insert_many, values_in
+from patron.core.bulk import any_of
 from patron.core.clock import as_utc
 from patron.core.db import row_dicts
 from patron.core.events import outbox_events, record_event
@@ -796,107 +796,3 @@ def stale_shopify_wallets(
         .limit(limit)
     )
     return [(row.uuid, row.external_id) for row in connection.execute(query)]
-
-
-# Bulk jobs (an import): many wallets at once, under the same rules as one.
-
-
-def lock_wallets(connection: Connection, account_id: str, wallet_uuids: Sequence[str]) -> list[Any]:
-    """The wallets' balances and counters, their rows locked until the transaction ends
-    (PostgreSQL; SQLite writers are serial)."""
-    query = select(
-        wallets.c.uuid,
-        wallets.c.global_balance,
-        wallets.c.local_balance,
-        wallets.c.entry_count,
-    ).where(wallets.c.account_id == account_id, values_in(connection, wallets.c.uuid, wallet_uuids))
-    if connection.dialect.name != "sqlite":
-        query = query.order_by(wallets.c.uuid).with_for_update()
-    return list(connection.execute(query).all())
-
-
-def set_wallet_figures(
-    connection: Connection, account_id: str, figures: Sequence[dict[str, Any]], now: datetime
-) -> None:
-    """Write each wallet's new ``global_balance``, ``local_balance`` and ``entry_count`` (the
-    caller holds the rows' locks and computed them from what ``lock_wallets`` read)."""
-    if not figures:
-        return
-    if connection.dialect.name == "sqlite":
-        connection.execute(
-            update(wallets)
-            .where(
-                wallets.c.account_id == bindparam("w_account"),
-                wallets.c.uuid == bindparam("w_uuid"),
-            )
-            .values(
-                global_balance=bindparam("w_global"),
-                local_balance=bindparam("w_local"),
-                entry_count=bindparam("w_count"),
-                updated_at=bindparam("w_now"),
-            ),
-            [
-                {
-                    "w_account": account_id,
-                    "w_uuid": row["uuid"],
-                    "w_global": row["global_balance"],
-                    "w_local": row["local_balance"],
-                    "w_count": row["entry_count"],
-                    "w_now": now,
-                }
-                for row in figures
-            ],
-        )
-        return
-    given = (
-        func.unnest(
-            array("w_uuid", wallets.c.uuid, [row["uuid"] for row in figures]),
-            array("w_global", wallets.c.global_balance, [row["global_balance"] for row in figures]),
-            array("w_local", wallets.c.local_balance, [row["local_balance"] for row in figures]),
-            array("w_count", wallets.c.entry_count, [row["entry_count"] for row in figures]),
-        )
-        .table_valued("uuid", "global_balance", "local_balance", "entry_count")
-        .render_derived()
-    )
-    connection.execute(
-        update(wallets)
-        .where(wallets.c.account_id == account_id, wallets.c.uuid == given.c.uuid)
-        .values(
-            global_balance=given.c.global_balance,
-            local_balance=given.c.local_balance,
-            entry_count=given.c.entry_count,
-            updated_at=now,
-        )
-    )
-
-
-def insert_wallets(
-    connection: Connection, account_id: str, pairs: Sequence[tuple[str, str]], now: datetime
-) -> None:
-    """Empty wallets for customers just created: (wallet uuid, customer uuid) each."""
-    insert_many(
-        connection,
-        wallets,
-        [
-            {
-                "account_id": account_id,
-                "uuid": wallet_uuid,
-                "customer_uuid": customer_uuid,
-                "global_balance": 0,
-                "local_balance": 0,
-                "global_held": 0,
-                "local_held": 0,
-                "entry_count": 0,
-                "open_lots": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for wallet_uuid, customer_uuid in pairs
-        ],
-    )
-
-
-def insert_entries(connection: Connection, account_id: str, entries: Sequence[CreditEntry]) -> None:
-    """Many entries at once, counted into their days' totals in one more statement."""
-    insert_many(connection, credit_entries, [entry_values(account_id, entry) for entry in entries])
-    day_totals.add(connection, account_id, entries)

@@ -16,9 +16,16 @@ from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_event
 from patron.core.ids import is_uuid
-from patron.core.money import from_minor, to_decimal
+from patron.core.money import from_minor, plain_minor, to_decimal
 from patron.core.unit import run_command
-from patron.wallets import ledger, lots, overview_repository, postings, repository
+from patron.wallets import (
+    bulk_repository,
+    ledger,
+    lots,
+    overview_repository,
+    postings,
+    repository,
+)
 from patron.wallets.models import (
     Action,
     Conversion,
@@ -476,6 +483,10 @@ def import_amount(
     principal: Principal, credit_type: CreditType, value: object, *, field: str
 ) -> int:
     """An imported balance in smallest units, by the rules of an amount (0: nothing to add)."""
+    if isinstance(value, str):
+        minor = plain_minor(value, ledger.precision(principal, credit_type))
+        if minor is not None:
+            return minor
     number = to_decimal(value, field=field)
     if number == 0:
         return 0
@@ -497,7 +508,12 @@ def open_wallets(
     now: datetime,
 ) -> None:
     """The empty wallets of many customers just created (an import): (wallet, customer)."""
-    repository.insert_wallets(connection, principal.account_id, pairs, now)
+    bulk_repository.insert_wallets(
+        connection,
+        principal.account_id,
+        [(wallet_uuid, customer_uuid, 0, 0, 0) for wallet_uuid, customer_uuid in pairs],
+        now,
+    )
 
 
 def find_wallet(connection: Connection, principal: Principal, wallet_uuid: str) -> Wallet | None:
@@ -645,20 +661,44 @@ def ledger_overview(
     )
 
 
+# What an export of entries reads of each, in this order.
+EXPORTED_ENTRY_FIELDS = (
+    "uuid",
+    "wallet_uuid",
+    "seq",
+    "action",
+    "credit_type",
+    "amount",
+    "balance_after",
+    "reason",
+    "note",
+    "idempotency_key",
+    "conversion_uuid",
+    "redemption_uuid",
+    "order_uuid",
+    "reverses_uuid",
+    "expires_at",
+    "created_at",
+)
+EXPORT_BATCH = 5000
+
+
 def export_entries(
     connection: Connection, principal: Principal, *, since: datetime | None
-) -> Iterator[CreditEntry]:
-    """Every entry of the account, by wallet and position, streamed (a server-side cursor on
-    PostgreSQL); ``since``: written since then."""
+) -> Iterator[Sequence[Any]]:
+    """Every entry of the account by wallet and position, streamed in batches (a server-side
+    cursor on PostgreSQL): the values of ``EXPORTED_ENTRY_FIELDS`` in that order, amounts in
+    smallest units and times as stored (naive ones are UTC); ``since``: written since then."""
     query = (
-        select(credit_entries)
+        select(*(credit_entries.c[name] for name in EXPORTED_ENTRY_FIELDS))
         .where(credit_entries.c.account_id == principal.account_id)
         .order_by(credit_entries.c.wallet_uuid, credit_entries.c.seq)
     )
     if since is not None:
         query = query.where(credit_entries.c.created_at >= since)
-    for row in connection.execution_options(yield_per=2000).execute(query):
-        yield repository.entry_from_row(row)
+    result = connection.execution_options(yield_per=EXPORT_BATCH).execute(query)
+    for batch in result.partitions():
+        yield from batch
 
 
 def points_earned_for_customers(

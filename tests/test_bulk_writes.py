@@ -1,0 +1,110 @@
+"""What bulk jobs (an import) write with their shortcuts is what the ordinary paths write."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from patron.core import idempotency
+from patron.core.bulk import insert_tuples
+from patron.core.db import Database
+from patron.core.errors import DomainError
+from patron.core.ids import is_uuid, time_ordered_uuids
+from patron.core.money import from_minor, minor_text, plain_minor, to_decimal, to_minor
+from patron.wallets.models import CreditType
+from patron.wallets.postings import IMPORT_OPERATION, OpeningBalance, _opening_digest
+
+keys = idempotency.idempotency_keys
+
+
+def test_a_bulk_insert_stores_the_text_an_insert_stores(db: Database) -> None:
+    account = str(uuid.uuid4())
+    moments = [datetime(2026, 12, 4, 11, 0, 0, tzinfo=UTC), datetime(2026, 12, 4, 11, 0, 0, 5)]
+    rows = [
+        (account, f"{how}-{index}", "op", "h" * 64, {"entries": ["e"], "amount": 1}, moment)
+        for how in ("one", "bulk")
+        for index, moment in enumerate(moments)
+    ]
+    names = ("account_id", "key", "operation", "request_hash", "result", "created_at")
+
+    with db.write() as connection:
+        for row in rows[:2]:
+            connection.execute(keys.insert().values(dict(zip(names, row, strict=True))))
+        insert_tuples(connection, keys, names, rows[2:])
+    with db.read() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT key, CAST(result AS TEXT), CAST(created_at AS TEXT) FROM idempotency_keys "
+            f"WHERE account_id = '{account}' ORDER BY key"
+        ).all()
+        read = connection.execute(
+            select(keys.c.key, keys.c.result, keys.c.created_at).where(keys.c.account_id == account)
+        ).all()
+
+    by_key = {key: (result, created) for key, result, created in stored}
+    assert by_key["bulk-0"] == by_key["one-0"]
+    assert by_key["bulk-1"] == by_key["one-1"]
+    assert {row.key: row.created_at.replace(tzinfo=UTC) for row in read}["bulk-0"] == moments[0]
+
+
+def test_time_ordered_uuids_are_version_7_ascending_and_distinct() -> None:
+    first = time_ordered_uuids(500)
+    later = time_ordered_uuids(3)
+
+    assert first == sorted(first)
+    assert len(set(first)) == 500
+    assert all(is_uuid(value) for value in first)
+    assert {uuid.UUID(value).version for value in first + later} == {7}
+    assert {uuid.UUID(value).variant for value in first} == {uuid.RFC_4122}
+    assert later[0][:13] >= first[-1][:13]  # the milliseconds come first
+    assert time_ordered_uuids(0) == []
+
+
+def _full_rules(value: str, precision: int) -> int | None:
+    try:
+        return to_minor(to_decimal(value), precision)
+    except DomainError:
+        return None
+
+
+def test_the_plain_amount_shortcut_answers_as_the_amount_rules() -> None:
+    chance = random.Random(1205)
+    written = ["0", "0.00", "10.50", "1.500", "007", "1.", ".5", "1e3", "-1", "+1", " 1", "٣"]
+    written += ["1000000000000000", "1000000000000001", "10000000000000.00", "1.1234567"]
+    for _ in range(3000):
+        whole = str(chance.randint(0, 10 ** chance.randint(0, 17)))
+        part = "".join(chance.choice("0123456789") for _ in range(chance.randint(0, 7)))
+        written.append(f"{whole}.{part}" if part or chance.random() < 0.3 else whole)
+
+    for precision in range(5):
+        for value in written:
+            shortcut = plain_minor(value, precision)
+            if shortcut is not None:
+                assert shortcut == _full_rules(value, precision), (value, precision)
+    assert plain_minor("10.50", 2) == 1050
+    assert plain_minor("10.50", 1) is None  # the full rules answer it (105)
+
+
+def test_minor_text_is_the_text_of_the_decimal() -> None:
+    chance = random.Random(4)
+    minors = [0, 1, 9, 10, 99, 100, 1050, -1, -1050, 10**15]
+    minors += [chance.randint(0, 10**16) for _ in range(2000)]
+    for precision in range(9):
+        for minor in minors:
+            assert minor_text(minor, precision) == str(from_minor(minor, precision))
+    assert minor_text(1050, 2) == "10.50"
+    assert Decimal(minor_text(5, 8)) == Decimal("0.00000005")
+
+
+def test_an_opening_balance_is_fingerprinted_as_the_idempotency_rules_do() -> None:
+    for wallet in (str(uuid.uuid4()), 'odd "wallet" \\ é'):
+        for credit_type in CreditType:
+            for amount in (1, 1050, 10**15):
+                opening = OpeningBalance(wallet, credit_type, amount, "key")
+                assert _opening_digest(opening) == idempotency.fingerprint(
+                    IMPORT_OPERATION,
+                    {"wallet": wallet, "type": credit_type.value, "amount": amount},
+                )
