@@ -53,7 +53,9 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
         fast_reads=patron.schema.fast_reads,
         cached_context=cached_token_context(
             patron, webhook_urls=url_policy(settings), secret_key=settings.sealing_key
-        ),
+        )
+        if settings.reads_on_event_loop
+        else None,
         exact_numbers=True,
     )
     ide = graphiql_routes() if settings.graphiql_enabled else []

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Native read queries inside the hot subset (account, contacts, wallets, entries) are
     # answered from a compiled plan rather than field by field; off: always field by field.
     fast_reads: bool = True
+    # A known read whose token was looked up in the last second is answered on the event
+    # loop, without a hand-off to a worker thread; off: every request goes to a thread.
+    reads_on_event_loop: bool = True
     pool_size: int = Field(default=10, ge=1, le=200)
     # Server-side prepared statements (psycopg prepares a statement run 5 times on one
     # connection). Off behind a pooler in transaction mode (PgBouncer before 1.21, or

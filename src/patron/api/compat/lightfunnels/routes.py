@@ -19,6 +19,8 @@ def lightfunnels_routes(patron: Patron) -> list[BaseRoute]:
         credentials=bearer_token,
         context=token_context(patron),
         fast_reads=schema.fast_reads,
-        cached_context=cached_token_context(patron),
+        cached_context=cached_token_context(patron)
+        if patron.settings.reads_on_event_loop
+        else None,
     )
     return [Route(PATH, endpoint, methods=["POST"])]
