@@ -356,3 +356,45 @@ def test_a_batch_whose_commit_meets_a_broken_connection_is_not_written_twice(
     with store.read() as connection:
         ids = connection.execute(text(f"SELECT id FROM {table} ORDER BY id")).scalars().all()
     assert ids == [1, 2, 3]  # written once, by the batch whose answer was lost
+
+
+def test_commands_that_deadlock_are_run_again_and_each_is_written_once(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> None:
+    with own_store(request, database_url, tmp_path) as url:
+        db = Database(url, pool_size=4, group_commit=1)
+        try:
+            with db.write() as connection:
+                connection.execute(
+                    text("CREATE TABLE deadlock_probe (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+                )
+                connection.execute(text("INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)"))
+            # PostgreSQL: both commands hold their first row before asking for the other's, so
+            # one of them is rolled back to break the deadlock. SQLite's writers take turns.
+            both_hold = threading.Barrier(1 if db.is_sqlite else 2)
+            attempts: list[int] = []
+
+            def crossing(first: int, second: int) -> Callable[[Connection], int]:
+                def command(connection: Connection) -> int:
+                    attempts.append(first)
+                    bump = text("UPDATE deadlock_probe SET n = n + 1 WHERE id = :id")
+                    connection.execute(bump, {"id": first})
+                    if attempts.count(first) == 1:
+                        both_hold.wait(10)
+                    connection.execute(bump, {"id": second})
+                    return first
+
+                return command
+
+            with ThreadPoolExecutor(2) as pool:
+                one = pool.submit(run_command, db, crossing(1, 2))
+                two = pool.submit(run_command, db, crossing(2, 1))
+                assert (one.result(30), two.result(30)) == (1, 2)
+
+            with db.read() as connection:
+                counts = connection.execute(text("SELECT n FROM deadlock_probe ORDER BY id"))
+                assert list(counts.scalars()) == [2, 2]  # each command written exactly once
+            if not db.is_sqlite:
+                assert len(attempts) == 3  # the deadlock's victim ran again
+        finally:
+            db.dispose()

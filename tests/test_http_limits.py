@@ -384,6 +384,7 @@ def test_an_unexpected_error_in_a_resolver_is_masked_and_logged_with_the_request
         raise RuntimeError("secret internals: password=hunter2")
 
     monkeypatch.setattr(customers, "find_customers", broken)
+    monkeypatch.setattr(customers, "find_customer_values", broken)  # the fast path's read
 
     with caplog.at_level(logging.ERROR, logger="patron.api"):
         response = api.post(

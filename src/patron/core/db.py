@@ -323,6 +323,13 @@ def is_store_unavailable(error: BaseException) -> bool:
     return False
 
 
+def is_transaction_conflict(error: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back to break a deadlock, or for a serialization
+    failure: nothing of it was written, and running it again is the documented answer."""
+    original = getattr(error, "orig", None)
+    return _sqlstate(original) in {"40P01", "40001"}
+
+
 def is_unique_violation(error: exc.IntegrityError) -> bool:
     text = str(error.orig).lower()
     return "unique" in text or "duplicate key" in text

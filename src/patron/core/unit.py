@@ -30,7 +30,13 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from patron.core.db import Database, is_lock_contention, is_store_unavailable, is_unique_violation
+from patron.core.db import (
+    Database,
+    is_lock_contention,
+    is_store_unavailable,
+    is_transaction_conflict,
+    is_unique_violation,
+)
 from patron.core.errors import Conflict
 
 T = TypeVar("T")
@@ -65,7 +71,8 @@ def _run_alone(db: Database, command: Callable[[Connection], T]) -> T:
             if attempt == _ATTEMPTS:
                 raise Conflict("the request conflicts with a concurrent change; retry it") from None
         except OperationalError as error:
-            if not is_lock_contention(error) or attempt == _ATTEMPTS:
+            retry = is_lock_contention(error) or is_transaction_conflict(error)
+            if not retry or attempt == _ATTEMPTS:
                 raise
             time.sleep(0.05 * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
