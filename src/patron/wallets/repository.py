@@ -302,6 +302,7 @@ def _points_earned_query(dialect: str) -> Any:
     """LOCAL points earned per customer (see ``service.points_earned_for_customers``), for
     a list of customers bound at run time: built once per dialect."""
     entries = credit_entries.c
+    owned = wallets.alias("owned")
     signed = case(
         (and_(entries.action == Action.ADD.value, entries.reverses_uuid.is_(None)), entries.amount),
         (
@@ -331,6 +332,16 @@ def _points_earned_query(dialect: str) -> Any:
         .where(
             wallets.c.account_id == bindparam("account_id"),
             any_of(dialect, wallets.c.customer_uuid, "uuids"),
+            # SQLite would otherwise read every entry of the account and keep those of the
+            # page's wallets; named as a list, its entries are found through their wallets.
+            entries.wallet_uuid.in_(
+                select(owned.c.uuid).where(
+                    owned.c.account_id == bindparam("account_id"),
+                    any_of(dialect, owned.c.customer_uuid, "uuids"),
+                )
+            )
+            if dialect == "sqlite"
+            else true(),
         )
         .group_by(wallets.c.customer_uuid)
     )
