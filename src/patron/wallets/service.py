@@ -23,6 +23,7 @@ from patron.wallets import (
     ledger,
     lots,
     overview_repository,
+    page_repository,
     postings,
     repository,
 )
@@ -341,7 +342,7 @@ def _take_back(
 # What a projected wallet read always reads: how its records are matched to their customers,
 # and what counting out unswept expired credit needs.
 _WALLET_KEYS = ("customer_uuid", "open_lots", "uuid")
-WALLET_PROJECTABLE = repository.WALLET_PROJECTABLE
+WALLET_PROJECTABLE = page_repository.WALLET_PROJECTABLE
 
 
 def wallet_values_for_customers(
@@ -354,7 +355,7 @@ def wallet_values_for_customers(
     per customer a record with the model's attribute names and values, unswept expired
     credit counted out as the model's is (``global_expired``, ``local_expired``)."""
     wanted = tuple(sorted({*names, *_WALLET_KEYS}))
-    found = repository.wallet_values_for_customers(
+    found = page_repository.wallet_values_for_customers(
         connection, principal.account_id, customer_uuids, wanted
     )
     counted = repository.values_with_expired(connection, principal.account_id, found, utcnow())
@@ -710,5 +711,5 @@ def points_earned_for_customers(
     codes do not lower it. One statement for a page of customers."""
     if not customer_uuids:
         return {}
-    found = repository.points_earned(connection, principal.account_id, customer_uuids)
+    found = page_repository.points_earned(connection, principal.account_id, customer_uuids)
     return {uuid: found.get(uuid, 0) for uuid in customer_uuids}
