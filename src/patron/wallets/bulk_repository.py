@@ -154,8 +154,8 @@ def insert_entries(connection: Connection, account_id: str, entries: Sequence[Cr
 
 # The columns of an entry's row in the order ``insert_entries`` gives them (as
 # ``repository.entry_values`` names them).
-_ENTRY_ROW = (
-    "account_id",
+# An entry's fields as its row and an export name them, in this order.
+ENTRY_FIELDS = (
     "uuid",
     "wallet_uuid",
     "seq",
@@ -172,6 +172,5 @@ _ENTRY_ROW = (
     "reverses_uuid",
     "expires_at",
     "created_at",
-    "actor",
-    "actor_name",
 )
+_ENTRY_ROW = ("account_id", *ENTRY_FIELDS, "actor", "actor_name")

@@ -663,24 +663,7 @@ def ledger_overview(
 
 
 # What an export of entries reads of each, in this order.
-EXPORTED_ENTRY_FIELDS = (
-    "uuid",
-    "wallet_uuid",
-    "seq",
-    "action",
-    "credit_type",
-    "amount",
-    "balance_after",
-    "reason",
-    "note",
-    "idempotency_key",
-    "conversion_uuid",
-    "redemption_uuid",
-    "order_uuid",
-    "reverses_uuid",
-    "expires_at",
-    "created_at",
-)
+EXPORTED_ENTRY_FIELDS = bulk_repository.ENTRY_FIELDS
 EXPORT_BATCH = 5000
 
 
