@@ -373,8 +373,11 @@ def graphql_endpoint(
                 answered = known_read(fast_reads)
                 if answered is not None:
                     return answered
-            # One read transaction serves the caller's lookup and every read of the request.
-            reader = db.engine.connect()
+            # On PostgreSQL the caller's lookup and the request's reads run without a
+            # transaction: under READ COMMITTED each statement sees the latest commit either
+            # way, and a write (whose answer may read nothing) saves a BEGIN and a COMMIT
+            # round trip. On SQLite one read transaction serves the lookup.
+            reader = db.engine.connect() if db.is_sqlite else db.connect_latest()
             try:
                 reader.begin()
                 made = context(asking, reader)
