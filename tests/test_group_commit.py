@@ -398,3 +398,65 @@ def test_commands_that_deadlock_are_run_again_and_each_is_written_once(
                 assert len(attempts) == 3  # the deadlock's victim ran again
         finally:
             db.dispose()
+
+
+def test_contacts_that_take_the_same_values_in_one_batch_get_the_named_errors(
+    store: Database,
+) -> None:
+    """createContact leaves the unique values to the store's constraints on its first try:
+    a clash inside a batch rolls back only that command, whose second run names the value."""
+    from patron.customers.service import EmailTaken, IdentityTaken
+
+    tenant = tenant_on(store)
+    tag = str(secrets.randbelow(10**8))
+
+    def create(email: str, shopify: str) -> Any:
+        return customers.create_customer(
+            store,
+            tenant.principal,
+            NewCustomer(profile={"email": email}, identities={"SHOPIFY": shopify}),
+        )
+
+    futures = in_one_batch(
+        store,
+        [
+            lambda: create(f"first-{tag}@example.com", f"1{tag}"),
+            lambda: create(f"First-{tag}@Example.com", f"2{tag}"),  # the same email
+            lambda: create(f"third-{tag}@example.com", f"1{tag}"),  # the same Shopify id
+            lambda: create(f"fourth-{tag}@example.com", f"4{tag}"),
+        ],
+    )
+    assert futures[0].exception() is None
+    assert futures[3].exception() is None
+    assert isinstance(futures[1].exception(), EmailTaken)
+    assert isinstance(futures[2].exception(), IdentityTaken)
+    with store.read() as connection:
+        emails = connection.execute(
+            text("SELECT email FROM customers WHERE account_id = :a ORDER BY number"),
+            {"a": tenant.uuid},
+        ).scalars()
+        assert list(emails) == [f"first-{tag}@example.com", f"fourth-{tag}@example.com"]
+    assert verify_ledger(store).ok
+
+
+def test_a_contact_that_takes_nothing_is_written_without_reading_for_clashes(
+    store: Database,
+) -> None:
+    from sqlalchemy import event
+
+    tenant = tenant_on(store)
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        customers.create_customer(
+            store,
+            tenant.principal,
+            NewCustomer(profile={"email": "alone@example.com"}, identities={"SHOPIFY": "99"}),
+        )
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert [s for s in seen if s.lstrip().upper().startswith("SELECT")] == []

@@ -87,8 +87,11 @@ def customer_from_values(values: dict[str, Any]) -> Customer:
     return _customer({column.name: values.get(column.name) for column in customers.c})
 
 
+_INSERT_CUSTOMER = insert(customers)
+
+
 def insert_customer(connection: Connection, values: dict[str, Any]) -> None:
-    connection.execute(insert(customers).values(**values))
+    connection.execute(_INSERT_CUSTOMER, values)
 
 
 def update_customer(
