@@ -11,8 +11,9 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
+from patron.core.bulk import RowInsert
 from patron.core.db import Database
 from patron.customers import service as customers
 from patron.customers.models import CustomerChanges, NewCustomer
@@ -373,11 +374,15 @@ def test_a_failing_outbox_write_rolls_the_whole_create_back(
     db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = account_rows(db, tenant.uuid)
+    written = customers.insert_together
 
-    def broken_outbox(*args: object, **kwargs: object) -> str:
+    def broken_outbox(connection: Connection, rows: list[RowInsert]) -> None:
+        # The customer, its ids and its wallet are written; the event's row fails.
+        assert rows[-1][0].name == "outbox_events"
+        written(connection, rows[:-1])
         raise RuntimeError("outbox unavailable")
 
-    monkeypatch.setattr(customers, "record_event", broken_outbox)
+    monkeypatch.setattr(customers, "insert_together", broken_outbox)
     with pytest.raises(RuntimeError, match="outbox unavailable"):
         customers.create_customer(
             db,

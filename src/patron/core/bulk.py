@@ -230,3 +230,48 @@ def analyze(connection: Connection, *tables: Table) -> None:
         return
     for table in tables:
         connection.exec_driver_sql(f'ANALYZE "{table.name}"')
+
+
+# One row for one table: what ``insert_together`` writes.
+RowInsert = tuple[Table, dict[str, Any]]
+
+_together_cache: dict[tuple[Any, ...], Any] = {}
+_single_inserts: dict[str, Any] = {}
+
+
+def insert_together(connection: Connection, rows: Sequence[RowInsert]) -> None:
+    """Single-row INSERTs into several tables (a new contact: its row, its ids, its wallet,
+    its event), in the order given.
+
+    On PostgreSQL they go as one statement, each but the last a data-modifying CTE: one round
+    trip instead of one per row (constraints, foreign keys included, are checked at the end of
+    the statement, as at the end of each of the separate ones). The statement is built once
+    per shape (the tables and the columns given). On SQLite, where a statement costs no round
+    trip, one plain INSERT each."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql" or len(rows) == 1:
+        for table, values in rows:
+            statement = _single_inserts.get(table.name)
+            if statement is None:
+                statement = _single_inserts[table.name] = table.insert()
+            connection.execute(statement, values)
+        return
+    shape = tuple((table.name, tuple(values)) for table, values in rows)
+    statement = _together_cache.get(shape)
+    if statement is None:
+        parts = [
+            table.insert().values({name: bindparam(f"r{index}_{name}") for name in values})
+            for index, (table, values) in enumerate(rows)
+        ]
+        ctes = [part.cte(f"written_{index}") for index, part in enumerate(parts[:-1])]
+        statement = parts[-1].add_cte(*ctes)
+        if len(_together_cache) > 256:
+            _together_cache.clear()
+        _together_cache[shape] = statement
+    parameters = {
+        f"r{index}_{name}": value
+        for index, (_, values) in enumerate(rows)
+        for name, value in values.items()
+    }
+    connection.execute(statement, parameters)

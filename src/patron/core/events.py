@@ -18,7 +18,7 @@ from sqlalchemy import (
     text,
 )
 
-from patron.core.bulk import insert_tuples
+from patron.core.bulk import RowInsert, insert_tuples
 from patron.core.clock import utcnow
 from patron.core.db import metadata
 from patron.core.ids import time_ordered_uuids
@@ -86,20 +86,23 @@ def record_event(
     connection: Connection, account_id: str, event_type: str, payload: dict[str, Any]
 ) -> str:
     """Queue an integration event in the caller's transaction; a worker delivers it later."""
-    event_id = str(uuid.uuid4())
-    connection.execute(
-        _QUEUE,
-        {
-            "account_id": account_id,
-            "event_id": event_id,
-            "event_type": event_type,
-            "payload": payload,
-            "status": "pending",
-            "attempts": 0,
-            "created_at": utcnow(),
-        },
-    )
-    return event_id
+    _, values = event_row(account_id, event_type, payload)
+    connection.execute(_QUEUE, values)
+    return str(values["event_id"])
+
+
+def event_row(account_id: str, event_type: str, payload: dict[str, Any]) -> RowInsert:
+    """The outbox row ``record_event`` writes, for a caller that writes it together with
+    others (``bulk.insert_together``)."""
+    return outbox_events, {
+        "account_id": account_id,
+        "event_id": str(uuid.uuid4()),
+        "event_type": event_type,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": utcnow(),
+    }
 
 
 def record_events(

@@ -19,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 
-from patron.core.bulk import any_of
+from patron.core.bulk import RowInsert, any_of
 from patron.core.clock import as_utc
 from patron.core.db import row_dicts
 from patron.core.records import RECORD_TYPES, Decode, records, unchanged
@@ -92,6 +92,30 @@ _INSERT_CUSTOMER = insert(customers)
 
 def insert_customer(connection: Connection, values: dict[str, Any]) -> None:
     connection.execute(_INSERT_CUSTOMER, values)
+
+
+def customer_row(values: dict[str, Any]) -> RowInsert:
+    """``insert_customer``'s row, for a caller that writes it with others (``insert_together``)."""
+    return customers, values
+
+
+def identity_rows(
+    account_id: str, customer_uuid: str, external_ids: dict[str, str], now: Any
+) -> list[RowInsert]:
+    """``insert_identities``' rows, for ``insert_together``."""
+    return [
+        (
+            identities,
+            {
+                "account_id": account_id,
+                "customer_uuid": customer_uuid,
+                "service": service,
+                "external_id": external,
+                "created_at": now,
+            },
+        )
+        for service, external in external_ids.items()
+    ]
 
 
 def update_customer(

@@ -13,10 +13,11 @@ from sqlalchemy import Connection, Subquery
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
 from patron.core import idempotency, throttle
+from patron.core.bulk import insert_together
 from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, DomainError, InvalidInput, NotFound
-from patron.core.events import record_audit, record_event
+from patron.core.events import event_row, record_audit, record_event
 from patron.core.paging import check_page
 from patron.core.unit import run_command
 from patron.customers import repository, validation
@@ -253,12 +254,19 @@ def _insert(
         "updated_at": now,
     }
     values["archived_at"] = now if values["archived"] else None
-    repository.insert_customer(connection, values)
     linked = {service: external for service, external in identities.items() if external}
-    repository.insert_identities(connection, principal.account_id, customer_uuid, linked, now)
-    wallet = wallets.open_wallet(connection, principal, wallet_uuid, customer_uuid, now)
+    wallet, wallet_row = wallets.opening_wallet(principal, wallet_uuid, customer_uuid, now)
     customer = repository.customer_from_values(values)
-    record_event(connection, principal.account_id, "contact.created", _event(customer, wallet_uuid))
+    # The customer, its ids, its wallet and its event: one statement on PostgreSQL.
+    insert_together(
+        connection,
+        [
+            repository.customer_row(values),
+            *repository.identity_rows(principal.account_id, customer_uuid, linked, now),
+            wallet_row,
+            event_row(principal.account_id, "contact.created", _event(customer, wallet_uuid)),
+        ],
+    )
     shown = {
         service: validation.display_external_id(service, ext) for service, ext in linked.items()
     }

@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from patron.core.bulk import any_of
+from patron.core.bulk import RowInsert, any_of
 from patron.core.clock import as_utc
 from patron.core.db import row_dicts
 from patron.core.events import outbox_events, record_event
@@ -146,21 +146,27 @@ def entry_from_row(row: Any) -> CreditEntry:
 def insert_wallet(
     connection: Connection, account_id: str, wallet_uuid: str, customer_uuid: str, now: datetime
 ) -> None:
-    connection.execute(
-        insert(wallets).values(
-            account_id=account_id,
-            uuid=wallet_uuid,
-            customer_uuid=customer_uuid,
-            global_balance=0,
-            local_balance=0,
-            global_held=0,
-            local_held=0,
-            entry_count=0,
-            open_lots=0,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    connection.execute(_INSERT_WALLET, wallet_row(account_id, wallet_uuid, customer_uuid, now)[1])
+
+
+_INSERT_WALLET = insert(wallets)
+
+
+def wallet_row(account_id: str, wallet_uuid: str, customer_uuid: str, now: datetime) -> RowInsert:
+    """An empty wallet's row, for a caller that writes it with others (``insert_together``)."""
+    return wallets, {
+        "account_id": account_id,
+        "uuid": wallet_uuid,
+        "customer_uuid": customer_uuid,
+        "global_balance": 0,
+        "local_balance": 0,
+        "global_held": 0,
+        "local_held": 0,
+        "entry_count": 0,
+        "open_lots": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def with_expired(

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Subquery, exists, select
 
 from patron.accounts.principal import Principal
 from patron.core import idempotency
+from patron.core.bulk import RowInsert, insert_together
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
@@ -436,7 +437,17 @@ def open_wallet(
     now: datetime,
 ) -> Wallet:
     """The empty wallet of a customer just created."""
-    repository.insert_wallet(connection, principal.account_id, wallet_uuid, customer_uuid, now)
+    wallet, row = opening_wallet(principal, wallet_uuid, customer_uuid, now)
+    insert_together(connection, [row])
+    return wallet
+
+
+def opening_wallet(
+    principal: Principal, wallet_uuid: str, customer_uuid: str, now: datetime
+) -> tuple[Wallet, RowInsert]:
+    """The empty wallet of a customer being created and the row that stores it, for a caller
+    that writes it together with the customer's rows (``bulk.insert_together``)."""
+    row = repository.wallet_row(principal.account_id, wallet_uuid, customer_uuid, now)
     return Wallet(
         uuid=wallet_uuid,
         customer_uuid=customer_uuid,
@@ -449,7 +460,7 @@ def open_wallet(
         open_lots=0,
         created_at=now,
         updated_at=now,
-    )
+    ), row
 
 
 def lock_wallet_of(
