@@ -115,8 +115,11 @@ def stores_by_uuid(
 # Orders
 
 
+_INSERT_ORDER = insert(orders)
+
+
 def insert_order(connection: Connection, values: dict[str, Any]) -> None:
-    connection.execute(insert(orders).values(**values))
+    connection.execute(_INSERT_ORDER, values)
 
 
 def get_order(

@@ -27,6 +27,9 @@ class Lot:
     expires_at: datetime
 
 
+_INSERT_LOT = insert(credit_lots)
+
+
 def _lot(row: Any) -> Lot:
     return Lot(
         uuid=row.uuid,
@@ -86,17 +89,18 @@ def insert_lot(
     now: datetime,
 ) -> None:
     connection.execute(
-        insert(credit_lots).values(
-            account_id=account_id,
-            uuid=str(uuid.uuid4()),
-            wallet_uuid=wallet_uuid,
-            credit_type=credit_type.value,
-            entry_uuid=entry_uuid,
-            amount=amount,
-            remaining=amount,
-            expires_at=expires_at,
-            created_at=now,
-        )
+        _INSERT_LOT,
+        {
+            "account_id": account_id,
+            "uuid": str(uuid.uuid4()),
+            "wallet_uuid": wallet_uuid,
+            "credit_type": credit_type.value,
+            "entry_uuid": entry_uuid,
+            "amount": amount,
+            "remaining": amount,
+            "expires_at": expires_at,
+            "created_at": now,
+        },
     )
 
 

@@ -580,8 +580,13 @@ def entry_values(account_id: str, entry: CreditEntry) -> dict[str, Any]:
     }
 
 
+_INSERT_ENTRY = insert(credit_entries)
+
+
 def insert_entry(connection: Connection, account_id: str, entry: CreditEntry) -> None:
-    connection.execute(insert(credit_entries).values(**entry_values(account_id, entry)))
+    # Built once, values as parameters: a statement per call cost its construction and
+    # cache key on every write.
+    connection.execute(_INSERT_ENTRY, entry_values(account_id, entry))
 
 
 def get_entries(
