@@ -315,8 +315,21 @@ def test_documents_outside_the_subset_take_the_normal_path(
 
 
 def _without_columns(statement: str) -> str:
-    """A statement with the column list of its outer SELECT left out."""
-    return re.sub(r"^\s*SELECT\s.*?\sFROM\s", "SELECT ... FROM ", statement, count=1, flags=re.S)
+    """A statement with the column list of its outer SELECT left out (a column may be a
+    subquery of its own: the outer FROM is the first outside parentheses)."""
+    text = statement.strip()
+    if not text.upper().startswith("SELECT"):
+        return text
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and re.match(r"\sFROM\s", text[index : index + 6]):
+            return "SELECT ... FROM " + text[index + 6 :]
+    return text
+
+
+def _reads_identities(statement: str) -> bool:
+    return statement.startswith("SELECT ... FROM identities")
 
 
 @pytest.mark.parametrize("query", [GET_CONTACTS, GET_ALL_CREDIT_ENTRIES, EVERYTHING])
@@ -332,9 +345,13 @@ def test_a_page_costs_the_same_statements_on_both_paths(
 
     # The same statements, in the same order, but for the columns read: the fast path reads
     # only what the document prints (their count per page is pinned by test_query_count,
-    # which the served API answers through the fast path).
-    assert counted[("fast", 1)] == counted[("normal", 1)]
-    assert counted[("fast", 8)] == counted[("normal", 8)]
+    # which the served API answers through the fast path), and the contacts' external ids
+    # come with the contacts, not from a statement of their own.
+    for limit in (1, 8):
+        normal = counted[("normal", limit)]
+        assert counted[("fast", limit)] == [
+            statement for statement in normal if not _reads_identities(statement)
+        ]
 
 
 def test_the_served_api_answers_its_pages_through_the_fast_path(
