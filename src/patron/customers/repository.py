@@ -90,22 +90,15 @@ def customer_from_values(values: dict[str, Any]) -> Customer:
     return _customer({column.name: values.get(column.name) for column in customers.c})
 
 
-_INSERT_CUSTOMER = insert(customers)
-
-
-def insert_customer(connection: Connection, values: dict[str, Any]) -> None:
-    connection.execute(_INSERT_CUSTOMER, values)
-
-
 def customer_row(values: dict[str, Any]) -> RowInsert:
-    """``insert_customer``'s row, for a caller that writes it with others (``insert_together``)."""
+    """A new customer's row, written with its ids, wallet and event (``insert_together``)."""
     return customers, values
 
 
 def identity_rows(
     account_id: str, customer_uuid: str, external_ids: dict[str, str], now: Any
 ) -> list[RowInsert]:
-    """``insert_identities``' rows, for ``insert_together``."""
+    """A new customer's external ids as rows, for ``insert_together``."""
     return [
         (
             identities,
@@ -451,29 +444,6 @@ def set_identity(
                 external_id=external_id,
                 created_at=now,
             )
-        )
-
-
-def insert_identities(
-    connection: Connection,
-    account_id: str,
-    customer_uuid: str,
-    external_ids: dict[str, str],
-    now: Any,
-) -> None:
-    if external_ids:
-        connection.execute(
-            insert(identities),
-            [
-                {
-                    "account_id": account_id,
-                    "customer_uuid": customer_uuid,
-                    "service": service,
-                    "external_id": external,
-                    "created_at": now,
-                }
-                for service, external in external_ids.items()
-            ],
         )
 
 

@@ -143,15 +143,6 @@ def entry_from_row(row: Any) -> CreditEntry:
     )
 
 
-def insert_wallet(
-    connection: Connection, account_id: str, wallet_uuid: str, customer_uuid: str, now: datetime
-) -> None:
-    connection.execute(_INSERT_WALLET, wallet_row(account_id, wallet_uuid, customer_uuid, now)[1])
-
-
-_INSERT_WALLET = insert(wallets)
-
-
 def wallet_row(account_id: str, wallet_uuid: str, customer_uuid: str, now: datetime) -> RowInsert:
     """An empty wallet's row, for a caller that writes it with others (``insert_together``)."""
     return wallets, {

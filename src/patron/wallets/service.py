@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Subquery, exists, select
 
 from patron.accounts.principal import Principal
 from patron.core import idempotency
-from patron.core.bulk import RowInsert, insert_together
+from patron.core.bulk import RowInsert
 from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
@@ -427,19 +427,6 @@ def upcoming_lots(
 
 
 # For other domains, inside their transaction
-
-
-def open_wallet(
-    connection: Connection,
-    principal: Principal,
-    wallet_uuid: str,
-    customer_uuid: str,
-    now: datetime,
-) -> Wallet:
-    """The empty wallet of a customer just created."""
-    wallet, row = opening_wallet(principal, wallet_uuid, customer_uuid, now)
-    insert_together(connection, [row])
-    return wallet
 
 
 def opening_wallet(
