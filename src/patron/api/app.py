@@ -57,6 +57,7 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
         if settings.reads_on_event_loop
         else None,
         exact_numbers=True,
+        fast_writes=patron.schema.fast_writes,
     )
     ide = graphiql_routes() if settings.graphiql_enabled else []
     return [Route("/graphql", post, methods=["POST"]), *ide]

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Native read queries inside the hot subset (account, contacts, wallets, entries) are
     # answered from a compiled plan rather than field by field; off: always field by field.
     fast_reads: bool = True
+    # Mutations the full pipeline has passed before are run from a compiled plan (the same
+    # resolver, without the executor's per-request machinery); off: always the full pipeline.
+    fast_writes: bool = True
     # A known read whose token was looked up in the last second is answered on the event
     # loop, without a hand-off to a worker thread; off: every request goes to a thread.
     reads_on_event_loop: bool = True

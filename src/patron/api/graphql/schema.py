@@ -27,6 +27,7 @@ from patron.api.graphql.compatible import CompatibleVariables
 from patron.api.graphql.context import Context
 from patron.api.graphql.fastpath import FastReads
 from patron.api.graphql.fastpath.fields import TYPES
+from patron.api.graphql.fastpath.writes import FastWrites
 from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.relay import (
     Node,
@@ -349,6 +350,7 @@ class Mutation:
 
 class PatronSchema(strawberry.Schema):
     fast_reads: FastReads | None = None
+    fast_writes: FastWrites | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -358,9 +360,13 @@ class PatronSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> PatronSchema:
     fast_reads = FastReads(TYPES) if settings.fast_reads else None
+    config = StrawberryConfig(auto_camel_case=True)
+    fast_writes = FastWrites(config) if settings.fast_writes else None
     extensions = [CompatibleVariables, *standard_extensions(settings)]
     if fast_reads is not None:
         extensions.append(fast_reads.extension())
+    if fast_writes is not None:
+        extensions.append(fast_writes.extension())
     schema = PatronSchema(
         query=Query,
         mutation=Mutation,
@@ -372,10 +378,13 @@ def build_schema(settings: Settings) -> PatronSchema:
             BigInt: BigIntScalar,
         },
         types=[wallet_api.CreditActionName],
-        config=StrawberryConfig(auto_camel_case=True),
+        config=config,
         extensions=extensions,
     )
     if fast_reads is not None:
         fast_reads.bind(schema._schema)
         schema.fast_reads = fast_reads
+    if fast_writes is not None:
+        fast_writes.bind(schema._schema, schema.schema_converter.scalar_registry)
+        schema.fast_writes = fast_writes
     return schema
