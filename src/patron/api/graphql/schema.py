@@ -360,8 +360,7 @@ class PatronSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> PatronSchema:
     fast_reads = FastReads(TYPES) if settings.fast_reads else None
-    config = StrawberryConfig(auto_camel_case=True)
-    fast_writes = FastWrites(config) if settings.fast_writes else None
+    fast_writes = FastWrites() if settings.fast_writes else None
     extensions = [CompatibleVariables, *standard_extensions(settings)]
     if fast_reads is not None:
         extensions.append(fast_reads.extension())
@@ -378,13 +377,13 @@ def build_schema(settings: Settings) -> PatronSchema:
             BigInt: BigIntScalar,
         },
         types=[wallet_api.CreditActionName],
-        config=config,
+        config=StrawberryConfig(auto_camel_case=True),
         extensions=extensions,
     )
     if fast_reads is not None:
         fast_reads.bind(schema._schema)
         schema.fast_reads = fast_reads
     if fast_writes is not None:
-        fast_writes.bind(schema._schema, schema.schema_converter.scalar_registry)
+        fast_writes.bind(schema)
         schema.fast_writes = fast_writes
     return schema

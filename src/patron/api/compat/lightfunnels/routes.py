@@ -19,6 +19,7 @@ def lightfunnels_routes(patron: Patron) -> list[BaseRoute]:
         credentials=bearer_token,
         context=token_context(patron),
         fast_reads=schema.fast_reads,
+        fast_writes=schema.fast_writes,
         cached_context=cached_token_context(patron)
         if patron.settings.reads_on_event_loop
         else None,

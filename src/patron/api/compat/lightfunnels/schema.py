@@ -30,6 +30,7 @@ from patron.api.compat.lightfunnels.pages import (
 from patron.api.compat.lightfunnels.timestamps import formatted
 from patron.api.graphql.context import Context as RequestContext
 from patron.api.graphql.fastpath import FastReads
+from patron.api.graphql.fastpath.writes import FastWrites
 from patron.api.graphql.limits import standard_extensions
 from patron.api.graphql.scalars import DecimalScalar
 from patron.core.clock import utcnow
@@ -358,6 +359,7 @@ def _remove(context: RequestContext, customer_uuid: str) -> None:
 
 class LightfunnelsSchema(strawberry.Schema):
     fast_reads: FastReads | None = None
+    fast_writes: FastWrites | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -370,6 +372,9 @@ def build_schema(settings: Settings) -> LightfunnelsSchema:
     extensions = [Leniency, *standard_extensions(settings, cache_size=256)]
     if fast_reads is not None:
         extensions.append(fast_reads.extension())
+    fast_writes = FastWrites(cache_size=256) if settings.fast_writes else None
+    if fast_writes is not None:
+        extensions.append(fast_writes.extension())
     schema = LightfunnelsSchema(
         query=Query,
         mutation=Mutation,
@@ -381,6 +386,9 @@ def build_schema(settings: Settings) -> LightfunnelsSchema:
     if fast_reads is not None:
         fast_reads.bind(schema._schema)
         schema.fast_reads = fast_reads
+    if fast_writes is not None:
+        fast_writes.bind(schema)
+        schema.fast_writes = fast_writes
     return schema
 
 

@@ -140,6 +140,7 @@ def loyaltydish_routes(patron: Patron) -> list[BaseRoute]:
         credentials=lambda request: presented(request, None),
         context=context,
         fast_reads=schema.fast_reads,
+        fast_writes=schema.fast_writes,
     )
     public = graphql_endpoint(
         patron,
@@ -147,6 +148,7 @@ def loyaltydish_routes(patron: Patron) -> list[BaseRoute]:
         credentials=lambda request: presented(request, str(request.path_params["account"])),
         context=context,
         fast_reads=schema.fast_reads,
+        fast_writes=schema.fast_writes,
     )
     return [
         Route(MERCHANT_PATH, merchant, methods=["POST"]),

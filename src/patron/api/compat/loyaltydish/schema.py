@@ -54,6 +54,7 @@ from patron.api.compat.loyaltydish.types import (
     UserMerchantType,
 )
 from patron.api.graphql.fastpath import FastReads
+from patron.api.graphql.fastpath.writes import FastWrites
 from patron.api.graphql.limits import standard_extensions
 from patron.core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from patron.core.money import from_minor
@@ -489,6 +490,7 @@ class Mutation:
 
 class LoyaltydishSchema(strawberry.Schema):
     fast_reads: FastReads | None = None
+    fast_writes: FastWrites | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -501,6 +503,9 @@ def build_schema(settings: Settings) -> LoyaltydishSchema:
     extensions = standard_extensions(settings, cache_size=256)
     if fast_reads is not None:
         extensions.append(fast_reads.extension())
+    fast_writes = FastWrites(cache_size=256) if settings.fast_writes else None
+    if fast_writes is not None:
+        extensions.append(fast_writes.extension())
     schema = LoyaltydishSchema(
         query=Query,
         mutation=Mutation,
@@ -519,6 +524,9 @@ def build_schema(settings: Settings) -> LoyaltydishSchema:
     if fast_reads is not None:
         fast_reads.bind(schema._schema)
         schema.fast_reads = fast_reads
+    if fast_writes is not None:
+        fast_writes.bind(schema)
+        schema.fast_writes = fast_writes
     return schema
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import strawberry
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -100,8 +101,10 @@ class _Selected:
 
     key: str
     node: FieldNode
-    read: Callable[[Any, LeanInfo], Any]
+    read: Read
     shape: _Leaf | _Object | _Typename
+    # A resolver field that takes arguments: its definitions, to convert them per request.
+    arguments: tuple[GraphQLField, StrawberryField] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,27 +116,32 @@ class WritePlan:
     key: str
     fields: tuple[_Selected, ...] | None  # None: the root field's type is a leaf
     complete_root: Complete | None
+    argumented: tuple[_Selected, ...]  # the nested fields whose arguments are converted
 
 
-def _attribute(name: str) -> Callable[[Any, LeanInfo], Any]:
-    def read(source: Any, _info: LeanInfo) -> Any:
+# How a field's value is read off its object: (object, info, converted arguments).
+Read = Callable[[Any, LeanInfo, dict[str, Any]], Any]
+
+
+def _attribute(name: str) -> Read:
+    def read(source: Any, _info: LeanInfo, _arguments: dict[str, Any]) -> Any:
         return getattr(source, name)
 
     return read
 
 
-def _resolver(field: StrawberryField) -> Callable[[Any, LeanInfo], Any] | None:
-    """A resolver field that needs only its object and the context, or None."""
+def _resolver(field: StrawberryField) -> Read | None:
+    """A resolver field that needs only its object, its arguments and the context, or None."""
     resolver = field.base_resolver
-    if resolver is None or field.arguments or resolver.parent_parameter or resolver.root_parameter:
+    if resolver is None or resolver.parent_parameter or resolver.root_parameter:
         return None
     wants_self = resolver.self_parameter is not None
     info_parameter = resolver.info_parameter
     info_name = None if info_parameter is None else info_parameter.name
 
-    def read(source: Any, info: LeanInfo) -> Any:
+    def read(source: Any, info: LeanInfo, arguments: dict[str, Any]) -> Any:
         args = [source] if wants_self else []
-        kwargs = {info_name: info} if info_name is not None else {}
+        kwargs = {**arguments, info_name: info} if info_name is not None else arguments
         return resolver(*args, **kwargs)
 
     return read
@@ -142,6 +150,7 @@ def _resolver(field: StrawberryField) -> Callable[[Any, LeanInfo], Any] | None:
 class _Compiler:
     def __init__(self, schema: GraphQLSchema) -> None:
         self.schema = schema
+        self.argumented: list[_Selected] = []
 
     def selection(
         self, parent: GraphQLObjectType, selection_set: SelectionSetNode
@@ -168,14 +177,18 @@ class _Compiler:
                 return None
             return _Selected(key, node, _attribute("__class__"), _Typename(key, parent.name))
         definition = parent.fields.get(name)
-        if definition is None or node.arguments or definition.args:
-            return None
-        field = (definition.extensions or {}).get(BACKREF)
-        if not isinstance(field, StrawberryField) or field.extensions:
+        field = None if definition is None else (definition.extensions or {}).get(BACKREF)
+        if definition is None or not isinstance(field, StrawberryField) or field.extensions:
             return None
         read = _attribute(field.python_name) if field.base_resolver is None else _resolver(field)
         shape = self.shape(definition.type, node, key)
-        return None if read is None or shape is None else _Selected(key, node, read, shape)
+        if read is None or shape is None:
+            return None
+        if not (definition.args or node.arguments):
+            return _Selected(key, node, read, shape)
+        selected = _Selected(key, node, read, shape, (definition, field))
+        self.argumented.append(selected)
+        return selected
 
     def shape(self, output: GraphQLOutputType, node: FieldNode, key: str) -> _Leaf | _Object | None:
         named: Any = output
@@ -221,19 +234,24 @@ def compile_write(
         not isinstance(field, StrawberryField)
         or resolver is None
         or field.extensions
-        or resolver.self_parameter
         or resolver.parent_parameter
         or resolver.root_parameter
         or resolver.is_async
     ):
         return None
     key = (node.alias or node.name).value
-    shape = _Compiler(schema).shape(definition.type, node, key)
+    compiler = _Compiler(schema)
+    shape = compiler.shape(definition.type, node, key)
     if shape is None:
         return None
     fields = shape.fields if isinstance(shape, _Object) else None
     complete_root = shape.complete if isinstance(shape, _Leaf) else None
-    return WritePlan(operation, definition, field, node, key, fields, complete_root)
+    return WritePlan(
+        operation, definition, field, node, key, fields, complete_root, tuple(compiler.argumented)
+    )
+
+
+_NONE: dict[str, Any] = {}
 
 
 class _FieldFailed(Exception):
@@ -256,8 +274,8 @@ class _Compiled:
 class FastWrites:
     """The mutation plans of one schema (an LRU per query text and operation name)."""
 
-    def __init__(self, config: StrawberryConfig, cache_size: int = 256) -> None:
-        self.config = config
+    def __init__(self, cache_size: int = 256) -> None:
+        self.config = StrawberryConfig()
         self.cache_size = cache_size
         self.counts = FastWriteCounts()
         self._schema: GraphQLSchema | None = None
@@ -265,9 +283,10 @@ class FastWrites:
         self._plans: OrderedDict[tuple[str, str | None], _Compiled] = OrderedDict()
         self._lock = threading.Lock()
 
-    def bind(self, schema: GraphQLSchema, scalar_registry: Any) -> None:
-        self._schema = schema
-        self._scalars = scalar_registry
+    def bind(self, schema: strawberry.Schema) -> None:
+        self._schema = schema._schema
+        self._scalars = schema.schema_converter.scalar_registry
+        self.config = schema.config
 
     def extension(self) -> Callable[[], SchemaExtension]:
         writes = self
@@ -322,7 +341,7 @@ class FastWrites:
         plan = compiled.plan
         info = LeanInfo(context)
         try:
-            kwargs = self._arguments(schema, plan, variables, info)
+            kwargs, nested = self._arguments(schema, plan, variables, info)
         except Exception as error:
             if not isinstance(error, GraphQLError | Unanswerable):
                 log.warning(
@@ -331,7 +350,7 @@ class FastWrites:
             self._count("fell_back")
             return None
         self._count("answered")
-        return _Answer(plan, context, info).body(kwargs)
+        return _Answer(plan, context, info, nested).body(kwargs)
 
     def _arguments(
         self,
@@ -339,25 +358,35 @@ class FastWrites:
         plan: WritePlan,
         variables: dict[str, Any] | None,
         info: LeanInfo,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+        """The root resolver's keyword arguments, and every nested resolver's (by the id of
+        its selection): all converted before anything is written."""
         coerced = get_variable_values(
             schema, plan.operation.variable_definitions or (), variables or {}
         )
         if isinstance(coerced, list):
             raise Unanswerable("variables the normal executor reports")
-        values = get_argument_values(plan.root, plan.root_node, coerced)
-        kwargs = convert_arguments(
-            values,
-            plan.root_field.arguments,
-            scalar_registry=self._scalars,
-            config=self.config,
-            info=info,  # type: ignore[arg-type]
-        )
+
+        def converted(definition: GraphQLField, field: StrawberryField, node: FieldNode) -> Any:
+            return convert_arguments(
+                get_argument_values(definition, node, coerced),
+                field.arguments,
+                scalar_registry=self._scalars,
+                config=self.config,
+                info=info,  # type: ignore[arg-type]
+            )
+
+        kwargs = converted(plan.root, plan.root_field, plan.root_node)
         resolver = plan.root_field.base_resolver
         assert resolver is not None
         if resolver.info_parameter is not None:
             kwargs[resolver.info_parameter.name] = info
-        return kwargs
+        nested = {}
+        for selected in plan.argumented:
+            assert selected.arguments is not None
+            definition, field = selected.arguments
+            nested[id(selected)] = converted(definition, field, selected.node)
+        return kwargs, nested
 
     def _count(self, outcome: str) -> None:
         with self._lock:
@@ -367,20 +396,28 @@ class FastWrites:
 class _Answer:
     """One request's run of a plan: the resolver, then its answer completed."""
 
-    def __init__(self, plan: WritePlan, context: Context, info: LeanInfo) -> None:
+    def __init__(
+        self,
+        plan: WritePlan,
+        context: Context,
+        info: LeanInfo,
+        nested: dict[int, dict[str, Any]],
+    ) -> None:
         self.plan = plan
+        self.nested = nested
         self.context = context
         self.info = info
         self.errors: list[dict[str, Any]] = []
 
     def body(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         plan = self.plan
-        resolver = plan.root_field.base_resolver
-        assert resolver is not None
+        resolver: Any = plan.root_field.base_resolver
         data: dict[str, Any] | None
         try:
             try:
-                value = resolver(**kwargs)
+                # A method of the mutation type gets the root value as ``self``: None, as the
+                # executor runs every operation.
+                value = resolver(None, **kwargs) if resolver.self_parameter else resolver(**kwargs)
                 data = {plan.key: self.complete(plan.root.type, value, plan.fields, [plan.key])}
             except _FieldFailed:
                 raise
@@ -457,7 +494,8 @@ class _Answer:
                 continue
             where = [*path, selected.key]
             try:
-                value = selected.read(source, info)
+                arguments = _NONE if selected.arguments is None else self.nested[id(selected)]
+                value = selected.read(source, info, arguments)
                 if isinstance(shape, _Leaf):
                     row[selected.key] = shape.complete(value)
                 else:
