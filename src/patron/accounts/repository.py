@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from patron.accounts.tables import accounts, api_tokens
 from patron.core.clock import utcnow
+from patron.core.db import Precompiled
 
 
 def insert_account(connection: Connection, values: dict[str, Any]) -> int:
@@ -111,7 +112,7 @@ def revoke_token(connection: Connection, token_id: str, now: datetime) -> Any:
 
 
 # Every request looks its token up: the statement is built once.
-_TOKEN_LOOKUP = (
+_TOKEN_LOOKUP_STATEMENT = (
     select(
         api_tokens.c.token_id,
         api_tokens.c.name.label("token_name"),
@@ -128,11 +129,13 @@ _TOKEN_LOOKUP = (
     .join(accounts, accounts.c.account_id == api_tokens.c.account_id)
     .where(api_tokens.c.token_hash == bindparam("presented"))
 )
+# Every request but a known read looks its token up: built once as SQL text.
+_TOKEN_LOOKUP = Precompiled(_TOKEN_LOOKUP_STATEMENT)
 
 
 def token_by_hash(connection: Connection, token_hash: str) -> Any:
     """The token with this hash and its account's columns, or None."""
-    return connection.execute(_TOKEN_LOOKUP, {"presented": token_hash}).first()
+    return _TOKEN_LOOKUP.execute(connection, {"presented": token_hash}).first()
 
 
 def touch_token(connection: Connection, account_id: str, token_id: str, now: datetime) -> None:

@@ -294,6 +294,36 @@ class Database:
         self.engine.dispose()
 
 
+class Precompiled:
+    """A Core statement compiled once per dialect and then run as its SQL text
+    (``exec_driver_sql``): no cache key is computed, no compiled form looked up, no bind or
+    result processor run per execution. For the hot statements of PostgreSQL whose parameters
+    psycopg adapts as they are (str, int, datetime, date, None) and whose result columns need
+    no processing; elsewhere (``sqlite``) the statement runs as usual."""
+
+    __slots__ = ("_compiled", "_lock", "statement")
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def execute(self, connection: Connection, parameters: dict[str, Any]) -> Any:
+        dialect = connection.dialect
+        if dialect.name == "sqlite":
+            return connection.execute(self.statement, parameters)
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            with self._lock:
+                compiled = self.statement.compile(dialect=dialect)
+                if compiled.positiontup or dialect.paramstyle != "pyformat":  # pragma: no cover
+                    raise TypeError("Precompiled needs named parameters")
+                found = (str(compiled), compiled.construct_params(_check=False))
+                self._compiled[dialect.name] = found
+        sql, defaults = found
+        return connection.exec_driver_sql(sql, {**defaults, **parameters})
+
+
 def row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
     """The rows of one result as dicts, each read once by position: a row's attributes by
     name, or its field names asked row by row, cost more than turning it into a model."""

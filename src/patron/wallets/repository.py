@@ -30,7 +30,7 @@ from sqlalchemy import (
 
 from patron.core.bulk import RowInsert, any_of
 from patron.core.clock import as_utc
-from patron.core.db import row_dicts
+from patron.core.db import Precompiled, row_dicts
 from patron.core.events import outbox_events, record_event
 from patron.core.money import MAX_MINOR_UNITS, from_minor
 from patron.wallets import day_totals
@@ -472,6 +472,13 @@ def _move_and_record_statement(shape: _Shape, with_event: bool = False) -> Any:
 _EVENT_KEYS = ("entry_uuid", "wallet_uuid", "action", "credit_type", "amount")
 
 
+@cache
+def _move_and_record_precompiled(shape: _Shape, with_event: bool) -> Precompiled:
+    # The hottest statement of the ledger: its SQL text is built once, not its cache key
+    # per write.
+    return Precompiled(_move_and_record_statement(shape, with_event))
+
+
 def _payload_json(balance: Any) -> Any:
     """json_build_object of the event payload, balance_after written as Python writes a
     Decimal of ``places`` decimals (12.50, 7, 0.125)."""
@@ -539,8 +546,8 @@ def move_and_record(
         parameters.update(
             o_event_id=str(uuid.uuid4()), o_event_type=event.event_type, o_places=event.places
         )
-    statement = _move_and_record_statement(shape, with_event=event is not None)
-    row = connection.execute(statement, parameters).first()
+    statement = _move_and_record_precompiled(shape, with_event=event is not None)
+    row = statement.execute(connection, parameters).first()
     if row is None:
         return None
     moved = Moved(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
