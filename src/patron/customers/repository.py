@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from patron.core.bulk import RowInsert, any_of
 from patron.core.clock import as_utc
-from patron.core.db import row_dicts
+from patron.core.db import Precompiled, row_dicts
 from patron.core.records import RECORD_TYPES, Decode, records, unchanged
 from patron.customers.models import Customer, CustomerFilter
 from patron.customers.tables import customers, identities
@@ -324,7 +324,7 @@ _DECODE["identities"] = _shown_identities
 PROJECTABLE = frozenset(_DECODE)
 # Statements of projected pages, per dialect, filter shape and column set (bounded: see
 # records).
-_PROJECTED: dict[tuple[str, tuple[bool, ...], tuple[str, ...]], Select[Any]] = {}
+_PROJECTED: dict[tuple[str, tuple[bool, ...], tuple[str, ...]], Precompiled] = {}
 
 
 def _projected_column(name: str, dialect: str) -> Any:
@@ -372,12 +372,14 @@ def find_customer_values(
     query = _PROJECTED.get((dialect, shape, selected))
     if query is None:
         by_uuid, by_email, by_number, by_shopify = shape
-        query = _customers_query(
-            by_uuid,
-            by_email,
-            by_number,
-            by_shopify,
-            [_projected_column(name, dialect) for name in selected],
+        query = Precompiled(
+            _customers_query(
+                by_uuid,
+                by_email,
+                by_number,
+                by_shopify,
+                [_projected_column(name, dialect) for name in selected],
+            )
         )
         if len(_PROJECTED) < RECORD_TYPES:
             _PROJECTED[(dialect, shape, selected)] = query
@@ -390,7 +392,7 @@ def find_customer_values(
         "limit": limit,
         "offset": offset,
     }
-    rows: Sequence[Sequence[Any]] = connection.execute(query, values).all()
+    rows: Sequence[Sequence[Any]] = query.execute(connection, values).all()
     if separate:
         shown = identities_for(connection, account_id, [row[-1] for row in rows])
         at = names.index("identities")

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, tru
 
 from patron.core.bulk import any_of
 from patron.core.clock import as_utc
+from patron.core.db import Precompiled
 from patron.core.records import RECORD_TYPES, Decode, records, unchanged
 from patron.wallets.models import Action, CreditType, Reason
 from patron.wallets.tables import credit_entries, wallets
@@ -24,7 +25,7 @@ _WALLET_DECODE: dict[str, Decode] = {
     "shopify_synced_at": lambda value: as_utc(value) if value else None,
 }
 WALLET_PROJECTABLE = frozenset(_WALLET_DECODE)
-_PROJECTED_WALLETS: dict[tuple[str, tuple[str, ...]], Any] = {}
+_PROJECTED_WALLETS: dict[tuple[str, tuple[str, ...]], Precompiled] = {}
 
 
 def wallet_values_for_customers(
@@ -38,15 +39,17 @@ def wallet_values_for_customers(
     dialect = connection.dialect.name
     query = _PROJECTED_WALLETS.get((dialect, names))
     if query is None:
-        query = select(*(wallets.c[name] for name in names)).where(
-            wallets.c.account_id == bindparam("account_id"),
-            any_of(dialect, wallets.c.customer_uuid, "uuids"),
-            _OPEN,
+        query = Precompiled(
+            select(*(wallets.c[name] for name in names)).where(
+                wallets.c.account_id == bindparam("account_id"),
+                any_of(dialect, wallets.c.customer_uuid, "uuids"),
+                _OPEN,
+            )
         )
         if len(_PROJECTED_WALLETS) < RECORD_TYPES:
             _PROJECTED_WALLETS[(dialect, names)] = query
-    rows = connection.execute(
-        query, {"account_id": account_id, "uuids": list(customer_uuids)}
+    rows = query.execute(
+        connection, {"account_id": account_id, "uuids": list(customer_uuids)}
     ).all()
     return records(
         "WalletValues", rows, names, _WALLET_DECODE, extra=("global_expired", "local_expired")
