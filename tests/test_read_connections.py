@@ -8,8 +8,14 @@ import sqlite3
 from typing import Any
 
 import psycopg
+from sqlalchemy import event, text
 
+from patron.api.endpoint import Patron
 from patron.core.db import Database
+from tests.support.client import Api
+from tests.support.server import ThreadServer
+from tests.support.tenants import Tenant, make_contact
+from tests.test_contacts_seed000 import GET_CONTACT_BY_EMAIL
 
 
 def test_a_latest_read_sends_only_its_statement(db: Database) -> None:
@@ -43,3 +49,52 @@ def test_a_transaction_after_a_latest_read_still_begins(db: Database) -> None:
             assert not driver.autocommit
             status = driver.info.transaction_status
             assert status == psycopg.pq.TransactionStatus.INTRANS
+
+
+def test_known_reads_on_the_event_loop_keep_one_connection(
+    database_url: str, db: Database, tenant: Tenant
+) -> None:
+    """The reads a worker answers on its event loop borrow one kept connection: no pool
+    checkout per request. Broken (the server ended it), it is dropped: that request is still
+    answered, by the full pipeline, and the next read opens another."""
+    made = make_contact(db, tenant, email="kept@example.com")
+    server = ThreadServer(database_url).start()
+    api = Api(server.base_url)
+    checkouts: list[object] = []
+
+    def checked_out(*args: object) -> None:
+        checkouts.append(args)
+
+    try:
+        patron: Patron = server.app.state.patron  # type: ignore[attr-defined]
+
+        def read() -> None:
+            data = api.data(GET_CONTACT_BY_EMAIL, {"email": "kept@example.com"}, token=tenant.token)
+            assert data["account"]["contacts"][0]["uuid"] == made.customer.uuid
+
+        read()
+        read()  # known now, and the token's principal held: answered on the loop
+        kept = patron.kept.connection()
+        event.listen(server.db.engine, "checkout", checked_out)
+        for _ in range(5):
+            read()
+        assert checkouts == []
+        assert patron.kept.connection() is kept
+
+        driver: Any = kept.connection.driver_connection
+        if isinstance(driver, psycopg.Connection):
+            with db.read() as other:
+                other.execute(
+                    text("SELECT pg_terminate_backend(:pid)"), {"pid": driver.info.backend_pid}
+                )
+        else:
+            driver.close()
+        read()  # the kept connection fails: the full pipeline answers
+        read()
+        assert patron.kept.connection() is not kept
+    finally:
+        if event.contains(server.db.engine, "checkout", checked_out):
+            event.remove(server.db.engine, "checkout", checked_out)
+        api.close()
+        server.stop()
+        server.db.dispose()

@@ -50,6 +50,7 @@ class ThreadServer:
             prepared_statements=self.settings.database_prepared_statements,
         )
         app = create_app(self.settings, self.db)
+        self.app = app
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )

@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         yield
+        patron.kept.drop()
         db.dispose()
 
     async def last_resort(request: Request, _error: Exception) -> Response:

@@ -35,7 +35,7 @@ from patron.api.graphql.schema import PatronSchema, build_schema
 from patron.api.http import HttpError, error_response, json_response, read_json
 from patron.api.metrics import Operations
 from patron.api.ratelimit import RateLimiter
-from patron.core.db import Database, is_lock_contention, is_store_unavailable
+from patron.core.db import Database, KeptReader, is_lock_contention, is_store_unavailable
 from patron.core.errors import Unauthenticated
 from patron.core.settings import Settings
 
@@ -57,6 +57,8 @@ class Patron:
         seconds = settings.principal_cache_seconds
         self.principals = accounts.PrincipalCache(seconds) if seconds > 0 else None
         self.operations = Operations(settings.metrics_operations.split(","))
+        # The known reads answered on the event loop borrow this one connection.
+        self.kept = KeptReader(db)
 
     def authenticate(
         self, token: str, connection: Connection | None = None, *, cached: bool = False
@@ -286,6 +288,7 @@ def cached_token_context(patron: Patron, **extra: Any) -> CachedContext[str]:
             principal=principal,
             request_id=asking.request_id,
             autocommit=True,
+            kept=patron.kept,
             **extra,
         )
 

@@ -294,6 +294,31 @@ class Database:
         self.engine.dispose()
 
 
+class KeptReader:
+    """A connection that reads without a transaction (``connect_latest``), kept open between
+    the requests of one thread (a worker's event loop, which answers the known reads): they
+    pay no pool checkout and return, nor a reset. Dropped on any error (the next read opens
+    a new one) and when the process stops."""
+
+    __slots__ = ("_connection", "db")
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._connection: Connection | None = None
+
+    def connection(self) -> Connection:
+        kept = self._connection
+        if kept is None or kept.closed or kept.invalidated:
+            kept = self._connection = self.db.connect_latest()
+        return kept
+
+    def drop(self) -> None:
+        kept, self._connection = self._connection, None
+        if kept is not None:
+            with contextlib.suppress(exc.SQLAlchemyError):
+                kept.close()
+
+
 class Precompiled:
     """A Core statement compiled once per dialect and then run as its SQL text
     (``exec_driver_sql``): no cache key is computed, no compiled form looked up, no bind or

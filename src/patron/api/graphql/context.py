@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from patron.accounts import service as account_service
 from patron.accounts.principal import Principal
 from patron.accounts.service import Account
-from patron.core.db import Database
+from patron.core.db import Database, KeptReader
 from patron.customers import service as customers
 from patron.customers.consumers import service as consumers
 from patron.customers.models import Customer
@@ -82,18 +82,26 @@ class Context:
     # Reads without a transaction: each statement sees the latest commit, and no BEGIN or
     # COMMIT round trip is paid (the fast path's known reads).
     autocommit: bool = False
+    # With ``autocommit``: the thread's kept connection, borrowed instead of one from the pool.
+    kept: KeptReader | None = None
 
     def connection(self) -> Connection:
         """One read transaction per request (or none, with ``autocommit``), opened on first use."""
         if self._connection is None:
-            self._connection = (
-                self.db.connect_latest() if self.autocommit else self.db.engine.connect()
-            )
+            if self.autocommit and self.kept is not None:
+                self._connection = self.kept.connection()
+            else:
+                self._connection = (
+                    self.db.connect_latest() if self.autocommit else self.db.engine.connect()
+                )
         if not self.autocommit and not self._connection.in_transaction():
             self._connection.begin()
         return self._connection
 
     def close(self) -> None:
+        if self._connection is not None and self.autocommit and self.kept is not None:
+            self._connection = None  # borrowed: it stays open, with no transaction to end
+            return
         if self._connection is not None:
             try:
                 self._connection.rollback()
@@ -110,6 +118,9 @@ class Context:
         self.seen_wallets.clear()
         self.seen_contacts.clear()
         self.seen_orders.clear()
+        if self.kept is not None:
+            self._connection = None
+            self.kept.drop()  # it may be what broke: the next read opens another
         with suppress(SQLAlchemyError):  # a broken connection is dropped; the next read says
             self.close()
 
