@@ -291,7 +291,7 @@ def stats_for_customers(
     return found
 
 
-def completed_orders_count(account_id: str, customer_uuid: Any) -> Any:
+def completed_orders_count(account_id: Any, customer_uuid: Any) -> Any:
     """A correlated scalar subquery: the completed orders of ``customer_uuid``."""
     return (
         select(func.count())

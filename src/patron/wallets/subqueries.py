@@ -13,11 +13,12 @@ from patron.wallets.tables import wallets
 
 
 def points_available(
-    account_id: str, customer_uuid: ColumnElement[Any], now: datetime
+    account_id: Any, customer_uuid: ColumnElement[Any], now: datetime | Any
 ) -> ColumnElement[Any]:
     """The LOCAL points the customer in ``customer_uuid`` (a column of the outer statement) may
     spend at ``now``: balance less held credit less credit in lots past expiry that no sweep
-    has removed yet; 0 without a wallet."""
+    has removed yet; 0 without a wallet. ``account_id`` and ``now``: values, or parameters of
+    a statement built once."""
     expired = (
         select(func.coalesce(func.sum(credit_lots.c.remaining), 0))
         .where(

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    DateTime,
+    Integer,
+    String,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -21,6 +26,7 @@ from sqlalchemy import (
 )
 
 from patron.core.clock import as_utc
+from patron.core.db import Precompiled
 from patron.customers import subqueries as customer_rows
 from patron.orders.promotions.models import Audience, Promotion, Reward
 from patron.orders.promotions.tables import promotion_stores, promotions
@@ -179,32 +185,22 @@ def count_promotions(connection: Connection, account_id: str) -> int:
     )
 
 
-def available_for_customers(
-    connection: Connection,
-    account_id: str,
-    customer_uuids: Sequence[str],
-    *,
-    store_uuid: str | None,
-    now: datetime,
-) -> tuple[dict[str, list[Promotion]], bool]:
-    """The promotions each customer qualifies for now, evaluated by one statement.
-
-    Returns promotions by customer (customers that do not exist are absent) and whether
-    the store exists. Each customer's row carries what the audience rules need (available
-    points less unswept expired credit, completed orders, birthday month); the promotions
-    are outer-joined on every rule, so a customer without any still answers.
-    """
-    if not customer_uuids:
-        return {}, True
+@cache
+def _available_statement(dialect: str, with_store: bool) -> Precompiled:
+    """The statement of ``available_for_customers``, built once per store and shape: it
+    cost more to build and key per order than to run."""
+    account_id = bindparam("account_id", type_=String)
+    now = bindparam("now", type_=DateTime(timezone=True))
+    store_uuid = bindparam("store_uuid", type_=String)
     store_found = (
         select(func.count())
         .select_from(stores)
         .where(stores.c.account_id == account_id, stores.c.uuid == store_uuid)
         .scalar_subquery()
-        if store_uuid is not None
+        if with_store
         else literal(1)
     )
-    found_customers = customer_rows.birthday_months(account_id, customer_uuids)
+    found_customers = customer_rows.birthday_months(dialect, account_id, "uuids")
     owner = found_customers.c.uuid
     who = (
         select(
@@ -234,11 +230,11 @@ def available_for_customers(
             ),
             and_(
                 promotions.c.audience == Audience.BIRTHDAY_MONTH.value,
-                who.c.birthday_month == now.month,
+                who.c.birthday_month == bindparam("month", type_=Integer),
             ),
         ),
     ]
-    if store_uuid is not None:
+    if with_store:
         rules.append(
             or_(
                 promotions.c.all_stores.is_(True),
@@ -249,10 +245,40 @@ def available_for_customers(
                 ),
             )
         )
-    rows = connection.execute(
+    return Precompiled(
         select(who.c.customer_uuid, who.c.store_found, promotions)
         .select_from(who.outerjoin(promotions, and_(*rules)))
         .order_by(who.c.customer_uuid, promotions.c.number)
+    )
+
+
+def available_for_customers(
+    connection: Connection,
+    account_id: str,
+    customer_uuids: Sequence[str],
+    *,
+    store_uuid: str | None,
+    now: datetime,
+) -> tuple[dict[str, list[Promotion]], bool]:
+    """The promotions each customer qualifies for now, evaluated by one statement.
+
+    Returns promotions by customer (customers that do not exist are absent) and whether
+    the store exists. Each customer's row carries what the audience rules need (available
+    points less unswept expired credit, completed orders, birthday month); the promotions
+    are outer-joined on every rule, so a customer without any still answers.
+    """
+    if not customer_uuids:
+        return {}, True
+    statement = _available_statement(connection.dialect.name, store_uuid is not None)
+    rows = statement.execute(
+        connection,
+        {
+            "account_id": account_id,
+            "uuids": list(customer_uuids),
+            "now": now,
+            "month": now.month,
+            "store_uuid": store_uuid,
+        },
     ).all()
     store_exists = all(row.store_found for row in rows)
     found: dict[str, list[Promotion]] = {row.customer_uuid: [] for row in rows}
