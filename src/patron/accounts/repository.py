@@ -41,12 +41,18 @@ def count_accounts(connection: Connection) -> int:
     return int(connection.execute(select(func.count()).select_from(accounts)).scalar_one())
 
 
+def _settings_query(for_update: bool) -> Precompiled:
+    query = select(accounts.c.settings).where(accounts.c.account_id == bindparam("account_id"))
+    return Precompiled(query.with_for_update() if for_update else query)
+
+
+# Read by every order (its earning rule, its stamp program): built once.
+_SETTINGS = {locked: _settings_query(locked) for locked in (False, True)}
+
+
 def settings(connection: Connection, account_id: str, *, for_update: bool = False) -> Any:
     """The stored settings object, or None when there is no such account."""
-    query = select(accounts.c.settings).where(accounts.c.account_id == account_id)
-    if for_update:
-        query = query.with_for_update()
-    return connection.execute(query).first()
+    return _SETTINGS[for_update].execute(connection, {"account_id": account_id}).first()
 
 
 def write_settings(connection: Connection, account_id: str, settings: dict[str, Any]) -> None:
