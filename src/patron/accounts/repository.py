@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
 from patron.accounts.tables import accounts, api_tokens
 from patron.core.clock import utcnow
@@ -41,9 +41,9 @@ def count_accounts(connection: Connection) -> int:
     return int(connection.execute(select(func.count()).select_from(accounts)).scalar_one())
 
 
-def _settings_query(for_update: bool) -> Precompiled:
+def _settings_query(for_update: bool) -> Select[Any]:
     query = select(accounts.c.settings).where(accounts.c.account_id == bindparam("account_id"))
-    return Precompiled(query.with_for_update() if for_update else query)
+    return query.with_for_update() if for_update else query
 
 
 # Read by every order (its earning rule, its stamp program): built once.
@@ -52,7 +52,7 @@ _SETTINGS = {locked: _settings_query(locked) for locked in (False, True)}
 
 def settings(connection: Connection, account_id: str, *, for_update: bool = False) -> Any:
     """The stored settings object, or None when there is no such account."""
-    return _SETTINGS[for_update].execute(connection, {"account_id": account_id}).first()
+    return connection.execute(_SETTINGS[for_update], {"account_id": account_id}).first()
 
 
 def write_settings(connection: Connection, account_id: str, settings: dict[str, Any]) -> None:

@@ -324,7 +324,12 @@ class Precompiled:
     (``exec_driver_sql``): no cache key is computed, no compiled form looked up, no bind or
     result processor run per execution. For the hot statements of PostgreSQL whose parameters
     psycopg adapts as they are (str, int, datetime, date, None) and whose result columns need
-    no processing; elsewhere (``sqlite``) the statement runs as usual."""
+    no processing; elsewhere (``sqlite``) the statement runs as usual.
+
+    It pays for large statements (many parameters, CTEs, correlated subqueries: per execution
+    SQLAlchemy walks them to bind their parameters); a small select of many columns runs
+    faster as a prebuilt Core statement, whose result description SQLAlchemy keeps (the
+    text's is read off each cursor)."""
 
     __slots__ = ("_compiled", "_lock", "statement")
 

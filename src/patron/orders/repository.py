@@ -7,11 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
 from patron.core.bulk import any_of
 from patron.core.clock import as_utc
-from patron.core.db import Precompiled
 from patron.orders.models import CustomerOrderStats, Order, OrderStatus, Refund, Store
 from patron.orders.tables import order_refunds, orders, stores
 
@@ -123,23 +122,25 @@ def insert_order(connection: Connection, values: dict[str, Any]) -> None:
     connection.execute(_INSERT_ORDER, values)
 
 
-def _by_uuid(for_update: bool) -> Precompiled:
+def _by_uuid(for_update: bool) -> Select[Any]:
     query = select(orders).where(
         orders.c.account_id == bindparam("account_id"), orders.c.uuid == bindparam("uuid")
     )
-    return Precompiled(query.with_for_update() if for_update else query)
+    return query.with_for_update() if for_update else query
 
 
-def _by_external_id(for_update: bool) -> Precompiled:
+def _by_external_id(for_update: bool) -> Select[Any]:
     query = select(orders).where(
         orders.c.account_id == bindparam("account_id"),
         orders.c.store_key == bindparam("store_key"),
         orders.c.external_id == bindparam("external_id"),
     )
-    return Precompiled(query.with_for_update() if for_update else query)
+    return query.with_for_update() if for_update else query
 
 
-# Read on every order recorded: built once, with and without the row's lock.
+# Read on every order recorded: built once, with and without the row's lock (a statement
+# built per call cost its construction and cache key every time). Run as Core statements:
+# their result's columns are then described once, not per execution.
 _BY_UUID = {locked: _by_uuid(locked) for locked in (False, True)}
 _BY_EXTERNAL_ID = {locked: _by_external_id(locked) for locked in (False, True)}
 
@@ -147,7 +148,7 @@ _BY_EXTERNAL_ID = {locked: _by_external_id(locked) for locked in (False, True)}
 def get_order(
     connection: Connection, account_id: str, order_uuid: str, *, for_update: bool = False
 ) -> Order | None:
-    found = _BY_UUID[for_update].execute(connection, {"account_id": account_id, "uuid": order_uuid})
+    found = connection.execute(_BY_UUID[for_update], {"account_id": account_id, "uuid": order_uuid})
     row = found.first()
     return order_from_row(row) if row else None
 
@@ -167,8 +168,8 @@ def order_by_external_id(
     *,
     for_update: bool = False,
 ) -> Order | None:
-    found = _BY_EXTERNAL_ID[for_update].execute(
-        connection,
+    found = connection.execute(
+        _BY_EXTERNAL_ID[for_update],
         {
             "account_id": account_id,
             "store_key": store_uuid or NO_STORE,
