@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, or_, select, update
 
 from patron.core.clock import as_utc
 from patron.redemptions.models import (
@@ -112,37 +113,56 @@ def get_by_uuids(connection: Connection, account_id: str, uuids: Sequence[str]) 
     return [found[uuid] for uuid in uuids if uuid in found]
 
 
-def claim(
-    connection: Connection, account_id: str, code: str, now: datetime, status: RedemptionStatus
-) -> Redemption | None:
-    """Move an ACTIVE, unexpired code to ``status``; exactly one concurrent caller wins."""
+@cache
+def _claim_statement(status: RedemptionStatus) -> Any:
+    now = bindparam("p_now", type_=redemptions.c.updated_at.type)
     values: dict[str, Any] = {"status": status.value, "updated_at": now}
     if status is RedemptionStatus.REDEEMED:
         values["redeemed_at"] = now
     else:
         values["released_at"] = now
         values["release_reason"] = "REDEMPTION_REFUND"
-    row = connection.execute(
+    return (
         update(redemptions)
         .where(
-            redemptions.c.account_id == account_id,
-            redemptions.c.code == code,
+            redemptions.c.account_id == bindparam("p_account"),
+            redemptions.c.code == bindparam("p_code"),
             redemptions.c.status == RedemptionStatus.ACTIVE.value,
             or_(redemptions.c.expires_at.is_(None), redemptions.c.expires_at > now),
         )
         .values(**values)
         .returning(*redemptions.c)
+    )
+
+
+def claim(
+    connection: Connection, account_id: str, code: str, now: datetime, status: RedemptionStatus
+) -> Redemption | None:
+    """Move an ACTIVE, unexpired code to ``status``; exactly one concurrent caller wins."""
+    row = connection.execute(
+        _claim_statement(status), {"p_account": account_id, "p_code": code, "p_now": now}
     ).first()
     return redemption_from_row(row) if row else None
+
+
+# Every redemption writes these two: built once (a statement built per call cost its
+# construction and cache key each time).
+_SET_SPEND_ENTRY = (
+    update(redemptions)
+    .where(
+        redemptions.c.account_id == bindparam("p_account"),
+        redemptions.c.uuid == bindparam("p_uuid"),
+    )
+    .values(spend_entry_uuid=bindparam("p_entry"))
+)
 
 
 def set_spend_entry(
     connection: Connection, account_id: str, redemption_uuid: str, entry_uuid: str
 ) -> None:
     connection.execute(
-        update(redemptions)
-        .where(redemptions.c.account_id == account_id, redemptions.c.uuid == redemption_uuid)
-        .values(spend_entry_uuid=entry_uuid)
+        _SET_SPEND_ENTRY,
+        {"p_account": account_id, "p_uuid": redemption_uuid, "p_entry": entry_uuid},
     )
 
 
