@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 
 from patron.accounts.principal import Principal
 from patron.core.clock import as_utc
@@ -157,14 +168,46 @@ def _word(word: str) -> ColumnElement[bool]:
     return or_(*(column.icontains(word.lower(), autoescape=True) for column in _FREE_TEXT))
 
 
-def _position(expression: ColumnElement[Any], after: Keyset, descending: bool, single: bool) -> Any:
+def _position(
+    expression: ColumnElement[Any], value: Any, number: Any, descending: bool, single: bool
+) -> Any:
     if single:
-        return _c.number < after.number if descending else _c.number > after.number
+        return _c.number < number if descending else _c.number > number
     if descending:
-        return or_(
-            expression < after.value, and_(expression == after.value, _c.number < after.number)
+        return or_(expression < value, and_(expression == value, _c.number < number))
+    return or_(expression > value, and_(expression == value, _c.number > number))
+
+
+_COLUMNS = [c for c in customers.c if c.name not in {"password_hash", "erased_at"}]
+
+
+def _page_query(order_by: str, descending: bool, conditions: list[Any], limit: Any) -> Select[Any]:
+    expression, _kind = SORT_KEYS[order_by]
+    ordering = (
+        [] if order_by == "number" else [expression.desc() if descending else expression.asc()]
+    )
+    ordering.append(_c.number.desc() if descending else _c.number.asc())
+    return (
+        select(*_COLUMNS, expression.label("sort_key"))
+        .where(*conditions)
+        .order_by(*ordering)
+        .limit(limit)
+    )
+
+
+@cache
+def _plain_page(order_by: str, descending: bool, after: bool) -> Select[Any]:
+    """A page without words or terms (the dialects' usual request), built once per ordering:
+    the account, the position and the size are its parameters."""
+    expression, _kind = SORT_KEYS[order_by]
+    conditions = [_c.account_id == bindparam("account_id"), _c.erased_at.is_(None)]
+    if after:
+        single = order_by == "number"
+        position = _position(
+            expression, bindparam("after_value"), bindparam("after_number"), descending, single
         )
-    return or_(expression > after.value, and_(expression == after.value, _c.number > after.number))
+        conditions.append(position)
+    return _page_query(order_by, descending, conditions, bindparam("limit", type_=Integer))
 
 
 def search_customers(
@@ -178,22 +221,27 @@ def search_customers(
         )
     check_search_size(len(search.words) + len(search.terms), field="search")
     single = search.order_by == "number"
-    conditions = [_c.account_id == principal.account_id, _c.erased_at.is_(None)]
-    conditions += [_word(word) for word in search.words]
-    conditions += [_term(name, value) for name, value in search.terms.items()]
-    if search.after is not None:
-        conditions.append(_position(expression, search.after, search.descending, single))
-    columns = [c for c in customers.c if c.name not in {"password_hash", "erased_at"}]
-    descending = search.descending
-    ordering = [] if single else [expression.desc() if descending else expression.asc()]
-    ordering.append(_c.number.desc() if descending else _c.number.asc())
-    query = (
-        select(*columns, expression.label("sort_key"))
-        .where(*conditions)
-        .order_by(*ordering)
-        .limit(search.limit + 1)
-    )
-    rows = connection.execute(query).all()
+    after = search.after
+    if not search.words and not search.terms:
+        rows = connection.execute(
+            _plain_page(search.order_by, search.descending, after is not None),
+            {
+                "account_id": principal.account_id,
+                "limit": search.limit + 1,
+                "after_value": None if after is None else after.value,
+                "after_number": None if after is None else after.number,
+            },
+        ).all()
+    else:
+        conditions = [_c.account_id == principal.account_id, _c.erased_at.is_(None)]
+        conditions += [_word(word) for word in search.words]
+        conditions += [_term(name, value) for name, value in search.terms.items()]
+        if after is not None:
+            conditions.append(
+                _position(expression, after.value, after.number, search.descending, single)
+            )
+        query = _page_query(search.order_by, search.descending, conditions, search.limit + 1)
+        rows = connection.execute(query).all()
     page = rows[: search.limit]
     keys = [
         Keyset(
