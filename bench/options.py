@@ -46,6 +46,7 @@ class Options:
     bound_wallets: int = 2_000
     bound_connections_postgresql: int = 16
     bound_connections_sqlite: int = 1
+    bound_reads: int = 200
     bound_batch: int = 16
     paced: int = 80
     drain_spends: int = 300
@@ -137,6 +138,12 @@ def parse(argv: list[str] | None = None) -> Options:
         type=_positive,
         default=1,
         help="connections of the SQLite bound (one writer at a time, so 1 is its best)",
+    )
+    parser.add_argument(
+        "--bound-reads",
+        type=_positive,
+        default=200,
+        help="requests (contacts) whose SQL the read bound replays",
     )
     parser.add_argument(
         "--bound-batch",
@@ -259,6 +266,7 @@ def parse(argv: list[str] | None = None) -> Options:
         bound_wallets=args.bound_wallets,
         bound_connections_postgresql=args.bound_connections_postgresql,
         bound_connections_sqlite=args.bound_connections_sqlite,
+        bound_reads=args.bound_reads,
         bound_batch=args.bound_batch,
         paced=max(0, min(args.paced, 100)),
         drain_spends=args.drain_spends,

@@ -90,7 +90,8 @@ def cost_verdict(cost: CostResult) -> str:
 
 
 def bound_ratio(result: StoreResult, bound: str) -> float | None:
-    """Patron's rate as a percentage of a bound ("spend", "hot", "spend-cte", "hot-cte")."""
+    """Patron's rate as a percentage of a bound ("spend", "hot", "spend-cte", "hot-cte",
+    "get-sql", "list-sql")."""
     item = result.operation(bound.split("-", maxsplit=1)[0])
     limit = result.bounds.get(bound)
     if item is None or limit is None or limit.rate <= 0:
@@ -127,7 +128,8 @@ def store_table(result: StoreResult) -> Table:
     table = Table(
         title=f"{result.store}: {result.origin}",
         title_justify="left",
-        caption="bound: the same guarded UPDATE + entry INSERT from a plain driver loop. "
+        caption="bound: the same guarded UPDATE + entry INSERT from a plain driver loop; for "
+        "a read, the statements its plan sends, replayed the same way. "
         "CPU ms/req: server (or the bound's loop) + database backends, per request. "
         "CPU %: of one core over the measured window: server / database backends / "
         "wrk or the bound's loop / everything else on the machine",
@@ -182,7 +184,9 @@ def store_table(result: StoreResult) -> Table:
     for name, limit in result.bounds.items():
         ratio = bound_ratio(result, name)
         table.add_row(
-            f"bound {limit.statements}, {limit.target.split()[-2]} ({limit.connections} conn)",
+            f"bound {limit.target}: bare SQL, {limit.statements} ({limit.connections} conn)"
+            if name.endswith("-sql")
+            else f"bound {limit.statements}, {limit.target.split()[-2]} ({limit.connections} conn)",
             f"{limit.rate:,.1f}",
             f"{limit.p50_ms:.2f}",
             f"{limit.p99_ms:.2f}",
@@ -342,8 +346,9 @@ def _checks(result: StoreResult) -> list[str]:
         ratio = bound_ratio(result, name)
         if ratio is not None:
             goal = f" (goal >= {BOUND_GOAL_PCT:.0f}%)" if name == "spend" else ""
+            what = limit.target if name.endswith("-sql") else f"SPEND on {limit.target}"
             lines.append(
-                f"bound  SPEND on {limit.target}: Patron at {ratio:.0f}% of the bare database "
+                f"bound  {what}: Patron at {ratio:.0f}% of the bare database "
                 f"({limit.statements}, {limit.connections} connection(s)){goal}"
             )
     return lines

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bench import bound as bare
 from bench import profiling, seed_ops
+from bench import read_bound as reads_bound
 from bench.console import PageTime, run_console
 from bench.cpu import CpuWindow
 from bench.load import WrkResult, WrkSettings, run_wrk
@@ -632,6 +633,56 @@ def _bounds(
             )
 
 
+def _read_bounds(
+    store: Store,
+    fixtures: Fixtures,
+    backends: Callable[[], list[int]] | None,
+    options: Options,
+    result: StoreResult,
+    say: Say,
+) -> None:
+    """The bare SQL of the known reads ``get`` and ``list``, captured from Patron's plans."""
+    uuids = fixtures.contact_file.read_text().split()[: options.bound_reads]
+    connections = (
+        options.workers if store.kind == "sqlite" else options.bound_connections_postgresql
+    )
+    for operation in ("get", "list"):
+        if operation not in options.operations:
+            continue
+        requests = reads_bound.capture(store.url, fixtures.tenant.token, operation, uuids)
+        with CpuWindow(None, backends) as window:
+            if store.kind == "sqlite":
+                assert store.sqlite_path is not None
+                outcome = reads_bound.sqlite_read_bound(
+                    store.sqlite_path,
+                    requests,
+                    operation=operation,
+                    connections=connections,
+                    warmup=options.warmup,
+                    seconds=options.seconds,
+                )
+            else:
+                outcome = reads_bound.postgresql_read_bound(
+                    store.libpq_url,
+                    requests,
+                    operation=operation,
+                    connections=connections,
+                    warmup=options.warmup,
+                    seconds=options.seconds,
+                )
+        outcome.cpu = window.use.as_dict()
+        if outcome.errors:
+            result.problems.append(
+                f"bound {outcome.target}: {outcome.errors} errors: {outcome.first_error}"
+            )
+        result.bounds[f"{operation}-sql"] = outcome
+        say(
+            f"  bound   {outcome.target}, bare SQL ({outcome.statements}): "
+            f"{outcome.rate:,.1f}/s with {connections} connection(s), "
+            f"p50 {outcome.p50_ms:.2f} ms, p99 {outcome.p99_ms:.2f} ms"
+        )
+
+
 def _settle_store(store: Store, say: Say) -> None:
     """Start from a store in steady state: seeding wrote tens of thousands of rows, and
     autovacuum would otherwise vacuum and analyse them during the first measured operation
@@ -729,6 +780,8 @@ def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -
                 result.problems.append(f"moving: {result.moving.check}")
         if fixtures.bound_tenant is not None:
             _bounds(store, fixtures, backends, options, result, say)
+        if options.bound and {"get", "list"} & set(options.operations):
+            _read_bounds(store, fixtures, backends, options, result, say)
         verified = patron_json("ledger", "verify", "--database", store.url, allow_failure=True)
         result.ledger = {key: verified.get(key) for key in ("ok", "wallets", "entries", "problems")}
         if not verified.get("ok"):
