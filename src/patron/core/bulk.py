@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -149,7 +149,12 @@ def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, A
 
 
 def insert_tuples(
-    connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+    connection: Connection,
+    table: Table,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    json_text: Collection[str] = (),
 ) -> None:
     """Many rows, each the values of ``names`` in that order, for bulk jobs (an import).
 
@@ -157,18 +162,24 @@ def insert_tuples(
     them), in the caller's transaction. On SQLite the values go through each column type's own
     bind processor, a column at a time (once for a value every row shares, as a batch's time),
     and then to the driver's ``executemany``: the same stored values as ``insert()``, without
-    building a parameter set per row."""
+    building a parameter set per row.
+
+    ``json_text`` names JSON columns whose values are given as their JSON text already (as
+    ``json.dumps`` writes it, which ``insert()`` uses): they are written as they are."""
     if not rows:
         return
     columns = ", ".join(f'"{name}"' for name in names)
     if connection.dialect.name == "postgresql":
-        _copy(connection, table, names, columns, rows)
+        _copy(connection, table, names, columns, rows, json_text)
         return
     dialect = connection.dialect
     # The dialect's own processors, as ``insert()`` runs them (SQLite's DATETIME writes its
     # text form; the generic type would leave the value to the driver's adapter).
     processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        None
+        if name in json_text
+        else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in names
     ]
     values: Sequence[Sequence[Any]] = rows
     if any(processor is not None for processor in processors):
@@ -199,8 +210,13 @@ def _copy(
     names: Sequence[str],
     columns: str,
     rows: Sequence[Sequence[Any]],
+    json_text: Collection[str],
 ) -> None:
-    encoded = [index for index, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
+    encoded = [
+        index
+        for index, name in enumerate(names)
+        if isinstance(table.c[name].type, JSON) and name not in json_text
+    ]
     driver: Any = connection.connection.driver_connection
     copying = f'COPY "{table.name}" ({columns}) FROM STDIN'
     import psycopg

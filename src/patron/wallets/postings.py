@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from sqlalchemy import Connection, select
 from patron.accounts.principal import Principal
 from patron.core import idempotency, metrics
 from patron.core.errors import InvalidInput, NotFound
-from patron.core.events import record_events
+from patron.core.events import record_encoded_events
 from patron.core.ids import is_uuid, time_ordered_uuids
 from patron.core.money import MAX_MINOR_UNITS, from_minor, minor_text
 from patron.wallets import bulk_repository, ledger, lots, repository
@@ -510,12 +511,23 @@ class OpeningResult:
     error: InvalidInput | None = None
 
 
-def _opening_digest(opening: OpeningBalance) -> str:
+# Text that ``json.dumps`` writes between quotes as it is (a uuid, an amount, a type's name).
+_PLAIN_TEXT = re.compile(r"[0-9A-Za-z_.:+-]*")
+
+
+def _json_string(value: str) -> str:
+    """``json.dumps(value)`` of a string, without the encoder for the plain ones."""
+    return f'"{value}"' if _PLAIN_TEXT.fullmatch(value) else json.dumps(value)
+
+
+def _opening_digest(opening: OpeningBalance, wallet_json: str | None = None) -> str:
     """``idempotency.fingerprint(IMPORT_OPERATION, {"wallet": ..., "type": ..., "amount":
-    ...})``: the same text hashed, written out rather than through a sorting JSON encoder."""
+    ...})``: the same text hashed, written out rather than through a sorting JSON encoder.
+    ``wallet_json``: the wallet's uuid as JSON, when the caller has it already."""
+    wallet = wallet_json if wallet_json is not None else _json_string(opening.wallet_uuid)
     body = (
         f'{{"op": "{IMPORT_OPERATION}", "request": {{"amount": {opening.amount}, '
-        f'"type": "{opening.credit_type.value}", "wallet": {json.dumps(opening.wallet_uuid)}}}}}'
+        f'"type": "{opening.credit_type.value}", "wallet": {wallet}}}}}'
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -619,13 +631,14 @@ class _Openings:
     """What applying opening balances writes: entries, their outbox events, the keys."""
 
     entries: list[CreditEntry] = field(default_factory=list)
-    events: list[tuple[str, dict[str, object]]] = field(default_factory=list)
-    claims: list[tuple[str, str, str, dict[str, object]]] = field(default_factory=list)
+    # The events' payloads and the keys' results as their JSON text (see ``_apply_openings``).
+    events: list[tuple[str, str]] = field(default_factory=list)
+    claims: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def record(self, connection: Connection, account_id: str) -> None:
         bulk_repository.insert_entries(connection, account_id, self.entries)
-        record_events(connection, account_id, self.events)
-        idempotency.store_results(connection, account_id, self.claims)
+        record_encoded_events(connection, account_id, self.events)
+        idempotency.store_encoded_results(connection, account_id, self.claims)
 
 
 def _apply_openings(
@@ -645,6 +658,8 @@ def _apply_openings(
         CreditType.LOCAL: ledger.precision(principal, CreditType.LOCAL),
     }
     added = EVENT_FOR_ACTION[Action.ADD]
+    actor, actor_name = principal.actor, principal.actor_name
+    entries, events, claims = written.entries, written.events, written.claims
     for index, entry_uuid in zip(due, time_ordered_uuids(len(due)), strict=True):
         opening = openings[index]
         wallet = figures.get(opening.wallet_uuid)
@@ -657,16 +672,17 @@ def _apply_openings(
             error = InvalidInput("the balance would exceed the maximum", field="amount")
             results[index] = OpeningResult("refused", error=error)
             continue
-        wallet[column] += opening.amount
-        wallet["entry_count"] += 1
+        balance = wallet[column] = wallet[column] + opening.amount
+        seq = wallet["entry_count"] = wallet["entry_count"] + 1
+        credit_type = opening.credit_type
         entry = CreditEntry(
             uuid=entry_uuid,
             wallet_uuid=opening.wallet_uuid,
-            seq=wallet["entry_count"],
+            seq=seq,
             action=Action.ADD,
-            credit_type=opening.credit_type,
+            credit_type=credit_type,
             amount=opening.amount,
-            balance_after=wallet[column],
+            balance_after=balance,
             reason=Reason.IMPORT,
             note=opening.note,
             idempotency_key=opening.idempotency_key,
@@ -676,31 +692,29 @@ def _apply_openings(
             reverses_uuid=None,
             expires_at=None,
             created_at=now,
-            actor=principal.actor,
-            actor_name=principal.actor_name,
+            actor=actor,
+            actor_name=actor_name,
         )
-        written.entries.append(entry)
-        # The payload ``_record``'s EntryEvent completes to, in its order.
-        written.events.append(
+        entries.append(entry)
+        wallet_json = _json_string(opening.wallet_uuid)
+        # The payload ``_record``'s EntryEvent completes to, in its order, and the key's
+        # result, as the text ``json.dumps`` writes of them (every value in them is plain).
+        events.append(
             (
                 added,
-                {
-                    "entry_uuid": entry_uuid,
-                    "wallet_uuid": opening.wallet_uuid,
-                    "action": "ADD",
-                    "credit_type": opening.credit_type.value,
-                    "amount": minor_text(opening.amount, places[opening.credit_type]),
-                    "balance_after": minor_text(wallet[column], places[opening.credit_type]),
-                    "reason": "IMPORT",
-                },
+                f'{{"entry_uuid": "{entry_uuid}", "wallet_uuid": {wallet_json}, '
+                f'"action": "ADD", "credit_type": "{credit_type.value}", '
+                f'"amount": "{minor_text(opening.amount, places[credit_type])}", '
+                f'"balance_after": "{minor_text(balance, places[credit_type])}", '
+                '"reason": "IMPORT"}',
             )
         )
-        written.claims.append(
+        claims.append(
             (
                 opening.idempotency_key,
                 IMPORT_OPERATION,
-                _opening_digest(opening),
-                {"entries": [entry_uuid], "amount": opening.amount},
+                _opening_digest(opening, wallet_json),
+                f'{{"entries": ["{entry_uuid}"], "amount": {opening.amount}}}',
             )
         )
         results[index] = OpeningResult("posted", entry=entry)
