@@ -182,18 +182,44 @@ def insert_tuples(
         else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         for name in names
     ]
-    values: Sequence[Sequence[Any]] = rows
-    if any(processor is not None for processor in processors):
-        cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        for index, processor in enumerate(processors):
-            if processor is not None:
-                cells[index] = _processed(cells[index], processor)
-        values = list(zip(*cells, strict=True))
-    marks = ", ".join("?" for _ in names)
-    connection.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})',  # noqa: S608 - names from the Table
-        values,
-    )
+    cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for index, processor in enumerate(processors):
+        if processor is not None:
+            cells[index] = _processed(cells[index], processor)
+    # A value every row shares (the account, the batch's time, a NULL) goes into the
+    # statement's text, once, rather than being bound again for each row.
+    marks: list[str] = []
+    bound: list[Sequence[Any]] = []
+    for column in cells:
+        literal_ = _literal(column)
+        if literal_ is None:
+            marks.append("?")
+            bound.append(column)
+        else:
+            marks.append(literal_)
+    statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({", ".join(marks)})'  # noqa: S608 - names from the Table
+    if bound:
+        connection.exec_driver_sql(statement, list(zip(*bound, strict=True)))
+    else:
+        connection.exec_driver_sql(statement, [()] * len(rows))
+
+
+def _literal(column: Sequence[Any]) -> str | None:
+    """SQLite: the SQL literal of the value every row of ``column`` holds, if it is the one
+    object in each and a NULL, an integer or a text (stored as the bound value would be);
+    None else."""
+    first = column[0]
+    if first is None:
+        text = "NULL"
+    elif type(first) is int:
+        text = str(first)
+    elif type(first) is str and "\x00" not in first:
+        text = "'" + first.replace("'", "''") + "'"
+    else:
+        return None
+    if not all(map(operator.is_, column, repeat(first))):
+        return None
+    return text
 
 
 def _processed(column: Sequence[Any], processor: Callable[[Any], Any]) -> Sequence[Any]:

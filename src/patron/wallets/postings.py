@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -511,13 +510,12 @@ class OpeningResult:
     error: InvalidInput | None = None
 
 
-# Text that ``json.dumps`` writes between quotes as it is (a uuid, an amount, a type's name).
-_PLAIN_TEXT = re.compile(r"[0-9A-Za-z_.:+-]*")
-
-
 def _json_string(value: str) -> str:
-    """``json.dumps(value)`` of a string, without the encoder for the plain ones."""
-    return f'"{value}"' if _PLAIN_TEXT.fullmatch(value) else json.dumps(value)
+    """``json.dumps(value)`` of a string, without the encoder for the plain ones: printable
+    ASCII (space to tilde) but for the quote and the backslash is written as it is."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return json.dumps(value)
 
 
 def _opening_digest(opening: OpeningBalance, wallet_json: str | None = None) -> str:
