@@ -40,6 +40,8 @@ IMPORT_FIELDS = {
     "external_id": "source_id",
     "note": "notes",
 }
+# Each profile field's column, for the errors.
+_FIELD_COLUMNS = {core: column for column, core in IMPORT_FIELDS.items()}
 IMPORT_IDENTITIES = {
     "shopify_id": "SHOPIFY",
     "klaviyo_id": "KLAVIYO",
@@ -110,10 +112,9 @@ def clean_import(values: Mapping[str, Any]) -> ImportedCustomer:
         for name, value in values.items()
         if name in IMPORT_FIELDS and value is not None
     }
-    names = {core: column for column, core in IMPORT_FIELDS.items()}
     profile: dict[str, Any] = {}
     try:
-        profile = clean_profile(profile_values, field_names=names)
+        profile = clean_profile(profile_values, field_names=_FIELD_COLUMNS)
     except ValidationErrors as many:
         errors += many.errors
     except DomainError as error:

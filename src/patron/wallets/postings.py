@@ -485,6 +485,8 @@ def remove_from_lot(
 # An import's opening balances: many ADDs at once, each applied once per idempotency key.
 
 IMPORT_OPERATION = "import_balance"
+# Where an entry's row (``bulk_repository.ENTRY_ROW``) has its wallet.
+_WALLET_AT = bulk_repository.ENTRY_ROW.index("wallet_uuid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,6 +537,8 @@ def post_openings(
     principal: Principal,
     openings: Sequence[OpeningBalance],
     now: datetime,
+    *,
+    with_entries: bool = True,
 ) -> list[OpeningResult]:
     """Apply many opening balances to wallets that exist, in the caller's transaction, with
     what ``post`` writes for each ADD (the entry at its position with its running balance,
@@ -542,7 +546,10 @@ def post_openings(
     statements for the whole batch.
 
     A key already claimed writes nothing again: a re-run or a resumed import never doubles a
-    balance. Keys must be distinct within a call (the importer sees to it)."""
+    balance. Keys must be distinct within a call (the importer sees to it).
+
+    ``with_entries=False``: a posted result carries no ``entry`` (a caller that needs only
+    its opening's own figures is spared building one per balance)."""
     principal.require("write")
     account_id = principal.account_id
     claimed = idempotency.find_results(
@@ -571,8 +578,8 @@ def post_openings(
         }
         for row in (bulk_repository.lock_wallets(connection, account_id, wanted) if wanted else [])
     }
-    written = _apply_openings(principal, openings, due, figures, results, now)
-    touched = {entry.wallet_uuid for entry in written.entries}
+    written = _apply_openings(principal, openings, due, figures, results, now, with_entries)
+    touched = {row[_WALLET_AT] for row in written.entries}
     bulk_repository.set_wallet_figures(
         connection, account_id, [figures[uuid_] for uuid_ in sorted(touched)], now
     )
@@ -586,6 +593,8 @@ def open_wallets(
     pairs: Sequence[tuple[str, str]],
     openings: Sequence[OpeningBalance],
     now: datetime,
+    *,
+    with_entries: bool = True,
 ) -> list[OpeningResult]:
     """Open the wallets of customers created in this transaction, (wallet uuid, customer
     uuid) each, with their opening balances: each wallet's row is written with the balances
@@ -604,7 +613,9 @@ def open_wallets(
         for wallet_uuid, _ in pairs
     }
     results: list[OpeningResult | None] = [None] * len(openings)
-    written = _apply_openings(principal, openings, range(len(openings)), figures, results, now)
+    written = _apply_openings(
+        principal, openings, range(len(openings)), figures, results, now, with_entries
+    )
     bulk_repository.insert_wallets(
         connection,
         account_id,
@@ -628,13 +639,14 @@ def open_wallets(
 class _Openings:
     """What applying opening balances writes: entries, their outbox events, the keys."""
 
-    entries: list[CreditEntry] = field(default_factory=list)
-    # The events' payloads and the keys' results as their JSON text (see ``_apply_openings``).
+    # The entries' rows (``bulk_repository.ENTRY_ROW``), the events' payloads and the keys'
+    # results as their JSON text (see ``_apply_openings``).
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[str, str]] = field(default_factory=list)
     claims: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def record(self, connection: Connection, account_id: str) -> None:
-        bulk_repository.insert_entries(connection, account_id, self.entries)
+        bulk_repository.insert_entry_rows(connection, account_id, self.entries)
         record_encoded_events(connection, account_id, self.events)
         idempotency.store_encoded_results(connection, account_id, self.claims)
 
@@ -646,17 +658,19 @@ def _apply_openings(
     figures: dict[str, dict[str, Any]],
     results: list[OpeningResult | None],
     now: datetime,
+    with_entries: bool = True,
 ) -> _Openings:
     """The entries of the ``due`` openings, each at its wallet's next position with its
     running balance (``figures`` move with them), their events and keys; an opening that
-    would take a balance past the maximum is refused in ``results``."""
+    would take a balance past the maximum is refused in ``results``. The entries are
+    written as rows; each posted result has its ``CreditEntry`` if ``with_entries``."""
     written = _Openings()
     places = {
         CreditType.GLOBAL: ledger.precision(principal, CreditType.GLOBAL),
         CreditType.LOCAL: ledger.precision(principal, CreditType.LOCAL),
     }
     added = EVENT_FOR_ACTION[Action.ADD]
-    actor, actor_name = principal.actor, principal.actor_name
+    account_id, actor, actor_name = principal.account_id, principal.actor, principal.actor_name
     entries, events, claims = written.entries, written.events, written.claims
     for index, entry_uuid in zip(due, time_ordered_uuids(len(due)), strict=True):
         opening = openings[index]
@@ -673,27 +687,30 @@ def _apply_openings(
         balance = wallet[column] = wallet[column] + opening.amount
         seq = wallet["entry_count"] = wallet["entry_count"] + 1
         credit_type = opening.credit_type
-        entry = CreditEntry(
-            uuid=entry_uuid,
-            wallet_uuid=opening.wallet_uuid,
-            seq=seq,
-            action=Action.ADD,
-            credit_type=credit_type,
-            amount=opening.amount,
-            balance_after=balance,
-            reason=Reason.IMPORT,
-            note=opening.note,
-            idempotency_key=opening.idempotency_key,
-            conversion_uuid=None,
-            redemption_uuid=None,
-            order_uuid=None,
-            reverses_uuid=None,
-            expires_at=None,
-            created_at=now,
-            actor=actor,
-            actor_name=actor_name,
+        # The row ``insert_entries`` writes of the CreditEntry below, built directly.
+        entries.append(
+            (
+                account_id,
+                entry_uuid,
+                opening.wallet_uuid,
+                seq,
+                "ADD",
+                credit_type.value,
+                opening.amount,
+                balance,
+                "IMPORT",
+                opening.note,
+                opening.idempotency_key,
+                None,
+                None,
+                None,
+                None,
+                None,
+                now,
+                actor,
+                actor_name,
+            )
         )
-        entries.append(entry)
         wallet_json = _json_string(opening.wallet_uuid)
         # The payload ``_record``'s EntryEvent completes to, in its order, and the key's
         # result, as the text ``json.dumps`` writes of them (every value in them is plain).
@@ -714,6 +731,30 @@ def _apply_openings(
                 _opening_digest(opening, wallet_json),
                 f'{{"entries": ["{entry_uuid}"], "amount": {opening.amount}}}',
             )
+        )
+        entry = (
+            CreditEntry(
+                uuid=entry_uuid,
+                wallet_uuid=opening.wallet_uuid,
+                seq=seq,
+                action=Action.ADD,
+                credit_type=credit_type,
+                amount=opening.amount,
+                balance_after=balance,
+                reason=Reason.IMPORT,
+                note=opening.note,
+                idempotency_key=opening.idempotency_key,
+                conversion_uuid=None,
+                redemption_uuid=None,
+                order_uuid=None,
+                reverses_uuid=None,
+                expires_at=None,
+                created_at=now,
+                actor=actor,
+                actor_name=actor_name,
+            )
+            if with_entries
+            else None
         )
         results[index] = OpeningResult("posted", entry=entry)
     return written
