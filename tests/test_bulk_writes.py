@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -108,3 +110,48 @@ def test_an_opening_balance_is_fingerprinted_as_the_idempotency_rules_do() -> No
                     IMPORT_OPERATION,
                     {"wallet": wallet, "type": credit_type.value, "amount": amount},
                 )
+
+
+def test_an_imports_json_text_is_what_the_encoder_writes() -> None:
+    """The payloads and results a bulk job writes from templates: the text ``json.dumps``
+    writes of the same values (an odd wallet uuid included, which is escaped)."""
+    from patron.accounts.principal import Principal
+    from patron.wallets.postings import OpeningBalance, _apply_openings
+
+    principal = Principal(
+        account_id=str(uuid.uuid4()),
+        account_name="Bulk",
+        currency="USD",
+        points_precision=0,
+        scope="admin",
+        job="import",
+    )
+    openings = [
+        OpeningBalance(str(uuid.uuid4()), CreditType.GLOBAL, 12345, "k1", "note"),
+        OpeningBalance('odd "wallet"\\é', CreditType.LOCAL, 7, "k2"),
+    ]
+    figures = {
+        opening.wallet_uuid: {
+            "uuid": opening.wallet_uuid,
+            "global_balance": 5,
+            "local_balance": 0,
+            "entry_count": 1,
+        }
+        for opening in openings
+    }
+    results: list[Any] = [None, None]
+    written = _apply_openings(
+        principal, openings, [0, 1], figures, results, datetime(2026, 12, 4, tzinfo=UTC)
+    )
+    for _, text in written.events:
+        assert json.dumps(json.loads(text)) == text
+    for _, _, _, text in written.claims:
+        assert json.dumps(json.loads(text)) == text
+    assert [claim[2] for claim in written.claims] == [
+        idempotency.fingerprint(
+            IMPORT_OPERATION,
+            {"wallet": opening.wallet_uuid, "type": opening.credit_type.value, "amount": a},
+        )
+        for opening, a in zip(openings, (12345, 7), strict=True)
+    ]
+    assert json.loads(written.events[0][1])["balance_after"] == "123.50"

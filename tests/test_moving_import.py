@@ -132,6 +132,13 @@ def test_import_creates_contacts_and_balances_once_and_a_rerun_changes_nothing(
             select(customers.c.connected_services).where(customers.c.account_id == account)
         ).scalars()
         assert set(map(tuple, services)) == {()}
+        # As stored: the text ``insert()`` writes of a payload or a result (json.dumps').
+        texts = connection.exec_driver_sql(
+            "SELECT CAST(payload AS TEXT) FROM outbox_events WHERE account_id = "
+            f"'{account}' UNION ALL SELECT CAST(result AS TEXT) FROM idempotency_keys "
+            f"WHERE account_id = '{account}'"
+        ).scalars()
+        assert all(json.dumps(json.loads(text)) == text for text in texts)
     assert reasons == {"IMPORT"}
     assert actors == {("system:import", "import")}
     assert set(payloads) == {"contact.created", "wallet.credit_added"}

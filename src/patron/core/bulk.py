@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from datetime import datetime
 from itertools import repeat
 from typing import Any
 
@@ -149,7 +150,12 @@ def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, A
 
 
 def insert_tuples(
-    connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+    connection: Connection,
+    table: Table,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    json_text: Collection[str] = (),
 ) -> None:
     """Many rows, each the values of ``names`` in that order, for bulk jobs (an import).
 
@@ -157,31 +163,63 @@ def insert_tuples(
     them), in the caller's transaction. On SQLite the values go through each column type's own
     bind processor, a column at a time (once for a value every row shares, as a batch's time),
     and then to the driver's ``executemany``: the same stored values as ``insert()``, without
-    building a parameter set per row."""
+    building a parameter set per row.
+
+    ``json_text`` names JSON columns whose values are given as their JSON text already (as
+    ``json.dumps`` writes it, which ``insert()`` uses): they are written as they are."""
     if not rows:
         return
     columns = ", ".join(f'"{name}"' for name in names)
     if connection.dialect.name == "postgresql":
-        _copy(connection, table, names, columns, rows)
+        _copy(connection, table, names, columns, rows, json_text)
         return
     dialect = connection.dialect
     # The dialect's own processors, as ``insert()`` runs them (SQLite's DATETIME writes its
     # text form; the generic type would leave the value to the driver's adapter).
     processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        None
+        if name in json_text
+        else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in names
     ]
-    values: Sequence[Sequence[Any]] = rows
-    if any(processor is not None for processor in processors):
-        cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        for index, processor in enumerate(processors):
-            if processor is not None:
-                cells[index] = _processed(cells[index], processor)
-        values = list(zip(*cells, strict=True))
-    marks = ", ".join("?" for _ in names)
-    connection.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})',  # noqa: S608 - names from the Table
-        values,
-    )
+    cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for index, processor in enumerate(processors):
+        if processor is not None:
+            cells[index] = _processed(cells[index], processor)
+    # A value every row shares (the account, the batch's time, a NULL) goes into the
+    # statement's text, once, rather than being bound again for each row.
+    marks: list[str] = []
+    bound: list[Sequence[Any]] = []
+    for column in cells:
+        literal_ = _literal(column)
+        if literal_ is None:
+            marks.append("?")
+            bound.append(column)
+        else:
+            marks.append(literal_)
+    statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({", ".join(marks)})'  # noqa: S608 - names from the Table
+    if bound:
+        connection.exec_driver_sql(statement, list(zip(*bound, strict=True)))
+    else:
+        connection.exec_driver_sql(statement, [()] * len(rows))
+
+
+def _literal(column: Sequence[Any]) -> str | None:
+    """SQLite: the SQL literal of the value every row of ``column`` holds, if it is the one
+    object in each and a NULL, an integer or a text (stored as the bound value would be);
+    None else."""
+    first = column[0]
+    if first is None:
+        text = "NULL"
+    elif type(first) is int:
+        text = str(first)
+    elif type(first) is str and "\x00" not in first:
+        text = "'" + first.replace("'", "''") + "'"
+    else:
+        return None
+    if not all(map(operator.is_, column, repeat(first))):
+        return None
+    return text
 
 
 def _processed(column: Sequence[Any], processor: Callable[[Any], Any]) -> Sequence[Any]:
@@ -199,27 +237,51 @@ def _copy(
     names: Sequence[str],
     columns: str,
     rows: Sequence[Sequence[Any]],
+    json_text: Collection[str],
 ) -> None:
-    encoded = [index for index, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
+    encoded = [
+        index
+        for index, name in enumerate(names)
+        if isinstance(table.c[name].type, JSON) and name not in json_text
+    ]
     driver: Any = connection.connection.driver_connection
     copying = f'COPY "{table.name}" ({columns}) FROM STDIN'
     import psycopg
+    from psycopg.adapt import PyFormat, Transformer
 
+    # A time every row shares (the batch's) is dumped to its text once, by the driver's own
+    # dumper: dumping a datetime costs more than the rest of a row.
+    first = rows[0]
+    shared = [
+        index
+        for index, value in enumerate(first)
+        if isinstance(value, datetime)
+        and all(map(operator.is_, _column(rows, index), repeat(value)))
+    ]
+    if encoded or shared:
+        cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        if shared:
+            transformer = Transformer(driver)
+            for index in shared:
+                value = first[index]
+                dumped = transformer.get_dumper(value, PyFormat.TEXT).dump(value)
+                assert dumped is not None
+                cells[index] = (bytes(dumped).decode(),) * len(rows)
+        for index in encoded:
+            cells[index] = [json.dumps(value) for value in cells[index]]
+        rows = list(zip(*cells, strict=True))
     try:
         with driver.cursor() as cursor, cursor.copy(copying) as copy:
             write = copy.write_row
-            if not encoded:
-                for row in rows:
-                    write(row)
-                return
             for row in rows:
-                listed = list(row)
-                for index in encoded:
-                    listed[index] = json.dumps(listed[index])
-                write(listed)
+                write(row)
     except psycopg.IntegrityError as error:
         # As SQLAlchemy raises it, so that a unique-key race is retried like any other.
         raise IntegrityError(copying, None, error) from None
+
+
+def _column(rows: Sequence[Sequence[Any]], index: int) -> Iterator[Any]:
+    return (row[index] for row in rows)
 
 
 def analyze(connection: Connection, *tables: Table) -> None:

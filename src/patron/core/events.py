@@ -126,6 +126,28 @@ def record_events(
     )
 
 
+def record_encoded_events(
+    connection: Connection, account_id: str, events: list[tuple[str, str]]
+) -> None:
+    """``record_events`` of payloads given as their JSON text (as ``json.dumps`` writes it):
+    for bulk jobs that write a payload of one shape per row from a template."""
+    if not events:
+        return
+    now = utcnow()
+    insert_tuples(
+        connection,
+        outbox_events,
+        _EVENT_COLUMNS,
+        [
+            (account_id, event_id, event_type, payload, "pending", 0, now)
+            for event_id, (event_type, payload) in zip(
+                time_ordered_uuids(len(events)), events, strict=True
+            )
+        ],
+        json_text=("payload",),
+    )
+
+
 _EVENT_COLUMNS = (
     "account_id",
     "event_id",

@@ -128,3 +128,22 @@ def store_results(
             for key, operation, request_hash, result in claims
         ],
     )
+
+
+def store_encoded_results(
+    connection: Connection, account_id: str, claims: list[tuple[str, str, str, str]]
+) -> None:
+    """``store_results`` of results given as their JSON text (as ``json.dumps`` writes it)."""
+    if not claims:
+        return
+    now = utcnow()
+    insert_tuples(
+        connection,
+        idempotency_keys,
+        ("account_id", "key", "operation", "request_hash", "result", "created_at"),
+        [
+            (account_id, key, operation, request_hash, result, now)
+            for key, operation, request_hash, result in claims
+        ],
+        json_text=("result",),
+    )

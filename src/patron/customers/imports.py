@@ -20,10 +20,9 @@ from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
 from patron.core.bulk import insert_tuples, values_in
 from patron.core.errors import Conflict, DomainError, InvalidInput, ValidationErrors
-from patron.core.events import record_events
+from patron.core.events import record_encoded_events, record_events
 from patron.core.ids import time_ordered_uuids
 from patron.customers import repository, validation
-from patron.customers.models import contact_event
 from patron.customers.profile import clean_profile
 from patron.customers.tables import customers, identities
 from patron.wallets import service as wallets
@@ -41,6 +40,8 @@ IMPORT_FIELDS = {
     "external_id": "source_id",
     "note": "notes",
 }
+# Each profile field's column, for the errors.
+_FIELD_COLUMNS = {core: column for column, core in IMPORT_FIELDS.items()}
 IMPORT_IDENTITIES = {
     "shopify_id": "SHOPIFY",
     "klaviyo_id": "KLAVIYO",
@@ -111,10 +112,9 @@ def clean_import(values: Mapping[str, Any]) -> ImportedCustomer:
         for name, value in values.items()
         if name in IMPORT_FIELDS and value is not None
     }
-    names = {core: column for column, core in IMPORT_FIELDS.items()}
     profile: dict[str, Any] = {}
     try:
-        profile = clean_profile(profile_values, field_names=names)
+        profile = clean_profile(profile_values, field_names=_FIELD_COLUMNS)
     except ValidationErrors as many:
         errors += many.errors
     except DomainError as error:
@@ -324,7 +324,7 @@ def _create(
     values: list[tuple[Any, ...]] = []
     links: list[tuple[Any, ...]] = []
     opened: list[tuple[int, str, str]] = []
-    events: list[tuple[str, dict[str, Any]]] = []
+    events: list[tuple[str, str]] = []
     for position, (index, number) in enumerate(zip(new, numbers, strict=True)):
         row = rows[index]
         customer_uuid, wallet_uuid = uuids[2 * position], uuids[2 * position + 1]
@@ -348,12 +348,19 @@ def _create(
         for service, external in row.identities.items():
             links.append((account_id, service, external, customer_uuid, now))
         opened.append((index, wallet_uuid, customer_uuid))
-        events.append(("contact.created", contact_event(customer_uuid, number, [], wallet_uuid)))
+        # ``contact_event(customer_uuid, number, [], wallet_uuid)`` as ``json.dumps`` writes it.
+        events.append(
+            (
+                "contact.created",
+                f'{{"contact_uuid": "{customer_uuid}", "number": {number}, '
+                f'"connected_services": [], "wallet_uuid": "{wallet_uuid}"}}',
+            )
+        )
         outcomes[index] = ImportOutcome("created", customer_uuid, wallet_uuid)
     insert_tuples(connection, customers, _NEW_COLUMNS, values)
     insert_tuples(connection, identities, _IDENTITY_COLUMNS, links)
     # Before the wallets': an outbox delivers a contact's creation before its credit.
-    record_events(connection, account_id, events)
+    record_encoded_events(connection, account_id, events)
     if open_wallets is not None:
         open_wallets(connection, opened)
     else:

@@ -35,6 +35,7 @@ from patron.wallets.models import CreditType
 BATCH_SIZE = 1000
 MAX_SOURCE_LENGTH = 100
 KEY_COLUMN = {"email": "email", "shopify": "shopify_id", "external": "external_id"}
+_KNOWN = frozenset(COLUMNS)
 _BALANCES = (("global_balance", CreditType.GLOBAL), ("local_balance", CreditType.LOCAL))
 
 
@@ -210,9 +211,9 @@ class Importer:
         errors: list[DomainError] = [
             InvalidInput(f"unknown column '{name}'", field=name)
             for name in row.values
-            if name not in COLUMNS
+            if name not in _KNOWN
         ]
-        values = {name: value for name, value in row.values.items() if name in COLUMNS}
+        values = {name: value for name, value in row.values.items() if name in _KNOWN}
         if "birthday" in values:
             values["birthday"] = _birthday(values["birthday"])
         customer: customers.ImportedCustomer | None = None
@@ -305,7 +306,11 @@ class Importer:
             owners.extend(owner for owner, _ in found)
             pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in opened]
             openings = [opening for _, opening in found]
-            results.extend(postings.open_wallets(connection, principal, pairs, openings, now))
+            results.extend(
+                postings.open_wallets(
+                    connection, principal, pairs, openings, now, with_entries=False
+                )
+            )
 
         outcomes = customers.import_customers(
             connection,
@@ -327,7 +332,7 @@ class Importer:
                     keys.add(opening.idempotency_key)
                     owners.append(owner)
                     openings.append(opening)
-        results += postings.post_openings(connection, principal, openings, now)
+        results += postings.post_openings(connection, principal, openings, now, with_entries=False)
         return outcomes, owners, results
 
     def _refresh_statistics(self) -> None:
@@ -366,8 +371,8 @@ class Importer:
         }
         for (index, kind), result in zip(owners, results, strict=True):
             parsed = batch[index]
-            if result.status == "posted" and result.entry is not None:
-                report.credit[result.entry.credit_type] += result.entry.amount
+            if result.status == "posted":  # its entry is the row's balance of this kind
+                report.credit[kind] += parsed.balances[kind]
             elif result.status == "already":
                 report.balances_already_imported += 1
             elif result.status == "differs":

@@ -118,12 +118,12 @@ def insert_wallets(
 
 
 def insert_entries(connection: Connection, account_id: str, entries: Sequence[CreditEntry]) -> None:
-    """Many entries at once (a bulk job's postings): every bulk write of entries goes here,
-    counted into their days' totals in one more statement."""
-    insert_tuples(
+    """Many entries at once (a bulk job's postings): every bulk write of entries goes here
+    (or, as their rows, to ``insert_entry_rows``), counted into their days' totals in one
+    more statement."""
+    insert_entry_rows(
         connection,
-        credit_entries,
-        _ENTRY_ROW,
+        account_id,
         [
             (
                 account_id,
@@ -149,7 +149,15 @@ def insert_entries(connection: Connection, account_id: str, entries: Sequence[Cr
             for entry in entries
         ],
     )
-    day_totals.add(connection, account_id, entries)
+
+
+def insert_entry_rows(
+    connection: Connection, account_id: str, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """``insert_entries`` of the entries' rows, each the values of ``ENTRY_ROW`` in order
+    (the account's first, then each entry's field values as text: ``"ADD"``, ``"GLOBAL"``)."""
+    insert_tuples(connection, credit_entries, ENTRY_ROW, rows)
+    day_totals.add_rows(connection, account_id, rows, _DAY_FIELDS)
 
 
 # The columns of an entry's row in the order ``insert_entries`` gives them (as
@@ -173,4 +181,12 @@ ENTRY_FIELDS = (
     "expires_at",
     "created_at",
 )
-_ENTRY_ROW = ("account_id", *ENTRY_FIELDS, "actor", "actor_name")
+ENTRY_ROW = ("account_id", *ENTRY_FIELDS, "actor", "actor_name")
+# Where a row has what its day's totals are keyed and summed by.
+_DAY_FIELDS = (
+    ENTRY_ROW.index("created_at"),
+    ENTRY_ROW.index("credit_type"),
+    ENTRY_ROW.index("action"),
+    ENTRY_ROW.index("reason"),
+    ENTRY_ROW.index("amount"),
+)

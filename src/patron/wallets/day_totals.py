@@ -98,7 +98,32 @@ def add(connection: Connection, account_id: str, entries: Sequence[CreditEntry])
     """Count ``entries``, just written in the caller's transaction, into their days' totals:
     one statement, each day's key once, in key order (so that two bulk writers take the rows'
     locks in the same order)."""
-    sums = sum_by_day(entries)
+    _add_sums(connection, account_id, sum_by_day(entries))
+
+
+def add_rows(
+    connection: Connection,
+    account_id: str,
+    rows: Sequence[Sequence[Any]],
+    fields: tuple[int, int, int, int, int],
+) -> None:
+    """``add`` of entries given as rows: ``fields`` says where each row has its
+    ``created_at``, credit type, action and reason (as text), and amount."""
+    at, kind, action, reason, amount = fields
+    sums: dict[DayKey, tuple[int, int]] = {}
+    days: dict[datetime, date] = {}  # a batch's entries share a time or a few
+    for row in rows:
+        created = row[at]
+        day = days.get(created)
+        if day is None:
+            day = days[created] = day_of(created)
+        key = (day, row[kind], row[action], row[reason])
+        total, count = sums.get(key, (0, 0))
+        sums[key] = (total + row[amount], count + 1)
+    _add_sums(connection, account_id, sums)
+
+
+def _add_sums(connection: Connection, account_id: str, sums: dict[DayKey, tuple[int, int]]) -> None:
     if not sums:
         return
     rows = [

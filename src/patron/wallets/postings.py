@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select
 from patron.accounts.principal import Principal
 from patron.core import idempotency, metrics
 from patron.core.errors import InvalidInput, NotFound
-from patron.core.events import record_events
+from patron.core.events import record_encoded_events
 from patron.core.ids import is_uuid, time_ordered_uuids
 from patron.core.money import MAX_MINOR_UNITS, from_minor, minor_text
 from patron.wallets import bulk_repository, ledger, lots, repository
@@ -485,6 +485,8 @@ def remove_from_lot(
 # An import's opening balances: many ADDs at once, each applied once per idempotency key.
 
 IMPORT_OPERATION = "import_balance"
+# Where an entry's row (``bulk_repository.ENTRY_ROW``) has its wallet.
+_WALLET_AT = bulk_repository.ENTRY_ROW.index("wallet_uuid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,12 +512,22 @@ class OpeningResult:
     error: InvalidInput | None = None
 
 
-def _opening_digest(opening: OpeningBalance) -> str:
+def _json_string(value: str) -> str:
+    """``json.dumps(value)`` of a string, without the encoder for the plain ones: printable
+    ASCII (space to tilde) but for the quote and the backslash is written as it is."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return json.dumps(value)
+
+
+def _opening_digest(opening: OpeningBalance, wallet_json: str | None = None) -> str:
     """``idempotency.fingerprint(IMPORT_OPERATION, {"wallet": ..., "type": ..., "amount":
-    ...})``: the same text hashed, written out rather than through a sorting JSON encoder."""
+    ...})``: the same text hashed, written out rather than through a sorting JSON encoder.
+    ``wallet_json``: the wallet's uuid as JSON, when the caller has it already."""
+    wallet = wallet_json if wallet_json is not None else _json_string(opening.wallet_uuid)
     body = (
         f'{{"op": "{IMPORT_OPERATION}", "request": {{"amount": {opening.amount}, '
-        f'"type": "{opening.credit_type.value}", "wallet": {json.dumps(opening.wallet_uuid)}}}}}'
+        f'"type": "{opening.credit_type.value}", "wallet": {wallet}}}}}'
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -525,6 +537,8 @@ def post_openings(
     principal: Principal,
     openings: Sequence[OpeningBalance],
     now: datetime,
+    *,
+    with_entries: bool = True,
 ) -> list[OpeningResult]:
     """Apply many opening balances to wallets that exist, in the caller's transaction, with
     what ``post`` writes for each ADD (the entry at its position with its running balance,
@@ -532,7 +546,10 @@ def post_openings(
     statements for the whole batch.
 
     A key already claimed writes nothing again: a re-run or a resumed import never doubles a
-    balance. Keys must be distinct within a call (the importer sees to it)."""
+    balance. Keys must be distinct within a call (the importer sees to it).
+
+    ``with_entries=False``: a posted result carries no ``entry`` (a caller that needs only
+    its opening's own figures is spared building one per balance)."""
     principal.require("write")
     account_id = principal.account_id
     claimed = idempotency.find_results(
@@ -561,8 +578,8 @@ def post_openings(
         }
         for row in (bulk_repository.lock_wallets(connection, account_id, wanted) if wanted else [])
     }
-    written = _apply_openings(principal, openings, due, figures, results, now)
-    touched = {entry.wallet_uuid for entry in written.entries}
+    written = _apply_openings(principal, openings, due, figures, results, now, with_entries)
+    touched = {row[_WALLET_AT] for row in written.entries}
     bulk_repository.set_wallet_figures(
         connection, account_id, [figures[uuid_] for uuid_ in sorted(touched)], now
     )
@@ -576,6 +593,8 @@ def open_wallets(
     pairs: Sequence[tuple[str, str]],
     openings: Sequence[OpeningBalance],
     now: datetime,
+    *,
+    with_entries: bool = True,
 ) -> list[OpeningResult]:
     """Open the wallets of customers created in this transaction, (wallet uuid, customer
     uuid) each, with their opening balances: each wallet's row is written with the balances
@@ -594,7 +613,9 @@ def open_wallets(
         for wallet_uuid, _ in pairs
     }
     results: list[OpeningResult | None] = [None] * len(openings)
-    written = _apply_openings(principal, openings, range(len(openings)), figures, results, now)
+    written = _apply_openings(
+        principal, openings, range(len(openings)), figures, results, now, with_entries
+    )
     bulk_repository.insert_wallets(
         connection,
         account_id,
@@ -618,14 +639,16 @@ def open_wallets(
 class _Openings:
     """What applying opening balances writes: entries, their outbox events, the keys."""
 
-    entries: list[CreditEntry] = field(default_factory=list)
-    events: list[tuple[str, dict[str, object]]] = field(default_factory=list)
-    claims: list[tuple[str, str, str, dict[str, object]]] = field(default_factory=list)
+    # The entries' rows (``bulk_repository.ENTRY_ROW``), the events' payloads and the keys'
+    # results as their JSON text (see ``_apply_openings``).
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)
+    claims: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def record(self, connection: Connection, account_id: str) -> None:
-        bulk_repository.insert_entries(connection, account_id, self.entries)
-        record_events(connection, account_id, self.events)
-        idempotency.store_results(connection, account_id, self.claims)
+        bulk_repository.insert_entry_rows(connection, account_id, self.entries)
+        record_encoded_events(connection, account_id, self.events)
+        idempotency.store_encoded_results(connection, account_id, self.claims)
 
 
 def _apply_openings(
@@ -635,16 +658,20 @@ def _apply_openings(
     figures: dict[str, dict[str, Any]],
     results: list[OpeningResult | None],
     now: datetime,
+    with_entries: bool = True,
 ) -> _Openings:
     """The entries of the ``due`` openings, each at its wallet's next position with its
     running balance (``figures`` move with them), their events and keys; an opening that
-    would take a balance past the maximum is refused in ``results``."""
+    would take a balance past the maximum is refused in ``results``. The entries are
+    written as rows; each posted result has its ``CreditEntry`` if ``with_entries``."""
     written = _Openings()
     places = {
         CreditType.GLOBAL: ledger.precision(principal, CreditType.GLOBAL),
         CreditType.LOCAL: ledger.precision(principal, CreditType.LOCAL),
     }
     added = EVENT_FOR_ACTION[Action.ADD]
+    account_id, actor, actor_name = principal.account_id, principal.actor, principal.actor_name
+    entries, events, claims = written.entries, written.events, written.claims
     for index, entry_uuid in zip(due, time_ordered_uuids(len(due)), strict=True):
         opening = openings[index]
         wallet = figures.get(opening.wallet_uuid)
@@ -657,51 +684,77 @@ def _apply_openings(
             error = InvalidInput("the balance would exceed the maximum", field="amount")
             results[index] = OpeningResult("refused", error=error)
             continue
-        wallet[column] += opening.amount
-        wallet["entry_count"] += 1
-        entry = CreditEntry(
-            uuid=entry_uuid,
-            wallet_uuid=opening.wallet_uuid,
-            seq=wallet["entry_count"],
-            action=Action.ADD,
-            credit_type=opening.credit_type,
-            amount=opening.amount,
-            balance_after=wallet[column],
-            reason=Reason.IMPORT,
-            note=opening.note,
-            idempotency_key=opening.idempotency_key,
-            conversion_uuid=None,
-            redemption_uuid=None,
-            order_uuid=None,
-            reverses_uuid=None,
-            expires_at=None,
-            created_at=now,
-            actor=principal.actor,
-            actor_name=principal.actor_name,
-        )
-        written.entries.append(entry)
-        # The payload ``_record``'s EntryEvent completes to, in its order.
-        written.events.append(
+        balance = wallet[column] = wallet[column] + opening.amount
+        seq = wallet["entry_count"] = wallet["entry_count"] + 1
+        credit_type = opening.credit_type
+        # The row ``insert_entries`` writes of the CreditEntry below, built directly.
+        entries.append(
             (
-                added,
-                {
-                    "entry_uuid": entry_uuid,
-                    "wallet_uuid": opening.wallet_uuid,
-                    "action": "ADD",
-                    "credit_type": opening.credit_type.value,
-                    "amount": minor_text(opening.amount, places[opening.credit_type]),
-                    "balance_after": minor_text(wallet[column], places[opening.credit_type]),
-                    "reason": "IMPORT",
-                },
+                account_id,
+                entry_uuid,
+                opening.wallet_uuid,
+                seq,
+                "ADD",
+                credit_type.value,
+                opening.amount,
+                balance,
+                "IMPORT",
+                opening.note,
+                opening.idempotency_key,
+                None,
+                None,
+                None,
+                None,
+                None,
+                now,
+                actor,
+                actor_name,
             )
         )
-        written.claims.append(
+        wallet_json = _json_string(opening.wallet_uuid)
+        # The payload ``_record``'s EntryEvent completes to, in its order, and the key's
+        # result, as the text ``json.dumps`` writes of them (every value in them is plain).
+        events.append(
+            (
+                added,
+                f'{{"entry_uuid": "{entry_uuid}", "wallet_uuid": {wallet_json}, '
+                f'"action": "ADD", "credit_type": "{credit_type.value}", '
+                f'"amount": "{minor_text(opening.amount, places[credit_type])}", '
+                f'"balance_after": "{minor_text(balance, places[credit_type])}", '
+                '"reason": "IMPORT"}',
+            )
+        )
+        claims.append(
             (
                 opening.idempotency_key,
                 IMPORT_OPERATION,
-                _opening_digest(opening),
-                {"entries": [entry_uuid], "amount": opening.amount},
+                _opening_digest(opening, wallet_json),
+                f'{{"entries": ["{entry_uuid}"], "amount": {opening.amount}}}',
             )
+        )
+        entry = (
+            CreditEntry(
+                uuid=entry_uuid,
+                wallet_uuid=opening.wallet_uuid,
+                seq=seq,
+                action=Action.ADD,
+                credit_type=credit_type,
+                amount=opening.amount,
+                balance_after=balance,
+                reason=Reason.IMPORT,
+                note=opening.note,
+                idempotency_key=opening.idempotency_key,
+                conversion_uuid=None,
+                redemption_uuid=None,
+                order_uuid=None,
+                reverses_uuid=None,
+                expires_at=None,
+                created_at=now,
+                actor=actor,
+                actor_name=actor_name,
+            )
+            if with_entries
+            else None
         )
         results[index] = OpeningResult("posted", entry=entry)
     return written
