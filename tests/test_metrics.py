@@ -54,13 +54,16 @@ def label_values(samples: Samples, name: str, label: str) -> set[str]:
     return {dict(ls)[label] for (n, ls) in samples if n == name and label in dict(ls)}
 
 
+WORKERS = 2
+
+
 @pytest.fixture
 def metrics_server(database_url: str, tmp_path: Path) -> Iterator[tuple[ProcessServer, str]]:
     port = free_port()
     multiproc = tmp_path / "multiproc"
     server = ProcessServer(
         database_url,
-        workers=2,
+        workers=WORKERS,
         env={"PATRON_METRICS_PORT": str(port), "PROMETHEUS_MULTIPROC_DIR": str(multiproc)},
     ).start()
     try:
@@ -133,8 +136,9 @@ def test_metrics_add_up_every_worker_process_with_bounded_labels(
     amount = "patron_ledger_amount_total"
     assert grew(amount, action="ADD", credit_type="GLOBAL") == pytest.approx(12.5)
     assert grew(amount, action="REMOVE", credit_type="GLOBAL") == pytest.approx(2.25)
-    # The pool: nothing checked out between requests; gauges of the store read at the scrape.
-    assert value(after, "patron_db_pool_connections_in_use") == 0
+    # The pool: between requests nothing is checked out but the connection each worker's
+    # event loop keeps for its known reads; gauges of the store read at the scrape.
+    assert value(after, "patron_db_pool_connections_in_use") <= WORKERS
     assert ("patron_db_pool_wait_seconds_count", ()) in after
     assert value(after, "patron_store_up") == 1
     by_status, _ = store.gauges(db)
