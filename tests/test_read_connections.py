@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import httpx
 import psycopg
 from sqlalchemy import event, text
 
@@ -96,5 +97,28 @@ def test_known_reads_on_the_event_loop_keep_one_connection(
         if event.contains(server.db.engine, "checkout", checked_out):
             event.remove(server.db.engine, "checkout", checked_out)
         api.close()
+        server.stop()
+        server.db.dispose()
+
+
+def test_a_merchants_known_loyaltydish_reads_are_answered_on_the_event_loop(
+    database_url: str, db: Database, tenant: Tenant
+) -> None:
+    """LoyaltyDish's merchant endpoint answers a known read of a token looked up in the last
+    second on the loop too (with its kept connection); a consumer's never is."""
+    make_contact(db, tenant, email="dish@example.com")
+    server = ThreadServer(database_url).start()
+    try:
+        patron: Patron = server.app.state.patron
+        headers = {"Authorization": f"JWT {tenant.token}"}
+        body = {"query": "{ consumers(first: 5) { edges { node { email } } } }"}
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
+            answers = [client.post("/compat/loyaltydish/graphql", json=body) for _ in range(4)]
+        assert [answer.status_code for answer in answers] == [200] * 4
+        assert all(answer.json() == answers[0].json() for answer in answers)
+        assert "dish@example.com" in answers[0].text
+        assert patron.kept._connection is not None  # borrowed by a read on the loop
+    finally:
+        patron.kept.drop()
         server.stop()
         server.db.dispose()
