@@ -95,24 +95,20 @@ def _replay(requests: list[Request], execute_one: Callable[[str, Any], None]) ->
     return transaction
 
 
-def postgresql_read_bound(
-    libpq_url: str,
+def _bound(
+    connect: Callable[[], tuple[Callable[[str, Any], None], Callable[[], None]]],
     requests: list[Request],
-    *,
     operation: str,
     connections: int,
     warmup: float,
     seconds: float,
 ) -> BoundResult:
+    """Drive ``connections`` loops, each with what ``connect`` opens: (run one statement and
+    fetch its rows, close)."""
+
     def open_transaction() -> tuple[Transaction, Callable[[], None]]:
-        connection = psycopg.connect(libpq_url, autocommit=True)
-        cursor = connection.cursor()
-
-        def execute_one(statement: str, parameters: Any) -> None:
-            cursor.execute(statement, parameters)
-            cursor.fetchall()
-
-        return _replay(requests, execute_one), connection.close
+        execute_one, close = connect()
+        return _replay(requests, execute_one), close
 
     return _drive(
         open_transaction,
@@ -123,6 +119,28 @@ def postgresql_read_bound(
         TARGETS[operation],
         statements=f"{len(requests[0])} statement(s) a request",
     )
+
+
+def postgresql_read_bound(
+    libpq_url: str,
+    requests: list[Request],
+    *,
+    operation: str,
+    connections: int,
+    warmup: float,
+    seconds: float,
+) -> BoundResult:
+    def connect() -> tuple[Callable[[str, Any], None], Callable[[], None]]:
+        connection = psycopg.connect(libpq_url, autocommit=True)
+        cursor = connection.cursor()
+
+        def execute_one(statement: str, parameters: Any) -> None:
+            cursor.execute(statement, parameters)
+            cursor.fetchall()
+
+        return execute_one, connection.close
+
+    return _bound(connect, requests, operation, connections, warmup, seconds)
 
 
 def sqlite_read_bound(
@@ -134,21 +152,13 @@ def sqlite_read_bound(
     warmup: float,
     seconds: float,
 ) -> BoundResult:
-    def open_transaction() -> tuple[Transaction, Callable[[], None]]:
+    def connect() -> tuple[Callable[[str, Any], None], Callable[[], None]]:
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA query_only = ON")
 
         def execute_one(statement: str, parameters: Any) -> None:
             connection.execute(statement, parameters).fetchall()
 
-        return _replay(requests, execute_one), connection.close
+        return execute_one, connection.close
 
-    return _drive(
-        open_transaction,
-        [str(index) for index in range(len(requests))],
-        connections,
-        warmup,
-        seconds,
-        TARGETS[operation],
-        statements=f"{len(requests[0])} statement(s) a request",
-    )
+    return _bound(connect, requests, operation, connections, warmup, seconds)

@@ -106,10 +106,16 @@ def event_row(account_id: str, event_type: str, payload: dict[str, Any]) -> RowI
 
 
 def record_events(
-    connection: Connection, account_id: str, events: list[tuple[str, dict[str, Any]]]
+    connection: Connection,
+    account_id: str,
+    events: list[tuple[str, Any]],
+    *,
+    encoded: bool = False,
 ) -> None:
     """Queue many events with one statement (bulk jobs such as the expiry sweep), their ids
-    time-ordered (``ids.time_ordered_uuids``) and ascending in the order given."""
+    time-ordered (``ids.time_ordered_uuids``) and ascending in the order given. ``encoded``:
+    the payloads are given as their JSON text (as ``json.dumps`` writes it), for bulk jobs
+    that write a payload of one shape per row from a template."""
     if not events:
         return
     now = utcnow()
@@ -123,28 +129,7 @@ def record_events(
                 time_ordered_uuids(len(events)), events, strict=True
             )
         ],
-    )
-
-
-def record_encoded_events(
-    connection: Connection, account_id: str, events: list[tuple[str, str]]
-) -> None:
-    """``record_events`` of payloads given as their JSON text (as ``json.dumps`` writes it):
-    for bulk jobs that write a payload of one shape per row from a template."""
-    if not events:
-        return
-    now = utcnow()
-    insert_tuples(
-        connection,
-        outbox_events,
-        _EVENT_COLUMNS,
-        [
-            (account_id, event_id, event_type, payload, "pending", 0, now)
-            for event_id, (event_type, payload) in zip(
-                time_ordered_uuids(len(events)), events, strict=True
-            )
-        ],
-        json_text=("payload",),
+        json_text=("payload",) if encoded else (),
     )
 
 

@@ -113,9 +113,12 @@ def find_results(
 def store_results(
     connection: Connection,
     account_id: str,
-    claims: list[tuple[str, str, str, dict[str, Any]]],
+    claims: list[tuple[str, str, str, Any]],
+    *,
+    encoded: bool = False,
 ) -> None:
-    """Claim many keys at once: (key, operation, request hash, result) each."""
+    """Claim many keys at once: (key, operation, request hash, result) each. ``encoded``:
+    the results are given as their JSON text (as ``json.dumps`` writes it)."""
     if not claims:
         return
     now = utcnow()
@@ -127,23 +130,5 @@ def store_results(
             (account_id, key, operation, request_hash, result, now)
             for key, operation, request_hash, result in claims
         ],
-    )
-
-
-def store_encoded_results(
-    connection: Connection, account_id: str, claims: list[tuple[str, str, str, str]]
-) -> None:
-    """``store_results`` of results given as their JSON text (as ``json.dumps`` writes it)."""
-    if not claims:
-        return
-    now = utcnow()
-    insert_tuples(
-        connection,
-        idempotency_keys,
-        ("account_id", "key", "operation", "request_hash", "result", "created_at"),
-        [
-            (account_id, key, operation, request_hash, result, now)
-            for key, operation, request_hash, result in claims
-        ],
-        json_text=("result",),
+        json_text=("result",) if encoded else (),
     )

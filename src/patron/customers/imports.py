@@ -20,7 +20,7 @@ from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
 from patron.core.bulk import insert_tuples, values_in
 from patron.core.errors import Conflict, DomainError, InvalidInput, ValidationErrors
-from patron.core.events import record_encoded_events, record_events
+from patron.core.events import record_events
 from patron.core.ids import time_ordered_uuids
 from patron.customers import repository, validation
 from patron.customers.profile import clean_profile
@@ -360,7 +360,7 @@ def _create(
     insert_tuples(connection, customers, _NEW_COLUMNS, values)
     insert_tuples(connection, identities, _IDENTITY_COLUMNS, links)
     # Before the wallets': an outbox delivers a contact's creation before its credit.
-    record_encoded_events(connection, account_id, events)
+    record_events(connection, account_id, events, encoded=True)
     if open_wallets is not None:
         open_wallets(connection, opened)
     else:

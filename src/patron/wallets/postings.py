@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select
 from patron.accounts.principal import Principal
 from patron.core import idempotency, metrics
 from patron.core.errors import InvalidInput, NotFound
-from patron.core.events import record_encoded_events
+from patron.core.events import record_events
 from patron.core.ids import is_uuid, time_ordered_uuids
 from patron.core.money import MAX_MINOR_UNITS, from_minor, minor_text
 from patron.wallets import bulk_repository, ledger, lots, repository
@@ -647,8 +647,8 @@ class _Openings:
 
     def record(self, connection: Connection, account_id: str) -> None:
         bulk_repository.insert_entry_rows(connection, account_id, self.entries)
-        record_encoded_events(connection, account_id, self.events)
-        idempotency.store_encoded_results(connection, account_id, self.claims)
+        record_events(connection, account_id, self.events, encoded=True)
+        idempotency.store_results(connection, account_id, self.claims, encoded=True)
 
 
 def _apply_openings(
