@@ -304,3 +304,70 @@ def test_a_thread_handler_runs_beside_the_webhooks_and_its_retry_wins(
     with db.read() as connection:
         [logged] = webhooks.list_webhooks(connection, tenant.principal)
     assert [(d.status, d.attempts) for d in logged.deliveries] == [("delivered", 1)]
+
+
+def _store_error() -> Exception:
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("UPDATE outbox_events", {}, Exception("server closed the connection"))
+
+
+def test_a_settlement_the_store_refuses_once_is_tried_again_and_nothing_is_sent_twice(
+    db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_settle = store.settle
+    failures = [_store_error()]
+
+    def flaky_settle(*args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        real_settle(*args, **kwargs)
+
+    monkeypatch.setattr(store, "settle", flaky_settle)
+    with running_receiver() as receiver:
+        make_webhook(db, tenant, receiver.url, ["CONTACT_CREATED"])
+        make_contact(db, tenant)
+        with tenant_dispatcher(db, tenant) as dispatcher:
+            handled = dispatcher.run_once()
+            again = dispatcher.run_once()
+
+    assert (handled, again) == (1, 0)
+    assert failures == []
+    assert len(receiver.received) == 1
+    assert outbox_states(db, tenant) == {"contact.created": ("delivered", 1, None)}
+
+
+def test_events_claimed_when_the_store_fails_go_back_at_once_without_an_attempt_spent(
+    db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from patron.integrations.outbox import dispatcher as dispatching
+
+    def broken_settle(*args: Any, **kwargs: Any) -> None:
+        raise _store_error()
+
+    monkeypatch.setattr(dispatching, "SETTLE_WAITS", (0.01,))
+    with running_receiver() as receiver:
+        make_webhook(db, tenant, receiver.url, ["CONTACT_CREATED"])
+        for _ in range(3):
+            make_contact(db, tenant)
+        with tenant_dispatcher(db, tenant) as dispatcher:
+            dispatcher.batch_size = 1
+            monkeypatch.setattr(store, "settle", broken_settle)
+            with pytest.raises(OperationalError):
+                dispatcher.run_once()
+            sent = [got.headers["webhook-id"] for got in receiver.received]
+            rows = {row.event_id: row for row in store.list_events(db, account_id=tenant.uuid)}
+            monkeypatch.undo()
+            later = dispatcher.run_once()
+
+    # Two batches were sent before the first settlement gave up: they keep their lease (sent
+    # again once it runs out: at least once). The third was claimed while the second was sent
+    # and never sent: it is due again at once, its attempt not counted.
+    assert len(sent) == 2
+    assert {rows[event_id].status for event_id in sent} == {"delivering"}
+    [unsent] = [row for event_id, row in rows.items() if event_id not in sent]
+    assert (unsent.status, unsent.attempts) == ("pending", 0)
+    assert later == 1
+    assert receiver.received[-1].headers["webhook-id"] == unsent.event_id

@@ -24,6 +24,7 @@ import pytest
 
 from patron.core import migrate
 from patron.core.db import Database
+from patron.integrations.outbox import store
 from tests.conftest import IN_CI
 from tests.support.haproxy import HaProxy, haproxy_binary
 from tests.support.postgres import PostgresServer
@@ -201,6 +202,21 @@ def _worker(url: str, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _why_undelivered(url: str, tenant: Tenant, logs: Path) -> str:
+    """What a failure shows: the account's outbox rows not delivered and the workers' logs."""
+    db = Database(url, pool_size=1)
+    try:
+        rows = [
+            (row.status, row.attempts, row.next_attempt_at, row.last_error)
+            for row in store.list_events(db, account_id=tenant.uuid, limit=100)
+            if row.status != store.DELIVERED
+        ]
+    finally:
+        db.dispose()
+    told = [f"{path.name}:\n{path.read_text()[-4000:]}" for path in sorted(logs.glob("worker*"))]
+    return f"not delivered: {rows}\n" + "\n".join(told)
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
@@ -238,7 +254,7 @@ def test_two_workers_deliver_each_event_once(
             for worker in workers:
                 _stop(worker)
         delivered = Counter(receiver.event_ids())
-    assert len(delivered) == CONTACTS
+    assert len(delivered) == CONTACTS, _why_undelivered(postgres_database, tenant, tmp_path)
     assert set(delivered.values()) == {1}
     for n in range(2):
         assert "Traceback" not in (tmp_path / f"worker{n}.log").read_text()

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import threading
+import time
 import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from patron.core import metrics
 from patron.core.clock import utcnow
@@ -198,6 +200,7 @@ class Dispatcher:
             loop.run_in_executor(store_thread, self._claim, due_by)
         )
         settling: asyncio.Future[None] | None = None
+        unsent: list[OutboxEvent] = []  # claimed, not yet sent
         try:
             while claiming is not None:
                 events, plans = await claiming
@@ -210,17 +213,34 @@ class Dispatcher:
                     settling = None
                     claiming = loop.run_in_executor(store_thread, self._claim, due_by)
                     continue
+                unsent = events
                 batches += 1
                 total += len(events)
                 if batches < max_batches:
                     claiming = loop.run_in_executor(store_thread, self._claim, due_by)
                 settle = await self._deliver(events, plans)
+                unsent = []
                 if settling is not None:
                     await settling
-                settling = loop.run_in_executor(store_thread, settle)
+                settling = loop.run_in_executor(store_thread, _persistently(settle))
             if settling is not None:
                 await settling
                 settling = None
+        except BaseException:
+            # The store failed (or the run was stopped): what was claimed and not sent goes
+            # back at once rather than waiting out its lease. What was sent and not settled
+            # keeps its lease: it is sent again once the lease runs out (at least once).
+            if claiming is not None:
+                claimed = (await asyncio.gather(claiming, return_exceptions=True))[0]
+                claiming = None
+                if isinstance(claimed, tuple):
+                    unsent = unsent + claimed[0]
+            if unsent:
+                await asyncio.gather(
+                    loop.run_in_executor(store_thread, _released, self.db, unsent),
+                    return_exceptions=True,
+                )
+            raise
         finally:
             # After an error: wait for what is under way, its outcome no longer matters.
             under_way: tuple[asyncio.Future[Any] | None, ...] = (claiming, settling)
@@ -328,6 +348,36 @@ class Dispatcher:
         log.warning("outbox event %s is dead: %s", event.event_id, outcome.error)
         metrics.delivery("dead")
         return Settlement(event.account_id, event.event_id, store.DEAD, error=outcome.error)
+
+
+# A settlement that fails on the store is tried again this often, after these waits, before
+# the worker gives up on it (its events then keep their lease and are sent again after it).
+SETTLE_WAITS = (0.2, 1.0, 3.0)
+
+
+def _persistently(settle: Callable[[], None]) -> Callable[[], None]:
+    """``settle``, tried again after a store error: the events it records were sent already,
+    and a settlement lost means sending them again."""
+
+    def attempt() -> None:
+        for wait in SETTLE_WAITS:
+            try:
+                settle()
+            except SQLAlchemyError:
+                log.warning("outbox: settling a batch failed; trying again in %gs", wait)
+                time.sleep(wait)
+            else:
+                return
+        settle()
+
+    return attempt
+
+
+def _released(db: Database, events: list[OutboxEvent]) -> None:
+    try:
+        store.release(db, events)
+    except SQLAlchemyError:
+        log.warning("outbox: %d claimed events wait out their lease", len(events))
 
 
 @dataclass(frozen=True, slots=True)

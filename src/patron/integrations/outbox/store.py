@@ -205,6 +205,30 @@ def settle(
             )
 
 
+def release(db: Database, events: Sequence[OutboxEvent]) -> None:
+    """Claimed events that were never sent (the worker's store failed before it could send
+    them) go back to pending, due now, with the attempt their claim counted taken back: they
+    need not wait for their lease to run out. Rows no longer ``delivering`` are left alone."""
+    if not events:
+        return
+    keys = [(event.account_id, event.event_id) for event in events]
+    with db.write() as connection:
+        connection.execute(
+            update(outbox_events)
+            .where(
+                pairs_in(connection, outbox_events.c.account_id, outbox_events.c.event_id, keys),
+                outbox_events.c.status == DELIVERING,
+            )
+            .values(
+                status=PENDING,
+                next_attempt_at=None,
+                attempts=case(
+                    (outbox_events.c.attempts > 0, outbox_events.c.attempts - 1), else_=0
+                ),
+            )
+        )
+
+
 def _row(row: Any) -> OutboxRow:
     return OutboxRow(
         account_id=row.account_id,
