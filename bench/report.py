@@ -99,6 +99,18 @@ def bound_ratio(result: StoreResult, bound: str) -> float | None:
     return 100.0 * item.measured.rps / limit.rate
 
 
+def _is_floor(name: str) -> bool:
+    return name.endswith(("-http", "-graphql"))
+
+
+def _bound_label(name: str, limit: BoundResult) -> str:
+    if _is_floor(name):
+        return f"floor {limit.target}: {limit.statements} ({limit.connections} conn)"
+    if name.endswith("-sql"):
+        return f"bound {limit.target}: bare SQL, {limit.statements} ({limit.connections} conn)"
+    return f"bound {limit.statements}, {limit.target.split()[-2]} ({limit.connections} conn)"
+
+
 def _cpu(cpu: dict[str, Any]) -> str:
     def show(value: float | None) -> str:
         return "-" if value is None else f"{value:.0f}"
@@ -184,9 +196,7 @@ def store_table(result: StoreResult) -> Table:
     for name, limit in result.bounds.items():
         ratio = bound_ratio(result, name)
         table.add_row(
-            f"bound {limit.target}: bare SQL, {limit.statements} ({limit.connections} conn)"
-            if name.endswith("-sql")
-            else f"bound {limit.statements}, {limit.target.split()[-2]} ({limit.connections} conn)",
+            _bound_label(name, limit),
             f"{limit.rate:,.1f}",
             f"{limit.p50_ms:.2f}",
             f"{limit.p99_ms:.2f}",
@@ -195,7 +205,7 @@ def store_table(result: StoreResult) -> Table:
             f"Patron >= {BOUND_GOAL_PCT:.0f}%" if name == "spend" else "-",
             "-" if ratio is None else f"Patron {ratio:.0f}% of it",
             "-",
-            cpu_ms_per_request(limit.cpu, limit.rate, bound=True),
+            cpu_ms_per_request(limit.cpu, limit.rate, bound=not _is_floor(name)),
             _cpu(limit.cpu),
         )
     return table
@@ -346,6 +356,12 @@ def _checks(result: StoreResult) -> list[str]:
         ratio = bound_ratio(result, name)
         if ratio is not None:
             goal = f" (goal >= {BOUND_GOAL_PCT:.0f}%)" if name == "spend" else ""
+            if _is_floor(name):
+                lines.append(
+                    f"floor  {limit.target}: Patron at {ratio:.0f}% of "
+                    f"{limit.statements} (no store)"
+                )
+                continue
             what = limit.target if name.endswith("-sql") else f"SPEND on {limit.target}"
             lines.append(
                 f"bound  {what}: Patron at {ratio:.0f}% of the bare database "

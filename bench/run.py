@@ -27,7 +27,7 @@ from bench.moving import MovingResult, run_moving
 from bench.options import DEFAULT_LOTS, Options
 from bench.outbox import CostResult, OutboxResult, run_outbox, run_outbox_cost
 from bench.seed import HOT_GLOBAL, Progress, Tenant, create_contacts, create_tenant, fund
-from bench.server import PatronServer, patron_command, patron_json
+from bench.server import FloorServer, PatronServer, patron_command, patron_json
 from bench.stores import Store, open_store
 from bench.sweep import SweepResult, run_sweep
 from patron.core.db import Database
@@ -686,6 +686,95 @@ def _read_bounds(
         )
 
 
+# The floors under a request (``bench.floor``): what each costs with no Patron code in it.
+FLOORS = {
+    "http": "uvicorn + Starlette + orjson, a fixed answer",
+    "graphql": "the same + Strawberry (caches on), fixed objects",
+}
+FLOOR_OPERATIONS = ("get", "create")
+
+
+def _floor_load(
+    url: str,
+    operation: str,
+    fixtures: Fixtures,
+    seconds: int,
+    settings: WrkSettings,
+    out: Path,
+    result: StoreResult,
+) -> WrkResult:
+    return run_wrk(
+        url,
+        operation,
+        fixtures.tenant.token,
+        seconds,
+        settings,
+        uuid_file=fixtures.contact_file if operation == "get" else None,
+        prefix="floor",
+        log=out / f"wrk-{result.store}.log",
+    )
+
+
+def _floors(fixtures: Fixtures, options: Options, out: Path, result: StoreResult, say: Say) -> None:
+    """``get`` and ``create`` sent as to Patron, to a server with no store and no Patron code
+    (``bench.floor``): the HTTP layer's floor and an ordinary GraphQL server's, in this run."""
+    operations = [name for name in FLOOR_OPERATIONS if name in options.operations]
+    settings = WrkSettings(connections=options.connections, threads=options.threads)
+    for kind, what in FLOORS.items():
+        server = FloorServer(kind, workers=options.workers, log=out / f"floor-{kind}.log")
+        try:
+            server.start()
+            for operation in operations:
+                url = f"{server.base_url}/graphql"
+                if options.warmup:
+                    _floor_load(url, operation, fixtures, options.warmup, settings, out, result)
+                with CpuWindow(server.pids, None) as window:
+                    measured = _floor_load(
+                        url, operation, fixtures, options.seconds, settings, out, result
+                    )
+                outcome = bare.BoundResult(
+                    target=LABELS[operation],
+                    statements=what,
+                    connections=options.connections,
+                    seconds=measured.duration_s,
+                    committed=measured.successes,
+                    refused=0,
+                    errors=measured.bad_responses + measured.socket_errors,
+                    rate=measured.rps,
+                    p50_ms=measured.p50_ms,
+                    p99_ms=measured.p99_ms,
+                    first_error=measured.first_bad,
+                    cpu=window.use.as_dict(),
+                )
+                if outcome.errors:
+                    result.problems.append(
+                        f"floor {kind} {operation}: {outcome.errors} bad: {outcome.first_error}"
+                    )
+                result.bounds[f"{operation}-{kind}"] = outcome
+                say(
+                    f"  floor   {operation:7} {kind:8} {outcome.rate:9,.1f}/s  "
+                    f"p50 {outcome.p50_ms:.2f} ms  p99 {outcome.p99_ms:.2f} ms ({what})"
+                )
+        finally:
+            server.stop()
+
+
+def _request_bounds(
+    store: Store,
+    fixtures: Fixtures,
+    backends: Callable[[], list[int]] | None,
+    options: Options,
+    out: Path,
+    result: StoreResult,
+    say: Say,
+) -> None:
+    """What bounds a request from below: the bare SQL of the known reads, and the floors."""
+    if {"get", "list"} & set(options.operations):
+        _read_bounds(store, fixtures, backends, options, result, say)
+    if set(FLOOR_OPERATIONS) & set(options.operations):
+        _floors(fixtures, options, out, result, say)
+
+
 def _statistics_keeper(store: Store, say: Say) -> Callable[[], None] | None:
     """On a PostgreSQL server whose autovacuum is off: an ANALYZE before each operation, as
     autovacuum would have run by then on a server as configured by default. Without it the
@@ -814,8 +903,8 @@ def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -
                 result.problems.append(f"moving: {result.moving.check}")
         if fixtures.bound_tenant is not None:
             _bounds(store, fixtures, backends, options, result, say)
-        if options.bound and {"get", "list"} & set(options.operations):
-            _read_bounds(store, fixtures, backends, options, result, say)
+        if options.bound:
+            _request_bounds(store, fixtures, backends, options, out, result, say)
         verified = patron_json("ledger", "verify", "--database", store.url, allow_failure=True)
         result.ledger = {key: verified.get(key) for key in ("ok", "wallets", "entries", "problems")}
         if not verified.get("ok"):

@@ -71,18 +71,7 @@ class PatronServer:
     def start(self, timeout: float = 120.0) -> PatronServer:
         with open(self.log, "ab") as output:
             self.process = subprocess.Popen(
-                [
-                    str(PATRON),
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--workers",
-                    str(self.workers),
-                    "--database",
-                    self.database_url,
-                ],
+                self.command(),
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -99,6 +88,20 @@ class PatronServer:
                 return self
             time.sleep(0.2)
         raise RuntimeError(f"patron serve did not come up in {timeout:.0f} s:\n{self.tail()}")
+
+    def command(self) -> list[str]:
+        return [
+            str(PATRON),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--database",
+            self.database_url,
+        ]
 
     def _healthy(self) -> bool:
         try:
@@ -160,3 +163,24 @@ def _group_alive(group: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+class FloorServer(PatronServer):
+    """``bench.floor`` of one kind (``http`` or ``graphql``), served as ``patron serve`` is."""
+
+    def __init__(self, kind: str, *, workers: int, log: Path) -> None:
+        super().__init__("", workers=workers, log=log, env={})
+        self.kind = kind
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "bench.floor",
+            "--kind",
+            self.kind,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+        ]
