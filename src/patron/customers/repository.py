@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Connection,
@@ -327,6 +327,48 @@ PROJECTABLE = frozenset(_DECODE)
 _PROJECTED: dict[tuple[str, tuple[bool, ...], tuple[str, ...]], Precompiled] = {}
 
 
+class Joined(Protocol):
+    """Another domain's table joined to each customer of a projected read (one statement for
+    both): its columns are asked for as ``PREFIX + name``. ``join`` gives the outer join of
+    ``source`` and how to read one of its columns."""
+
+    PREFIX: str
+
+    def join(
+        self, source: Any, account_id: Any, customer_uuid: Any, dialect: str
+    ) -> tuple[Any, Callable[[str], Any]]: ...
+
+
+def _joined_page(
+    shape: tuple[bool, bool, bool, bool], names: tuple[str, ...], dialect: str, joined: Joined
+) -> Select[Any]:
+    """The page of ``_customers_query`` first, then the joined table for its rows only: a
+    page whose customers tie on their creation time (an import's) reads the tie's rows before
+    it sorts them, and would join each of those."""
+    own = [name for name in names if not name.startswith(joined.PREFIX)]
+    page = _customers_query(
+        *shape,
+        [
+            *(_projected_column(name, dialect) for name in own),
+            customers.c.created_at.label("page_created_at"),
+            customers.c.number.label("page_number"),
+        ],
+    ).subquery("page")
+    source, column = joined.join(page, bindparam("account_id"), page.c.uuid, dialect)
+    return (
+        select(
+            *(
+                column(name.removeprefix(joined.PREFIX))
+                if name.startswith(joined.PREFIX)
+                else page.c[name]
+                for name in names
+            )
+        )
+        .select_from(source)
+        .order_by(page.c.page_created_at.desc(), page.c.page_number.desc())
+    )
+
+
 def _projected_column(name: str, dialect: str) -> Any:
     if name != "identities":
         return customers.c[name]
@@ -354,9 +396,11 @@ def find_customer_values(
     limit: int,
     offset: int,
     names: tuple[str, ...],
+    joined: Joined | None = None,
 ) -> list[Any]:
     """``find_customers`` reading only the named columns: per customer a record
-    (:mod:`patron.core.records`) with the model's attribute names and values."""
+    (:mod:`patron.core.records`) with the model's attribute names and values. ``joined``:
+    the names with its prefix are its columns, read by the same statement (as stored)."""
     shape = (
         where.uuid is not None,
         where.email is not None,
@@ -380,6 +424,8 @@ def find_customer_values(
                 by_shopify,
                 [_projected_column(name, dialect) for name in selected],
             )
+            if joined is None
+            else _joined_page(shape, selected, dialect, joined)
         )
         if len(_PROJECTED) < RECORD_TYPES:
             _PROJECTED[(dialect, shape, selected)] = query

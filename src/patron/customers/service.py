@@ -42,6 +42,7 @@ from patron.customers.models import (
 from patron.customers.profile import clean_profile
 from patron.wallets import service as wallets
 from patron.wallets.models import Wallet
+from patron.wallets.subqueries import JOINED_WALLET
 
 # Bulk imports (``imports``): cleaned rows upserted a batch at a time in the caller's transaction.
 __all__ = [
@@ -603,17 +604,27 @@ def find_customer_values(
     shopify_id: str | None = None,
 ) -> list[Any]:
     """``find_customers`` (the same filters, order and errors) reading only the named
-    columns (``PROJECTABLE``): per customer a named tuple with the model's attribute names."""
+    columns (``PROJECTABLE``): per customer a named tuple with the model's attribute names.
+    Names with ``JOINED_WALLET.PREFIX`` are the stored columns of each customer's open wallet,
+    read by the same statement (``wallets.joined_wallet_values`` makes them wallets)."""
     size, start = check_page(limit, offset)
     where = _page_filter(uuid, email, shopify_id)
     if where is None:
         return []
+    joined = JOINED_WALLET if any(name.startswith(WALLET_PREFIX) for name in names) else None
     return repository.find_customer_values(
-        connection, principal.account_id, where, limit=size, offset=start, names=names
+        connection,
+        principal.account_id,
+        where,
+        limit=size,
+        offset=start,
+        names=names,
+        joined=joined,
     )
 
 
 PROJECTABLE = repository.PROJECTABLE
+WALLET_PREFIX = JOINED_WALLET.PREFIX
 
 
 def identities_for(

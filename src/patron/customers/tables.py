@@ -65,7 +65,7 @@ customers = Table(
     UniqueConstraint("account_id", "email_normalized"),
     UniqueConstraint("account_id", "loyalty_id"),
     Index("ix_customers_account_id_birthday_month", "account_id", "birthday_month"),
-    Index("ix_customers_account_id_created_at", "account_id", "created_at"),
+    Index("ix_customers_account_id_created_at_number", "account_id", "created_at", "number"),
     # A uuid names one customer in the whole store: orders point at it alone (orders/tables).
     Index("ix_customers_uuid", "uuid", unique=True),
 )

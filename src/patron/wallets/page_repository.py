@@ -56,6 +56,14 @@ def wallet_values_for_customers(
     )
 
 
+def wallet_records(rows: Sequence[Sequence[Any]], names: tuple[str, ...]) -> list[Any]:
+    """Stored wallet values (in ``names`` order, read by another domain's statement) as the
+    records ``wallet_values_for_customers`` gives."""
+    return records(
+        "WalletValues", rows, names, _WALLET_DECODE, extra=("global_expired", "local_expired")
+    )
+
+
 def _points_earned_query(dialect: str) -> Any:
     """LOCAL points earned per customer (see ``service.points_earned_for_customers``), for
     a list of customers bound at run time: built once per dialect."""

@@ -355,12 +355,34 @@ def wallet_values_for_customers(
     """``wallets_for_customers`` reading only the named columns (``WALLET_PROJECTABLE``):
     per customer a record with the model's attribute names and values, unswept expired
     credit counted out as the model's is (``global_expired``, ``local_expired``)."""
-    wanted = tuple(sorted({*names, *_WALLET_KEYS}))
+    wanted = projected_names(names)
     found = page_repository.wallet_values_for_customers(
         connection, principal.account_id, customer_uuids, wanted
     )
     counted = repository.values_with_expired(connection, principal.account_id, found, utcnow())
     return {record.customer_uuid: record for record in counted}
+
+
+def projected_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns a projected wallet read takes to give ``names``: with its keys, sorted."""
+    return tuple(sorted({*names, *_WALLET_KEYS}))
+
+
+def joined_wallet_values(
+    connection: Connection,
+    principal: Principal,
+    rows: Sequence[Sequence[Any]],
+    names: tuple[str, ...],
+) -> list[Any]:
+    """``wallet_values_for_customers`` of wallets another domain's statement has read
+    (``subqueries.JOINED_WALLET``): ``rows`` hold the stored values of ``names``
+    (``projected_names``), a row of nulls where a customer has no open wallet; per row a
+    record, or None."""
+    at = names.index("uuid")
+    found = page_repository.wallet_records([row for row in rows if row[at] is not None], names)
+    now = utcnow()
+    counted = iter(repository.values_with_expired(connection, principal.account_id, found, now))
+    return [None if row[at] is None else next(counted) for row in rows]
 
 
 def wallets_for_customers(

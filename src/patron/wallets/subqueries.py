@@ -3,10 +3,11 @@ of its own. Nothing here runs a statement, and each subquery is scoped by the ac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, select, true
 
 from patron.wallets.lot_tables import credit_lots
 from patron.wallets.tables import wallets
@@ -50,3 +51,40 @@ def wallet_figures(account_id: str) -> Any:
         .where(wallets.c.account_id == account_id)
         .subquery("wallet_figures")
     )
+
+
+class JoinedWallet:
+    """Each customer's open wallet joined to a read of customers, for another domain to print
+    customers and their wallets from one statement. ``join`` gives the outer join of
+    ``source`` (whose ``customer_uuid`` column holds the customer) and how to read a wallet
+    column from it, labelled ``PREFIX + name``. The values are the stored ones:
+    ``service.joined_wallet_values`` turns them into wallet records.
+
+    On PostgreSQL the wallet is read by a LATERAL subquery of one row, so that each customer
+    costs one index lookup whatever the plan's estimate of the source's size (a cached
+    generic plan otherwise hashes every wallet of the account)."""
+
+    PREFIX = "wallet__"
+
+    def join(
+        self, source: Any, account_id: Any, customer_uuid: Any, dialect: str
+    ) -> tuple[Any, Callable[[str], Any]]:
+        wallet = wallets.alias("joined_wallet")
+        matches = and_(
+            wallet.c.account_id == account_id,
+            wallet.c.customer_uuid == customer_uuid,
+            wallet.c.erased_at.is_(None),
+        )
+        if dialect != "postgresql":
+            joined = source.outerjoin(wallet, matches)
+            return joined, lambda name: wallet.c[name].label(self.PREFIX + name)
+        one = (
+            select(*(column for column in wallet.c if column.name != "erased_at"))
+            .where(matches)
+            .limit(1)
+            .lateral("joined_wallet")
+        )
+        return source.outerjoin(one, true()), lambda name: one.c[name].label(self.PREFIX + name)
+
+
+JOINED_WALLET = JoinedWallet()

@@ -48,6 +48,9 @@ class Field:
     type_name: str | None = None
     # The source's attributes this field reads, where its source comes from a projection.
     columns: tuple[str, ...] = ()
+    # A projected field whose values its source's projection can read in the same statement:
+    # given the field's own columns, the attributes to ask of the source's projection.
+    join: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None
 
 
 def _attribute(name: str) -> Field:
@@ -91,17 +94,33 @@ def _identities(_context: Context, sources: list[Any], _args: dict[str, Any]) ->
     return [customer.identities for customer in sources]
 
 
+def _joined_wallet(columns: tuple[str, ...]) -> tuple[str, ...]:
+    prefix = customer_service.WALLET_PREFIX
+    return tuple(prefix + name for name in wallet_service.projected_names(columns))
+
+
 def _wallet(
     context: Context, sources: list[Any], _args: dict[str, Any], columns: tuple[str, ...]
 ) -> list[Any]:
-    # One read for the wallets of every contact of the level, of the columns the selected
-    # wallet fields need. A contact without its wallet would be a null in a non-null field:
-    # not answered here.
-    found = wallet_service.wallet_values_for_customers(
-        context.connection(), context.principal, [customer.uuid for customer in sources], columns
-    )
-    context.seen_wallets.update(dict.fromkeys(record.uuid for record in found.values()))
-    return [found.get(customer.uuid) for customer in sources]
+    # The wallets of every contact of the level, of the columns the selected wallet fields
+    # need: read with the contacts (``_joined_wallet``), else by one statement of their own.
+    # A contact without its wallet would be a null in a non-null field: not answered here.
+    if not sources:
+        return []
+    names = wallet_service.projected_names(columns)
+    joined = _joined_wallet(columns)
+    if set(joined) <= set(sources[0]._fields):
+        values = attrgetter(*joined)
+        wallets = wallet_service.joined_wallet_values(
+            context.connection(), context.principal, [values(c) for c in sources], names
+        )
+    else:
+        found = wallet_service.wallet_values_for_customers(
+            context.connection(), context.principal, [c.uuid for c in sources], columns
+        )
+        wallets = [found.get(customer.uuid) for customer in sources]
+    context.seen_wallets.update(dict.fromkeys(w.uuid for w in wallets if w is not None))
+    return wallets
 
 
 def _credit_entries(context: Context, sources: list[Any], args: dict[str, Any]) -> list[Any]:
@@ -175,7 +194,7 @@ CONTACT: dict[str, Field] = {
     "gender": Field(get=_gender, columns=("gender",)),
     "connectedServices": Field(get=_services, columns=("connected_services",)),
     "identities": Field(resolve=_identities, type_name="Identity", columns=("identities",)),
-    "wallet": Field(project=_wallet, type_name="Wallet", columns=("uuid",)),
+    "wallet": Field(project=_wallet, type_name="Wallet", columns=("uuid",), join=_joined_wallet),
 }
 assert all(set(field.columns) <= customer_service.PROJECTABLE for field in CONTACT.values()), (
     "a contact field reads a column the projected read cannot give"

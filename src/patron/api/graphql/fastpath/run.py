@@ -215,8 +215,12 @@ class Run:
         wanted: set[str] = set()
         for group in grouped.values():
             name = group[0].node.name.value
-            if name != TYPENAME:
-                wanted.update(fields[name].columns)
+            if name == TYPENAME:
+                continue
+            field = fields[name]
+            wanted.update(field.columns)
+            if field.join is not None:  # read by the same statement
+                wanted.update(field.join(self.columns(named.fields[name].type, group)))
         return tuple(sorted(wanted))
 
     def complete(
