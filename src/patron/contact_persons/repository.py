@@ -20,6 +20,7 @@ from sqlalchemy import (
 from patron.contact_persons.models import ContactPerson, ContactPersonConditions, OrderKey
 from patron.contact_persons.tables import contact_persons
 from patron.core.clock import as_utc
+from patron.core.records import Decode, models
 from patron.customers import subqueries as customer_rows
 
 
@@ -35,18 +36,21 @@ def _order_columns(owners: Subquery) -> dict[str, ColumnElement[Any]]:
     }
 
 
+_VALUES: tuple[tuple[str, Decode], ...] = (
+    ("id", int),
+    ("customer_number", int),
+    ("created_at", as_utc),
+    ("updated_at", as_utc),
+)
+
+
 def _from_row(row: Any) -> ContactPerson:
-    return ContactPerson(
-        id=int(row.id),
-        customer_uuid=row.customer_uuid,
-        customer_number=int(row.customer_number),
-        name=row.name,
-        phone=row.phone,
-        email=row.email,
-        note=row.note,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
+    return _from_rows([row])[0]
+
+
+def _from_rows(rows: Sequence[Any]) -> list[ContactPerson]:
+    made: list[ContactPerson] = models(ContactPerson, rows, _VALUES)
+    return made
 
 
 def _select(account_id: str, owners: Subquery) -> Select[Any]:
@@ -117,8 +121,7 @@ def find_contact_persons(
     if not any(part.key == "id" for part in order):
         clauses.append(contact_persons.c.id.asc())
     query = _filtered(_select(account_id, owners), owners, conditions).order_by(*clauses)
-    rows = connection.execute(query.limit(limit).offset(offset))
-    return [_from_row(row) for row in rows]
+    return _from_rows(connection.execute(query.limit(limit).offset(offset)).all())
 
 
 def count_contact_persons(
@@ -174,7 +177,7 @@ def for_customer(
 ) -> list[ContactPerson]:
     owners = customer_rows.numbers(account_id)
     query = _select(account_id, owners).where(contact_persons.c.customer_uuid == customer_uuid)
-    return [_from_row(row) for row in connection.execute(query.order_by(contact_persons.c.id))]
+    return _from_rows(connection.execute(query.order_by(contact_persons.c.id)).all())
 
 
 def delete_for_customer(connection: Connection, account_id: str, customer_uuid: str) -> int:

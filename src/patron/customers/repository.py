@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import itertools
 import json
 from collections.abc import Callable, Sequence
@@ -27,7 +25,7 @@ from sqlalchemy import (
 from patron.core.bulk import RowInsert, any_of
 from patron.core.clock import as_utc
 from patron.core.db import Precompiled
-from patron.core.records import RECORD_TYPES, Decode, records, unchanged
+from patron.core.records import RECORD_TYPES, Decode, model_maker, models, records, unchanged
 from patron.customers.models import Customer, CustomerFilter
 from patron.customers.tables import customers, identities
 from patron.customers.validation import display_external_id
@@ -48,14 +46,13 @@ def customer_from_row(row: Any) -> Customer:
 
 def customers_from_rows(rows: Sequence[Any]) -> list[Customer]:
     """Customers from the rows of one result (any columns of the table, in any order)."""
-    if not rows:
-        return []
-    build = _builder(tuple(rows[0]._fields))
-    return [build(row) for row in rows]
+    made: list[Customer] = models(Customer, rows, _MODEL_VALUES)
+    return made
 
 
 def _customer(values: dict[str, Any]) -> Customer:
-    return _builder(tuple(values))(tuple(values.values()))
+    made: Customer = model_maker(Customer, tuple(values), _MODEL_VALUES)(tuple(values.values()))
+    return made
 
 
 def _archived_at(value: Any) -> Any:
@@ -67,38 +64,15 @@ def _services(value: Any) -> list[str]:
 
 
 # How a stored value becomes the model's, where it is not the same.
-_MODEL_VALUE: dict[str, Callable[[Any], Any]] = {
-    "accepts_marketing": bool,
-    "verified": bool,
-    "archived": bool,
-    "connected_services": _services,
-    "created_at": as_utc,
-    "updated_at": as_utc,
-    "archived_at": _archived_at,
-}
-_MODEL_FIELDS = tuple(field.name for field in dataclasses.fields(Customer))
-
-
-@functools.lru_cache(maxsize=RECORD_TYPES)
-def _builder(columns: tuple[str, ...]) -> Callable[[Sequence[Any]], Customer]:
-    """A function that makes a Customer from a row of ``columns``, written out once per
-    column layout (as ``collections.namedtuple`` and ``dataclasses`` write theirs): each
-    slot set by its own descriptor, with no dict per row and no keyword arguments. A page of
-    customers costs a third of what the dataclass's frozen ``__init__`` costs."""
-    at = {name: index for index, name in enumerate(columns)}
-    namespace: dict[str, Any] = {"_new": object.__new__, "_Customer": Customer}
-    lines = ["def build(row):", "    made = _new(_Customer)"]
-    for name in _MODEL_FIELDS:
-        value = f"row[{at[name]}]"
-        if name in _MODEL_VALUE:
-            namespace[f"_value_{name}"] = _MODEL_VALUE[name]
-            value = f"_value_{name}({value})"
-        namespace[f"_set_{name}"] = getattr(Customer, name).__set__
-        lines.append(f"    _set_{name}(made, {value})")
-    lines.append("    return made")
-    exec("\n".join(lines), namespace)  # noqa: S102 - names from the model, indexes from the row
-    built: Callable[[Sequence[Any]], Customer] = namespace["build"]
-    return built
+_MODEL_VALUES: tuple[tuple[str, Decode], ...] = (
+    ("accepts_marketing", bool),
+    ("verified", bool),
+    ("archived", bool),
+    ("connected_services", _services),
+    ("created_at", as_utc),
+    ("updated_at", as_utc),
+    ("archived_at", _archived_at),
+)
 
 
 def customer_from_values(values: dict[str, Any]) -> Customer:

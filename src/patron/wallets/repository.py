@@ -30,9 +30,10 @@ from sqlalchemy import (
 
 from patron.core.bulk import RowInsert, any_of
 from patron.core.clock import as_utc
-from patron.core.db import Precompiled, row_dicts
+from patron.core.db import Precompiled
 from patron.core.events import outbox_events, record_event
 from patron.core.money import MAX_MINOR_UNITS, from_minor
+from patron.core.records import Decode, models
 from patron.wallets import day_totals
 from patron.wallets.lots import expired_unswept
 from patron.wallets.models import Action, CreditEntry, CreditType, Reason, Wallet
@@ -90,57 +91,45 @@ def all_entries(connection: Connection, account_id: str, wallet_uuid: str) -> li
         )
         .order_by(credit_entries.c.seq)
     ).all()
-    return [entry_from_row(row) for row in rows]
+    return entries_from_rows(rows)
 
 
 def wallet_from_row(row: Any) -> Wallet:
     return wallets_from_rows([row])[0]
 
 
+def _time_or_none(value: Any) -> Any:
+    return as_utc(value) if value else None
+
+
+_WALLET_VALUES: tuple[tuple[str, Decode], ...] = (
+    ("created_at", as_utc),
+    ("updated_at", as_utc),
+    ("shopify_synced_at", _time_or_none),
+)
+_ENTRY_VALUES: tuple[tuple[str, Decode], ...] = (
+    ("action", Action),
+    ("credit_type", CreditType),
+    ("reason", Reason),
+    ("expires_at", _time_or_none),
+    ("created_at", as_utc),
+)
+
+
 def wallets_from_rows(rows: Sequence[Any]) -> list[Wallet]:
     """Wallets from the rows of one result."""
-    return [_wallet(values) for values in row_dicts(rows)]
-
-
-def _wallet(values: dict[str, Any]) -> Wallet:
-    synced = values["shopify_synced_at"]
-    return Wallet(
-        uuid=values["uuid"],
-        customer_uuid=values["customer_uuid"],
-        global_balance=values["global_balance"],
-        local_balance=values["local_balance"],
-        global_held=values["global_held"],
-        local_held=values["local_held"],
-        shopify_balance=values["shopify_balance"],
-        entry_count=values["entry_count"],
-        open_lots=values["open_lots"],
-        created_at=as_utc(values["created_at"]),
-        updated_at=as_utc(values["updated_at"]),
-        shopify_synced_at=as_utc(synced) if synced else None,
-    )
+    made: list[Wallet] = models(Wallet, rows, _WALLET_VALUES)
+    return made
 
 
 def entry_from_row(row: Any) -> CreditEntry:
-    return CreditEntry(
-        uuid=row.uuid,
-        wallet_uuid=row.wallet_uuid,
-        seq=row.seq,
-        action=Action(row.action),
-        credit_type=CreditType(row.credit_type),
-        amount=row.amount,
-        balance_after=row.balance_after,
-        reason=Reason(row.reason),
-        note=row.note,
-        idempotency_key=row.idempotency_key,
-        conversion_uuid=row.conversion_uuid,
-        redemption_uuid=row.redemption_uuid,
-        order_uuid=row.order_uuid,
-        reverses_uuid=row.reverses_uuid,
-        expires_at=as_utc(row.expires_at) if row.expires_at else None,
-        created_at=as_utc(row.created_at),
-        actor=row.actor,
-        actor_name=row.actor_name,
-    )
+    return entries_from_rows([row])[0]
+
+
+def entries_from_rows(rows: Sequence[Any]) -> list[CreditEntry]:
+    """Entries from the rows of one result (its columns named as the table's)."""
+    made: list[CreditEntry] = models(CreditEntry, rows, _ENTRY_VALUES)
+    return made
 
 
 def wallet_row(account_id: str, wallet_uuid: str, customer_uuid: str, now: datetime) -> RowInsert:
@@ -598,8 +587,8 @@ def get_entries(
                 select(wallets.c.uuid).where(wallets.c.account_id == account_id, _OPEN)
             ),
         )
-    )
-    return [entry_from_row(row) for row in rows]
+    ).all()
+    return entries_from_rows(rows)
 
 
 def entries_before(
@@ -620,7 +609,7 @@ def entries_before(
     )
     if before_seq is not None:
         query = query.where(credit_entries.c.seq < before_seq)
-    return [entry_from_row(row) for row in connection.execute(query)]
+    return entries_from_rows(connection.execute(query).all())
 
 
 def entries_for_wallets(
@@ -665,8 +654,8 @@ def entries_for_wallets(
             .where(ranked.c.position > offset, ranked.c.position <= offset + limit)
             .order_by(ranked.c.wallet_uuid, ranked.c.position)
         )
-    for row in rows:
-        found[row.wallet_uuid].append(entry_from_row(row))
+    for entry in entries_from_rows(rows.all()):
+        found[entry.wallet_uuid].append(entry)
     return found
 
 
