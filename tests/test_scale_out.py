@@ -202,6 +202,24 @@ def _worker(url: str, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _running_workers(url: str, logs: Path, count: int = 2) -> list[subprocess.Popen[bytes]]:
+    """``count`` workers, each seen running for a moment. A worker that cannot reach the store
+    at start says so and exits 1 (STORE_UNREACHABLE, as every command does); while the suite
+    runs, the other tests' servers may hold every connection PostgreSQL allows for a moment,
+    so one that exited is started again, as a process supervisor would."""
+    workers = [_worker(url, logs / f"worker{n}.log") for n in range(count)]
+    deadline = time.monotonic() + 60
+    settled_at = time.monotonic() + 2
+    while time.monotonic() < settled_at:
+        for n, worker in enumerate(workers):
+            if worker.poll() is not None and time.monotonic() < deadline:
+                time.sleep(0.5)
+                workers[n] = _worker(url, logs / f"worker{n}.log")
+                settled_at = time.monotonic() + 2
+        time.sleep(0.1)
+    return workers
+
+
 def _why_undelivered(url: str, tenant: Tenant, logs: Path) -> str:
     """What a failure shows: the account's outbox rows not delivered and the workers' logs."""
     db = Database(url, pool_size=1)
@@ -239,7 +257,7 @@ def test_two_workers_deliver_each_event_once(
             make_webhook(db, tenant, receiver.url, ["CONTACT_CREATED"])
         finally:
             db.dispose()
-        workers = [_worker(postgres_database, tmp_path / f"worker{n}.log") for n in range(2)]
+        workers = _running_workers(postgres_database, tmp_path)
         try:
             for n in range(CONTACTS):
                 contact = {"email": f"lb-{n}-{secrets.token_hex(4)}@example.com"}
