@@ -87,6 +87,24 @@ class Patron:
             )
         return principal
 
+    def known_read_context(
+        self, token: str, request_id: str, make: Callable[..., Context] = Context, **extra: Any
+    ) -> Context | None:
+        """A known read's context (``make``: the surface's Context class) with the principal
+        ``cached`` holds for ``token``, reading on this worker's kept connection; None when
+        the token must be looked up on a thread."""
+        principal = self.cached(token)
+        if principal is None:
+            return None
+        return make(
+            db=self.db,
+            principal=principal,
+            request_id=request_id,
+            autocommit=True,
+            kept=self.kept,
+            **extra,
+        )
+
     def cached(self, token: str) -> Principal | None:
         """The principal of a token, when this process can admit its request without the
         store: looked up in the last ``principal_cache_seconds`` and within the rate budget it
@@ -280,17 +298,7 @@ def cached_token_context(patron: Patron, **extra: Any) -> CachedContext[str]:
     """``token_context`` for a known read whose token's principal this process holds."""
 
     def context(asking: Asking[str]) -> Context | None:
-        principal = patron.cached(asking.credentials)
-        if principal is None:
-            return None
-        return Context(
-            db=patron.db,
-            principal=principal,
-            request_id=asking.request_id,
-            autocommit=True,
-            kept=patron.kept,
-            **extra,
-        )
+        return patron.known_read_context(asking.credentials, asking.request_id, **extra)
 
     return context
 

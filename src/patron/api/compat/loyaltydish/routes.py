@@ -143,19 +143,16 @@ def loyaltydish_routes(patron: Patron) -> list[BaseRoute]:
             return None
         if not who.token.startswith(TOKEN_PREFIX):
             return None
-        principal = patron.cached(who.token)
-        if principal is None:
-            return None
-        return LoyaltydishContext(
-            db=patron.db,
-            principal=principal,
-            request_id=asking.request_id,
-            autocommit=True,
-            kept=patron.kept,
+        made = patron.known_read_context(
+            who.token,
+            asking.request_id,
+            LoyaltydishContext,
             caller=Caller.MERCHANT,
             policy=callers.policy,
             client_address=who.client,
         )
+        assert made is None or isinstance(made, LoyaltydishContext)
+        return made
 
     merchant = graphql_endpoint(
         patron,
