@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STORES = ("sqlite", "postgresql")
-CORE_OPERATIONS = ("list", "get", "create", "spend", "hot")
+CORE_OPERATIONS = ("list", "get", "email", "create", "spend", "hot")
 # The LoyaltyDish dialect's operations, when the package is there.
 LOYALTYDISH = importlib.util.find_spec("patron.api.compat.loyaltydish") is not None
 MORE_OPERATIONS = (

@@ -32,11 +32,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VENDURE_OPERATIONS = {
     "list": "list_take50",  # customers(options:{take:50}) { items {...} totalItems }
     "get": "get_by_id",  # customer(id: random 1..max)
+    "email": "get_by_id",  # Vendure's point read, beside Patron's contacts(email:)
     "create": "create_customer",  # createCustomer, unique e-mail per request
 }
 VENDURE_LABELS = {
     "list": "customers(take: 50) + totalItems",
     "get": "customer(id)",
+    "email": "customer(id)",
     "create": "createCustomer",
 }
 # run.sh stops Vendure and its cluster when it gets SIGTERM; give it time to.

@@ -37,6 +37,7 @@ Say = Callable[[str], None]
 LABELS = {
     "list": "GetContacts limit 50 (pages)",
     "get": "one contact by uuid",
+    "email": "one contact by e-mail",
     "create": "createContact",
     "spend": "SPEND 0.01, random wallets",
     "hot": "SPEND 0.01, one hot wallet",
@@ -102,6 +103,7 @@ class StoreResult:
 class Fixtures:
     tenant: Tenant
     contact_file: Path
+    email_file: Path
     wallet_file: Path
     hot_wallet: str
     hot_file: Path
@@ -158,6 +160,11 @@ def _seed(
     fixtures = Fixtures(
         tenant=tenant,
         contact_file=_lines(workdir / "contacts.txt", [item.contact_uuid for item in contacts]),
+        # create_contacts gives contact i the address seed<tag>-<i>@example.com.
+        email_file=_lines(
+            workdir / "emails.txt",
+            [f"seed{tag}-{number}@example.com" for number in range(len(contacts))],
+        ),
         wallet_file=_lines(workdir / "wallets.txt", wallets),
         hot_wallet=hot,
         hot_file=_lines(workdir / "hot.txt", [hot]),
@@ -413,6 +420,7 @@ def _load_operations(
     token = fixtures.tenant.token
     files = {
         "get": fixtures.contact_file,
+        "email": fixtures.email_file,
         "spend": fixtures.wallet_file,
         "hot": fixtures.hot_file,
         "redeem": fixtures.code_file,

@@ -4,6 +4,7 @@
 --          [THREADS]
 --   MODE   list    GetContacts (seed 000) with limit 50
 --          get     one contact by uuid, a random line of FILE
+--          email   one contact by e-mail address, a random line of FILE
 --          create  CreateContact (seed 000) with a unique email and Shopify id per request
 --          spend   AddCreditEntry (seed 001) SPEND GLOBAL 0.01 on a random wallet of FILE
 --          drain   as spend, but a refusal for insufficient credit is expected, not bad
@@ -16,7 +17,7 @@
 --          loyaltydish   consumers(first: 50) with pointsEarned of the LoyaltyDish dialect
 --          obtaintoken   the LoyaltyDish obtainToken of a random "email password" line of
 --                        FILE, on the account's public URL (no token sent)
---   FILE   one uuid per line (contacts for get and order, wallets for spend and drain),
+--   FILE   one uuid per line (contacts for get and order, e-mail addresses for email, wallets for spend and drain),
 --          codes for redeem, "email password" lines for obtaintoken
 --   PREFIX makes the emails and external ids of this run unique; ID_BASE the Shopify ids
 --   THREADS wrk's -t, so that each thread takes its own codes
@@ -41,6 +42,9 @@ local list_query =
   contact_fields .. " } } }"
 local get_query =
   "query GetContact($uuid: String) { account { contacts(uuid: $uuid) { " .. contact_fields .. " } } }"
+local email_query =
+  "query GetContactByEmail($email: String) { account { contacts(email: $email) { " ..
+  contact_fields .. " } } }"
 local create_query =
   "mutation CreateContact($contact: ContactInput!) { createContact(contact: $contact) { " ..
   "success contact { uuid wallet { uuid } } errors } }"
@@ -151,6 +155,8 @@ function request()
       '","password":"' .. password .. '"}}'
   elseif mode == "get" then
     body = '{"query":"' .. get_query .. '","variables":{"uuid":"' .. ids[math.random(#ids)] .. '"}}'
+  elseif mode == "email" then
+    body = '{"query":"' .. email_query .. '","variables":{"email":"' .. ids[math.random(#ids)] .. '"}}'
   elseif mode == "create" then
     local tag = prefix .. "-" .. tid .. "-" .. n
     local shopify = string.format("%.0f", id_base + tid * 10000000 + n)
@@ -170,7 +176,7 @@ local function is_bad(status, body)
   if string.find(body, '"errors":%[[^%]]') then return true end
   if string.find(body, '"data":null', 1, true) then return true end
   if string.find(body, '"success":false', 1, true) then return true end
-  if (mode == "list" or mode == "get") and string.find(body, '"contacts":[]', 1, true) then
+  if (mode == "list" or mode == "get" or mode == "email") and string.find(body, '"contacts":[]', 1, true) then
     return true
   end
   if mode == "order" and (not string.find(body, '"pointsEarned":', 1, true)
