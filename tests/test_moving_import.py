@@ -480,3 +480,90 @@ def test_json_lines_rows_are_read_exactly_and_bad_lines_are_rejected_by_line(
     assert lines == [(3, ""), (4, ""), (5, "colour"), (5, "name"), (6, "shopify_id")]
     first = next(csv.DictReader(rejects.open()))
     assert first["row"] == "{not json"
+
+
+def test_small_batches_written_side_by_side_keep_the_files_order_and_its_contacts_one_each(
+    db: Database,
+    database_url: str,
+    account: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Batches of three, matched by external id (which no unique index guards): on
+    PostgreSQL two are written at once. A row about a contact of a batch still being written
+    must wait for it and find it, not create it twice; the rejects come in the file's order,
+    rows refused when read and rows refused when written alike."""
+    taken = tmp_path / "first.csv"
+    taken.write_text("email,external_id,shopify_id\nowner@example.com,owner,555\n")
+    call(
+        [
+            "import",
+            "contacts",
+            str(taken),
+            "--account",
+            account,
+            "--database",
+            database_url,
+            "--match",
+            "external",
+        ],
+        capsys,
+    )
+    lines = [HEADER.strip()]
+    expected_rejects: list[int] = []
+    keys: set[str] = set()
+    for i in range(80):
+        line = len(lines) + 1
+        if i % 7 == 3:
+            lines.append(f"bad-{i},Bad,,,x{i},,,,")  # refused when read
+            expected_rejects.append(line)
+        elif i % 11 == 5:
+            lines.append(f"taken{i}@example.com,T,,555,t{i},,,,")  # refused when written
+            expected_rejects.append(line)
+        else:
+            # Each contact twice, four rows apart (the next batch, or the one after): the
+            # same balance the second time (its key is applied once).
+            key = f"k{i % 4 + 8 * (i // 8)}"
+            keys.add(key)
+            lines.append(f",Name {i},,,{key},1.00,,,")
+    file = tmp_path / "mixed.csv"
+    file.write_text("\n".join(lines) + "\n")
+    rejects = tmp_path / "r.csv"
+
+    code, report, _ = call(
+        [
+            "import",
+            "contacts",
+            str(file),
+            "--account",
+            account,
+            "--database",
+            database_url,
+            "--match",
+            "external",
+            "--rejects",
+            str(rejects),
+            "--batch-size",
+            "3",
+        ],
+        capsys,
+    )
+
+    assert code == 0
+    rows = list(csv.DictReader(rejects.open()))
+    assert [int(row["line"]) for row in rows] == expected_rejects
+    assert report["rejected"] == len(expected_rejects)
+    assert report["created"] == len(keys)
+    with db.read() as connection:
+        found = connection.execute(
+            select(customers.c.source_id, wallets.c.global_balance)
+            .join(
+                wallets,
+                (wallets.c.customer_uuid == customers.c.uuid)
+                & (wallets.c.account_id == customers.c.account_id),
+            )
+            .where(customers.c.account_id == account, customers.c.source_id != "owner")
+        ).all()
+    # One contact per key, each with its 1.00 once, whichever batch saw it first.
+    assert sorted(found) == sorted((key, 100) for key in keys)
+    assert verify_ledger(db).ok

@@ -60,6 +60,13 @@ def run_command(db: Database, command: Callable[[Connection], T]) -> T:
     return group.run(command)
 
 
+def run_alone(db: Database, command: Callable[[Connection], T]) -> T:
+    """Run ``command`` in a transaction of its own, never grouped with others, with the same
+    retries: a bulk job's batch, already large, that its caller writes beside others on
+    their own connections (an import writes two batches at once on PostgreSQL)."""
+    return _run_alone(db, command)
+
+
 def _run_alone(db: Database, command: Callable[[Connection], T]) -> T:
     for attempt in range(1, _ATTEMPTS + 1):
         try:

@@ -2,7 +2,12 @@
 
 Each row is cleaned by the API's rules (a bad one goes to the rejects file and the import goes
 on), then a batch of rows is upserted by its match key and its balances posted as ``ADD``
-entries (reason ``IMPORT``) in one transaction. A balance's idempotency key is
+entries (reason ``IMPORT``) in one transaction. On PostgreSQL two batches are written at
+once, each in its own transaction on its own connection, while the file is read on: the
+database works on both cores (SQLite has one writer, and writes a batch at a time). Two
+batches in flight never share a contact's unique value (email, key, external id): a row
+that does waits for the earlier batch to commit, so it finds that contact written. The
+report and the rejects file keep the file's order. A balance's idempotency key is
 ``import:<source>:<contact uuid>:<credit type>``: it is applied once per source and contact,
 so a re-run, or a run resumed after an interruption, never doubles it; a later file of the
 same source with another figure for the contact is reported, not posted.
@@ -11,7 +16,9 @@ same source with another figure for the contact is reported, not posted.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -25,7 +32,7 @@ from patron.core.db import Database
 from patron.core.errors import DomainError, InvalidInput, NotFound, ValidationErrors
 from patron.core.idempotency import validate_key
 from patron.core.money import from_minor
-from patron.core.unit import run_command
+from patron.core.unit import run_alone
 from patron.customers import service as customers
 from patron.moving.files import COLUMNS, RejectsFile, SourceRow
 from patron.wallets import postings
@@ -33,6 +40,8 @@ from patron.wallets import service as wallets
 from patron.wallets.models import CreditType
 
 BATCH_SIZE = 1000
+# Batches written at once on PostgreSQL.
+POSTGRESQL_LANES = 2
 MAX_SOURCE_LENGTH = 100
 KEY_COLUMN = {"email": "email", "shopify": "shopify_id", "external": "external_id"}
 _KNOWN = frozenset(COLUMNS)
@@ -122,6 +131,16 @@ _Written = tuple[
 ]
 
 
+@dataclass
+class _Writing:
+    """A batch being written: its rows (for the progress bar) and its unique values."""
+
+    batch: list[_Parsed]
+    rows: int
+    claims: set[tuple[str, str]]
+    future: Future[_Written]
+
+
 class _DryRun(Exception):
     def __init__(self, result: Any) -> None:
         super().__init__("dry run")
@@ -170,12 +189,27 @@ class Importer:
         self._claims: set[tuple[str, str]] = set()
         self._pending_rows = 0
         self._next_analyze = 2_000
+        self._lanes = 1 if db.is_sqlite else POSTGRESQL_LANES
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: deque[_Writing] = deque()
+        # Refused rows not yet in the rejects file: it is written in the file's order, so a
+        # row waits there while a row before it may still be refused by its batch's write.
+        self._refused: list[tuple[SourceRow, str | None, str]] = []
 
     def run(self, rows: Iterable[SourceRow]) -> ImportReport:
-        for row in rows:
-            self.feed(row)
-        self.flush()
+        try:
+            for row in rows:
+                self.feed(row)
+            self.flush()
+        finally:
+            self.close()
         return self.report
+
+    def close(self) -> None:
+        """Wait for the batches being written (their commits stand) and stop the writers."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)
 
     def feed(self, row: SourceRow) -> None:
         self.report.rows += 1
@@ -187,22 +221,45 @@ class Importer:
             return
         claims = parsed.customer.claims(self.match)
         if any(claim in self._claims for claim in claims):
-            self.flush()  # a later row about the same contact sees the earlier one written
+            self._submit()  # a later row about the same contact sees the earlier one written
         self._batch.append(parsed)
         self._claims.update(claims)
         if len(self._batch) >= self.batch_size:
-            self.flush()
+            self._submit()
 
     def _advance(self) -> None:
+        if self._writing:
+            return  # counted with the batches being written
         if self.progress is not None and self._pending_rows:
             self.progress(self._pending_rows)
         self._pending_rows = 0
 
     def _reject(self, row: SourceRow, errors: Sequence[DomainError]) -> None:
         self.report.rejected += 1
+        for error in errors:
+            self._refuse(row, error.field, error.message)
+
+    def _refuse(self, row: SourceRow, field: str | None, reason: str) -> None:
         if self.rejects is not None:
-            for error in errors:
-                self.rejects.write(row, error.field, error.message)
+            self._refused.append((row, field, reason))
+            self._write_refused()
+
+    def _write_refused(self) -> None:
+        """Write the refused rows that come before every row still to be written."""
+        if self.rejects is None or not self._refused:
+            return
+        pending = [item.batch[0].row.line for item in self._writing if item.batch]
+        if self._batch:
+            pending.append(self._batch[0].row.line)
+        first = min(pending, default=None)
+        ready = [item for item in self._refused if first is None or item[0].line < first]
+        if not ready:
+            return
+        self._refused = [
+            item for item in self._refused if first is not None and item[0].line >= first
+        ]
+        for row, field_, reason in sorted(ready, key=lambda item: item[0].line):
+            self.rejects.write(row, field_, reason)
 
     def _parse(self, row: SourceRow) -> _Parsed | None:
         if row.problem is not None:
@@ -249,30 +306,61 @@ class Importer:
         return _Parsed(row, customer, balances)
 
     def flush(self, extra: Callable[[Connection], None] | None = None) -> None:
-        """Write the batch (and run ``extra`` in its transaction: a vendor's cursor)."""
-        batch, self._batch, self._claims = self._batch, [], set()
+        """Write the batch (and run ``extra`` in its transaction: a vendor's cursor); when
+        this returns, every row fed so far is written and counted."""
+        self._submit(extra)
+        while self._writing:
+            self._settle()
+
+    def _submit(self, extra: Callable[[Connection], None] | None = None) -> None:
+        """Hand the batch to a writer: once a lane is free, and once every batch in flight
+        that holds one of its unique values has committed."""
+        while self._writing and (
+            len(self._writing) >= self._lanes
+            or extra is not None
+            or any(not self._claims.isdisjoint(item.claims) for item in self._writing)
+        ):
+            self._settle()
+        batch, claims = self._batch, self._claims
+        self._batch, self._claims = [], set()
         if not batch and extra is None:
             self._advance()
             return
 
-        def write(connection: Connection) -> _Written:
-            written = self._write(connection, batch)
-            if extra is not None:
-                extra(connection)
-            return written
+        def write() -> _Written:
+            def command(connection: Connection) -> _Written:
+                written = self._write(connection, batch)
+                if extra is not None:
+                    extra(connection)
+                return written
 
-        if self.report.dry_run:
+            if not self.report.dry_run:
+                return run_alone(self.db, command)
             try:
                 with self.db.write() as connection:
-                    raise _DryRun(write(connection))
+                    raise _DryRun(command(connection))
             except _DryRun as done:
-                outcomes, owners, results = done.result
-        else:
-            outcomes, owners, results = run_command(self.db, write)
-        self._count(batch, outcomes, owners, results)
-        self._refresh_statistics()
+                result: _Written = done.result
+                return result
+
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(self._lanes, thread_name_prefix="patron-import")
+        rows, self._pending_rows = self._pending_rows, 0
+        self._writing.append(_Writing(batch, rows, claims, self._writer.submit(write)))
+
+    def _settle(self) -> None:
+        """Wait for the oldest batch in flight and count it."""
+        item = self._writing[0]
+        try:
+            outcomes, owners, results = item.future.result()
+        finally:
+            self._writing.popleft()
+        self._count(item.batch, outcomes, owners, results)
+        self._write_refused()
         if self.rejects is not None:
             self.rejects.flush()
+        self._refresh_statistics()
+        self._pending_rows += item.rows
         self._advance()
 
     def _write(self, connection: Connection, batch: list[_Parsed]) -> _Written:
@@ -384,7 +472,7 @@ class Importer:
                         if result.previous is not None
                         else "another amount"
                     )
-                    self.rejects.write(
+                    self._refuse(
                         parsed.row,
                         column,
                         f"{before} was already imported from source '{self.source}' for this "
@@ -392,5 +480,4 @@ class Importer:
                     )
             elif result.status == "refused" and result.error is not None:
                 report.balances_not_reposted += 1
-                if self.rejects is not None:
-                    self.rejects.write(parsed.row, result.error.field, result.error.message)
+                self._refuse(parsed.row, result.error.field, result.error.message)
