@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, true
+from sqlalchemy import Connection, and_, bindparam, case, func, literal_column, or_, select, true
 
 from patron.core.bulk import any_of
 from patron.core.clock import as_utc
@@ -91,7 +91,9 @@ def _points_earned_query(dialect: str) -> Any:
                 and_(
                     entries.account_id == wallets.c.account_id,
                     entries.wallet_uuid == wallets.c.uuid,
-                    entries.credit_type == CreditType.LOCAL.value,
+                    # A literal, as the partial index of points entries is written: a bound
+                    # value would leave the planners unable to use it.
+                    entries.credit_type == literal_column(f"'{CreditType.LOCAL.value}'"),
                 ),
             )
         )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from patron.core.db import metadata
@@ -91,6 +92,15 @@ credit_entries = Table(
     Index("ix_credit_entries_account_id_redemption_uuid", "account_id", "redemption_uuid"),
     # An export of the entries written since a moment reads them by their time.
     Index("ix_credit_entries_account_id_created_at", "account_id", "created_at"),
+    # The points entries of a wallet (the points a page of consumers has earned), without
+    # reading its store-credit entries: a gift card or a busy till writes hundreds of those.
+    Index(
+        "ix_credit_entries_account_id_wallet_uuid_local",
+        "account_id",
+        "wallet_uuid",
+        postgresql_where=text("credit_type = 'LOCAL'"),
+        sqlite_where=text("credit_type = 'LOCAL'"),
+    ),
     CheckConstraint("amount > 0", name="amount"),
     CheckConstraint("balance_after >= 0", name="balance_after"),
     CheckConstraint("action IN ('ADD', 'SPEND', 'REMOVE')", name="action"),
