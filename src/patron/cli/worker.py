@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from patron.cli.common import DatabaseOption, emit, open_database
 from patron.core import logs, metrics
+from patron.core.migrate import one_line
 from patron.core.settings import load_settings
 from patron.jobs.expiry import sweep
 
@@ -42,8 +43,10 @@ def _deliver_once(dispatcher: Dispatcher) -> int:
     """
     try:
         return dispatcher.run_once()
-    except SQLAlchemyError:
-        log.exception("patron worker: the outbox batch failed; trying again")
+    except SQLAlchemyError as error:
+        # One line, no traceback: a store out of reach for a moment (a restart, a failover,
+        # its connections all taken) is an operator's fact, not a fault in the worker.
+        log.warning("patron worker: the outbox batch failed (%s); trying again", one_line(error))
         return 0
 
 
@@ -63,8 +66,11 @@ def _refresh_store_credit(
             limit=settings.shopify_refresh_batch,
             secret_key=settings.sealing_key,
         )
-    except SQLAlchemyError:
-        log.exception("patron worker: the Shopify store-credit refresh failed; trying again")
+    except SQLAlchemyError as error:
+        log.warning(
+            "patron worker: the Shopify store-credit refresh failed (%s); trying again",
+            one_line(error),
+        )
         return None
     return report
 
