@@ -3,7 +3,7 @@ claimed, once per contact, only while the contact qualifies."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -11,6 +11,7 @@ from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import DomainError
 from patron.orders import service as orders
+from patron.orders.promotions import repository as promotion_rows
 from patron.orders.promotions import service as promotions
 from patron.wallets.verify import verify_ledger
 from tests.support.client import Api
@@ -75,6 +76,47 @@ def test_a_multiplier_outside_its_window_or_audience_does_not_apply(
     record(db, tenant, "10.00", customer=contact.uuid)
 
     assert balances(db, tenant, contact.uuid) == (0, 10)
+
+
+def test_an_order_asks_for_the_audience_rules_only_while_a_multiplier_runs(
+    db: Database, tenant: Tenant
+) -> None:
+    """An order first asks whether any points multiplier runs at all: inactive, not yet
+    started, ended and other rewards do not count; one that runs does, whoever it is for."""
+    _earning(db, tenant)
+    contact = make_contact(db, tenant).customer
+    now = utcnow()
+
+    def running(at: datetime) -> bool:
+        with db.read() as connection:
+            return promotion_rows.any_points_multiplier_running(connection, tenant.uuid, at)
+
+    assert running(now) is False
+    make_promotion(
+        db,
+        tenant,
+        name="Gift",
+        reward="FIXED_CREDIT",
+        reward_value="5.00",
+        reward_credit_type="GLOBAL",
+    )
+    make_promotion(db, tenant, name="Off", reward_value="4", active=False)
+    make_promotion(db, tenant, name="Later", reward_value="4", starts_at=now + timedelta(days=1))
+    assert running(now) is False
+    record(db, tenant, "10.00", customer=contact.uuid)
+    assert balances(db, tenant, contact.uuid) == (0, 10)
+
+    make_promotion(db, tenant, name="Hour", reward_value="4", ends_at=now + timedelta(hours=1))
+    assert (running(now), running(now + timedelta(hours=2))) == (True, False)
+    record(db, tenant, "10.00", customer=contact.uuid)
+    assert balances(db, tenant, contact.uuid) == (0, 50)
+
+    make_promotion(
+        db, tenant, name="Regulars", reward_value="9", audience="MIN_ORDERS", audience_value=10
+    )
+    assert running(now + timedelta(hours=2)) is True  # though this contact does not qualify
+    record(db, tenant, "10.00", customer=contact.uuid)
+    assert balances(db, tenant, contact.uuid) == (0, 90)
 
 
 def test_claiming_fixed_credit_adds_it_once(api: Api, db: Database, tenant: Tenant) -> None:

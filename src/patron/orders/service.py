@@ -9,7 +9,7 @@ of the credit given back).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -279,11 +279,12 @@ def _advance(
         values["completed_at"] = clean.completed_at or now
         wallet_uuid = _wallet_of(connection, principal, order.customer_uuid)
         store = _store_of(connection, principal, order.store_uuid)
-        points = _points(connection, principal, order, store, now) if wallet_uuid else 0
+        settings = account_settings.current(connection, principal.account_id)
+        points = _points(connection, principal, order, store, now, settings) if wallet_uuid else 0
         values["points_earned"] = points
         repository.update_order(connection, principal.account_id, order.uuid, values)
         _earn(connection, principal, wallet_uuid, order.uuid, order.external_id, points, now)
-        stamps.stamp_order(connection, principal, order.uuid, now)
+        stamps.stamp_order(connection, principal, order.uuid, now, settings=settings)
     else:
         wallet_uuid = _wallet_of(connection, principal, order.customer_uuid)
         values["credit_returned"] = order.credit_paid if wallet_uuid else 0
@@ -301,7 +302,13 @@ def _insert_order(
     store = _store_of(connection, principal, clean.store_uuid)
     wallet_uuid = _wallet_of(connection, principal, clean.customer_uuid)
     completed = clean.status is OrderStatus.COMPLETED
-    points = _points(connection, principal, clean, store, now) if completed and wallet_uuid else 0
+    # The account's settings as committed now, read once for the earning rule and the stamps.
+    settings = account_settings.current(connection, account_id) if completed else {}
+    points = (
+        _points(connection, principal, clean, store, now, settings)
+        if completed and wallet_uuid
+        else 0
+    )
     order_uuid = str(uuid.uuid4())
     repository.insert_order(
         connection,
@@ -342,7 +349,7 @@ def _insert_order(
         )
     _earn(connection, principal, wallet_uuid, order_uuid, clean.external_id, points, now)
     if completed:
-        stamps.stamp_order(connection, principal, order_uuid, now)
+        stamps.stamp_order(connection, principal, order_uuid, now, settings=settings)
     return _finish(connection, principal, order_uuid, "order.recorded")
 
 
@@ -393,10 +400,12 @@ def _points(
     order: _Earner,
     store: Store | None,
     now: datetime,
+    settings: Mapping[str, Any],
 ) -> int:
-    """What a completed order earns under the account's rule as committed now, times the
-    store's multiplier and the best points-multiplier promotion the customer qualifies for."""
-    rate = earning_rule(connection, principal)
+    """What a completed order earns under the account's rule in ``settings`` (as committed
+    now), times the store's multiplier and the best points-multiplier promotion the customer
+    qualifies for."""
+    rate = account_settings.earning_rule(settings)
     if rate is None or order.customer_uuid is None:
         return 0
     multiplier = store.points_multiplier if store is not None else None

@@ -230,6 +230,14 @@ _WALLETS_OF_CUSTOMERS = {
     )
     for dialect in ("postgresql", "sqlite")
 }
+# One customer's: PostgreSQL plans ``= ANY`` of an array afresh at each execution of the
+# prepared statement (the array's length changes its estimates), ~0.13 ms an order; a plain
+# equality keeps one generic plan.
+_WALLET_OF_CUSTOMER = select(wallets).where(
+    wallets.c.account_id == bindparam("account_id"),
+    wallets.c.customer_uuid == bindparam("uuid"),
+    _OPEN,
+)
 
 
 def wallets_for_customers(
@@ -237,10 +245,15 @@ def wallets_for_customers(
 ) -> dict[str, Wallet]:
     if not customer_uuids:
         return {}
-    rows = connection.execute(
-        _WALLETS_OF_CUSTOMERS[connection.dialect.name],
-        {"account_id": account_id, "uuids": list(customer_uuids)},
-    ).all()
+    if len(customer_uuids) == 1:
+        rows = connection.execute(
+            _WALLET_OF_CUSTOMER, {"account_id": account_id, "uuid": customer_uuids[0]}
+        ).all()
+    else:
+        rows = connection.execute(
+            _WALLETS_OF_CUSTOMERS[connection.dialect.name],
+            {"account_id": account_id, "uuids": list(customer_uuids)},
+        ).all()
     return {wallet.customer_uuid: wallet for wallet in wallets_from_rows(rows)}
 
 

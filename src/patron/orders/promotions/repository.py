@@ -252,6 +252,35 @@ def _available_statement(dialect: str, with_store: bool) -> Precompiled:
     )
 
 
+_RUNNING_MULTIPLIERS = Precompiled(
+    select(
+        exists().where(
+            promotions.c.account_id == bindparam("account_id", type_=String),
+            promotions.c.active.is_(True),
+            promotions.c.reward == Reward.POINTS_MULTIPLIER.value,
+            or_(
+                promotions.c.starts_at.is_(None),
+                promotions.c.starts_at <= bindparam("now", type_=DateTime(timezone=True)),
+            ),
+            or_(
+                promotions.c.ends_at.is_(None),
+                promotions.c.ends_at > bindparam("now", type_=DateTime(timezone=True)),
+            ),
+        )
+    )
+)
+
+
+def any_points_multiplier_running(connection: Connection, account_id: str, now: datetime) -> bool:
+    """Whether any active POINTS_MULTIPLIER promotion of the account runs at ``now``,
+    whoever it is for: an order asks this before it evaluates the audience rules of one
+    customer (points available, orders completed), a statement whose planning alone cost
+    PostgreSQL ~0.7 ms an order when the account runs no multiplier, as most do most of
+    the time."""
+    found = _RUNNING_MULTIPLIERS.execute(connection, {"account_id": account_id, "now": now})
+    return bool(found.scalar())
+
+
 def available_for_customers(
     connection: Connection,
     account_id: str,

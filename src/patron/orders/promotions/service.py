@@ -432,6 +432,8 @@ def points_multiplier(
     now: datetime,
 ) -> Decimal | None:
     """The best POINTS_MULTIPLIER among the promotions the customer qualifies for right now."""
+    if not repository.any_points_multiplier_running(connection, principal.account_id, now):
+        return None
     found, _ = repository.available_for_customers(
         connection, principal.account_id, [customer_uuid], store_uuid=store_uuid, now=now
     )

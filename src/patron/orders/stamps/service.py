@@ -116,12 +116,22 @@ def stamp_program(connection: Connection, principal: Principal) -> StampProgram 
 
 
 def stamp_order(
-    connection: Connection, principal: Principal, order_uuid: str, now: datetime
+    connection: Connection,
+    principal: Principal,
+    order_uuid: str,
+    now: datetime,
+    *,
+    settings: Mapping[str, Any] | None = None,
 ) -> Redemption | None:
     """Stamp a just-completed order (in its transaction), once; the reward code of a card
-    this stamp fills, if it does."""
+    this stamp fills, if it does. ``settings``: the account's, as the caller has just read
+    them in this transaction (else they are read)."""
     account_id = principal.account_id
-    program = stamp_program(connection, principal)
+    program = (
+        stamp_program(connection, principal)
+        if settings is None
+        else program_from_settings(settings)
+    )
     if program is None:
         return None
     order = order_repository.get_order(connection, account_id, order_uuid)
