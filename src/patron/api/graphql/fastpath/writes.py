@@ -48,11 +48,11 @@ from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
-from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from patron.api.graphql.context import Context
 from patron.api.graphql.executor import format_error
+from patron.api.graphql.fastpath.arguments import ArgumentConverter
 from patron.api.graphql.fastpath.plan import TYPENAME
 from patron.api.graphql.fastpath.run import Complete, Unanswerable, leaf_completer
 from patron.core.db import is_store_unavailable
@@ -282,6 +282,9 @@ class FastWrites:
         self._scalars: Any = None
         self._plans: OrderedDict[tuple[str, str | None], _Compiled] = OrderedDict()
         self._lock = threading.Lock()
+        # Each field's argument converter, by the id of its StrawberryField (the schema's,
+        # which lives as long as this): built once, as two threads may both build it.
+        self._converters: dict[int, ArgumentConverter] = {}
 
     def bind(self, schema: strawberry.Schema) -> None:
         self._schema = schema._schema
@@ -368,13 +371,11 @@ class FastWrites:
             raise Unanswerable("variables the normal executor reports")
 
         def converted(definition: GraphQLField, field: StrawberryField, node: FieldNode) -> Any:
-            return convert_arguments(
-                get_argument_values(definition, node, coerced),
-                field.arguments,
-                scalar_registry=self._scalars,
-                config=self.config,
-                info=info,  # type: ignore[arg-type]
-            )
+            convert = self._converters.get(id(field))
+            if convert is None:
+                convert = ArgumentConverter(field, self._scalars, self.config)
+                self._converters[id(field)] = convert
+            return convert(get_argument_values(definition, node, coerced), info)
 
         kwargs = converted(plan.root, plan.root_field, plan.root_node)
         resolver = plan.root_field.base_resolver
