@@ -3,10 +3,11 @@
 A mutation document is *known* once the full pipeline (parse, limits, validation, execution)
 has passed it: its plan is then compiled once. A later request with the same text runs from
 the plan: its variables are coerced by graphql-core, the root field's arguments converted by
-Strawberry's own converter, the same resolver is called with the request's context, and its
-answer is completed field by field with the schema's own serializers. That skips the parser
-and validation caches, the extension hooks and graphql-core's per-field resolver machinery,
-which cost more than a ledger write's own Python.
+a converter built once per field by Strawberry's rules (``fastpath.arguments``), the same
+resolver is called with the request's context, and its answer is completed field by field
+with the schema's own serializers. That skips the parser and validation caches, the extension
+hooks and graphql-core's per-field resolver machinery, which cost more than a ledger write's
+own Python.
 
 The subset is static and small, so that nothing can fail after the write for a reason the
 normal executor would not also fail: one root field with no directives or fragments; nested
