@@ -88,7 +88,14 @@ class ProcessServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ProcessServer:
-        env = {**os.environ, "PATRON_DATABASE_URL": self.database_url, **self.env}
+        # Each worker process's pool at 5 + 5 connections unless a test asks otherwise: at the
+        # default 10 + 10 a few servers at once reach the shared server's max_connections.
+        env = {
+            "PATRON_POOL_SIZE": "5",
+            **os.environ,
+            "PATRON_DATABASE_URL": self.database_url,
+            **self.env,
+        }
         output = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [
