@@ -69,9 +69,8 @@ def served(
     a server left running would hold PostgreSQL connections the rest of the suite needs.
     """
     tmp_path = tmp_path_factory.mktemp("concurrency")
-    with own_store(request, database_url, tmp_path) as url, pytest.MonkeyPatch.context() as env:
-        # 64 clients queue well on 5 + 5 connections per worker.
-        env.setenv("PATRON_POOL_SIZE", "5")
+    with own_store(request, database_url, tmp_path) as url:
+        # 64 clients queue well on the test servers' 5 + 5 connections per worker.
         server = ProcessServer(url, workers=2, log=tmp_path / "server.log").start()
         db = Database(url, pool_size=2)
         try:

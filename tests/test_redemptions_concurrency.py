@@ -57,11 +57,8 @@ mutation($r: ReverseCreditEntryInput!) {{
 @pytest.fixture(scope="module")
 def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessServer]:
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    # 32 clients queue well on 5 + 5 connections per worker; the default pool (10 + 10 each)
-    # let this module take 40 of the shared PostgreSQL's 100 connections at once, and the
-    # tests running beside it were refused theirs ("too many clients").
-    env = {"PATRON_POOL_SIZE": "5"}
-    server = ProcessServer(database_url, workers=2, log=log, env=env).start()
+    # 32 clients queue well on the test servers' 5 + 5 connections per worker.
+    server = ProcessServer(database_url, workers=2, log=log).start()
     yield server
     server.stop()
 

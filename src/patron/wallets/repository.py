@@ -245,15 +245,10 @@ def wallets_for_customers(
 ) -> dict[str, Wallet]:
     if not customer_uuids:
         return {}
-    if len(customer_uuids) == 1:
-        rows = connection.execute(
-            _WALLET_OF_CUSTOMER, {"account_id": account_id, "uuid": customer_uuids[0]}
-        ).all()
-    else:
-        rows = connection.execute(
-            _WALLETS_OF_CUSTOMERS[connection.dialect.name],
-            {"account_id": account_id, "uuids": list(customer_uuids)},
-        ).all()
+    one = len(customer_uuids) == 1
+    statement = _WALLET_OF_CUSTOMER if one else _WALLETS_OF_CUSTOMERS[connection.dialect.name]
+    keys = {"uuid": customer_uuids[0]} if one else {"uuids": list(customer_uuids)}
+    rows = connection.execute(statement, {"account_id": account_id, **keys}).all()
     return {wallet.customer_uuid: wallet for wallet in wallets_from_rows(rows)}
 
 

@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     DateTime,
     Integer,
@@ -186,6 +187,16 @@ def count_promotions(connection: Connection, account_id: str) -> int:
 
 
 @cache
+def _running(account_id: Any, now: Any) -> list[ColumnElement[bool]]:
+    """The account's promotions that run at ``now``: active, started and not ended."""
+    return [
+        promotions.c.account_id == account_id,
+        promotions.c.active.is_(True),
+        or_(promotions.c.starts_at.is_(None), promotions.c.starts_at <= now),
+        or_(promotions.c.ends_at.is_(None), promotions.c.ends_at > now),
+    ]
+
+
 def _available_statement(dialect: str, with_store: bool) -> Precompiled:
     """The statement of ``available_for_customers``, built once per store and shape: it
     cost more to build and key per order than to run."""
@@ -214,10 +225,7 @@ def _available_statement(dialect: str, with_store: bool) -> Precompiled:
         .subquery("who")
     )
     rules = [
-        promotions.c.account_id == account_id,
-        promotions.c.active.is_(True),
-        or_(promotions.c.starts_at.is_(None), promotions.c.starts_at <= now),
-        or_(promotions.c.ends_at.is_(None), promotions.c.ends_at > now),
+        *_running(account_id, now),
         or_(
             promotions.c.audience == Audience.EVERYONE.value,
             and_(
@@ -255,17 +263,11 @@ def _available_statement(dialect: str, with_store: bool) -> Precompiled:
 _RUNNING_MULTIPLIERS = Precompiled(
     select(
         exists().where(
-            promotions.c.account_id == bindparam("account_id", type_=String),
-            promotions.c.active.is_(True),
+            *_running(
+                bindparam("account_id", type_=String),
+                bindparam("now", type_=DateTime(timezone=True)),
+            ),
             promotions.c.reward == Reward.POINTS_MULTIPLIER.value,
-            or_(
-                promotions.c.starts_at.is_(None),
-                promotions.c.starts_at <= bindparam("now", type_=DateTime(timezone=True)),
-            ),
-            or_(
-                promotions.c.ends_at.is_(None),
-                promotions.c.ends_at > bindparam("now", type_=DateTime(timezone=True)),
-            ),
         )
     )
 )

@@ -121,17 +121,13 @@ def stamp_order(
     order_uuid: str,
     now: datetime,
     *,
-    settings: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any],
 ) -> Redemption | None:
     """Stamp a just-completed order (in its transaction), once; the reward code of a card
     this stamp fills, if it does. ``settings``: the account's, as the caller has just read
-    them in this transaction (else they are read)."""
+    them in this transaction (the order's earning rule comes from the same read)."""
     account_id = principal.account_id
-    program = (
-        stamp_program(connection, principal)
-        if settings is None
-        else program_from_settings(settings)
-    )
+    program = program_from_settings(settings)
     if program is None:
         return None
     order = order_repository.get_order(connection, account_id, order_uuid)
