@@ -37,6 +37,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         reporter.write_line(pytest_report_header(config))
 
 
+@pytest.fixture(autouse=True)
+def _name_connections(request: pytest.FixtureRequest) -> None:
+    """Every PostgreSQL connection a test opens (its servers' and its subprocesses' too) says
+    which test opened it in ``pg_stat_activity``: a run that nears the server's connection
+    ceiling shows who holds them."""
+    os.environ["PGAPPNAME"] = ("t:" + request.node.nodeid.split("::", 1)[-1])[:63]
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     server = PostgresServer()

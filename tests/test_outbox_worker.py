@@ -61,7 +61,7 @@ def test_a_worker_killed_mid_batch_loses_no_event(
             time.sleep(0.02)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
-        assert worker.returncode == -signal.SIGKILL
+        assert worker.returncode == -signal.SIGKILL, worker.communicate()[1]
         interrupted = outbox_states_list(db, tenant)
         assert "delivering" in interrupted
 

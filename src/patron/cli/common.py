@@ -42,7 +42,21 @@ def open_database(given: str | None) -> Database:
         migrate.require_current(url)
     except migrate.StoreProblem as problem:
         refuse(problem.code, problem.message)
-    return Database(url, pool_size=2, prepared_statements=settings.database_prepared_statements)
+    db = Database(url, pool_size=2, prepared_statements=settings.database_prepared_statements)
+    _opened.append(db)
+    return db
+
+
+# The stores the running command opened: closed when it ends (``close_databases``, called by
+# the ``patron`` app as each command finishes), not when the process does, so that a command
+# run in-process (a test, a script calling the app) leaves no idle connection behind.
+_opened: list[Database] = []
+
+
+def close_databases() -> None:
+    """Close the connections of every store this command opened."""
+    while _opened:
+        _opened.pop().dispose()
 
 
 def _plain(value: Any) -> Any:

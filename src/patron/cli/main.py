@@ -23,12 +23,20 @@ from patron.cli import (
     staff,
     worker,
 )
+from patron.cli.common import close_databases
 
 app = typer.Typer(
     help="Patron: customers, store credit and loyalty points over GraphQL.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _each_command(context: typer.Context) -> None:
+    context.call_on_close(close_databases)
+
+
 app.command("serve")(serve.serve)
 app.command("migrate")(serve.migrate)
 app.command("worker")(worker.worker)
