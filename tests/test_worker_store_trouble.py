@@ -27,3 +27,18 @@ def test_an_unreachable_store_is_one_warning_line_and_the_worker_goes_on(
     assert record.exc_info is None
     assert "too many clients" in record.getMessage()
     assert "\n" not in record.getMessage()
+
+
+def test_a_failed_expiry_sweep_is_one_warning_line_and_the_worker_goes_on(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(db: Any) -> Any:
+        raise OperationalError("UPDATE credit_lots", {}, Exception("the database is shutting down"))
+
+    monkeypatch.setattr(worker, "sweep", failing)
+    with caplog.at_level(logging.WARNING):
+        assert worker._sweep_once(object()) is None  # type: ignore[arg-type]
+    (record,) = [r for r in caplog.records if "expiry sweep failed" in r.getMessage()]
+    assert record.exc_info is None
+    assert "shutting down" in record.getMessage()
+    assert "\n" not in record.getMessage()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from patron.core.settings import Settings
     from patron.integrations.outbox.dispatcher import Dispatcher
     from patron.integrations.shopify.credit import RefreshReport
+    from patron.jobs.expiry import SweepReport
 
 log = logging.getLogger("patron.worker")
 
@@ -48,6 +49,15 @@ def _deliver_once(dispatcher: Dispatcher) -> int:
         # its connections all taken) is an operator's fact, not a fault in the worker.
         log.warning("patron worker: the outbox batch failed (%s); trying again", one_line(error))
         return 0
+
+
+def _sweep_once(db: Database) -> SweepReport | None:
+    """One expiry sweep; a store that fails is logged in one line and swept again later."""
+    try:
+        return sweep(db)
+    except SQLAlchemyError as error:
+        log.warning("patron worker: the expiry sweep failed (%s); trying again", one_line(error))
+        return None
 
 
 def _refresh_store_credit(
@@ -146,13 +156,14 @@ def worker(
         try:
             while True:
                 if time.monotonic() >= next_sweep:
-                    report = sweep(db)
-                    lines.report(
-                        "expiry",
-                        "expiry sweep",
-                        asdict(report),
-                        always=bool(report.lots_expired or report.codes_expired),
-                    )
+                    report = _sweep_once(db)
+                    if report is not None:
+                        lines.report(
+                            "expiry",
+                            "expiry sweep",
+                            asdict(report),
+                            always=bool(report.lots_expired or report.codes_expired),
+                        )
                     refreshed = _refresh_store_credit(settings, db, shopify)
                     if refreshed and (refreshed.refreshed or refreshed.failed):
                         lines.report(
