@@ -16,8 +16,9 @@ from tests.support.tenants import Tenant
 
 
 def _held(db: Database, database_url: str) -> int:
-    """Connections to this store held by anyone: server backends on PostgreSQL, this process's
-    open handles of the file on SQLite."""
+    """Connections this test holds to its store: server backends carrying this test's
+    application name on PostgreSQL (other tests share the server), this process's open handles
+    of the file on SQLite."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         target = Path(str(url.database)).resolve()
@@ -32,8 +33,11 @@ def _held(db: Database, database_url: str) -> int:
     with db.read() as connection:
         return int(
             connection.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"),
-                {"name": url.database},
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = :name AND application_name = :application"
+                ),
+                {"name": url.database, "application": os.environ["PGAPPNAME"]},
             ).scalar_one()
         )
 
@@ -46,7 +50,7 @@ def test_commands_run_in_process_leave_no_connection_open(
         ["account", "list"],
         ["token", "list", "--account", tenant.uuid],
         ["ledger", "verify"],
-        ["export", "contacts", "--out", str(tmp_path / "contacts.csv")],
+        ["export", "contacts", "--account", tenant.uuid, "--out", str(tmp_path / "c.csv")],
     )
     held = []
     for _ in range(3):

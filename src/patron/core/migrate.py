@@ -3,6 +3,7 @@ check every other command makes before it touches a store."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sqlite3
@@ -89,7 +90,9 @@ def _known_revision(revision: str) -> bool:
 def _sqlite_revision(path: str) -> str | None:
     """Read-only: a missing file is never created, and an existing one is never changed."""
     try:
-        with sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True) as connection:
+        # sqlite3's own context manager ends a transaction, not the connection: closing() does.
+        uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
             row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
     except sqlite3.OperationalError as error:
         if "no such table" in str(error):
