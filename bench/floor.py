@@ -10,25 +10,49 @@ httptools, one socket per worker process) and loaded by the same wrk script:
 Both answer ``get`` (seed 000's GetContact) and ``create`` (seed 000's CreateContact) so that
 Patron's rate for each can be read as a share of them. Run alone:
 ``python -m bench.floor --kind graphql --port 8100 --workers 2``.
+
+Three more kinds compare serving models for a read with its database work and no Patron
+code: each answers ``get`` by sending the statements Patron's plan sends for that contact
+(captured from Patron by ``bench.read_bound.capture``, read from ``BENCH_FLOOR_REQUESTS``) to
+PostgreSQL (``BENCH_FLOOR_DSN``) with no transaction, fetching every row, and writing the rows
+with orjson:
+
+- ``sql-loop``: psycopg's blocking driver, one connection a worker, called on the event loop
+  (how Patron answers its known reads);
+- ``sql-threads``: the same driver in Starlette's thread pool, over a pool of connections
+  (how Patron answers everything else);
+- ``sql-async``: psycopg's async driver, awaited on the event loop over a pool of connections.
+
+Each can be served by uvicorn (``main``) or by Granian (``create_app`` as its factory).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import uuid
+import zlib
+from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import strawberry
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from strawberry.extensions import ParserCache, ValidationCache
 
-KINDS = ("http", "graphql")
+SQL_KINDS = ("sql-loop", "sql-threads", "sql-async")
+KINDS = ("http", "graphql", *SQL_KINDS)
+# Connections a worker process of ``sql-threads`` and ``sql-async`` holds.
+SQL_POOL_SIZE = 4
 _WALLET = "0190c2a8-8d1c-7a3e-9f00-000000000001"
 _CONTACT = {
     "uuid": "0190c2a8-8d1c-7a3e-9f00-000000000002",
@@ -173,8 +197,104 @@ async def _graphql(request: Request) -> Response:
     return _json(orjson.dumps(answer, default=str))
 
 
+Statements = list[tuple[str, Any]]
+
+
+class _Reads:
+    """The captured statements of each contact's read; a contact not captured is read with
+    the statements of one that was (the same work for the database)."""
+
+    def __init__(self) -> None:
+        captured: dict[str, Statements] = orjson.loads(
+            Path(os.environ["BENCH_FLOOR_REQUESTS"]).read_bytes()
+        )
+        self.by_uuid = captured
+        self.all = list(captured.values())
+
+    def statements(self, body: dict[str, Any]) -> Statements:
+        contact = str((body.get("variables") or {}).get("uuid") or "")
+        found = self.by_uuid.get(contact)
+        if found is not None:
+            return found
+        return self.all[zlib.crc32(contact.encode()) % len(self.all)]
+
+
+def _rows(cursor: psycopg.Cursor[Any], statements: Statements) -> bytes:
+    rows = []
+    for statement, parameters in statements:
+        cursor.execute(statement, parameters)
+        rows.append(cursor.fetchall())
+    return orjson.dumps({"data": {"rows": rows}}, default=str)
+
+
+def _sql_app(kind: str) -> Starlette:
+    dsn = os.environ["BENCH_FLOOR_DSN"]
+    reads = _Reads()
+    held: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if kind == "sql-loop":
+            held["connection"] = psycopg.connect(dsn, autocommit=True)
+        elif kind == "sql-threads":
+            held["pool"] = ConnectionPool(
+                dsn, min_size=SQL_POOL_SIZE, max_size=SQL_POOL_SIZE, kwargs={"autocommit": True}
+            )
+        else:
+            pool = AsyncConnectionPool(
+                dsn,
+                min_size=SQL_POOL_SIZE,
+                max_size=SQL_POOL_SIZE,
+                kwargs={"autocommit": True},
+                open=False,
+            )
+            await pool.open()
+            held["pool"] = pool
+        try:
+            yield
+        finally:
+            if kind == "sql-async":
+                await held["pool"].close()
+            else:
+                held.get("connection", held.get("pool")).close()
+
+    async def on_loop(request: Request) -> Response:
+        statements = reads.statements(orjson.loads(await request.body()))
+        return _json(_rows(held["connection"].cursor(), statements))
+
+    async def in_threads(request: Request) -> Response:
+        statements = reads.statements(orjson.loads(await request.body()))
+
+        def read() -> bytes:
+            with held["pool"].connection() as connection:
+                return _rows(connection.cursor(), statements)
+
+        return _json(await run_in_threadpool(read))
+
+    async def awaited(request: Request) -> Response:
+        statements = reads.statements(orjson.loads(await request.body()))
+        rows = []
+        async with held["pool"].connection() as connection:
+            cursor = connection.cursor()
+            for statement, parameters in statements:
+                await cursor.execute(statement, parameters)
+                rows.append(await cursor.fetchall())
+        return _json(orjson.dumps({"data": {"rows": rows}}, default=str))
+
+    handler = {"sql-loop": on_loop, "sql-threads": in_threads, "sql-async": awaited}[kind]
+    return Starlette(
+        routes=[
+            Route("/graphql", handler, methods=["POST"]),
+            Route("/healthz", lambda _: Response(b"ok"), methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
 def create_app() -> Starlette:
     kind = os.environ.get("BENCH_FLOOR", "http")
+    if kind in SQL_KINDS:
+        return _sql_app(kind)
     handler = _graphql if kind == "graphql" else _http
     return Starlette(
         routes=[

@@ -30,6 +30,9 @@ DEFAULT_LOTS = {"postgresql": 1_000_000, "sqlite": 100_000}
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # Other servers whose own harness `--peer` runs after Patron's stores (bench/peer.py).
 PEERS = ("vendure",)
+# What serves Patron's ASGI app: ``patron serve`` (uvicorn, uvloop, httptools, one socket a
+# worker), or Granian with the same app factory, workers and event loop.
+SERVERS = ("uvicorn", "granian")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class Options:
     console_entries: int = 300_000
     profile: bool = False
     server_env: dict[str, str] = field(default_factory=dict)
+    server: str = "uvicorn"
+    serving_models: bool = False
     results_dir: Path = RESULTS_DIR
     note: str = ""
     peer: str | None = None
@@ -230,6 +235,19 @@ def parse(argv: list[str] | None = None) -> Options:
         metavar="PATRON_NAME=VALUE",
         help="setting for the server processes, e.g. PATRON_POOL_SIZE=20 (repeatable)",
     )
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="uvicorn",
+        help="what serves Patron: patron serve (uvicorn) or Granian with the same app factory",
+    )
+    parser.add_argument(
+        "--serving-models",
+        action="store_true",
+        help="on PostgreSQL, with get: serve the known read's own SQL with no Patron code in "
+        "four ways (sync driver on the event loop, the same in threads, psycopg's async driver, "
+        "and the first under Granian) to compare serving models",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
         "--peer",
@@ -281,6 +299,8 @@ def parse(argv: list[str] | None = None) -> Options:
         console_entries=max(args.console_entries, 0),
         profile=args.profile,
         server_env=dict(args.server_env),
+        server=args.server,
+        serving_models=args.serving_models,
         results_dir=args.results_dir,
         note=args.note,
         peer=args.peer,

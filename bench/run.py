@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -723,46 +724,92 @@ def _floor_load(
     )
 
 
+def _measure_floor(
+    server: FloorServer,
+    operation: str,
+    what: str,
+    key: str,
+    fixtures: Fixtures,
+    options: Options,
+    out: Path,
+    result: StoreResult,
+    say: Say,
+) -> None:
+    """``operation`` sent to a running floor server: its rate, as a bound named ``key``."""
+    settings = WrkSettings(connections=options.connections, threads=options.threads)
+    url = f"{server.base_url}/graphql"
+    if options.warmup:
+        _floor_load(url, operation, fixtures, options.warmup, settings, out, result)
+    with CpuWindow(server.pids, None) as window:
+        measured = _floor_load(url, operation, fixtures, options.seconds, settings, out, result)
+    outcome = bare.BoundResult(
+        target=LABELS[operation],
+        statements=what,
+        connections=options.connections,
+        seconds=measured.duration_s,
+        committed=measured.successes,
+        refused=0,
+        errors=measured.bad_responses + measured.socket_errors,
+        rate=measured.rps,
+        p50_ms=measured.p50_ms,
+        p99_ms=measured.p99_ms,
+        first_error=measured.first_bad,
+        cpu=window.use.as_dict(),
+    )
+    if outcome.errors:
+        result.problems.append(f"floor {key}: {outcome.errors} bad: {outcome.first_error}")
+    result.bounds[key] = outcome
+    say(
+        f"  floor   {key:24} {outcome.rate:9,.1f}/s  "
+        f"p50 {outcome.p50_ms:.2f} ms  p99 {outcome.p99_ms:.2f} ms ({what})"
+    )
+
+
 def _floors(fixtures: Fixtures, options: Options, out: Path, result: StoreResult, say: Say) -> None:
     """``get`` and ``create`` sent as to Patron, to a server with no store and no Patron code
     (``bench.floor``): the HTTP layer's floor and an ordinary GraphQL server's, in this run."""
     operations = [name for name in FLOOR_OPERATIONS if name in options.operations]
-    settings = WrkSettings(connections=options.connections, threads=options.threads)
     for kind, what in FLOORS.items():
         server = FloorServer(kind, workers=options.workers, log=out / f"floor-{kind}.log")
         try:
             server.start()
             for operation in operations:
-                url = f"{server.base_url}/graphql"
-                if options.warmup:
-                    _floor_load(url, operation, fixtures, options.warmup, settings, out, result)
-                with CpuWindow(server.pids, None) as window:
-                    measured = _floor_load(
-                        url, operation, fixtures, options.seconds, settings, out, result
-                    )
-                outcome = bare.BoundResult(
-                    target=LABELS[operation],
-                    statements=what,
-                    connections=options.connections,
-                    seconds=measured.duration_s,
-                    committed=measured.successes,
-                    refused=0,
-                    errors=measured.bad_responses + measured.socket_errors,
-                    rate=measured.rps,
-                    p50_ms=measured.p50_ms,
-                    p99_ms=measured.p99_ms,
-                    first_error=measured.first_bad,
-                    cpu=window.use.as_dict(),
-                )
-                if outcome.errors:
-                    result.problems.append(
-                        f"floor {kind} {operation}: {outcome.errors} bad: {outcome.first_error}"
-                    )
-                result.bounds[f"{operation}-{kind}"] = outcome
-                say(
-                    f"  floor   {operation:7} {kind:8} {outcome.rate:9,.1f}/s  "
-                    f"p50 {outcome.p50_ms:.2f} ms  p99 {outcome.p99_ms:.2f} ms ({what})"
-                )
+                key = f"{operation}-{kind}"
+                _measure_floor(server, operation, what, key, fixtures, options, out, result, say)
+        finally:
+            server.stop()
+
+
+# Serving models for a read (``--serving-models``): the known read's own SQL, no Patron code.
+SERVING_MODELS = (
+    ("sql-loop", "uvicorn", "uvicorn, blocking driver on the event loop (Patron's known reads)"),
+    ("sql-threads", "uvicorn", "uvicorn, blocking driver in the thread pool"),
+    ("sql-async", "uvicorn", "uvicorn, psycopg's async driver on the event loop"),
+    ("sql-loop", "granian", "Granian, blocking driver on the event loop"),
+)
+
+
+def _serving_models(
+    store: Store, fixtures: Fixtures, options: Options, out: Path, result: StoreResult, say: Say
+) -> None:
+    """One contact by uuid, its statements as Patron's plan sends them, served four ways."""
+    uuids = fixtures.contact_file.read_text().split()[: options.bound_reads]
+    captured = reads_bound.capture(store.url, fixtures.tenant.token, "get", uuids)
+    requests = out / f"serving-{result.store}.json"
+    requests.write_bytes(orjson.dumps(dict(zip(uuids, captured, strict=True)), default=str))
+    env = {"BENCH_FLOOR_DSN": store.libpq_url, "BENCH_FLOOR_REQUESTS": str(requests)}
+    for kind, server_name, what in SERVING_MODELS:
+        server = FloorServer(
+            kind,
+            workers=options.workers,
+            log=out / f"floor-{kind}-{server_name}.log",
+            server=server_name,
+            env=env,
+        )
+        try:
+            server.start()
+            key = f"get-{kind}-{server_name}"
+            _measure_floor(server, "get", what, key, fixtures, options, out, result, say)
         finally:
             server.stop()
 
@@ -781,6 +828,8 @@ def _request_bounds(
         _read_bounds(store, fixtures, backends, options, result, say)
     if set(FLOOR_OPERATIONS) & set(options.operations):
         _floors(fixtures, options, out, result, say)
+    if options.serving_models and store.kind == "postgresql" and "get" in options.operations:
+        _serving_models(store, fixtures, options, out, result, say)
 
 
 def _statistics_keeper(store: Store, say: Say) -> Callable[[], None] | None:
@@ -862,10 +911,11 @@ def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -
             workers=options.workers,
             log=out / f"server-{kind}.log",
             env=options.server_env,
+            server=options.server,
         )
         stack.callback(server.stop)
         server.start()
-        say(f"  patron serve on {server.base_url}, {options.workers} worker(s)")
+        say(f"  {options.server} serving Patron on {server.base_url}, {options.workers} worker(s)")
         _load_operations(
             server,
             fixtures,

@@ -59,9 +59,18 @@ def clean_environment(extra: dict[str, str]) -> dict[str, str]:
 class PatronServer:
     """``patron serve`` in a process group of its own, so that all of it can be stopped."""
 
-    def __init__(self, database_url: str, *, workers: int, log: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workers: int,
+        log: Path,
+        env: dict[str, str],
+        server: str = "uvicorn",
+    ) -> None:
         self.database_url = database_url
         self.workers = workers
+        self.server = server
         self.log = log
         self.env = clean_environment(env)
         self.port = free_port()
@@ -90,6 +99,11 @@ class PatronServer:
         raise RuntimeError(f"patron serve did not come up in {timeout:.0f} s:\n{self.tail()}")
 
     def command(self) -> list[str]:
+        if self.server == "granian":
+            # The store is migrated (the bench ran ``patron migrate``); the workers read their
+            # settings from the environment, as ``patron serve``'s do.
+            self.env["PATRON_DATABASE_URL"] = self.database_url
+            return granian_command("patron.api.app:create_app", self.port, self.workers)
         return [
             str(PATRON),
             "serve",
@@ -123,7 +137,7 @@ class PatronServer:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"spawn_main" in command:
+            if b"spawn_main" in command or (self.server == "granian" and b"granian" in command):
                 workers.append(pid)
         if not workers and self.workers == 1:
             return [self.process.pid]
@@ -165,14 +179,51 @@ def _group_alive(group: int) -> bool:
     return True
 
 
-class FloorServer(PatronServer):
-    """``bench.floor`` of one kind (``http`` or ``graphql``), served as ``patron serve`` is."""
+def granian_command(factory: str, port: int, workers: int) -> list[str]:
+    """Granian serving the ASGI app ``factory`` makes as ``patron serve`` serves it: HTTP/1.1,
+    uvloop, no websockets, ``workers`` processes."""
+    return [
+        str(Path(sys.executable).with_name("granian")),
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "1",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "--factory",
+        factory,
+    ]
 
-    def __init__(self, kind: str, *, workers: int, log: Path) -> None:
-        super().__init__("", workers=workers, log=log, env={})
+
+class FloorServer(PatronServer):
+    """``bench.floor`` of one kind, served as ``patron serve`` is (or by Granian); ``env``:
+    what the kind reads (the SQL kinds' store and statements)."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        workers: int,
+        log: Path,
+        server: str = "uvicorn",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__("", workers=workers, log=log, env=env or {}, server=server)
         self.kind = kind
+        self.env["BENCH_FLOOR"] = kind
 
     def command(self) -> list[str]:
+        if self.server == "granian":
+            return granian_command("bench.floor:create_app", self.port, self.workers)
         return [
             sys.executable,
             "-m",
