@@ -110,11 +110,18 @@ def bound_ratio(result: StoreResult, bound: str) -> float | None:
     return 100.0 * item.measured.rps / limit.rate
 
 
+def _is_serving(name: str) -> bool:
+    """A serving model's floor (``--serving-models``): the read's SQL, no Patron code."""
+    return name.endswith(("-uvicorn", "-granian"))
+
+
 def _is_floor(name: str) -> bool:
-    return name.endswith(("-http", "-graphql"))
+    return name.endswith(("-http", "-graphql")) or _is_serving(name)
 
 
 def _bound_label(name: str, limit: BoundResult) -> str:
+    if _is_serving(name):
+        return f"serving {limit.target}: {limit.statements} ({limit.connections} conn)"
     if _is_floor(name):
         return f"floor {limit.target}: {limit.statements} ({limit.connections} conn)"
     if name.endswith("-sql"):
@@ -367,6 +374,12 @@ def _checks(result: StoreResult) -> list[str]:
         ratio = bound_ratio(result, name)
         if ratio is not None:
             goal = f" (goal >= {BOUND_GOAL_PCT:.0f}%)" if name == "spend" else ""
+            if _is_serving(name):
+                lines.append(
+                    f"serving {limit.target}: Patron at {ratio:.0f}% of its own SQL served by "
+                    f"{limit.statements} (no Patron code)"
+                )
+                continue
             if _is_floor(name):
                 lines.append(
                     f"floor  {limit.target}: Patron at {ratio:.0f}% of "

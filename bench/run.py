@@ -734,13 +734,15 @@ def _measure_floor(
     out: Path,
     result: StoreResult,
     say: Say,
+    backends: Callable[[], list[int]] | None = None,
 ) -> None:
-    """``operation`` sent to a running floor server: its rate, as a bound named ``key``."""
+    """``operation`` sent to a running floor server: its rate, as a bound named ``key``;
+    ``backends``: the database's processes, for a floor that reads the store."""
     settings = WrkSettings(connections=options.connections, threads=options.threads)
     url = f"{server.base_url}/graphql"
     if options.warmup:
         _floor_load(url, operation, fixtures, options.warmup, settings, out, result)
-    with CpuWindow(server.pids, None) as window:
+    with CpuWindow(server.pids, backends) as window:
         measured = _floor_load(url, operation, fixtures, options.seconds, settings, out, result)
     outcome = bare.BoundResult(
         target=LABELS[operation],
@@ -790,7 +792,13 @@ SERVING_MODELS = (
 
 
 def _serving_models(
-    store: Store, fixtures: Fixtures, options: Options, out: Path, result: StoreResult, say: Say
+    store: Store,
+    fixtures: Fixtures,
+    backends: Callable[[], list[int]] | None,
+    options: Options,
+    out: Path,
+    result: StoreResult,
+    say: Say,
 ) -> None:
     """One contact by uuid, its statements as Patron's plan sends them, served four ways."""
     uuids = fixtures.contact_file.read_text().split()[: options.bound_reads]
@@ -809,7 +817,7 @@ def _serving_models(
         try:
             server.start()
             key = f"get-{kind}-{server_name}"
-            _measure_floor(server, "get", what, key, fixtures, options, out, result, say)
+            _measure_floor(server, "get", what, key, fixtures, options, out, result, say, backends)
         finally:
             server.stop()
 
@@ -829,7 +837,7 @@ def _request_bounds(
     if set(FLOOR_OPERATIONS) & set(options.operations):
         _floors(fixtures, options, out, result, say)
     if options.serving_models and store.kind == "postgresql" and "get" in options.operations:
-        _serving_models(store, fixtures, options, out, result, say)
+        _serving_models(store, fixtures, backends, options, out, result, say)
 
 
 def _statistics_keeper(store: Store, say: Say) -> Callable[[], None] | None:
