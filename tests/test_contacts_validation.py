@@ -667,7 +667,7 @@ def test_an_email_taken_in_another_account_is_not_revealed_on_update(
 PLAIN = st.from_regex(validation._PLAIN_EMAIL, fullmatch=True)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(PLAIN, st.emails(), st.text(max_size=80)))
 def test_every_address_the_plain_form_accepts_email_validator_accepts(address: str) -> None:
     if validation.is_plain_email(address) and len(address) <= 254:

@@ -34,7 +34,7 @@ from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("heavy")]
 
-ROUNDS = 10
+ROUNDS = 7
 WRITERS = 8
 WALLETS = 8
 # Kill once this many writes of the round are acknowledged, plus a random moment more.

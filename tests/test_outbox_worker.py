@@ -8,16 +8,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from patron.cli.main import app
 from patron.core.db import Database
 from patron.core.events import outbox_events
+from tests.support.databases import own_store
 from tests.support.receiver import running_receiver
-from tests.support.tenants import Tenant, make_contact
+from tests.support.tenants import Tenant, make_contact, new_tenant
 from tests.support.webhooks import make_webhook, outbox_states, tenant_dispatcher
 
 WORKER_ENV = {
@@ -48,9 +52,23 @@ def patron(database_url: str, *args: str) -> Any:
     return json.loads(result.stdout)
 
 
-def test_a_worker_killed_mid_batch_loses_no_event(
-    db: Database, database_url: str, tenant: Tenant
-) -> None:
+@pytest.fixture
+def quiet_store(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[tuple[str, Database]]:
+    """A store of its own: ``patron worker`` delivers every account's events, and the shared
+    store holds those of the other tests, some aimed at receivers long gone."""
+    with own_store(request, database_url, tmp_path) as url:
+        db = Database(url, pool_size=2)
+        try:
+            yield url, db
+        finally:
+            db.dispose()
+
+
+def test_a_worker_killed_mid_batch_loses_no_event(quiet_store: tuple[str, Database]) -> None:
+    database_url, db = quiet_store
+    tenant = new_tenant(db)
     with running_receiver(delay=0.3) as receiver:
         make_webhook(db, tenant, receiver.url, ["CONTACT_CREATED"])
         for _ in range(6):
