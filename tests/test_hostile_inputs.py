@@ -533,7 +533,7 @@ def test_native_graphql(world: World, server_log: hostile.ServerLog) -> None:
             ("admin", NATIVE, {"X-API-Token": token}),
             ("read token", NATIVE, {"Authorization": f"Bearer {world.read_token}"}),
         ],
-        examples={"*": 40},
+        examples={"*": 30},  # each for three callers
         read_back=native_read_back(world),
     )
     report(found)
