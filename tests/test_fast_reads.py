@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+import time
 from typing import Any
 
 import pytest
@@ -460,11 +461,18 @@ def test_a_known_read_with_a_held_principal_is_answered_without_a_thread(
     first = api.data(document, {"limit": 2}, token=token)
     assert api.data(document, {"limit": 2}, token=token) == first
     assert 1 <= len(handed) <= 2
-    handed.clear()
-
-    answers = [api.data(document, {"limit": 2}, token=token) for _ in range(3)]
-
     # The principal was looked up within the second: no hand-off to a thread, same answer.
+    # On a machine too busy to send three requests within it, the principal has expired by
+    # the last; then the round is taken again from a fresh look-up.
+    for _ in range(5):
+        api.data(document, {"limit": 2}, token=token)  # looks the principal up if it expired
+        handed.clear()
+        started = time.monotonic()
+        answers = [api.data(document, {"limit": 2}, token=token) for _ in range(3)]
+        if time.monotonic() - started < 0.8:
+            break
+    else:
+        pytest.fail("three requests never fitted in 0.8 s: the machine is too busy")
     assert answers == [first] * 3
     assert handed == []
     # A document not seen before, and any write, still go through the thread pool.
