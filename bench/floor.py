@@ -234,29 +234,17 @@ def _sql_app(kind: str) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        if kind == "sql-loop":
-            held["connection"] = psycopg.connect(dsn, autocommit=True)
-        elif kind == "sql-threads":
-            held["pool"] = ConnectionPool(
-                dsn, min_size=SQL_POOL_SIZE, max_size=SQL_POOL_SIZE, kwargs={"autocommit": True}
-            )
-        else:
-            pool = AsyncConnectionPool(
-                dsn,
-                min_size=SQL_POOL_SIZE,
-                max_size=SQL_POOL_SIZE,
-                kwargs={"autocommit": True},
-                open=False,
-            )
-            await pool.open()
-            held["pool"] = pool
-        try:
-            yield
-        finally:
-            if kind == "sql-async":
-                await held["pool"].close()
+        sizes = {"min_size": SQL_POOL_SIZE, "max_size": SQL_POOL_SIZE}
+        async with contextlib.AsyncExitStack() as stack:  # closes what it opened
+            if kind == "sql-loop":
+                held["connection"] = stack.enter_context(psycopg.connect(dsn, autocommit=True))
+            elif kind == "sql-threads":
+                pool = ConnectionPool(dsn, **sizes, kwargs={"autocommit": True}, open=False)
+                held["pool"] = stack.enter_context(pool)
             else:
-                held.get("connection", held.get("pool")).close()
+                found = AsyncConnectionPool(dsn, **sizes, kwargs={"autocommit": True}, open=False)
+                held["pool"] = await stack.enter_async_context(found)
+            yield
 
     async def on_loop(request: Request) -> Response:
         statements = reads.statements(orjson.loads(await request.body()))

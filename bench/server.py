@@ -73,6 +73,10 @@ class PatronServer:
         self.server = server
         self.log = log
         self.env = clean_environment(env)
+        if server == "granian" and database_url:
+            # Granian's workers read their settings from the environment, as those of
+            # ``patron serve`` do (the bench has run ``patron migrate`` on the store).
+            self.env["PATRON_DATABASE_URL"] = database_url
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -100,9 +104,6 @@ class PatronServer:
 
     def command(self) -> list[str]:
         if self.server == "granian":
-            # The store is migrated (the bench ran ``patron migrate``); the workers read their
-            # settings from the environment, as ``patron serve``'s do.
-            self.env["PATRON_DATABASE_URL"] = self.database_url
             return granian_command("patron.api.app:create_app", self.port, self.workers)
         return [
             str(PATRON),

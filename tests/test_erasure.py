@@ -37,7 +37,7 @@ from patron.wallets.tables import credit_entries
 from patron.wallets.tables import wallets as wallets_table
 from patron.wallets.verify import verify_ledger
 from tests.support.client import Api
-from tests.support.databases import own_store
+from tests.support.databases import own_database
 from tests.support.erasure import EMAIL, SHOPIFY_GID, Person, make_person, wallets_of
 from tests.support.fast_reads import both
 from tests.support.ledger import entry_rows
@@ -423,25 +423,22 @@ def test_erasing_takes_the_admin_scope_and_another_account_finds_nothing(
 def test_the_sweep_still_expires_the_lots_of_an_erased_wallet(
     request: pytest.FixtureRequest, database_url: str, tmp_path: Path
 ) -> None:
-    with own_store(request, database_url, tmp_path) as url:  # a sweep covers every account
-        store = Database(url, pool_size=2)
-        try:
-            tenant = new_tenant(store)
-            person = make_person(store, tenant)
-            privacy.erase_contact(store, tenant.principal, person.uuid)
+    # A store of its own: a sweep covers every account.
+    with own_database(request, database_url, tmp_path) as (_, store):
+        tenant = new_tenant(store)
+        person = make_person(store, tenant)
+        privacy.erase_contact(store, tenant.principal, person.uuid)
 
-            sweep(store, now=utcnow() + timedelta(days=31))
+        sweep(store, now=utcnow() + timedelta(days=31))
 
-            last = entry_rows(store, tenant.uuid, person.wallet_uuid)[-1]
-            assert (last.reason, last.action, last.amount, last.actor) == (
-                "EXPIRY",
-                "REMOVE",
-                300,
-                "system:expiry",
-            )
-            assert verify_ledger(store).ok
-        finally:
-            store.dispose()
+        last = entry_rows(store, tenant.uuid, person.wallet_uuid)[-1]
+        assert (last.reason, last.action, last.amount, last.actor) == (
+            "EXPIRY",
+            "REMOVE",
+            300,
+            "system:expiry",
+        )
+        assert verify_ledger(store).ok
 
 
 FAST_READS = [

@@ -29,7 +29,7 @@ from patron.wallets.lot_tables import credit_lots
 from patron.wallets.models import CreditType, EntryCommand
 from tests.support.client import Api
 from tests.support.clock import START, FrozenClock
-from tests.support.databases import own_store
+from tests.support.databases import own_database
 from tests.support.holds import (
     assert_store_consistent,
     fund_until,
@@ -68,10 +68,8 @@ def sweep_store(
     request: pytest.FixtureRequest, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
     """A store of its own for the sweep tests: a sweep covers every account in its store."""
-    with own_store(request, database_url, tmp_path_factory.mktemp("sweep")) as url:
-        store = Database(url, pool_size=2)
+    with own_database(request, database_url, tmp_path_factory.mktemp("sweep")) as (_, store):
         yield store
-        store.dispose()
 
 
 @pytest.fixture

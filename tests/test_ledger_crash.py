@@ -28,7 +28,7 @@ from sqlalchemy import select
 from patron.core.db import Database
 from patron.wallets.tables import credit_entries, wallets
 from patron.wallets.verify import verify_ledger
-from tests.support.databases import own_store
+from tests.support.databases import own_database
 from tests.support.server import ProcessServer
 from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 
@@ -279,10 +279,8 @@ def _check_exact_books(db: Database, tenant: Tenant, books: Books, wallet_uuids:
 def crash_store(
     request: pytest.FixtureRequest, database_url: str, tmp_path: Path
 ) -> Iterator[tuple[str, Database]]:
-    with own_store(request, database_url, tmp_path) as url:
-        db = Database(url, pool_size=2)
-        yield url, db
-        db.dispose()
+    with own_database(request, database_url, tmp_path) as store:
+        yield store
     log = tmp_path / "server.log"
     if log.exists():  # shown by pytest only when the test failed
         print("server log (last 4000 characters):\n", log.read_text()[-4000:])

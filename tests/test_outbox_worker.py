@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from patron.cli.main import app
 from patron.core.db import Database
 from patron.core.events import outbox_events
-from tests.support.databases import own_store
+from tests.support.databases import own_database
 from tests.support.receiver import running_receiver
 from tests.support.tenants import Tenant, make_contact, new_tenant
 from tests.support.webhooks import make_webhook, outbox_states, tenant_dispatcher
@@ -58,12 +58,8 @@ def quiet_store(
 ) -> Iterator[tuple[str, Database]]:
     """A store of its own: ``patron worker`` delivers every account's events, and the shared
     store holds those of the other tests, some aimed at receivers long gone."""
-    with own_store(request, database_url, tmp_path) as url:
-        db = Database(url, pool_size=2)
-        try:
-            yield url, db
-        finally:
-            db.dispose()
+    with own_database(request, database_url, tmp_path) as store:
+        yield store
 
 
 def test_a_worker_killed_mid_batch_loses_no_event(quiet_store: tuple[str, Database]) -> None:

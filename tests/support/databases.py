@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from patron.core import migrate
+from patron.core.db import Database
 
 
 @contextmanager
@@ -34,3 +35,17 @@ def own_store(request: pytest.FixtureRequest, database_url: str, directory: Path
         yield url
     finally:
         server.drop_database(name)
+
+
+@contextmanager
+def own_database(
+    request: pytest.FixtureRequest, database_url: str, directory: Path
+) -> Iterator[tuple[str, Database]]:
+    """``own_store`` with a small pool opened on it (two connections): its url and the
+    ``Database``, closed before the store is dropped."""
+    with own_store(request, database_url, directory) as url:
+        db = Database(url, pool_size=2)
+        try:
+            yield url, db
+        finally:
+            db.dispose()
