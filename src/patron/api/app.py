@@ -24,6 +24,7 @@ from patron.api.endpoint import (
     Patron,
     cached_token_context,
     graphql_endpoint,
+    loop_token_context,
     masked,
     request_id_of,
     token_context,
@@ -58,6 +59,11 @@ def native_routes(patron: Patron) -> list[BaseRoute]:
         else None,
         exact_numbers=True,
         fast_writes=patron.schema.fast_writes,
+        loop_context=loop_token_context(
+            patron, webhook_urls=url_policy(settings), secret_key=settings.sealing_key
+        )
+        if patron.writes_on_event_loop
+        else None,
     )
     ide = graphiql_routes() if settings.graphiql_enabled else []
     return [Route("/graphql", post, methods=["POST"]), *ide]

@@ -35,6 +35,7 @@ from patron.api.graphql.schema import PatronSchema, build_schema
 from patron.api.http import HttpError, error_response, json_response, read_json
 from patron.api.metrics import Operations
 from patron.api.ratelimit import RateLimiter
+from patron.core import on_loop
 from patron.core.db import Database, KeptReader, is_lock_contention, is_store_unavailable
 from patron.core.errors import Unauthenticated
 from patron.core.settings import Settings
@@ -59,6 +60,9 @@ class Patron:
         self.operations = Operations(settings.metrics_operations.split(","))
         # The known reads answered on the event loop borrow this one connection.
         self.kept = KeptReader(db)
+        # SQLite writes take turns on a lock that may be held by another process: waiting
+        # for it is for a thread, never for the event loop.
+        self.writes_on_event_loop = settings.writes_on_event_loop and not db.is_sqlite
 
     def authenticate(
         self, token: str, connection: Connection | None = None, *, cached: bool = False
@@ -96,6 +100,22 @@ class Patron:
         principal = self.cached(token)
         if principal is None:
             return None
+        return make(
+            db=self.db,
+            principal=principal,
+            request_id=request_id,
+            autocommit=True,
+            kept=self.kept,
+            **extra,
+        )
+
+    def write_context(
+        self, token: str, request_id: str, make: Callable[..., Context] = Context, **extra: Any
+    ) -> Context:
+        """A known mutation's context on the event loop: its token looked up now (a write is
+        never admitted on a remembered principal), on this worker's kept connection, which
+        the answer's reads use as well."""
+        principal = self.authenticate(token, self.kept.connection())
         return make(
             db=self.db,
             principal=principal,
@@ -271,6 +291,9 @@ class Asking(Generic[Credentials]):
 
 
 ReadCredentials = Callable[[Request], Credentials]
+# A known mutation's context made on the event loop (its token looked up on the loop's kept
+# connection): the mutation is then run there too, its command waiting for the loop's batch.
+LoopContext = Callable[[Asking[Credentials]], Context]
 MakeContext = Callable[[Asking[Credentials], Connection | None], Context]
 # A known read's context made without the store (None: it needs the store, e.g. a token not
 # looked up lately): such a read is answered on the event loop, with no thread hand-off.
@@ -299,6 +322,15 @@ def cached_token_context(patron: Patron, **extra: Any) -> CachedContext[str]:
 
     def context(asking: Asking[str]) -> Context | None:
         return patron.known_read_context(asking.credentials, asking.request_id, **extra)
+
+    return context
+
+
+def loop_token_context(patron: Patron, **extra: Any) -> LoopContext[str]:
+    """``token_context`` for a known mutation run on the event loop."""
+
+    def context(asking: Asking[str]) -> Context:
+        return patron.write_context(asking.credentials, asking.request_id, **extra)
 
     return context
 
@@ -335,6 +367,40 @@ def _answer_on_the_loop(
         return None
 
 
+@dataclass(frozen=True)
+class _Mutation:
+    """A known mutation's request, for ``_write_on_the_loop``."""
+
+    schema: strawberry.Schema
+    fast_writes: FastWrites
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+
+
+async def _write_on_the_loop(
+    mutation: _Mutation, make: Callable[[], Context], request_id: str, seen: Observed | None
+) -> Response:
+    """A known mutation run on the event loop (``core.on_loop``): its context made there
+    (``make`` looks its token up), its command written in the loop's next batch."""
+
+    def work() -> tuple[int, Any, dict[str, str]]:
+        made = make()
+        if seen is not None:
+            seen.account_id = made.principal.account_id
+        body = run_document(
+            mutation.schema,
+            mutation.fast_writes,
+            made,
+            mutation.query,
+            mutation.variables,
+            mutation.operation_name,
+        )
+        return 200, body, {}
+
+    return await on_loop.run(guarded, request_id, work, seen)
+
+
 def graphql_endpoint(
     patron: Patron,
     schema: strawberry.Schema,
@@ -345,6 +411,7 @@ def graphql_endpoint(
     cached_context: CachedContext[Credentials] | None = None,
     exact_numbers: bool = False,
     fast_writes: FastWrites | None = None,
+    loop_context: LoopContext[Credentials] | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
     """``POST`` of one GraphQL surface.
 
@@ -359,6 +426,10 @@ def graphql_endpoint(
     them to a thread and back cost more of the interpreter's time than the reads themselves.
     ``exact_numbers``: JSON numbers of the variables keep their text for the exact scalars.
     ``fast_writes`` run known mutations from their plan (authenticated as any other request).
+    ``loop_context``, when given, makes a known mutation's context on the event loop, and
+    the mutation runs there (``core.on_loop``): its command joins the loop's next group
+    commit and the loop serves other requests until that batch is written. No thread
+    hand-off, and no thread waiting for the interpreter lock after each round trip.
     """
     db = patron.db
 
@@ -394,6 +465,16 @@ def graphql_endpoint(
                 )
                 if answered is not None:
                     return answered
+
+        if (
+            loop_context is not None
+            and fast_writes is not None
+            and fast_writes.known(query, operation_name)
+        ):
+            mutation = _Mutation(schema, fast_writes, query, variables, operation_name)
+            return await _write_on_the_loop(
+                mutation, lambda: loop_context(asking), request_id, seen
+            )
 
         def known_read(fast: FastReads) -> tuple[int, Any, dict[str, str]] | None:
             # A read the full pipeline has passed before: its plan answers it; any trouble

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # A known read whose token was looked up in the last second is answered on the event
     # loop, without a hand-off to a worker thread; off: every request goes to a thread.
     reads_on_event_loop: bool = True
+    # A known mutation on PostgreSQL runs on the event loop too, its command waiting there
+    # for the worker's next group commit; off (and always on SQLite): on a worker thread.
+    writes_on_event_loop: bool = True
     pool_size: int = Field(default=10, ge=1, le=200)
     # Server-side prepared statements (psycopg prepares a statement run 5 times on one
     # connection). Off behind a pooler in transaction mode (PgBouncer before 1.21, or

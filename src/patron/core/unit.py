@@ -20,6 +20,7 @@ each caller gets that error (a 503) rather than a second run.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import weakref
@@ -30,6 +31,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
+from patron.core import on_loop
 from patron.core.db import (
     Database,
     is_lock_contention,
@@ -57,6 +59,8 @@ def run_command(db: Database, command: Callable[[Connection], T]) -> T:
     group = group_of(db)
     if group is None or _inside.active:
         return _run_alone(db, command)
+    if on_loop.active():
+        return group.run_on_loop(command)
     return group.run(command)
 
 
@@ -117,6 +121,7 @@ class GroupStats:
     commands: int = 0
     largest: int = 0
     alone_after_batch: int = 0
+    on_loop: int = 0  # batches of work on an event loop (``run_on_loop``)
 
 
 class GroupCommit:
@@ -129,6 +134,9 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._waiting: list[_Slot[Any]] = []
         self._writers = 0
+        # Commands of work on an event loop (``on_loop``), per loop, for the batch it is
+        # about to write: an entry exists while that write is planned.
+        self._on_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Slot[Any], Any]]] = {}
         self.stats = GroupStats()
 
     @property
@@ -157,6 +165,47 @@ class GroupCommit:
             raise slot.error
         result: T = slot.result
         return result
+
+    def run_on_loop(self, command: Callable[[Connection], T]) -> T:
+        """``run`` for work on the event loop (``on_loop.run``): the command waits for the
+        loop's next batch while the loop goes on. That batch is written once the loop has
+        let every request already in hand reach its own command: all of them share it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        pending = self._on_loop.get(loop)
+        if pending is None:
+            pending = self._on_loop[loop] = []
+            loop.call_soon(self._write_on_loop, loop)
+        pending.append((_Slot(command), future))
+        return on_loop.wait(future)
+
+    def _write_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop's batch (a callback of the loop, on its thread): written as ``run``
+        writes one, then each command's future is given its result or its error."""
+        pending = self._on_loop.pop(loop, [])
+        self.stats.on_loop += 1
+        try:
+            for start in range(0, len(pending), self._limit):
+                chunk = pending[start : start + self._limit]
+                self._write([slot for slot, _future in chunk])
+                for slot, future in chunk:
+                    if slot.outcome == _ALONE:
+                        try:
+                            slot.result, slot.error = _run_alone(self._db, slot.command), None
+                        except Exception as error:  # the command's own answer
+                            slot.error = error
+                    if future.done():  # its request was cancelled
+                        continue
+                    if slot.error is not None:
+                        future.set_exception(slot.error)
+                    else:
+                        future.set_result(slot.result)
+        except BaseException as error:
+            for _slot, future in pending:
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
 
     def _lead(self, own: _Slot[Any]) -> None:
         """Write ``own`` command and what else waits as one batch, answer each, then hand

@@ -5,7 +5,13 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from patron.api.compat.lightfunnels.schema import build_schema
-from patron.api.endpoint import Patron, cached_token_context, graphql_endpoint, token_context
+from patron.api.endpoint import (
+    Patron,
+    cached_token_context,
+    graphql_endpoint,
+    loop_token_context,
+    token_context,
+)
 from patron.api.http import bearer_token
 
 PATH = "/compat/lightfunnels/api/v2"
@@ -23,5 +29,6 @@ def lightfunnels_routes(patron: Patron) -> list[BaseRoute]:
         cached_context=cached_token_context(patron)
         if patron.settings.reads_on_event_loop
         else None,
+        loop_context=loop_token_context(patron) if patron.writes_on_event_loop else None,
     )
     return [Route(PATH, endpoint, methods=["POST"])]

@@ -1,0 +1,305 @@
+"""Group commit for work on the event loop (``core/on_loop.py``, ``GroupCommit.run_on_loop``).
+
+A known mutation on PostgreSQL runs on the worker's event loop: its command waits there for
+the loop's next batch while the loop serves other requests. The batch is written once every
+request the loop already holds has reached its command, so commands started together share
+one transaction, a savepoint each, with the same rules as the threads' batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import secrets
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from patron.core import on_loop
+from patron.core.db import Database
+from patron.core.unit import group_stats
+from patron.wallets import service as wallets
+from patron.wallets.ledger import InsufficientCredit
+from patron.wallets.models import EntryCommand
+from patron.wallets.verify import verify_ledger
+from tests.support.databases import own_store
+from tests.support.ledger import entry_rows
+from tests.support.server import ThreadServer
+from tests.support.tenants import Tenant, fund, make_contact, new_tenant
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Database]:
+    with own_store(request, database_url, tmp_path) as url:
+        db = Database(url, pool_size=4, group_commit=64)
+        try:
+            yield db
+        finally:
+            db.dispose()
+
+
+def spend(
+    db: Database, tenant: Tenant, wallet_uuid: str, amount: str, key: str | None = None
+) -> Any:
+    return wallets.post_entry(
+        db,
+        tenant.principal,
+        EntryCommand(
+            wallet_uuid=wallet_uuid,
+            action="SPEND",
+            credit_type="GLOBAL",
+            amount=Decimal(amount),
+            idempotency_key=key,
+        ),
+    )
+
+
+def together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Each call on the event loop at once, as the requests a loop holds: results or errors."""
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(on_loop.run(call) for call in calls), return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+# --- the bridge itself ---------------------------------------------------------------------
+
+
+def test_work_on_the_loop_waits_without_holding_the_loop() -> None:
+    order: list[str] = []
+
+    def work(name: str) -> str:
+        order.append(f"{name} starts")
+        value: str = on_loop.wait(asyncio.sleep(0.01, result=name.upper()))
+        order.append(f"{name} resumes")
+        return value
+
+    async def main() -> list[str]:
+        return list(await asyncio.gather(on_loop.run(work, "a"), on_loop.run(work, "b")))
+
+    assert asyncio.run(main()) == ["A", "B"]
+    # Both started before either resumed: the first one's wait let the loop go on.
+    assert order[:2] == ["a starts", "b starts"]
+
+
+def test_an_error_awaited_on_the_loop_is_raised_in_the_work() -> None:
+    async def fails() -> None:
+        raise ValueError("from the loop")
+
+    def work() -> str:
+        try:
+            on_loop.wait(fails())
+        except ValueError as error:
+            return f"caught {error}"
+        return "not raised"
+
+    assert asyncio.run(on_loop.run(work)) == "caught from the loop"
+
+
+def test_the_work_sees_the_context_variables_of_its_task() -> None:
+    variable: contextvars.ContextVar[str] = contextvars.ContextVar("variable", default="unset")
+
+    async def main() -> str:
+        variable.set("request 7")
+        return await on_loop.run(variable.get)
+
+    assert asyncio.run(main()) == "request 7"
+
+
+def test_waiting_outside_the_loop_is_refused() -> None:
+    assert not on_loop.active()
+    sleeping = asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="outside"):
+        on_loop.wait(sleeping)
+    sleeping.close()
+
+
+# --- group commit on the loop ----------------------------------------------------------------
+
+
+def test_commands_started_together_on_the_loop_share_one_batch(store: Database) -> None:
+    tenant = new_tenant(store)
+    wallet_uuid = make_contact(store, tenant).wallet_uuid
+    fund(store, tenant, wallet_uuid, "5.00")
+    before = group_stats(store).batches
+
+    results = together([lambda: spend(store, tenant, wallet_uuid, "1.00")] * 8)
+
+    assert group_stats(store).batches == before + 1
+    assert group_stats(store).largest >= 8
+    # Five fit the balance; the rest are refused each on its own, the others commit.
+    refused = [result for result in results if isinstance(result, InsufficientCredit)]
+    written = [result for result in results if not isinstance(result, BaseException)]
+    assert len(written) == 5
+    assert len(refused) == 3
+    spends = [
+        row
+        for row in entry_rows(store, tenant.principal.account_id, wallet_uuid)
+        if row.action == "SPEND"
+    ]
+    assert {row.uuid for row in spends} == {entry.uuid for entry in written}
+    assert min(row.balance_after for row in spends) == 0
+    assert verify_ledger(store).ok
+
+
+def test_an_idempotent_retry_in_a_loop_batch_returns_the_first_result(store: Database) -> None:
+    tenant = new_tenant(store)
+    wallet_uuid = make_contact(store, tenant).wallet_uuid
+    fund(store, tenant, wallet_uuid, "10.00")
+    key = f"key-{secrets.token_hex(4)}"
+
+    first = together([lambda: spend(store, tenant, wallet_uuid, "1.00", key)] * 4)
+    again = together([lambda: spend(store, tenant, wallet_uuid, "1.00", key)] * 2)
+
+    assert len({entry.uuid for entry in first + again}) == 1
+    spends = [
+        row
+        for row in entry_rows(store, tenant.principal.account_id, wallet_uuid)
+        if row.action == "SPEND"
+    ]
+    assert len(spends) == 1
+
+
+def test_the_loop_and_threads_drain_one_hot_wallet_to_exactly_zero(store: Database) -> None:
+    """Batches of the loop and of threads at once, on one wallet: never overdrawn."""
+    tenant = new_tenant(store)
+    wallet_uuid = make_contact(store, tenant).wallet_uuid
+    fund(store, tenant, wallet_uuid, "3.00")
+
+    def attempts(count: int) -> list[Any]:
+        outcomes: list[Any] = []
+        for _ in range(count):
+            try:
+                outcomes.append(spend(store, tenant, wallet_uuid, "0.01"))
+            except InsufficientCredit as error:
+                outcomes.append(error)
+        return outcomes
+
+    async def clients() -> list[Any]:
+        rounds = [
+            await asyncio.gather(
+                *(on_loop.run(spend, store, tenant, wallet_uuid, "0.01") for _ in range(32)),
+                return_exceptions=True,
+            )
+            for _ in range(8)
+        ]
+        return [outcome for batch in rounds for outcome in batch]
+
+    with ThreadPoolExecutor(8) as pool:
+        threaded = [pool.submit(attempts, 20) for _ in range(8)]
+        on_the_loop = asyncio.run(clients())
+        from_threads = [outcome for future in threaded for outcome in future.result(60)]
+
+    outcomes = on_the_loop + from_threads
+    successes = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+    problems = [
+        outcome
+        for outcome in outcomes
+        if isinstance(outcome, BaseException) and not isinstance(outcome, InsufficientCredit)
+    ]
+    assert problems == []
+    assert len(successes) == 300
+    spends = [
+        row
+        for row in entry_rows(store, tenant.principal.account_id, wallet_uuid)
+        if row.action == "SPEND"
+    ]
+    assert {row.uuid for row in spends} == {entry.uuid for entry in successes}
+    assert min(row.balance_after for row in spends) == 0
+    assert verify_ledger(store).ok
+
+
+# --- served: known mutations on the worker's loop --------------------------------------------
+
+SPEND = (
+    "mutation AddCreditEntry($creditEntry: AddCreditEntryInput!) { addCreditEntry("
+    "creditEntry: $creditEntry) { success creditEntry { uuid amount } errors "
+    "userErrors { code } } }"
+)
+
+
+def _spend_body(wallet_uuid: str) -> dict[str, Any]:
+    return {
+        "query": SPEND,
+        "variables": {
+            "creditEntry": {
+                "walletUuid": wallet_uuid,
+                "action": "SPEND",
+                "creditType": "GLOBAL",
+                "amount": "0.01",
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize("on_the_loop", [True, False], ids=["loop", "threads"])
+def test_clients_draining_a_wallet_over_http_end_at_exactly_zero(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path, on_the_loop: bool
+) -> None:
+    """48 clients at once on a served wallet of 2.00: exactly 200 spends succeed, the rest
+    are refused, and on PostgreSQL the known mutation's commands were batched on the loop."""
+    with own_store(request, database_url, tmp_path) as url:
+        server = ThreadServer(url, writes_on_event_loop=on_the_loop).start()
+        try:
+            tenant = new_tenant(server.db)
+            wallet_uuid = make_contact(server.db, tenant).wallet_uuid
+            fund(server.db, tenant, wallet_uuid, "2.00")
+            headers = {"Authorization": f"Bearer {tenant.token}"}
+            body = _spend_body(wallet_uuid)
+
+            async def clients() -> list[dict[str, Any]]:
+                async with httpx.AsyncClient(
+                    base_url=server.base_url, headers=headers, timeout=30
+                ) as client:
+                    # The first request makes the document known; the rest take its plan.
+                    first = (await client.post("/graphql", json=body)).json()
+
+                    async def one() -> list[dict[str, Any]]:
+                        answers = []
+                        for _ in range(5):
+                            answered = await client.post("/graphql", json=body)
+                            assert answered.status_code == 200
+                            answers.append(answered.json())
+                        return answers
+
+                    rest = await asyncio.gather(*(one() for _ in range(48)))
+                return [first, *(answer for answers in rest for answer in answers)]
+
+            before = group_stats(server.db)
+            batches, largest, on_loop_before = before.batches, before.largest, before.on_loop
+            answers = asyncio.run(clients())
+            stats = group_stats(server.db)
+        finally:
+            server.stop()
+        payloads = [answer["data"]["addCreditEntry"] for answer in answers]
+        succeeded = [payload for payload in payloads if payload["success"]]
+        refused = [payload for payload in payloads if not payload["success"]]
+        assert len(succeeded) == 200
+        assert {payload["userErrors"][0]["code"] for payload in refused} == {"INSUFFICIENT_CREDIT"}
+        db = Database(url, pool_size=1)
+        try:
+            spends = [
+                row
+                for row in entry_rows(db, tenant.principal.account_id, wallet_uuid)
+                if row.action == "SPEND"
+            ]
+            assert {row.uuid for row in spends} == {
+                payload["creditEntry"]["uuid"] for payload in succeeded
+            }
+            assert min(row.balance_after for row in spends) == 0
+            assert verify_ledger(db).ok
+        finally:
+            db.dispose()
+        assert stats.batches > batches
+        # On SQLite writes stay on threads (their lock may be another process's).
+        if on_the_loop and not url.startswith("sqlite"):
+            assert stats.on_loop > on_loop_before
+            assert stats.largest > max(largest, 1), "the loop never batched its commands"
+        else:
+            assert stats.on_loop == on_loop_before
