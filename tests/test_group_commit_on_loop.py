@@ -33,16 +33,6 @@ from tests.support.server import ThreadServer
 from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 
 
-@pytest.fixture
-def store(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Database]:
-    with own_store(request, database_url, tmp_path) as url:
-        db = Database(url, pool_size=4, group_commit=64)
-        try:
-            yield db
-        finally:
-            db.dispose()
-
-
 def spend(
     db: Database, tenant: Tenant, wallet_uuid: str, amount: str, key: str | None = None
 ) -> Any:
@@ -57,6 +47,22 @@ def spend(
             idempotency_key=key,
         ),
     )
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Database]:
+    with own_store(request, database_url, tmp_path) as url:
+        db = Database(url, pool_size=4, group_commit=64)
+        try:
+            yield db
+        finally:
+            db.dispose()
+
+
+def spend_rows(db: Database, tenant: Tenant, wallet_uuid: str) -> list[Any]:
+    """The wallet's SPEND entries, as stored."""
+    rows = entry_rows(db, tenant.principal.account_id, wallet_uuid)
+    return [row for row in rows if row.action == "SPEND"]
 
 
 def together(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -138,11 +144,7 @@ def test_commands_started_together_on_the_loop_share_one_batch(store: Database) 
     written = [result for result in results if not isinstance(result, BaseException)]
     assert len(written) == 5
     assert len(refused) == 3
-    spends = [
-        row
-        for row in entry_rows(store, tenant.principal.account_id, wallet_uuid)
-        if row.action == "SPEND"
-    ]
+    spends = spend_rows(store, tenant, wallet_uuid)
     assert {row.uuid for row in spends} == {entry.uuid for entry in written}
     assert min(row.balance_after for row in spends) == 0
     assert verify_ledger(store).ok
@@ -158,11 +160,7 @@ def test_an_idempotent_retry_in_a_loop_batch_returns_the_first_result(store: Dat
     again = together([lambda: spend(store, tenant, wallet_uuid, "1.00", key)] * 2)
 
     assert len({entry.uuid for entry in first + again}) == 1
-    spends = [
-        row
-        for row in entry_rows(store, tenant.principal.account_id, wallet_uuid)
-        if row.action == "SPEND"
-    ]
+    spends = spend_rows(store, tenant, wallet_uuid)
     assert len(spends) == 1
 
 
@@ -205,11 +203,7 @@ def test_the_loop_and_threads_drain_one_hot_wallet_to_exactly_zero(store: Databa
     ]
     assert problems == []
     assert len(successes) == 300
-    spends = [
-        row
-        for row in entry_rows(store, tenant.principal.account_id, wallet_uuid)
-        if row.action == "SPEND"
-    ]
+    spends = spend_rows(store, tenant, wallet_uuid)
     assert {row.uuid for row in spends} == {entry.uuid for entry in successes}
     assert min(row.balance_after for row in spends) == 0
     assert verify_ledger(store).ok
@@ -284,11 +278,7 @@ def test_clients_draining_a_wallet_over_http_end_at_exactly_zero(
         assert {payload["userErrors"][0]["code"] for payload in refused} == {"INSUFFICIENT_CREDIT"}
         db = Database(url, pool_size=1)
         try:
-            spends = [
-                row
-                for row in entry_rows(db, tenant.principal.account_id, wallet_uuid)
-                if row.action == "SPEND"
-            ]
+            spends = spend_rows(db, tenant, wallet_uuid)
             assert {row.uuid for row in spends} == {
                 payload["creditEntry"]["uuid"] for payload in succeeded
             }

@@ -100,14 +100,7 @@ class Patron:
         principal = self.cached(token)
         if principal is None:
             return None
-        return make(
-            db=self.db,
-            principal=principal,
-            request_id=request_id,
-            autocommit=True,
-            kept=self.kept,
-            **extra,
-        )
+        return self._on_kept(principal, request_id, make, extra)
 
     def write_context(
         self, token: str, request_id: str, make: Callable[..., Context] = Context, **extra: Any
@@ -116,6 +109,16 @@ class Patron:
         never admitted on a remembered principal), on this worker's kept connection, which
         the answer's reads use as well."""
         principal = self.authenticate(token, self.kept.connection())
+        return self._on_kept(principal, request_id, make, extra)
+
+    def _on_kept(
+        self,
+        principal: Principal,
+        request_id: str,
+        make: Callable[..., Context],
+        extra: dict[str, Any],
+    ) -> Context:
+        """A context that reads without a transaction on this worker's kept connection."""
         return make(
             db=self.db,
             principal=principal,
