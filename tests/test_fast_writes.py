@@ -340,6 +340,24 @@ def test_a_known_mutation_over_http_still_checks_its_token(
     assert entry_count(db, tenant) == 3
 
 
+def test_a_known_mutation_after_its_account_changed_runs_on_the_account_as_it_is(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    """A write admitted on the principal remembered for its token finds, in its transaction,
+    that the account changed: it is run again on the principal looked up afresh."""
+    wallet = make_contact(db, tenant).wallet_uuid
+    query = unique(ADD_CREDIT_ENTRY)
+    for _ in range(3):
+        data = api.data(query, entry(wallet, "ADD", "1"), token=tenant.token)
+        assert data["addCreditEntry"]["success"] is True
+    accounts.update_account_settings(db, tenant.uuid, {"test_marker": "changed"})
+
+    data = api.data(query, entry(wallet, "ADD", "1"), token=tenant.token)
+
+    assert data["addCreditEntry"]["success"] is True
+    assert entry_count(db, tenant) == 4
+
+
 LF_NORMAL = build_lightfunnels_schema(Settings(fast_writes=False, fast_reads=False))
 LF_FAST = build_lightfunnels_schema(Settings())
 LD_NORMAL = build_loyaltydish_schema(Settings(fast_writes=False, fast_reads=False))

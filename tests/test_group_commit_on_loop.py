@@ -20,8 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
+from patron.accounts import repository as accounts_repository
+from patron.accounts import service as accounts
 from patron.core import on_loop
-from patron.core.db import Database
+from patron.core.db import Database, Rerun, confirm_writes
 from patron.core.unit import group_stats
 from patron.wallets import service as wallets
 from patron.wallets.ledger import InsufficientCredit
@@ -164,6 +166,102 @@ def test_an_idempotent_retry_in_a_loop_batch_returns_the_first_result(store: Dat
     assert len(spends) == 1
 
 
+# --- writes admitted on a remembered principal ------------------------------------------------
+
+
+@pytest.fixture
+def token_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each lookup of a token by its hash, as it happens (this process)."""
+    seen: list[str] = []
+    lookup = accounts_repository.token_by_hash
+
+    def counted(connection: Any, token_hash: str) -> Any:
+        seen.append(token_hash)
+        return lookup(connection, token_hash)
+
+    monkeypatch.setattr(accounts_repository, "token_by_hash", counted)
+    return seen
+
+
+def confirmed_spend(db: Database, tenant: Tenant, wallet_uuid: str, amount: str) -> Any:
+    """A SPEND of a request admitted on the tenant's remembered principal."""
+    confirm_writes(accounts.principal_confirmer(tenant.token, tenant.principal))
+    return spend(db, tenant, wallet_uuid, amount)
+
+
+def test_a_batch_reads_the_token_of_its_commands_once(
+    store: Database, token_reads: list[str]
+) -> None:
+    tenant = new_tenant(store)
+    wallet_uuid = make_contact(store, tenant).wallet_uuid
+    fund(store, tenant, wallet_uuid, "10.00")
+    token_reads.clear()
+
+    results = together([lambda: confirmed_spend(store, tenant, wallet_uuid, "1.00")] * 8)
+
+    assert not [result for result in results if isinstance(result, BaseException)]
+    assert len(spend_rows(store, tenant, wallet_uuid)) == 8
+    assert token_reads == [accounts.hash_token(tenant.token)]
+
+
+def test_a_token_revoked_before_the_write_stops_it_with_nothing_written(store: Database) -> None:
+    tenant = new_tenant(store)
+    wallet_uuid = make_contact(store, tenant).wallet_uuid
+    fund(store, tenant, wallet_uuid, "10.00")
+    assert tenant.principal.token_id is not None
+    accounts.revoke_token(store, tenant.principal.token_id)
+
+    results = together([lambda: confirmed_spend(store, tenant, wallet_uuid, "1.00")] * 3)
+
+    assert all(isinstance(result, Rerun) for result in results)
+    assert spend_rows(store, tenant, wallet_uuid) == []
+    # Every write transaction of such a request checks, not only group-committed commands.
+    confirm_writes(accounts.principal_confirmer(tenant.token, tenant.principal))
+    try:
+        with pytest.raises(Rerun), store.write():
+            pytest.fail("the write ran on a revoked token")
+    finally:
+        confirm_writes(None)
+
+
+def test_an_account_changed_since_the_principal_was_remembered_reruns_the_write(
+    store: Database,
+) -> None:
+    tenant = new_tenant(store)
+    wallet_uuid = make_contact(store, tenant).wallet_uuid
+    fund(store, tenant, wallet_uuid, "10.00")
+    accounts.update_account_settings(store, tenant.uuid, {"test_marker": "changed"})
+
+    results = together([lambda: confirmed_spend(store, tenant, wallet_uuid, "1.00")])
+
+    assert isinstance(results[0], Rerun)
+    assert spend_rows(store, tenant, wallet_uuid) == []
+    fresh = accounts.authenticate(store, tenant.token)
+    again = Tenant(tenant.uuid, tenant.token, fresh)
+    assert not isinstance(
+        together([lambda: confirmed_spend(store, again, wallet_uuid, "1.00")])[0], BaseException
+    )
+
+
+def test_a_request_confirmed_once_is_not_checked_again(
+    store: Database, token_reads: list[str]
+) -> None:
+    """A request is admitted once, as a lookup of its own token admitted it once: a later
+    transaction of the same request neither reads the token again nor reruns."""
+    tenant = new_tenant(store)
+    wallet_uuid = make_contact(store, tenant).wallet_uuid
+    fund(store, tenant, wallet_uuid, "10.00")
+    confirm = accounts.principal_confirmer(tenant.token, tenant.principal)
+    token_reads.clear()
+    with store.write() as connection:
+        confirm(connection)
+    assert tenant.principal.token_id is not None
+    accounts.revoke_token(store, tenant.principal.token_id)
+    with store.write() as connection:
+        confirm(connection)
+    assert len(token_reads) == 1
+
+
 def test_the_loop_and_threads_drain_one_hot_wallet_to_exactly_zero(store: Database) -> None:
     """Batches of the loop and of threads at once, on one wallet: never overdrawn."""
     tenant = new_tenant(store)
@@ -234,10 +332,15 @@ def _spend_body(wallet_uuid: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("on_the_loop", [True, False], ids=["loop", "threads"])
 def test_clients_draining_a_wallet_over_http_end_at_exactly_zero(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path, on_the_loop: bool
+    request: pytest.FixtureRequest,
+    database_url: str,
+    tmp_path: Path,
+    on_the_loop: bool,
+    token_reads: list[str],
 ) -> None:
     """48 clients at once on a served wallet of 2.00: exactly 200 spends succeed, the rest
-    are refused, and on PostgreSQL the known mutation's commands were batched on the loop."""
+    are refused, and on PostgreSQL the known mutation's commands were batched on the loop,
+    each batch reading their token once."""
     with own_store(request, database_url, tmp_path) as url:
         server = ThreadServer(url, writes_on_event_loop=on_the_loop).start()
         try:
@@ -267,6 +370,7 @@ def test_clients_draining_a_wallet_over_http_end_at_exactly_zero(
 
             before = group_stats(server.db)
             batches, largest, on_loop_before = before.batches, before.largest, before.on_loop
+            token_reads.clear()
             answers = asyncio.run(clients())
             stats = group_stats(server.db)
         finally:
@@ -291,5 +395,7 @@ def test_clients_draining_a_wallet_over_http_end_at_exactly_zero(
         if on_the_loop and not url.startswith("sqlite"):
             assert stats.on_loop > on_loop_before
             assert stats.largest > max(largest, 1), "the loop never batched its commands"
+            # A token read per batch (and per second, to remember it), not per request.
+            assert len(token_reads) <= stats.on_loop - on_loop_before + 4 < len(answers)
         else:
             assert stats.on_loop == on_loop_before

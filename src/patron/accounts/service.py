@@ -7,6 +7,7 @@ import hmac
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from patron.accounts import settings as account_settings
 from patron.accounts.principal import SCOPES, Principal
 from patron.core import numbering
 from patron.core.clock import as_utc, utcnow
-from patron.core.db import Database
+from patron.core.db import Database, Rerun
 from patron.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from patron.core.money import normalise_currency
 
@@ -344,7 +345,15 @@ def authenticate(
     if (last_used is None or now - last_used > window) and _claim_touch(row.token_id, now, window):
         with db.write() as writer:
             repository.touch_token(writer, row.account_id, row.token_id, now)
-    principal = Principal(
+    principal = _principal_of(row)
+    if cache is not None:
+        cache.put(presented, principal)
+    return principal
+
+
+def _principal_of(row: Any) -> Principal:
+    """The principal a token's row (``repository.token_by_hash``) gives."""
+    return Principal(
         account_id=row.account_id,
         account_name=row.name,
         currency=row.currency,
@@ -354,9 +363,54 @@ def authenticate(
         settings=dict(row.settings or {}),
         token_name=row.token_name,
     )
-    if cache is not None:
-        cache.put(presented, principal)
-    return principal
+
+
+def remember(token: str, principal: Principal, cache: PrincipalCache) -> None:
+    """Keep a principal just looked up for ``token`` (by ``authenticate``) in ``cache``."""
+    cache.put(hash_token(token), principal)
+
+
+# Where a write transaction keeps the tokens it has confirmed: (its transaction, {hash:
+# principal or None}).
+_CONFIRMED = "patron_confirmed_tokens"
+
+
+def principal_confirmer(token: str, principal: Principal) -> Callable[[Connection], None]:
+    """The write check (``core.db.confirm_writes``) of a request admitted on a remembered
+    ``principal``: in each write transaction, before its work, the token must still give
+    exactly that principal (not revoked, the same scope, account and settings), else
+    ``Rerun``. The token is read once per transaction: the commands of a group commit share
+    that read, made after each of their requests arrived, so a revocation committed before a
+    write arrived stops it, as a lookup of its own would. Once confirmed, the request's
+    later transactions are not checked again (a request's token was looked up once before,
+    too): so ``Rerun`` comes before anything of the request is written, never after."""
+    presented = hash_token(token)
+    confirmed = False
+
+    def confirm(connection: Connection) -> None:
+        nonlocal confirmed
+        if confirmed:
+            return
+        transaction = connection.get_transaction()
+        memo = connection.info.get(_CONFIRMED)
+        if memo is None or memo[0] is not transaction:
+            memo = connection.info[_CONFIRMED] = (transaction, {})
+        known: dict[str, Principal | None] = memo[1]
+        if presented in known:
+            current = known[presented]
+        else:
+            row = repository.token_by_hash(connection, presented)
+            valid = (
+                row is not None
+                and hmac.compare_digest(row.token_hash, presented)
+                and row.revoked_at is None
+            )
+            current = known[presented] = _principal_of(row) if valid else None
+        if current != principal:
+            raise Rerun("the token's principal changed since it was remembered")
+        confirmed = True
+
+    return confirm
 
 
 # When this process last wrote a token's last_used_at: a burst of concurrent first requests

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -36,7 +37,14 @@ from patron.api.http import HttpError, error_response, json_response, read_json
 from patron.api.metrics import Operations
 from patron.api.ratelimit import RateLimiter
 from patron.core import on_loop
-from patron.core.db import Database, KeptReader, is_lock_contention, is_store_unavailable
+from patron.core.db import (
+    Database,
+    KeptReader,
+    Rerun,
+    confirm_writes,
+    is_lock_contention,
+    is_store_unavailable,
+)
 from patron.core.errors import Unauthenticated
 from patron.core.settings import Settings
 
@@ -103,12 +111,29 @@ class Patron:
         return self._on_kept(principal, request_id, make, extra)
 
     def write_context(
-        self, token: str, request_id: str, make: Callable[..., Context] = Context, **extra: Any
+        self,
+        token: str,
+        request_id: str,
+        make: Callable[..., Context] = Context,
+        *,
+        fresh: bool = False,
+        **extra: Any,
     ) -> Context:
-        """A known mutation's context on the event loop: its token looked up now (a write is
-        never admitted on a remembered principal), on this worker's kept connection, which
-        the answer's reads use as well."""
-        principal = self.authenticate(token, self.kept.connection())
+        """A known mutation's context on the event loop, reading on this worker's kept
+        connection. A principal looked up in the last ``principal_cache_seconds`` serves,
+        and every write of the request confirms it first, in its own transaction
+        (``accounts.principal_confirmer``): the commands of one group commit share that one
+        read of the token, made after all of them arrived, so a token revoked or narrowed
+        before a write arrived still stops it, and the request is run again (``Rerun``) with
+        its token looked up afresh. ``fresh``, or nothing remembered: looked up now."""
+        principal = None if fresh else self.cached(token)
+        if principal is not None:
+            confirm_writes(accounts.principal_confirmer(token, principal))
+        else:
+            confirm_writes(None)
+            principal = self.authenticate(token, self.kept.connection())
+            if self.principals is not None:
+                accounts.remember(token, principal, self.principals)
         return self._on_kept(principal, request_id, make, extra)
 
     def _on_kept(
@@ -294,9 +319,10 @@ class Asking(Generic[Credentials]):
 
 
 ReadCredentials = Callable[[Request], Credentials]
-# A known mutation's context made on the event loop (its token looked up on the loop's kept
-# connection): the mutation is then run there too, its command waiting for the loop's batch.
-LoopContext = Callable[[Asking[Credentials]], Context]
+# A known mutation's context made on the event loop (True: its token looked up afresh on the
+# loop's kept connection): the mutation is then run there too, its command waiting for the
+# loop's batch.
+LoopContext = Callable[[Asking[Credentials], bool], Context]
 MakeContext = Callable[[Asking[Credentials], Connection | None], Context]
 # A known read's context made without the store (None: it needs the store, e.g. a token not
 # looked up lately): such a read is answered on the event loop, with no thread hand-off.
@@ -332,8 +358,8 @@ def cached_token_context(patron: Patron, **extra: Any) -> CachedContext[str]:
 def loop_token_context(patron: Patron, **extra: Any) -> LoopContext[str]:
     """``token_context`` for a known mutation run on the event loop."""
 
-    def context(asking: Asking[str]) -> Context:
-        return patron.write_context(asking.credentials, asking.request_id, **extra)
+    def context(asking: Asking[str], fresh: bool) -> Context:
+        return patron.write_context(asking.credentials, asking.request_id, fresh=fresh, **extra)
 
     return context
 
@@ -382,13 +408,18 @@ class _Mutation:
 
 
 async def _write_on_the_loop(
-    mutation: _Mutation, make: Callable[[], Context], request_id: str, seen: Observed | None
+    mutation: _Mutation,
+    make: Callable[[bool], Context],
+    request_id: str,
+    seen: Observed | None,
 ) -> Response:
     """A known mutation run on the event loop (``core.on_loop``): its context made there
-    (``make`` looks its token up), its command written in the loop's next batch."""
+    (``make``), its command written in the loop's next batch. A request whose remembered
+    principal no longer holds (``Rerun``: nothing was written) runs again with its token
+    looked up afresh (``make(True)``)."""
 
-    def work() -> tuple[int, Any, dict[str, str]]:
-        made = make()
+    def work(fresh: bool) -> tuple[int, Any, dict[str, str]]:
+        made = make(fresh)
         if seen is not None:
             seen.account_id = made.principal.account_id
         body = run_document(
@@ -401,7 +432,14 @@ async def _write_on_the_loop(
         )
         return 200, body, {}
 
-    return await on_loop.run(guarded, request_id, work, seen)
+    try:
+        return await on_loop.run(_guarded_passing_rerun, request_id, partial(work, False), seen)
+    except Rerun:
+        return await on_loop.run(guarded, request_id, partial(work, True), seen)
+
+
+def _guarded_passing_rerun(request_id: str, work: Work, seen: Observed | None) -> Response:
+    return guarded(request_id, work, seen, passing=Rerun)
 
 
 def graphql_endpoint(
@@ -476,7 +514,7 @@ def graphql_endpoint(
         ):
             mutation = _Mutation(schema, fast_writes, query, variables, operation_name)
             return await _write_on_the_loop(
-                mutation, lambda: loop_context(asking), request_id, seen
+                mutation, partial(loop_context, asking), request_id, seen
             )
 
         def known_read(fast: FastReads) -> tuple[int, Any, dict[str, str]] | None:

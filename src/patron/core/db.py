@@ -7,8 +7,9 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -39,6 +40,30 @@ CONNECT_TIMEOUT_SECONDS = 5
 # the server is read-only (a standby, or a primary being demoted), shutting down or starting,
 # or the connection broke (class 08).
 _UNAVAILABLE_STATES = frozenset({"25006", "57P01", "57P02", "57P03"})
+
+
+# A check that every write transaction of this context runs before its work: a request
+# admitted on a remembered principal confirms it there (``confirm_writes``).
+_write_check: ContextVar[Callable[[Connection], None] | None] = ContextVar(
+    "patron_write_check", default=None
+)
+
+
+class Rerun(Exception):
+    """The request must be run again from its start: what it was admitted on no longer holds
+    (its token's principal changed) and nothing of it was written."""
+
+
+def confirm_writes(check: Callable[[Connection], None] | None) -> Token[Any]:
+    """Make every write of this context (this request) run ``check`` on its transaction
+    before its work: ``Database.write`` and each command of a group commit. ``check`` raises
+    ``Rerun`` to refuse. None: no check. The token resets it (``ContextVar.reset``)."""
+    return _write_check.set(check)
+
+
+def write_check() -> Callable[[Connection], None] | None:
+    """The check set by ``confirm_writes`` for this context, if any."""
+    return _write_check.get()
 
 
 class StoreUrlError(ValueError):
@@ -280,6 +305,9 @@ class Database:
         with self._writer_gate, self.engine.connect() as connection:
             connection.execution_options(**{_WRITE: True})
             with connection.begin():
+                check = _write_check.get()
+                if check is not None:
+                    check(connection)
                 yield connection
 
     def ping(self) -> bool:

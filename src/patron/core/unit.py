@@ -34,10 +34,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from patron.core import on_loop
 from patron.core.db import (
     Database,
+    confirm_writes,
     is_lock_contention,
     is_store_unavailable,
     is_transaction_conflict,
     is_unique_violation,
+    write_check,
 )
 from patron.core.errors import Conflict
 
@@ -56,12 +58,28 @@ def run_command(db: Database, command: Callable[[Connection], T]) -> T:
     idempotency key at once) rolls the loser back whole; running it again lets its own
     checks see the winner's committed row and answer as a replay or a clear conflict.
     """
+    check = write_check()
+    if check is not None:
+        command = _checked(check, command)
     group = group_of(db)
     if group is None or _inside.active:
         return _run_alone(db, command)
     if on_loop.active():
         return group.run_on_loop(command)
     return group.run(command)
+
+
+def _checked(
+    check: Callable[[Connection], None], command: Callable[[Connection], T]
+) -> Callable[[Connection], T]:
+    """``command`` that first runs its request's write check (``db.confirm_writes``) in its
+    own transaction or savepoint: a batch's commands each run theirs."""
+
+    def checked(connection: Connection) -> T:
+        check(connection)
+        return command(connection)
+
+    return checked
 
 
 def run_alone(db: Database, command: Callable[[Connection], T]) -> T:
@@ -184,6 +202,9 @@ class GroupCommit:
         writes one, then each command's future is given its result or its error."""
         pending = self._on_loop.pop(loop, [])
         self.stats.on_loop += 1
+        # The batch's transaction is no one request's: each command runs its own check. (A
+        # callback runs in a copy of the context that planned it: this stays here.)
+        confirm_writes(None)
         try:
             for start in range(0, len(pending), self._limit):
                 chunk = pending[start : start + self._limit]

@@ -10,7 +10,7 @@ from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError
 
 from patron.api.graphql.context import Context
-from patron.core.db import is_store_unavailable
+from patron.core.db import Rerun, is_store_unavailable
 from patron.core.errors import DomainError
 
 log = logging.getLogger("patron.api")
@@ -58,6 +58,8 @@ def execute(
         # Retry-After for that, as it does outside the schema.
         original = error.original_error
         if isinstance(original, DBAPIError) and is_store_unavailable(original):
+            raise original
+        if isinstance(original, Rerun):  # nothing was written: the endpoint runs it again
             raise original
     body: dict[str, Any] = {}
     if result.errors:

@@ -56,7 +56,7 @@ from patron.api.graphql.executor import format_error
 from patron.api.graphql.fastpath.arguments import ArgumentConverter
 from patron.api.graphql.fastpath.plan import TYPENAME
 from patron.api.graphql.fastpath.run import Complete, Unanswerable, leaf_completer
-from patron.core.db import is_store_unavailable
+from patron.core.db import Rerun, is_store_unavailable
 
 log = logging.getLogger("patron.api")
 
@@ -437,8 +437,11 @@ class _Answer:
         self, error: Exception, node: FieldNode, path: list[str | int], output: GraphQLOutputType
     ) -> Any:
         """An error in a field, as graphql-core reports it: the store's trouble is the
-        request's (a 503), anything else is logged and masked, and the field is null."""
-        if isinstance(error, DBAPIError) and is_store_unavailable(error):
+        request's (a 503), a ``Rerun`` the endpoint's, anything else is logged and masked, and
+        the field is null."""
+        if isinstance(error, Rerun) or (
+            isinstance(error, DBAPIError) and is_store_unavailable(error)
+        ):
             raise error
         located = GraphQLError(str(error), [node], path=path, original_error=error)
         self.errors.append(format_error(located, self.context.request_id))
