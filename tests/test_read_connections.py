@@ -9,10 +9,12 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from patron.api.endpoint import Patron
-from patron.core.db import Database
+from patron.core.db import Database, Rows, is_store_unavailable, run_sql
 from tests.support.client import Api
 from tests.support.server import ThreadServer
 from tests.support.tenants import Tenant, make_contact
@@ -122,3 +124,80 @@ def test_a_merchants_known_loyaltydish_reads_are_answered_on_the_event_loop(
         patron.kept.drop()
         server.stop()
         server.db.dispose()
+
+
+# --- run_sql: SQL text on the driver's own cursor (PostgreSQL) ------------------------------
+
+
+def test_run_sql_answers_what_sqlalchemy_answers(db: Database) -> None:
+    query = "SELECT 6 * 7 AS answer, 'x' AS letter UNION ALL SELECT 1, 'y' ORDER BY 1"
+    with db.read() as connection:
+        expected = [tuple(row) for row in connection.exec_driver_sql(query).all()]
+        result = run_sql(connection, query)
+        rows = result.all()
+        assert [tuple(row) for row in rows] == expected
+        assert rows[1].answer == 42
+        assert rows[1].letter == "x"
+        assert run_sql(connection, query).first() == rows[0]
+        assert run_sql(connection, query).scalar() == 1
+        assert run_sql(connection, "SELECT 1 WHERE false").first() is None
+    with db.read_latest() as connection:
+        assert run_sql(connection, "SELECT 41 + 1").scalar() == 42
+    with db.write() as connection:
+        driver: Any = connection.connection.driver_connection
+        run_sql(connection, "SELECT 1")
+        if isinstance(driver, psycopg.Connection):
+            assert isinstance(run_sql(connection, "SELECT 1"), Rows)  # the driver's cursor
+            assert driver.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+
+
+def test_run_sql_raises_the_errors_sqlalchemy_raises(db: Database, tenant: Tenant) -> None:
+    contact = make_contact(db, tenant)
+    duplicate = (
+        "INSERT INTO customers (account_id, uuid, number, accepts_marketing, verified, archived,"
+        " user_type, connected_services, created_at, updated_at) SELECT account_id, uuid, number,"
+        " accepts_marketing, verified, archived, user_type, connected_services, created_at,"
+        " updated_at FROM customers WHERE uuid = %(uuid)s"
+    )
+    if db.is_sqlite:
+        duplicate = duplicate.replace("%(uuid)s", ":uuid")
+    with pytest.raises(IntegrityError), db.write() as connection:
+        run_sql(connection, duplicate, {"uuid": contact.customer.uuid})
+
+
+def test_run_sql_on_a_broken_connection_invalidates_it(postgres_database: str) -> None:
+    db = Database(postgres_database, pool_size=2)
+    try:
+        _ends_a_broken_connection(db)
+    finally:
+        db.dispose()
+
+
+def _ends_a_broken_connection(db: Database) -> None:
+    with db.write() as connection:
+        pid = run_sql(connection, "SELECT pg_backend_pid()").scalar()
+        with db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+        with pytest.raises(DBAPIError) as raised:
+            run_sql(connection, "SELECT 1")
+        assert raised.value.connection_invalidated
+        assert is_store_unavailable(raised.value)
+        connection.rollback()
+    with db.read() as connection:  # the pool gives a working connection
+        assert run_sql(connection, "SELECT 1").scalar() == 1
+
+
+def test_run_sql_is_seen_by_statement_listeners(db: Database) -> None:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.read() as connection:
+            assert run_sql(connection, "SELECT 40 + 2").scalar() == 42
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert "SELECT 40 + 2" in seen

@@ -13,6 +13,7 @@ from contextvars import ContextVar, Token
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.engine import ExceptionContext, make_url
 
@@ -379,7 +380,60 @@ class Precompiled:
                 found = (str(compiled), compiled.construct_params(_check=False))
                 self._compiled[dialect.name] = found
         sql, defaults = found
-        return connection.exec_driver_sql(sql, {**defaults, **parameters})
+        return run_sql(connection, sql, {**defaults, **parameters})
+
+
+class Rows:
+    """A statement's rows, fetched at once: what ``run_sql`` answers in place of SQLAlchemy's
+    result (rows are named tuples: by position, or by column name as attributes)."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+
+def run_sql(connection: Connection, sql: str, parameters: Any = None) -> Any:
+    """SQL text on ``connection`` (``exec_driver_sql``). On PostgreSQL, inside a transaction or
+    on an autocommit connection, and when nothing listens for statements (a test counting
+    them does): on psycopg's own cursor, its rows fetched at once (``Rows``), its errors
+    raised as SQLAlchemy raises them (the connection invalidated when it broke). That skips
+    SQLAlchemy's execution context and result, which cost as much of the interpreter's time
+    as the round trip itself."""
+    if connection.dialect.name != "postgresql" or not _direct(connection):
+        return connection.exec_driver_sql(sql, parameters)
+    driver: Any = connection.connection.driver_connection
+    cursor = driver.cursor(row_factory=namedtuple_row)
+    try:
+        cursor.execute(sql, parameters)
+        rows = cursor.fetchall() if cursor.description is not None else []
+        return Rows(rows, cursor.rowcount)
+    except connection.dialect.loaded_dbapi.Error as error:
+        # Raised as SQLAlchemy raises any statement's error (its private hook, pinned).
+        connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
+    finally:
+        cursor.close()
+
+
+def _direct(connection: Connection) -> bool:
+    """Whether ``run_sql`` may use the driver's cursor on this connection."""
+    if connection.closed or connection.invalidated:
+        return False
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+        return False
+    driver: Any = connection.connection.driver_connection
+    return connection.in_transaction() or bool(driver.autocommit)
 
 
 def row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:

@@ -39,6 +39,7 @@ from patron.core.db import (
     is_store_unavailable,
     is_transaction_conflict,
     is_unique_violation,
+    run_sql,
     write_check,
 )
 from patron.core.errors import Conflict
@@ -313,17 +314,17 @@ _ROLLBACK_TO = "ROLLBACK TO SAVEPOINT patron_command"
 
 def _write_one(connection: Connection, slot: _Slot[Any]) -> None:
     """One command in its own savepoint; its error is its own."""
-    connection.exec_driver_sql(_SAVEPOINT)
+    run_sql(connection, _SAVEPOINT)
     try:
         slot.result = slot.command(connection)
         slot.outcome = _DONE
     except SQLAlchemyError:
         # Rolled back to its savepoint; run again on its own after the batch, as a command
         # without group commit would have been after its transaction failed.
-        connection.exec_driver_sql(_ROLLBACK_TO)
+        run_sql(connection, _ROLLBACK_TO)
         slot.outcome = _ALONE
     except Exception as error:  # a domain error: the command's own answer
-        connection.exec_driver_sql(_ROLLBACK_TO)
+        run_sql(connection, _ROLLBACK_TO)
         slot.outcome, slot.error = _DONE, error
 
 
