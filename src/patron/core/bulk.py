@@ -36,6 +36,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from patron.core.db import Precompiled
+
 
 def _array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[Any]:
     kind = ARRAY(column.type)
@@ -327,7 +329,7 @@ def insert_together(connection: Connection, rows: Sequence[RowInsert]) -> None:
             for index, (table, values) in enumerate(rows)
         ]
         ctes = [part.cte(f"written_{index}") for index, part in enumerate(parts[:-1])]
-        statement = parts[-1].add_cte(*ctes)
+        statement = Precompiled(parts[-1].add_cte(*ctes))
         if len(_together_cache) > 256:
             _together_cache.clear()
         _together_cache[shape] = statement
@@ -336,4 +338,4 @@ def insert_together(connection: Connection, rows: Sequence[RowInsert]) -> None:
         for index, (_, values) in enumerate(rows)
         for name, value in values.items()
     }
-    connection.execute(statement, parameters)
+    statement.execute(connection, parameters)

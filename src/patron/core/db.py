@@ -349,11 +349,11 @@ class KeptReader:
 
 
 class Precompiled:
-    """A Core statement compiled once per dialect and then run as its SQL text
-    (``exec_driver_sql``): no cache key is computed, no compiled form looked up, no bind or
-    result processor run per execution. For the hot statements of PostgreSQL whose parameters
-    psycopg adapts as they are (str, int, datetime, date, None) and whose result columns need
-    no processing; elsewhere (``sqlite``) the statement runs as usual.
+    """A Core statement compiled once per dialect and then run as its SQL text (``run_sql``):
+    no cache key is computed, no compiled form looked up, no result processor run. For the
+    hot statements of PostgreSQL whose result columns need no processing; elsewhere
+    (``sqlite``) the statement runs as usual. The parameters whose types have a bind processor
+    (JSON) go through it, as SQLAlchemy would put them; the rest reach psycopg as they are.
 
     It pays for large statements (many parameters, CTEs, correlated subqueries: per execution
     SQLAlchemy walks them to bind their parameters); a small select of many columns runs
@@ -364,7 +364,7 @@ class Precompiled:
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._compiled: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def execute(self, connection: Connection, parameters: dict[str, Any]) -> Any:
@@ -377,10 +377,19 @@ class Precompiled:
                 compiled = self.statement.compile(dialect=dialect)
                 if compiled.positiontup or dialect.paramstyle != "pyformat":  # pragma: no cover
                     raise TypeError("Precompiled needs named parameters")
-                found = (str(compiled), compiled.construct_params(_check=False))
+                processors = {}
+                for name, bind in compiled.binds.items():
+                    processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                    if processor is not None:
+                        processors[name] = processor
+                found = (str(compiled), compiled.construct_params(_check=False), processors)
                 self._compiled[dialect.name] = found
-        sql, defaults = found
-        return run_sql(connection, sql, {**defaults, **parameters})
+        sql, defaults, processors = found
+        bound = {**defaults, **parameters}
+        for name, processor in processors.items():
+            if name in bound:
+                bound[name] = processor(bound[name])
+        return run_sql(connection, sql, bound)
 
 
 class Rows:
