@@ -4,7 +4,13 @@ A CSV of ``--moving-rows`` contacts (email, name, phone, Shopify id, birthday, b
 is imported into a fresh account by the real command (rows/s, and the peak memory of its
 process), imported again (a re-run: nothing may change), then exported (contacts and entries,
 rows/s). The account's balances must add up to the file's and ``patron ledger verify`` must
-pass. ``make bench`` runs it as the ``moving`` operation; alone:
+pass. The CPU the import took is split between its own process and the database's backends
+(PostgreSQL on this machine), per contact. Then the database's own floor: the rows the
+import wrote (customers, identities, wallets, entries, outbox events, idempotency keys) are
+loaded into a freshly migrated store by the database alone, every constraint and index in
+place: PostgreSQL's ``COPY FROM`` one table after another on one connection, SQLite's
+``INSERT ... SELECT`` from the imported file in one transaction. ``make bench`` runs it as
+the ``moving`` operation; alone:
 
     .venv/bin/python -m bench.moving --rows 100000 --stores sqlite,postgresql
 """
@@ -14,15 +20,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from bench.cpu import CpuWindow
 from bench.server import PATRON, clean_environment, patron_json
 
 GOAL_IMPORT = 20_000
@@ -39,6 +52,26 @@ class MovingResult:
     rerun_rate: float = 0.0
     export_rates: dict[str, float] = field(default_factory=dict)
     check: dict[str, Any] = field(default_factory=dict)
+    # CPU of the import per contact, in microseconds: its own process, the database's
+    # backends (None: not measured here, as SQLite's work is the import process's own).
+    import_cpu_us: float = 0.0
+    database_cpu_us: float | None = None
+    load_average: float = 0.0
+    # The database alone, loading the same rows: contacts/s, and its CPU per contact.
+    floor_rate: float = 0.0
+    floor_database_cpu_us: float | None = None
+
+
+# What an import writes, in the order its foreign keys need (credit_day_totals: a row per
+# day and kind, not per contact, left out).
+_IMPORTED_TABLES = (
+    "customers",
+    "identities",
+    "wallets",
+    "credit_entries",
+    "outbox_events",
+    "idempotency_keys",
+)
 
 
 def write_file(path: Path, rows: int) -> tuple[Decimal, int]:
@@ -82,14 +115,26 @@ def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -
     file = workdir / "moving.csv"
     money, points = write_file(file, rows)
     base = ["--account", account["uuid"], "--database", url]
-    seconds, peak, out = _timed(["import", "contacts", str(file), *base])
+    with _backend_pids(url) as backends, CpuWindow(None, backends) as window:
+        seconds, peak, out = _timed(["import", "contacts", str(file), *base])
     report = json.loads(out)
     # The command's own figure: from its first row to its last commit (not its start-up).
     result.import_seconds, result.import_peak_mb = report["seconds"], peak
     result.import_rate = report["rows_per_second"]
+    use = window.use
+    # The import process is this one's child: its CPU (start-up included) is in the load
+    # generator's column, with this process's own (a sampler thread, next to nothing).
+    result.import_cpu_us = use.load_generator_pct / 100 * use.seconds / rows * 1e6
+    if use.database_pct is not None:
+        result.database_cpu_us = use.database_pct / 100 * use.seconds / rows * 1e6
+    result.load_average = use.load_average
+    database = (
+        f", database {result.database_cpu_us:,.0f} µs" if result.database_cpu_us is not None else ""
+    )
     say(
         f"  import {rows:,} rows: {result.import_rate:,.0f} rows/s "
-        f"({seconds:,.1f} s with start-up), peak {peak:,.0f} MB"
+        f"({seconds:,.1f} s with start-up), peak {peak:,.0f} MB; CPU per contact: "
+        f"import {result.import_cpu_us:,.0f} µs{database} (load average {use.load_average:.2f})"
     )
     _, _, out = _timed(["import", "contacts", str(file), *base])
     again = json.loads(out)
@@ -102,6 +147,19 @@ def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -
         result.export_rates[what] = exported["rows_per_second"]
         say(f"  export {what}: {exported['rows']:,} rows, {exported['rows_per_second']:,} rows/s")
     verified = patron_json("ledger", "verify", "--database", url, allow_failure=True)
+    floor_seconds, floor_cpu = database_floor(url, account["uuid"], workdir)
+    result.floor_rate = rows / floor_seconds
+    if floor_cpu is not None:
+        result.floor_database_cpu_us = floor_cpu / rows * 1e6
+    floor_cpu_text = (
+        f", database CPU {result.floor_database_cpu_us:,.0f} µs a contact"
+        if result.floor_database_cpu_us is not None
+        else ""
+    )
+    say(
+        f"  the database alone, the same rows: {result.floor_rate:,.0f} contacts/s"
+        f"{floor_cpu_text}; the import at {result.import_rate / result.floor_rate:.0%} of it"
+    )
     result.check = {
         "ok": report["created"] == rows
         and report["credit_imported"]["GLOBAL"] == f"{money:.2f}"
@@ -115,6 +173,129 @@ def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -
         "ledger_verify": verified.get("ok"),
     }
     return result
+
+
+@contextmanager
+def _backend_pids(url: str) -> Iterator[Callable[[], list[int]] | None]:
+    """The PostgreSQL backends on ``url``'s database, when they run on this machine."""
+    parsed = make_url(url)
+    if not url.startswith("postgresql") or parsed.host not in (None, "", "127.0.0.1", "localhost"):
+        yield None
+        return
+    with psycopg.connect(_libpq(url), autocommit=True) as monitor:
+
+        def pids() -> list[int]:
+            rows = monitor.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+            return [int(row[0]) for row in rows]
+
+        yield pids
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _migrate(url: str) -> None:
+    subprocess.run(
+        [str(PATRON), "migrate", "--database", url],
+        check=True,
+        capture_output=True,
+        env=clean_environment({}),
+    )
+
+
+def database_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float, float | None]:
+    """Seconds the database alone takes to store the rows the import wrote for the account,
+    into a freshly migrated store (the account's row copied first, not timed), and its CPU
+    seconds meanwhile (PostgreSQL on this machine; None otherwise)."""
+    if url.startswith("sqlite"):
+        return _sqlite_floor(url, account_uuid, workdir), None
+    return _postgresql_floor(url, account_uuid, workdir)
+
+
+def _postgresql_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float, float | None]:
+    parsed = make_url(url)
+    name = f"{parsed.database}_floor"
+    floor_url = parsed.set(database=name).render_as_string(hide_password=False)
+    files = {table: workdir / f"floor-{table}.copy" for table in ("accounts", *_IMPORTED_TABLES)}
+    with psycopg.connect(_libpq(url)) as source:
+        for table, path in files.items():
+            query = sql.SQL("COPY (SELECT * FROM {} WHERE account_id = {}) TO STDOUT").format(
+                sql.Identifier(table), sql.Literal(account_uuid)
+            )
+            with path.open("wb") as out, source.cursor().copy(query) as copy:
+                for block in copy:
+                    out.write(block)
+    with psycopg.connect(_libpq(url), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        _migrate(floor_url)
+        with psycopg.connect(_libpq(floor_url)) as target:
+            _copy_in(target, "accounts", files["accounts"])
+            target.commit()
+            with _backend_pids(floor_url) as backends, CpuWindow(None, backends) as window:
+                started = time.perf_counter()
+                for table in _IMPORTED_TABLES:
+                    _copy_in(target, table, files[table])
+                target.commit()
+                seconds = time.perf_counter() - started
+        use = window.use
+        cpu = None if use.database_pct is None else use.database_pct / 100 * use.seconds
+        return seconds, cpu
+    finally:
+        with psycopg.connect(_libpq(url), autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        for path in files.values():
+            path.unlink(missing_ok=True)
+
+
+def _copy_in(connection: psycopg.Connection[Any], table: str, path: Path) -> None:
+    query = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))
+    with connection.cursor().copy(query) as copy, path.open("rb") as source:
+        while block := source.read(1 << 20):
+            copy.write(block)
+
+
+def _sqlite_floor(url: str, account_uuid: str, workdir: Path) -> float:
+    source = make_url(url).database
+    floor = workdir / "floor.db"
+    floor.unlink(missing_ok=True)
+    _migrate(f"sqlite:///{floor}")
+    connection = sqlite3.connect(floor, isolation_level=None)
+    try:
+        # As Patron opens its store (``core.db``): WAL, a full sync at each commit, keys on.
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = FULL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("ATTACH DATABASE ? AS imported", (source,))
+
+        def copy(table: str) -> None:
+            names = [row[1] for row in connection.execute(f'PRAGMA main.table_info("{table}")')]
+            columns = ", ".join(f'"{column}"' for column in names)
+            connection.execute(
+                f'INSERT INTO main."{table}" ({columns}) SELECT {columns} '
+                f'FROM imported."{table}" WHERE account_id = ?',
+                (account_uuid,),
+            )
+
+        connection.execute("BEGIN")
+        copy("accounts")
+        connection.execute("COMMIT")
+        started = time.perf_counter()
+        connection.execute("BEGIN")
+        for table in _IMPORTED_TABLES:
+            copy(table)
+        connection.execute("COMMIT")
+        return time.perf_counter() - started
+    finally:
+        connection.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{floor}{suffix}").unlink(missing_ok=True)
 
 
 def main() -> None:

@@ -229,6 +229,12 @@ def store_table(result: StoreResult) -> Table:
     return table
 
 
+def _per_contact(own: float | None, database: float | None) -> str:
+    """CPU a contact: the import's process + the database's, or the database's alone."""
+    parts = [f"{value:,.0f}" for value in (own, database) if value is not None]
+    return "+".join(parts) if parts else "-"
+
+
 def _moving_rows(table: Table, result: StoreResult) -> None:
     moving = result.moving
     if moving is None:
@@ -246,6 +252,23 @@ def _moving_rows(table: Table, result: StoreResult) -> None:
         "-",
         "-",
     )
+    if moving.floor_rate:
+        table.add_row(
+            "  the database alone, the same rows (contacts/s; CPU µs a contact)",
+            f"{moving.floor_rate:,.1f}",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            f"import at {moving.import_rate / moving.floor_rate:.0%} of it",
+            "-",
+            "import "
+            + _per_contact(moving.import_cpu_us, moving.database_cpu_us)
+            + ", alone "
+            + _per_contact(None, moving.floor_database_cpu_us),
+            "-",
+        )
     for what, rate in moving.export_rates.items():
         table.add_row(
             f"export {what} (rows/s)",
