@@ -148,6 +148,11 @@ def test_run_sql_answers_what_sqlalchemy_answers(db: Database) -> None:
         run_sql(connection, "SELECT 1")
         if isinstance(driver, psycopg.Connection):
             assert isinstance(run_sql(connection, "SELECT 1"), Rows)  # the driver's cursor
+            kept = connection.connection.info["patron_cursor"]
+            run_sql(connection, "SELECT 2")
+            assert connection.connection.info["patron_cursor"] is kept  # one, kept
+            kept.close()
+            assert run_sql(connection, "SELECT 3").scalar() == 3  # a closed one is replaced
             assert driver.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
 
 

@@ -304,7 +304,8 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on any exception."""
         with self._writer_gate, self.engine.connect() as connection:
-            connection.execution_options(**{_WRITE: True})
+            if self.is_sqlite:  # its BEGIN IMMEDIATE (``_configure_sqlite``)
+                connection.execution_options(**{_WRITE: True})
             with connection.begin():
                 check = _write_check.get()
                 if check is not None:
@@ -421,17 +422,26 @@ def run_sql(connection: Connection, sql: str, parameters: Any = None) -> Any:
     as the round trip itself."""
     if connection.dialect.name != "postgresql" or not _direct(connection):
         return connection.exec_driver_sql(sql, parameters)
-    driver: Any = connection.connection.driver_connection
-    cursor = driver.cursor(row_factory=namedtuple_row)
+    pooled = connection.connection
+    driver: Any = pooled.driver_connection
+    # One cursor per driver connection, kept with it: its rows are fetched before it is used
+    # again, and a connection serves one thread at a time.
+    cursor = pooled.info.get(_CURSOR)
+    if cursor is None or cursor.closed or cursor.connection is not driver:
+        cursor = pooled.info[_CURSOR] = driver.cursor(row_factory=namedtuple_row)
     try:
         cursor.execute(sql, parameters)
         rows = cursor.fetchall() if cursor.description is not None else []
         return Rows(rows, cursor.rowcount)
     except connection.dialect.loaded_dbapi.Error as error:
+        pooled.info.pop(_CURSOR, None)
+        cursor.close()
         # Raised as SQLAlchemy raises any statement's error (its private hook, pinned).
         connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
-    finally:
-        cursor.close()
+
+
+# Where ``run_sql`` keeps a driver connection's cursor (the pool's record of it).
+_CURSOR = "patron_cursor"
 
 
 def _direct(connection: Connection) -> bool:
