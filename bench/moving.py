@@ -8,7 +8,8 @@ pass. The CPU the import took is split between its own process and the database'
 (PostgreSQL on this machine), per contact. Then the database's own floor: the rows the
 import wrote (customers, identities, wallets, entries, outbox events, idempotency keys) are
 loaded into a freshly migrated store by the database alone, every constraint and index in
-place: PostgreSQL's ``COPY FROM`` one table after another on one connection, SQLite's
+place: PostgreSQL's ``COPY FROM`` one table after another on one connection (each table
+analysed after its rows, as the import has them analysed), SQLite's
 ``INSERT ... SELECT`` from the imported file in one transaction. ``make bench`` runs it as
 the ``moving`` operation; alone:
 
@@ -24,8 +25,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 
 from bench.cpu import CpuWindow
 from bench.server import PATRON, clean_environment, patron_json
+from bench.stores import backend_pids, libpq
 
 GOAL_IMPORT = 20_000
 GOAL_EXPORT = 50_000
@@ -115,7 +116,7 @@ def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -
     file = workdir / "moving.csv"
     money, points = write_file(file, rows)
     base = ["--account", account["uuid"], "--database", url]
-    with _backend_pids(url) as backends, CpuWindow(None, backends) as window:
+    with backend_pids(url) as backends, CpuWindow(None, backends) as window:
         seconds, peak, out = _timed(["import", "contacts", str(file), *base])
     report = json.loads(out)
     # The command's own figure: from its first row to its last commit (not its start-up).
@@ -175,29 +176,6 @@ def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -
     return result
 
 
-@contextmanager
-def _backend_pids(url: str) -> Iterator[Callable[[], list[int]] | None]:
-    """The PostgreSQL backends on ``url``'s database, when they run on this machine."""
-    parsed = make_url(url)
-    if not url.startswith("postgresql") or parsed.host not in (None, "", "127.0.0.1", "localhost"):
-        yield None
-        return
-    with psycopg.connect(_libpq(url), autocommit=True) as monitor:
-
-        def pids() -> list[int]:
-            rows = monitor.execute(
-                "SELECT pid FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).fetchall()
-            return [int(row[0]) for row in rows]
-
-        yield pids
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 def _migrate(url: str) -> None:
     subprocess.run(
         [str(PATRON), "migrate", "--database", url],
@@ -221,7 +199,7 @@ def _postgresql_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float
     name = f"{parsed.database}_floor"
     floor_url = parsed.set(database=name).render_as_string(hide_password=False)
     files = {table: workdir / f"floor-{table}.copy" for table in ("accounts", *_IMPORTED_TABLES)}
-    with psycopg.connect(_libpq(url)) as source:
+    with psycopg.connect(libpq(url)) as source:
         for table, path in files.items():
             query = sql.SQL("COPY (SELECT * FROM {} WHERE account_id = {}) TO STDOUT").format(
                 sql.Identifier(table), sql.Literal(account_uuid)
@@ -229,24 +207,27 @@ def _postgresql_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float
             with path.open("wb") as out, source.cursor().copy(query) as copy:
                 for block in copy:
                     out.write(block)
-    with psycopg.connect(_libpq(url), autocommit=True) as admin:
+    with psycopg.connect(libpq(url), autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         _migrate(floor_url)
-        with psycopg.connect(_libpq(floor_url)) as target:
+        with psycopg.connect(libpq(floor_url)) as target:
             _copy_in(target, "accounts", files["accounts"])
             target.commit()
-            with _backend_pids(floor_url) as backends, CpuWindow(None, backends) as window:
+            with backend_pids(floor_url) as backends, CpuWindow(None, backends) as window:
                 started = time.perf_counter()
                 for table in _IMPORTED_TABLES:
                     _copy_in(target, table, files[table])
+                    # Planned on its rows, as the import has its tables analysed: the
+                    # foreign keys of the next table look these up.
+                    target.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
                 target.commit()
                 seconds = time.perf_counter() - started
         use = window.use
         cpu = None if use.database_pct is None else use.database_pct / 100 * use.seconds
         return seconds, cpu
     finally:
-        with psycopg.connect(_libpq(url), autocommit=True) as admin:
+        with psycopg.connect(libpq(url), autocommit=True) as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )

@@ -6,8 +6,8 @@ import math
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, closing, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 import psycopg
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bench import bound as bare
 from bench import profiling, seed_ops
@@ -29,7 +28,7 @@ from bench.options import DEFAULT_LOTS, Options
 from bench.outbox import CostResult, OutboxResult, run_outbox, run_outbox_cost
 from bench.seed import HOT_GLOBAL, Progress, Tenant, create_contacts, create_tenant, fund
 from bench.server import FloorServer, PatronServer, patron_command, patron_json
-from bench.stores import Store, open_store
+from bench.stores import Store, backend_pids, open_store
 from bench.sweep import SweepResult, run_sweep
 from patron.core.db import Database
 
@@ -332,25 +331,6 @@ def _acknowledged_check(
         "in_flight_allowed": allowed,
         "ok": 0 <= unacknowledged <= allowed,
     }
-
-
-@contextmanager
-def _backend_pids(store: Store) -> Iterator[Callable[[], list[int]] | None]:
-    """PostgreSQL backends serving the bench database, when they run on this machine."""
-    host = make_url(store.url).host
-    if store.kind != "postgresql" or host not in (None, "", "127.0.0.1", "localhost", "::1"):
-        yield None
-        return
-    with psycopg.connect(store.libpq_url, autocommit=True) as monitor:
-
-        def pids() -> list[int]:
-            rows = monitor.execute(
-                "SELECT pid FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ).fetchall()
-            return [int(row[0]) for row in rows]
-
-        yield pids
 
 
 def _check_writes(
@@ -913,7 +893,7 @@ def run_store(kind: str, options: Options, workdir: Path, out: Path, say: Say) -
         fixtures = _seed(db, store, options, workdir, result, say)
         _settle_store(store, say)
         ledger = Ledger(db, fixtures.tenant.uuid)
-        backends = stack.enter_context(_backend_pids(store))
+        backends = stack.enter_context(backend_pids(store.url))
         server = PatronServer(
             store.url,
             workers=options.workers,

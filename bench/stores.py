@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,3 +150,23 @@ def open_store(kind: str, workdir: Path) -> Iterator[Store]:
     manager = sqlite_store(workdir) if kind == "sqlite" else postgres_store()
     with manager as store:
         yield store
+
+
+@contextmanager
+def backend_pids(url: str) -> Iterator[Callable[[], list[int]] | None]:
+    """The PostgreSQL backends serving ``url``'s database, when they run on this machine
+    (None: SQLite, or a server elsewhere)."""
+    host = make_url(url).host
+    if not url.startswith("postgresql") or host not in (None, "", "127.0.0.1", "localhost", "::1"):
+        yield None
+        return
+    with psycopg.connect(libpq(url), autocommit=True) as monitor:
+
+        def pids() -> list[int]:
+            rows = monitor.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+            return [int(row[0]) for row in rows]
+
+        yield pids
