@@ -30,20 +30,15 @@ from patron.wallets import service as wallets
 from patron.wallets.ledger import InsufficientCredit
 from patron.wallets.models import EntryCommand
 from patron.wallets.verify import verify_ledger
-from tests.support.databases import own_store
+from tests.support.databases import grouped_store, own_store
 from tests.support.ledger import entry_rows
 from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 
 
 @pytest.fixture
 def store(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Database]:
-    """A store of the test's own: the ledger check at the end covers exactly its writes."""
-    with own_store(request, database_url, tmp_path) as url:
-        db = Database(url, pool_size=4, group_commit=64)
-        try:
-            yield db
-        finally:
-            db.dispose()
+    with grouped_store(request, database_url, tmp_path) as db:
+        yield db
 
 
 def group(db: Database) -> GroupCommit:

@@ -49,3 +49,17 @@ def own_database(
             yield url, db
         finally:
             db.dispose()
+
+
+@contextmanager
+def grouped_store(
+    request: pytest.FixtureRequest, database_url: str, directory: Path
+) -> Iterator[Database]:
+    """A store of the test's own (``own_store``) opened with group commit: a ledger check at
+    the end covers exactly the test's writes."""
+    with own_store(request, database_url, directory) as url:
+        db = Database(url, pool_size=4, group_commit=64)
+        try:
+            yield db
+        finally:
+            db.dispose()

@@ -433,13 +433,11 @@ async def _write_on_the_loop(
         return 200, body, {}
 
     try:
-        return await on_loop.run(_guarded_passing_rerun, request_id, partial(work, False), seen)
+        return await on_loop.run(
+            partial(guarded, passing=Rerun), request_id, partial(work, False), seen
+        )
     except Rerun:
         return await on_loop.run(guarded, request_id, partial(work, True), seen)
-
-
-def _guarded_passing_rerun(request_id: str, work: Work, seen: Observed | None) -> Response:
-    return guarded(request_id, work, seen, passing=Rerun)
 
 
 def graphql_endpoint(
