@@ -59,6 +59,8 @@ def _announce_account(settings: Settings) -> None:
         prepared_statements=settings.database_prepared_statements,
     )
     try:
+        for advice in db.advice():
+            typer.echo(f"Warning: {advice}", err=True)
         if settings.is_production:
             if accounts.count_accounts(db) == 0:
                 typer.echo(

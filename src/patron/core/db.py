@@ -320,6 +320,21 @@ class Database:
             return False
         return True
 
+    def advice(self) -> list[str]:
+        """What an operator should change in the store's own settings, one sentence each."""
+        if self.is_sqlite:
+            return []
+        with self.engine.connect() as connection:
+            autovacuum = connection.exec_driver_sql("SHOW autovacuum").scalar()
+        if autovacuum == "off":
+            return [
+                "PostgreSQL's autovacuum is off: tables that grow keep the statistics of their "
+                "first rows, and the plans the server caches for Patron's statements can end up "
+                "reading a whole table for one row (recordOrder at half its rate). Turn it on, "
+                "or run ANALYZE regularly."
+            ]
+        return []
+
     def dispose(self) -> None:
         self.engine.dispose()
 
