@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Select, bindparam, func, insert, select, upda
 
 from patron.accounts.tables import accounts, api_tokens
 from patron.core.clock import utcnow
-from patron.core.db import Precompiled
+from patron.core.db import Precompiled, forget_memo
 
 
 def insert_account(connection: Connection, values: dict[str, Any]) -> int:
@@ -56,6 +56,7 @@ def settings(connection: Connection, account_id: str, *, for_update: bool = Fals
 
 
 def write_settings(connection: Connection, account_id: str, settings: dict[str, Any]) -> None:
+    forget_memo(connection)  # what the transaction's commands read of the settings
     connection.execute(
         update(accounts)
         .where(accounts.c.account_id == account_id)

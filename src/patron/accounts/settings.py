@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.accounts import repository
+from patron.core.db import transaction_memo
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.money import to_decimal
 
@@ -82,9 +83,19 @@ def stamp_program(settings: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def current(connection: Connection, account_id: str) -> dict[str, Any]:
-    """The settings as committed now (not as the request's token saw them)."""
-    row = repository.settings(connection, account_id)
-    return dict(row.settings or {}) if row is not None else {}
+    """The settings as committed now (not as the request's token saw them): read once per
+    transaction (``transaction_memo``; a batch's orders share the read), a copy each call."""
+    memo = transaction_memo(connection)
+    key = f"{_MEMO_KEY}:{account_id}"
+    stored = memo.get(key)
+    if stored is None:
+        row = repository.settings(connection, account_id)
+        stored = memo[key] = (row.settings or {}) if row is not None else {}
+    return dict(stored)
+
+
+# The key under which ``current`` shares an account's settings within a transaction.
+_MEMO_KEY = "account_settings"
 
 
 def lock(connection: Connection, account_id: str) -> dict[str, Any]:

@@ -364,6 +364,38 @@ class KeptReader:
                 kept.close()
 
 
+def transaction_memo(connection: Connection) -> dict[str, Any]:
+    """What the commands of the connection's current transaction may share of what they read:
+    state that changes rarely and is read by every command of a kind (an account's settings),
+    read once per transaction (per batch, under group commit) instead of once per command.
+    Whoever writes such state in the transaction forgets it (``forget_memo``), as does a
+    command rolled back to its savepoint; a new transaction starts with none.
+
+    Sharing a read across a batch is what running its commands one after another would see:
+    each command of the batch had arrived before the first of them read the state."""
+    transaction = connection.get_transaction()
+    kept = connection.info.get(_MEMO)
+    if kept is None or kept[0] is not transaction:
+        kept = connection.info[_MEMO] = (transaction, {})
+    memo: dict[str, Any] = kept[1]
+    return memo
+
+
+def forget_memo(connection: Connection, key: str | None = None) -> None:
+    """Drop ``key`` (None: everything) from the transaction's memo."""
+    kept = connection.info.get(_MEMO)
+    if kept is None:
+        return
+    if key is None:
+        kept[1].clear()
+    else:
+        kept[1].pop(key, None)
+
+
+# Where ``transaction_memo`` keeps its transaction and its reads (the connection's info).
+_MEMO = "patron_transaction_memo"
+
+
 class Precompiled:
     """A Core statement compiled once per dialect and then run as its SQL text (``run_sql``):
     no cache key is computed, no compiled form looked up, no result processor run. For the

@@ -35,6 +35,7 @@ from patron.core import on_loop
 from patron.core.db import (
     Database,
     confirm_writes,
+    forget_memo,
     is_lock_contention,
     is_store_unavailable,
     is_transaction_conflict,
@@ -338,9 +339,11 @@ def _write_one(connection: Connection, slot: _Slot[Any]) -> None:
         # Rolled back to its savepoint; run again on its own after the batch, as a command
         # without group commit would have been after its transaction failed.
         run_sql(connection, _ROLLBACK_TO)
+        forget_memo(connection)
         slot.outcome = _ALONE
     except Exception as error:  # a domain error: the command's own answer
         run_sql(connection, _ROLLBACK_TO)
+        forget_memo(connection)
         slot.outcome, slot.error = _DONE, error
 
 

@@ -118,8 +118,35 @@ def stores_by_uuid(
 _INSERT_ORDER = insert(orders)
 
 
-def insert_order(connection: Connection, values: dict[str, Any]) -> None:
+def insert_order(connection: Connection, values: dict[str, Any]) -> Order:
+    """Insert a new order; the order as stored, from what was written (the columns not
+    given take their defaults: nothing refunded, clawed back or returned) without reading it
+    back."""
     connection.execute(_INSERT_ORDER, values)
+    completed_at = values["completed_at"]
+    lines = values["lines"]
+    return Order(
+        uuid=values["uuid"],
+        number=values["number"],
+        store_uuid=values["store_key"] or None,
+        external_id=values["external_id"],
+        customer_uuid=values["customer_uuid"],
+        total=values["total"],
+        currency=values["currency"],
+        payment_type=values["payment_type"],
+        order_type=values["order_type"],
+        status=OrderStatus(values["status"]),
+        completed_at=as_utc(completed_at) if completed_at else None,
+        refunded=0,
+        points_earned=values["points_earned"],
+        points_clawed_back=0,
+        clawback_shortfall=0,
+        credit_paid=values["credit_paid"],
+        credit_returned=0,
+        lines=list(lines) if lines is not None else None,
+        created_at=as_utc(values["created_at"]),
+        updated_at=as_utc(values["updated_at"]),
+    )
 
 
 def _by_uuid(for_update: bool) -> Select[Any]:

@@ -310,7 +310,7 @@ def _insert_order(
         else 0
     )
     order_uuid = str(uuid.uuid4())
-    repository.insert_order(
+    order = repository.insert_order(
         connection,
         {
             "account_id": account_id,
@@ -350,7 +350,9 @@ def _insert_order(
     _earn(connection, principal, wallet_uuid, order_uuid, clean.external_id, points, now)
     if completed:
         stamps.stamp_order(connection, principal, order_uuid, now, settings=settings)
-    return _finish(connection, principal, order_uuid, "order.recorded")
+    # Nothing above changes the order's row: it is announced as it was inserted.
+    record_event(connection, account_id, "order.recorded", _order_payload(principal, order))
+    return order
 
 
 def _finish(connection: Connection, principal: Principal, order_uuid: str, event: str) -> Order:
