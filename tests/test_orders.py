@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from sqlalchemy import event, select
 
 from patron.core.db import Database
 from patron.core.errors import DomainError, Forbidden, NotFound
+from patron.core.events import outbox_events
 from patron.orders import service as orders
 from patron.orders import stores
 from patron.orders.models import (
@@ -94,6 +97,62 @@ def test_a_replayed_order_is_the_same_order_and_earns_nothing_more(
     assert again == first
     assert snapshot(db, earning.uuid) == before
     assert order_entries(db, earning, first.uuid) == [("ADD", "LOCAL", 20, "ORDER")]
+
+
+def test_a_new_order_is_written_with_its_event_and_a_replay_writes_neither(
+    db: Database, earning: Tenant
+) -> None:
+    """A new order goes in at once, its ``order.recorded`` event with it (one statement on
+    PostgreSQL); the same order again finds its external id taken and writes nothing."""
+    contact = make_contact(db, earning)
+    seen: list[str] = []
+
+    def before(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        first = record(db, earning, "10.00", customer=contact.customer.uuid, external_id="E-1")
+        written = [text for text in seen if text.lstrip().startswith(("INSERT", "WITH"))]
+        seen.clear()
+        again = record(db, earning, "10.00", customer=contact.customer.uuid, external_id="E-1")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+
+    assert again == first
+    together = [text for text in written if "INSERT INTO orders" in text]
+    assert len(together) == 1
+    if not db.is_sqlite:
+        assert "INSERT INTO outbox_events" in together[0]
+    with db.read() as connection:
+        events = connection.execute(
+            select(outbox_events.c.payload).where(
+                outbox_events.c.account_id == earning.uuid,
+                outbox_events.c.event_type == "order.recorded",
+            )
+        ).all()
+    assert [row.payload["order_uuid"] for row in events] == [first.uuid]
+    assert events[0].payload["points_earned"] == str(first.points_earned) == "20"  # rate 2
+
+
+def test_a_replay_is_answered_even_where_a_new_order_would_be_refused(
+    db: Database, earning: Tenant
+) -> None:
+    """A cancelled order that used credit is replayed as it is, though a new CANCELLED order
+    may use none: the order is looked up before that rule is applied to it."""
+    contact = make_contact(db, earning)
+    customer = contact.customer.uuid
+    fund(db, earning, contact.wallet_uuid, "30")
+    given = {"customer": customer, "external_id": "R-1", "credit_used": "5.00"}
+    record(db, earning, "20.00", status="PENDING", **given)  # type: ignore[arg-type]
+    cancelled = record(db, earning, "20.00", status="CANCELLED", **given)  # type: ignore[arg-type]
+    before = snapshot(db, earning.uuid)
+
+    assert record(db, earning, "20.00", status="CANCELLED", **given) == cancelled  # type: ignore[arg-type]
+    assert snapshot(db, earning.uuid) == before
+    with pytest.raises(DomainError) as caught:
+        record(db, earning, "20.00", status="CANCELLED", **{**given, "external_id": "R-2"})  # type: ignore[arg-type]
+    assert caught.value.code == "INVALID"
 
 
 def test_a_pending_order_earns_when_it_is_completed_and_only_once(

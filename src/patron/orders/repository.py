@@ -8,9 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from patron.core.bulk import any_of
 from patron.core.clock import as_utc
+from patron.core.db import Precompiled
+from patron.core.events import outbox_events
 from patron.orders.models import CustomerOrderStats, Order, OrderStatus, Refund, Store
 from patron.orders.tables import order_refunds, orders, stores
 
@@ -115,14 +119,58 @@ def stores_by_uuid(
 # Orders
 
 
-_INSERT_ORDER = insert(orders)
+def insert_new_order(connection: Connection, values: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Insert the order in ``values`` and queue ``event`` (an outbox row, ``event_row``)
+    with it, unless an order of its store already has its external id: then nothing is
+    written and the answer is False. On PostgreSQL one statement (the event's INSERT reads
+    the order's); elsewhere two."""
+    if connection.dialect.name != "postgresql":
+        taken = (
+            sqlite_insert(orders)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=_EXTERNAL_KEY)
+            .returning(orders.c.uuid)
+        )
+        if connection.execute(taken).first() is None:
+            return False
+        connection.execute(outbox_events.insert(), event)
+        return True
+    statement = _NEW_ORDER.get(tuple(values))
+    if statement is None:
+        statement = _NEW_ORDER[tuple(values)] = _new_order_statement(tuple(values))
+    parameters = {f"o_{name}": value for name, value in values.items()}
+    parameters.update({f"e_{name}": value for name, value in event.items()})
+    return statement.execute(connection, parameters).first() is not None
 
 
-def insert_order(connection: Connection, values: dict[str, Any]) -> Order:
-    """Insert a new order; the order as stored, from what was written (the columns not
-    given take their defaults: nothing refunded, clawed back or returned) without reading it
-    back."""
-    connection.execute(_INSERT_ORDER, values)
+_EXTERNAL_KEY = ["account_id", "store_key", "external_id"]
+_EVENT_COLUMNS = ("account_id", "event_id", "event_type", "payload", "status", "attempts")
+_NEW_ORDER: dict[tuple[str, ...], Precompiled] = {}
+
+
+def _new_order_statement(columns: tuple[str, ...]) -> Precompiled:
+    written = (
+        postgresql_insert(orders)
+        .values({name: bindparam(f"o_{name}") for name in columns})
+        .on_conflict_do_nothing(index_elements=_EXTERNAL_KEY)
+        .returning(orders.c.uuid)
+        .cte("written")
+    )
+    event = select(
+        *(bindparam(f"e_{name}", type_=outbox_events.c[name].type) for name in _EVENT_COLUMNS),
+        bindparam("e_created_at", type_=outbox_events.c.created_at.type),
+    ).select_from(written)
+    queued = (
+        outbox_events.insert()
+        .from_select([*_EVENT_COLUMNS, "created_at"], event)
+        .returning(outbox_events.c.event_id)
+    )
+    return Precompiled(queued.add_cte(written))
+
+
+def inserted_order(values: dict[str, Any]) -> Order:
+    """The order ``values`` inserted, as stored (the columns not given take their defaults:
+    nothing refunded, clawed back or returned)."""
     completed_at = values["completed_at"]
     lines = values["lines"]
     return Order(

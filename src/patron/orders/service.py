@@ -24,7 +24,7 @@ from patron.core.counters import next_value
 from patron.core.db import Database
 from patron.core.documents import check_document
 from patron.core.errors import Conflict, InvalidInput, NotFound
-from patron.core.events import record_audit, record_event
+from patron.core.events import event_row, record_audit, record_event
 from patron.core.ids import is_uuid
 from patron.core.money import from_minor, normalise_currency, positive_minor, to_decimal, to_minor
 from patron.core.paging import check_page
@@ -224,12 +224,24 @@ def record_order(
 
     def write(connection: Connection) -> Order:
         moment = now or utcnow()
+        # Most orders are new: written at once, unless their external id is taken (a
+        # replay or a status change) or what makes them new fails (a store or contact not
+        # found, which a replay need not name any more).
+        fresh = _insert_order(connection, principal, clean, moment, quiet=True)
+        if fresh is not None:
+            return fresh
         existing = repository.order_by_external_id(
             connection, principal.account_id, clean.store_uuid, clean.external_id, for_update=True
         )
         if existing is not None:
             return _advance(connection, principal, existing, clean, moment)
-        return _insert_order(connection, principal, clean, moment)
+        fresh = _insert_order(connection, principal, clean, moment, quiet=False)
+        if fresh is None:  # pragma: no cover - taken and gone again between two statements
+            raise OrderConflict(
+                f"order '{clean.external_id}' was recorded at the same time; send it again",
+                field="externalId",
+            )
+        return fresh
 
     return run_command(db, write)
 
@@ -294,13 +306,23 @@ def _advance(
 
 
 def _insert_order(
-    connection: Connection, principal: Principal, clean: _CleanOrder, now: datetime
-) -> Order:
+    connection: Connection, principal: Principal, clean: _CleanOrder, now: datetime, *, quiet: bool
+) -> Order | None:
+    """Record a new order, its points, its credit and its event; None when its external id
+    is taken (nothing written). ``quiet``: None as well, before anything is written, where a
+    new order would be refused (the caller then looks for the order it may replay)."""
     account_id = principal.account_id
     if clean.credit_used and clean.status is OrderStatus.CANCELLED:
+        if quiet:
+            return None
         raise InvalidInput("a new CANCELLED order uses no credit", field="creditUsed")
-    store = _store_of(connection, principal, clean.store_uuid)
-    wallet_uuid = _wallet_of(connection, principal, clean.customer_uuid)
+    try:
+        store = _store_of(connection, principal, clean.store_uuid)
+        wallet_uuid = _wallet_of(connection, principal, clean.customer_uuid)
+    except NotFound:
+        if quiet:
+            return None
+        raise
     completed = clean.status is OrderStatus.COMPLETED
     # The account's settings as committed now, read once for the earning rule and the stamps.
     settings = account_settings.current(connection, account_id) if completed else {}
@@ -310,28 +332,30 @@ def _insert_order(
         else 0
     )
     order_uuid = str(uuid.uuid4())
-    order = repository.insert_order(
-        connection,
-        {
-            "account_id": account_id,
-            "uuid": order_uuid,
-            "number": next_value(connection, account_id, "orders"),
-            "store_key": clean.store_uuid or repository.NO_STORE,
-            "external_id": clean.external_id,
-            "customer_uuid": clean.customer_uuid,
-            "total": clean.total,
-            "currency": clean.currency,
-            "payment_type": clean.payment_type,
-            "order_type": clean.order_type,
-            "status": clean.status.value,
-            "completed_at": (clean.completed_at or now) if completed else None,
-            "points_earned": points,
-            "credit_paid": clean.credit_used,
-            "lines": clean.lines,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
+    values = {
+        "account_id": account_id,
+        "uuid": order_uuid,
+        "number": next_value(connection, account_id, "orders"),
+        "store_key": clean.store_uuid or repository.NO_STORE,
+        "external_id": clean.external_id,
+        "customer_uuid": clean.customer_uuid,
+        "total": clean.total,
+        "currency": clean.currency,
+        "payment_type": clean.payment_type,
+        "order_type": clean.order_type,
+        "status": clean.status.value,
+        "completed_at": (clean.completed_at or now) if completed else None,
+        "points_earned": points,
+        "credit_paid": clean.credit_used,
+        "lines": clean.lines,
+        "created_at": now,
+        "updated_at": now,
+    }
+    order = repository.inserted_order(values)
+    # Its event goes with it: nothing after this changes the order's row.
+    _, event = event_row(account_id, "order.recorded", _order_payload(principal, order))
+    if not repository.insert_new_order(connection, values, event):
+        return None
     if clean.credit_used and wallet_uuid is not None:
         post(
             connection,
@@ -350,8 +374,6 @@ def _insert_order(
     _earn(connection, principal, wallet_uuid, order_uuid, clean.external_id, points, now)
     if completed:
         stamps.stamp_order(connection, principal, order_uuid, now, settings=settings)
-    # Nothing above changes the order's row: it is announced as it was inserted.
-    record_event(connection, account_id, "order.recorded", _order_payload(principal, order))
     return order
 
 
