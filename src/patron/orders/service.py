@@ -411,8 +411,7 @@ def _wallet_of(
     """The contact's wallet (a contact always has one); None for an order without a contact."""
     if customer_uuid is None:
         return None
-    found = wallets.wallet_uuids_for_customers(connection, principal, [customer_uuid])
-    wallet_uuid = found.get(customer_uuid)
+    wallet_uuid = wallets.wallet_uuid_of_customer(connection, principal, customer_uuid)
     if wallet_uuid is None:
         raise NotFound(f"no contact with uuid '{customer_uuid}'", field="contactUuid")
     return wallet_uuid

@@ -240,6 +240,26 @@ _WALLET_OF_CUSTOMER = select(wallets).where(
 )
 
 
+_WALLET_UUID_OF_CUSTOMER = Precompiled(
+    select(wallets.c.uuid).where(
+        wallets.c.account_id == bindparam("account_id", type_=String),
+        wallets.c.customer_uuid == bindparam("uuid", type_=String),
+        _OPEN,
+    )
+)
+
+
+def wallet_uuid_of_customer(
+    connection: Connection, account_id: str, customer_uuid: str
+) -> str | None:
+    """The uuid of one customer's open wallet (every order with a contact asks): one column,
+    the statement's text run as it is."""
+    row = _WALLET_UUID_OF_CUSTOMER.execute(
+        connection, {"account_id": account_id, "uuid": customer_uuid}
+    ).first()
+    return str(row[0]) if row is not None else None
+
+
 def wallets_for_customers(
     connection: Connection, account_id: str, customer_uuids: Sequence[str]
 ) -> dict[str, Wallet]:

@@ -550,6 +550,13 @@ def wallet_uuids_for_customers(
     return {customer_uuid: wallet.uuid for customer_uuid, wallet in found.items()}
 
 
+def wallet_uuid_of_customer(
+    connection: Connection, principal: Principal, customer_uuid: str
+) -> str | None:
+    """The customer's wallet uuid, None when there is no such customer (or it has none)."""
+    return repository.wallet_uuid_of_customer(connection, principal.account_id, customer_uuid)
+
+
 def count_out_expired(
     connection: Connection, principal: Principal, found: list[Wallet], now: datetime
 ) -> list[Wallet]:
