@@ -20,9 +20,10 @@ GOALS: dict[str, dict[str, float]] = {
     "list": {"sqlite": 800, "postgresql": 800},
     "get": {"sqlite": 2_500, "postgresql": 2_500},
     "email": {"sqlite": 2_500, "postgresql": 2_500},
-    "create": {"postgresql": 1_500},
-    "spend": {"sqlite": 2_000, "postgresql": 1_500},
-    "hot": {"sqlite": 800, "postgresql": 800},
+    "create": {"postgresql": 1_500},  # and 10x Vendure's createCustomer in the same run
+    # The writes' issue: SPEND above the one-transaction bound, twice it on one hot wallet.
+    "spend": {"sqlite": 2_000, "postgresql": 2_000},
+    "hot": {"sqlite": 2_000, "postgresql": 2_000},
     # Redemption codes, orders and expiry; the Commerce, Lightfunnels and LoyaltyDish dialects.
     "redeem": {"postgresql": 1_000},
     "order": {"sqlite": 1_000, "postgresql": 1_000},
@@ -39,6 +40,8 @@ P99_OPERATIONS = (
     "create",
     "spend",
     "hot",
+    "redeem",
+    "order",
     "commerce",
     "lightfunnels",
     "loyaltydish",

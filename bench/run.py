@@ -376,9 +376,9 @@ def _response_problems(item: OperationResult) -> list[str]:
     return problems
 
 
-# Not paced: each code is redeemed once (a paced run would need as many again), and a
-# sign-in is bounded by argon2 by design.
-UNPACED = frozenset({"redeem", "obtaintoken"})
+# Not paced: a sign-in is bounded by argon2 by design. (Redeem's paced run takes the codes
+# after the measured run's.)
+UNPACED = frozenset({"obtaintoken"})
 
 
 def _load_operations(
@@ -484,14 +484,15 @@ def _load_operations(
             if not item.check["ok"]:
                 result.problems.append(f"{operation}: stored writes disagree: {item.check}")
         if options.paced and operation not in UNPACED and measured.rps > 0:
+            paced_base = measured_base + 10**10
+            if mode == "redeem":
+                paced_base = measured_base + measured.taken
             item.paced = load(
-                options.seconds,
-                "p",
-                measured_base + 10**10,
-                rate=measured.rps * options.paced / 100,
+                options.seconds, "p", paced_base, rate=measured.rps * options.paced / 100
             )
         result.problems.extend(_response_problems(item))
         exhausted = measured.exhausted + (warmup.exhausted if warmup else 0)
+        exhausted += item.paced.exhausted if item.paced else 0
         if exhausted:
             result.problems.append(
                 f"{operation}: the {fixtures.codes:,} codes ran out ({exhausted:,} requests "
