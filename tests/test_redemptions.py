@@ -219,6 +219,8 @@ def test_redeeming_captures_the_hold_as_one_spend(
         RedemptionStatus.REDEEMED,
         clock.now,
     )
+    # The SPEND is named as the code is claimed, in the same statement.
+    assert redeemed.redemption.spend_entry_uuid == entry.uuid
     stored = redemption_row(db, tenant, code.uuid)
     assert (stored.status, stored.spend_entry_uuid, stored.released_at) == (
         "REDEEMED",

@@ -7,7 +7,17 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from patron.core.clock import as_utc
 from patron.redemptions.models import (
@@ -114,11 +124,22 @@ def get_by_uuids(connection: Connection, account_id: str, uuids: Sequence[str]) 
 
 
 @cache
+@cache
 def _claim_statement(status: RedemptionStatus) -> Any:
+    """Built once per status (a statement built per call cost its construction and cache
+    key each time)."""
     now = bindparam("p_now", type_=redemptions.c.updated_at.type)
     values: dict[str, Any] = {"status": status.value, "updated_at": now}
     if status is RedemptionStatus.REDEEMED:
         values["redeemed_at"] = now
+        # The SPEND that captures a credit code's hold, named before it is written.
+        values["spend_entry_uuid"] = case(
+            (
+                redemptions.c.redemption_type.in_(sorted(kind.value for kind in CREDIT_TYPES)),
+                bindparam("p_entry", type_=redemptions.c.spend_entry_uuid.type),
+            ),
+            else_=redemptions.c.spend_entry_uuid,
+        )
     else:
         values["released_at"] = now
         values["release_reason"] = "REDEMPTION_REFUND"
@@ -136,34 +157,22 @@ def _claim_statement(status: RedemptionStatus) -> Any:
 
 
 def claim(
-    connection: Connection, account_id: str, code: str, now: datetime, status: RedemptionStatus
+    connection: Connection,
+    account_id: str,
+    code: str,
+    now: datetime,
+    status: RedemptionStatus,
+    *,
+    spend_entry: str | None = None,
 ) -> Redemption | None:
-    """Move an ACTIVE, unexpired code to ``status``; exactly one concurrent caller wins."""
-    row = connection.execute(
-        _claim_statement(status), {"p_account": account_id, "p_code": code, "p_now": now}
-    ).first()
+    """Move an ACTIVE, unexpired code to ``status``; exactly one concurrent caller wins.
+    Redeemed, a code that holds credit records ``spend_entry`` as the SPEND that captures
+    its hold (the caller writes that entry in the same transaction)."""
+    parameters = {"p_account": account_id, "p_code": code, "p_now": now}
+    if status is RedemptionStatus.REDEEMED:
+        parameters["p_entry"] = spend_entry
+    row = connection.execute(_claim_statement(status), parameters).first()
     return redemption_from_row(row) if row else None
-
-
-# Every redemption writes these two: built once (a statement built per call cost its
-# construction and cache key each time).
-_SET_SPEND_ENTRY = (
-    update(redemptions)
-    .where(
-        redemptions.c.account_id == bindparam("p_account"),
-        redemptions.c.uuid == bindparam("p_uuid"),
-    )
-    .values(spend_entry_uuid=bindparam("p_entry"))
-)
-
-
-def set_spend_entry(
-    connection: Connection, account_id: str, redemption_uuid: str, entry_uuid: str
-) -> None:
-    connection.execute(
-        _SET_SPEND_ENTRY,
-        {"p_account": account_id, "p_uuid": redemption_uuid, "p_entry": entry_uuid},
-    )
 
 
 def expire_due(

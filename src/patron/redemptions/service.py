@@ -388,11 +388,18 @@ def redeem_code(db: Database, principal: Principal, code: str) -> Redeemed:
 
     def write(connection: Connection) -> Redeemed:
         now = utcnow()
+        # The SPEND's uuid, recorded on the code as it is claimed (when it holds credit).
+        entry_uuid = str(uuid.uuid4())
         claimed = (
             None
             if not codes.well_formed(wanted)
             else repository.claim(
-                connection, principal.account_id, wanted, now, RedemptionStatus.REDEEMED
+                connection,
+                principal.account_id,
+                wanted,
+                now,
+                RedemptionStatus.REDEEMED,
+                spend_entry=entry_uuid,
             )
         )
         if claimed is None:
@@ -416,10 +423,10 @@ def redeem_code(db: Database, principal: Principal, code: str) -> Redeemed:
                 reason=Reason.REDEMPTION,
                 redemption_uuid=claimed.uuid,
                 note=f"redemption code {codes.display(claimed.code)}",
+                entry_uuid=entry_uuid,
             ),
             now,
         )
-        repository.set_spend_entry(connection, principal.account_id, claimed.uuid, entry.uuid)
         record_event(
             connection,
             principal.account_id,

@@ -50,6 +50,9 @@ class Posting:
     reverses_uuid: str | None = None
     conversion_uuid: str | None = None
     expires_at: datetime | None = None
+    # The entry's uuid, when the caller has named it already (a redemption code records it
+    # as it is claimed); a new one otherwise.
+    entry_uuid: str | None = None
 
 
 class CreditAlreadySpent(InsufficientCredit):
@@ -120,7 +123,7 @@ def _record(
     if not is_uuid(posting.wallet_uuid):
         raise NotFound(f"no wallet with uuid '{posting.wallet_uuid}'", field="walletUuid")
     draft = CreditEntry(
-        uuid=str(uuid.uuid4()),
+        uuid=posting.entry_uuid or str(uuid.uuid4()),
         wallet_uuid=posting.wallet_uuid,
         seq=0,
         action=posting.action,
