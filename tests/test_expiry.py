@@ -578,6 +578,12 @@ def test_patron_expire_once_runs_one_sweep_and_prints_its_report(
     assert wallet_row(swept, tenant, wallet_uuid).global_balance == 300
 
 
+def _signal_state(pid: int) -> str:
+    """The process's blocked, ignored and caught signals, as the kernel keeps them."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return " ".join(line for line in lines if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+
+
 def test_patron_worker_keeps_sweeping_until_stopped(
     swept: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -597,8 +603,13 @@ def test_patron_worker_keeps_sweeping_until_stopped(
                 time.sleep(0.1)
             time.sleep(0.5)  # a few more passes, which must expire nothing more
         finally:
+            state = _signal_state(worker.pid)
             worker.send_signal(signal.SIGINT)
-            code = worker.wait(timeout=30)
+            try:
+                code = worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                pytest.fail(f"the worker ignored Ctrl-C ({state}): {log.read_text()}")
 
     printed = log.read_text()
     assert code == 0, printed
