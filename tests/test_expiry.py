@@ -578,6 +578,15 @@ def test_patron_expire_once_runs_one_sweep_and_prints_its_report(
     assert wallet_row(swept, tenant, wallet_uuid).global_balance == 300
 
 
+# ``python -m patron`` as a terminal starts it: Ctrl-C interrupts, also when the test runs
+# under something that started it in the background (a shell's ``&`` ignores SIGINT, the
+# children inherit that, and Python then installs no handler of its own).
+_INTERRUPTIBLE = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'patron'; runpy.run_module('patron', run_name='__main__', alter_sys=True)"
+)
+
+
 def _signal_state(pid: int) -> str:
     """The process's blocked, ignored and caught signals, as the kernel keeps them."""
     lines = Path(f"/proc/{pid}/status").read_text().splitlines()
@@ -592,7 +601,7 @@ def test_patron_worker_keeps_sweeping_until_stopped(
 
     with log.open("wb") as output:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "patron", "worker", "--interval", "0.2"],
+            [sys.executable, "-c", _INTERRUPTIBLE, "worker", "--interval", "0.2"],
             env=_cli_environment(swept),
             stdout=output,
             stderr=subprocess.STDOUT,

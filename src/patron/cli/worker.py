@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import time
 from dataclasses import asdict
 from datetime import timedelta
@@ -134,9 +133,6 @@ def worker(
         metrics.instrument(db.engine)
         stop_metrics = serve_metrics(settings.metrics_host, settings.worker_metrics_port)
     if not once:
-        # Ctrl-C stops it, also when whatever started it had blocked the signal (a child
-        # inherits its parent thread's mask).
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         lines.say(
             f"patron worker: delivering the outbox, sweeping expiry every {interval:g}s "
             "(Ctrl-C to stop)",
