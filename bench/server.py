@@ -104,7 +104,7 @@ class PatronServer:
 
     def command(self) -> list[str]:
         if self.server == "granian":
-            return granian_command("patron.api.app:create_app", self.port, self.workers)
+            return granian_command("patron.api.app:served_app", self.port, self.workers)
         return [
             str(PATRON),
             "serve",

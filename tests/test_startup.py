@@ -203,3 +203,29 @@ def test_a_busy_port_is_one_line_before_anything_is_announced_or_created(
         }
     }
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_served_worker_keeps_its_startup_objects_out_of_the_collectors_sight(
+    tmp_path: Path,
+) -> None:
+    """``patron serve``'s factory freezes what building the application left (``gc.freeze``):
+    a full collection in the middle of requests walks only what requests left behind."""
+    probe = (
+        "import gc; from patron.api.app import served_app; app = served_app(); "
+        "print(gc.get_freeze_count(), sum(gc.get_count()))"
+    )
+    env = environment(PATRON_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}")
+    assert patron("migrate", cwd=tmp_path, env=env).returncode == 0
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    frozen, tracked = (int(part) for part in done.stdout.split())
+    assert frozen > 50_000  # the schema, the tables, the statements
+    assert tracked < 1_000  # nothing left for the collector's next pass

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 import anyio.to_thread
@@ -134,6 +135,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         exception_handlers={Exception: last_resort},
     )
     app.state.patron = patron
+    return app
+
+
+def served_app() -> Starlette:
+    """The application as ``patron serve`` runs it in each worker process: built, then what
+    building it left (the schema, the tables, the compiled statements: most of the process's
+    objects, all of them kept for its life) moved out of the garbage collector's sight
+    (``gc.freeze``). A full collection otherwise walked them all, a pause of 45-85 ms in the
+    middle of requests; it now walks what requests leave behind."""
+    app = create_app()
+    gc.collect()
+    gc.freeze()
     return app
 
 

@@ -193,7 +193,7 @@ def _run(settings: Settings, sock: socket.socket) -> None:
         f"({settings.workers} worker(s), {settings.environment}) - {graphiql}; {shown_metrics}"
     )
     config = uvicorn.Config(
-        "patron.api.app:create_app",
+        "patron.api.app:served_app",
         factory=True,
         host=settings.host,
         port=settings.port,
