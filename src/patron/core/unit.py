@@ -25,7 +25,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
@@ -134,7 +134,9 @@ _ALONE = "alone"
 @dataclass(eq=False)
 class _Slot(Generic[T]):
     command: Callable[[Connection], T]
-    woken: threading.Event = field(default_factory=threading.Event)
+    # What a waiting thread sleeps on (``run``); a command on an event loop waits for its
+    # future instead and makes none.
+    woken: threading.Event | None = None
     outcome: str = ""
     result: Any = None
     error: BaseException | None = None
@@ -173,13 +175,14 @@ class GroupCommit:
             return len(self._waiting)
 
     def run(self, command: Callable[[Connection], T]) -> T:
-        slot: _Slot[T] = _Slot(command)
+        slot: _Slot[T] = _Slot(command, threading.Event())
         with self._lock:
             self._waiting.append(slot)
             lead = self._writers < self._lanes
             if lead:
                 self._writers += 1
         if not lead:
+            assert slot.woken is not None
             slot.woken.wait()
             if slot.outcome == _LEAD:
                 slot.outcome = ""
@@ -266,9 +269,11 @@ class GroupCommit:
             for slot in batch:
                 if not slot.outcome:
                     slot.outcome = _ALONE
-                slot.woken.set()
+                if slot.woken is not None:
+                    slot.woken.set()
             if successor is not None:
                 successor.outcome = _LEAD
+                assert successor.woken is not None
                 successor.woken.set()
 
     def _write(self, batch: list[_Slot[Any]]) -> None:
