@@ -82,7 +82,8 @@ def run_wrk(
         prefix,
         str(id_base),
         str(settings.threads),
-        f"{1000 * settings.connections / settings.rate:.3f}" if settings.rate > 0 else "0",
+        # Paced: each wrk thread starts a request every this many ms (its share of the rate).
+        f"{1000 * settings.threads / settings.rate:.3f}" if settings.rate > 0 else "0",
     ]
     done = subprocess.run(
         command, capture_output=True, text=True, check=False, timeout=seconds + 120

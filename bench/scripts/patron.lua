@@ -1,7 +1,7 @@
 -- wrk script for Patron's native GraphQL API (POST /graphql).
 --
 -- usage: wrk -t1 -c16 -d15s --latency -s patron.lua URL -- MODE TOKEN [FILE] [PREFIX] [ID_BASE]
---          [THREADS]
+--          [THREADS] [INTERVAL_MS]
 --   MODE   list    GetContacts (seed 000) with limit 50
 --          get     one contact by uuid, a random line of FILE
 --          email   one contact by e-mail address, a random line of FILE
@@ -92,9 +92,11 @@ function init(args)
   prefix = args[4] or ("b" .. os.time())
   id_base = tonumber(args[5] or "0")
   nthreads = tonumber(args[6] or "1")
-  -- Paced runs: each connection waits this long before its next request (0: as fast as
-  -- the server answers), to read latency at a given fraction of the top rate.
-  pause_ms = tonumber(args[7] or "0")
+  -- Paced runs: this thread starts a request every interval_ms, on a wall clock (0: as
+  -- fast as the server answers), to read latency at a given fraction of the top rate. A
+  -- pause after each answer would add the answer's own latency and undershoot the rate.
+  interval_ms = tonumber(args[7] or "0")
+  next_slot = nil
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   if mode == "commerce" then
@@ -123,8 +125,27 @@ function init(args)
   end
 end
 
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_usec; } patron_timeval;
+int gettimeofday(patron_timeval *tv, void *tz);
+]]
+local clock = ffi.new("patron_timeval")
+
+local function now_ms()
+  ffi.C.gettimeofday(clock, nil)
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_usec) / 1000
+end
+
+-- The next free slot of the thread's schedule; a request late for its slot (every
+-- connection was busy) takes the next one from now, with no burst to catch up.
 function delay()
-  return pause_ms
+  if interval_ms <= 0 then return 0 end
+  local now = now_ms()
+  local slot = next_slot
+  if slot == nil or slot < now then slot = now end
+  next_slot = slot + interval_ms
+  return math.floor(slot - now)
 end
 
 function request()
