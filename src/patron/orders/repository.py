@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
@@ -125,13 +126,7 @@ def insert_new_order(connection: Connection, values: dict[str, Any], event: dict
     written and the answer is False. On PostgreSQL one statement (the event's INSERT reads
     the order's); elsewhere two."""
     if connection.dialect.name != "postgresql":
-        taken = (
-            sqlite_insert(orders)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=_EXTERNAL_KEY)
-            .returning(orders.c.uuid)
-        )
-        if connection.execute(taken).first() is None:
+        if connection.execute(_SQLITE_NEW_ORDER, values).first() is None:
             return False
         connection.execute(outbox_events.insert(), event)
         return True
@@ -146,6 +141,12 @@ def insert_new_order(connection: Connection, values: dict[str, Any], event: dict
 _EXTERNAL_KEY = ["account_id", "store_key", "external_id"]
 _EVENT_COLUMNS = ("account_id", "event_id", "event_type", "payload", "status", "attempts")
 _NEW_ORDER: dict[tuple[str, ...], Precompiled] = {}
+# Built once: its values are the parameters of each execution.
+_SQLITE_NEW_ORDER = (
+    sqlite_insert(orders)
+    .on_conflict_do_nothing(index_elements=_EXTERNAL_KEY)
+    .returning(orders.c.uuid)
+)
 
 
 def _new_order_statement(columns: tuple[str, ...]) -> Precompiled:
@@ -171,30 +172,15 @@ def _new_order_statement(columns: tuple[str, ...]) -> Precompiled:
 def inserted_order(values: dict[str, Any]) -> Order:
     """The order ``values`` inserted, as stored (the columns not given take their defaults:
     nothing refunded, clawed back or returned)."""
-    completed_at = values["completed_at"]
-    lines = values["lines"]
-    return Order(
-        uuid=values["uuid"],
-        number=values["number"],
-        store_uuid=values["store_key"] or None,
-        external_id=values["external_id"],
-        customer_uuid=values["customer_uuid"],
-        total=values["total"],
-        currency=values["currency"],
-        payment_type=values["payment_type"],
-        order_type=values["order_type"],
-        status=OrderStatus(values["status"]),
-        completed_at=as_utc(completed_at) if completed_at else None,
-        refunded=0,
-        points_earned=values["points_earned"],
-        points_clawed_back=0,
-        clawback_shortfall=0,
-        credit_paid=values["credit_paid"],
-        credit_returned=0,
-        lines=list(lines) if lines is not None else None,
-        created_at=as_utc(values["created_at"]),
-        updated_at=as_utc(values["updated_at"]),
-    )
+    return order_from_row(SimpleNamespace(**_INSERT_DEFAULTS, **values))
+
+
+_INSERT_DEFAULTS = {
+    "refunded": 0,
+    "points_clawed_back": 0,
+    "clawback_shortfall": 0,
+    "credit_returned": 0,
+}
 
 
 def _by_uuid(for_update: bool) -> Select[Any]:
