@@ -68,9 +68,9 @@ class Patron:
         self.operations = Operations(settings.metrics_operations.split(","))
         # The known reads answered on the event loop borrow this one connection.
         self.kept = KeptReader(db)
-        # SQLite writes take turns on a lock that may be held by another process: waiting
-        # for it is for a thread, never for the event loop.
-        self.writes_on_event_loop = settings.writes_on_event_loop and not db.is_sqlite
+        # Known mutations run on the event loop (on SQLite too: the loop waits for the writer's
+        # turn, which another process may hold, without blocking; ``core.unit``).
+        self.writes_on_event_loop = settings.writes_on_event_loop
 
     def authenticate(
         self, token: str, connection: Connection | None = None, *, cached: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
@@ -189,6 +190,10 @@ class WriterQueue:
     load some wait for seconds while others keep winning. Threads of one process queue on a
     lock, processes on an exclusive file lock beside the database, which the kernel grants
     in turn; only then does the writer begin its ``BEGIN IMMEDIATE`` transaction.
+
+    An event loop takes its turn with ``take`` (or ``take_nowait``) and gives it back with
+    ``give_back``, on the loop's thread: while another process writes, the kernel's queue is
+    waited in on a thread of the loop's executor and the loop goes on serving.
     """
 
     def __init__(self, database: str | None) -> None:
@@ -197,13 +202,17 @@ class WriterQueue:
         self._file: int | None = None
         self._depth = 0
 
+    def _opened(self) -> int:
+        if self._file is None:
+            assert self._path is not None
+            self._file = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._file
+
     def __enter__(self) -> WriterQueue:
         self._threads.acquire()
         try:
             if self._path is not None and self._depth == 0:
-                if self._file is None:
-                    self._file = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._file, fcntl.LOCK_EX)
+                fcntl.flock(self._opened(), fcntl.LOCK_EX)
         except BaseException:
             self._threads.release()
             raise
@@ -217,6 +226,60 @@ class WriterQueue:
                 fcntl.flock(self._file, fcntl.LOCK_UN)
         finally:
             self._threads.release()
+
+    def take_nowait(self) -> bool:
+        """Take the turn if no one holds it (never waits); True: taken, ``give_back`` it."""
+        if not self._threads.acquire(blocking=False):
+            return False
+        try:
+            if self._path is not None and self._depth == 0:
+                fcntl.flock(self._opened(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._threads.release()
+            return False
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+        return True
+
+    async def take(self) -> None:
+        """Take the turn from an event loop, which serves on while it waits."""
+        while not self._threads.acquire(blocking=False):
+            await asyncio.sleep(_THREAD_TURN_PAUSE)  # a thread of this process writes
+        # Counted now: a write on the loop's thread meanwhile (a token's touch) re-enters
+        # without queueing a second time behind this one.
+        self._depth += 1
+        try:
+            if self._path is None or self._depth > 1:
+                return
+            file = self._opened()
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            loop = asyncio.get_running_loop()
+            waiting = loop.run_in_executor(None, fcntl.flock, file, fcntl.LOCK_EX)
+            try:
+                await asyncio.shield(waiting)
+            except asyncio.CancelledError:
+                # The kernel still grants it to the thread: given back once it has.
+                waiting.add_done_callback(lambda _: self.give_back())
+                raise
+        except BaseException as error:
+            if not isinstance(error, asyncio.CancelledError):
+                self.give_back()
+            raise
+
+    def give_back(self) -> None:
+        """End a turn that ``take`` or ``take_nowait`` began (on the same thread)."""
+        self.__exit__()
+
+
+# How long an event loop waits before it asks again for a turn a thread of its own process
+# holds (threads queue on a lock the loop must not block on).
+_THREAD_TURN_PAUSE = 0.0005
 
 
 class Database:
@@ -263,9 +326,11 @@ class Database:
             )
         self.engine = create_engine(self.url, **options)
         self._writer_gate: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        # SQLite's writers' turns (None: the store lets writers wait in it, PostgreSQL).
+        self.writer_queue: WriterQueue | None = None
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
-            self._writer_gate = WriterQueue(parsed.database)
+            self._writer_gate = self.writer_queue = WriterQueue(parsed.database)
         else:
             _configure_postgresql(self.engine)
 

@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from patron.core import on_loop
 from patron.core.db import (
     Database,
+    WriterQueue,
     confirm_writes,
     forget_memo,
     is_lock_contention,
@@ -166,6 +167,8 @@ class GroupCommit:
         # Commands of work on an event loop (``on_loop``), per loop, for the batch it is
         # about to write: an entry exists while that write is planned.
         self._on_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Slot[Any], Any]]] = {}
+        # The loops' batches waiting for SQLite's turn (a task is only weakly held by its loop).
+        self._turns: set[asyncio.Task[None]] = set()
         self.stats = GroupStats()
 
     @property
@@ -215,8 +218,34 @@ class GroupCommit:
         bytes the loop read in the turn that planned it reaches its own command first."""
         if turns > 0:
             loop.call_soon(self._plan_on_loop, loop, turns - 1)
-        else:
+            return
+        queue = self._db.writer_queue
+        if queue is None:
             self._write_on_loop(loop)
+        elif queue.take_nowait():
+            try:
+                self._write_on_loop(loop)
+            finally:
+                queue.give_back()
+        else:
+            # Another writer has SQLite's turn: the batch stays open (commands that arrive
+            # meanwhile join it) until the loop has the turn.
+            task = loop.create_task(self._write_in_turn(loop, queue))
+            self._turns.add(task)
+            task.add_done_callback(self._turns.discard)
+
+    async def _write_in_turn(self, loop: asyncio.AbstractEventLoop, queue: WriterQueue) -> None:
+        try:
+            await queue.take()
+        except BaseException as error:
+            for _slot, future in self._on_loop.pop(loop, []):
+                if not future.done():
+                    future.set_exception(error)
+            raise
+        try:
+            self._write_on_loop(loop)
+        finally:
+            queue.give_back()
 
     def _write_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop's batch (a callback of the loop, on its thread): written as ``run``
