@@ -5,16 +5,18 @@ statement the connection has prepared and make each request compile its SQL agai
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import bindparam, event, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from patron.api.endpoint import Patron
-from patron.core.db import Database, Rows, is_store_unavailable, run_sql
+from patron.core.db import Database, Precompiled, Rows, is_store_unavailable, run_sql
+from patron.customers.tables import customers
 from tests.support.client import Api
 from tests.support.server import ThreadServer
 from tests.support.tenants import Tenant, make_contact
@@ -206,3 +208,59 @@ def test_run_sql_is_seen_by_statement_listeners(db: Database) -> None:
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert "SELECT 40 + 2" in seen
+
+
+# --- Precompiled: a Core statement run as its text, on both stores ----------------------------
+
+
+def test_a_precompiled_statement_answers_typed_rows_on_every_connection(
+    db: Database, tenant: Tenant
+) -> None:
+    contact = make_contact(db, tenant)
+    statement = Precompiled(
+        select(customers.c.uuid, customers.c.created_at, customers.c.verified).where(
+            customers.c.account_id == bindparam("account"), customers.c.uuid == bindparam("uuid")
+        )
+    )
+    parameters = {"account": tenant.principal.account_id, "uuid": contact.customer.uuid}
+    with db.read() as connection:
+        expected = connection.execute(statement.statement, parameters).one()
+    assert isinstance(expected.created_at, datetime)
+    for reading in (db.read, db.read_latest, db.write):
+        with reading() as connection:
+            result = statement.execute(connection, parameters)
+            if db.is_sqlite or reading is not db.read:
+                # The driver's own cursor, not SQLAlchemy's result (inside a transaction, or
+                # on a connection that reads without one).
+                assert isinstance(result, Rows)
+            row = result.first()
+            assert tuple(row) == tuple(expected)
+            assert row.created_at == expected.created_at
+            assert row.verified is False
+
+
+def test_a_precompiled_write_stays_in_its_transaction(db: Database, tenant: Tenant) -> None:
+    contact = make_contact(db, tenant)
+    rename = Precompiled(
+        update(customers)
+        .where(
+            customers.c.account_id == bindparam("account"), customers.c.uuid == bindparam("uuid")
+        )
+        .values(first_name=bindparam("name"))
+    )
+    parameters = {"account": tenant.principal.account_id, "uuid": contact.customer.uuid}
+
+    def fails_after_the_write() -> None:
+        with db.write() as connection:
+            assert rename.execute(connection, {**parameters, "name": "Rolled back"}).rowcount == 1
+            raise RuntimeError("the transaction fails after the write")
+
+    with pytest.raises(RuntimeError):
+        fails_after_the_write()
+    with db.write() as connection:
+        rename.execute(connection, {**parameters, "name": "Kept"})
+    with db.read() as connection:
+        names = connection.execute(
+            select(customers.c.first_name).where(customers.c.uuid == contact.customer.uuid)
+        ).scalar_one()
+    assert names == "Kept"

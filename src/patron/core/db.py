@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import fcntl
+import functools
 import os
 import sqlite3
 import threading
@@ -15,7 +17,18 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    exc,
+    insert,
+)
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import ExceptionContext, make_url
 
 NAMING_CONVENTION = {
@@ -463,10 +476,12 @@ _MEMO = "patron_transaction_memo"
 
 class Precompiled:
     """A Core statement compiled once per dialect and then run as its SQL text (``run_sql``):
-    no cache key is computed, no compiled form looked up, no result processor run. For the
-    hot statements of PostgreSQL whose result columns need no processing; elsewhere
-    (``sqlite``) the statement runs as usual. The parameters whose types have a bind processor
-    (JSON) go through it, as SQLAlchemy would put them; the rest reach psycopg as they are.
+    no cache key is computed, no compiled form looked up, no execution context built. For
+    the hot statements of the ledger and the known mutations. The parameters whose types have
+    a bind processor (JSON; SQLite's dates and times) go through it, as SQLAlchemy would put
+    them; the rest reach the driver as they are. On PostgreSQL the result columns are taken
+    as psycopg gives them (they need no processing); on SQLite they go through their types'
+    result processors (its dates and times are text).
 
     It pays for large statements (many parameters, CTEs, correlated subqueries: per execution
     SQLAlchemy walks them to bind their parameters); a small select of many columns runs
@@ -477,32 +492,69 @@ class Precompiled:
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {}
+        self._compiled: dict[str, _Compiled | None] = {}
         self._lock = threading.Lock()
 
     def execute(self, connection: Connection, parameters: dict[str, Any]) -> Any:
         dialect = connection.dialect
-        if dialect.name == "sqlite":
-            return connection.execute(self.statement, parameters)
-        found = self._compiled.get(dialect.name)
-        if found is None:
+        try:
+            found = self._compiled[dialect.name]
+        except KeyError:
             with self._lock:
-                compiled = self.statement.compile(dialect=dialect)
-                if compiled.positiontup or dialect.paramstyle != "pyformat":  # pragma: no cover
-                    raise TypeError("Precompiled needs named parameters")
-                processors = {}
-                for name, bind in compiled.binds.items():
-                    processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-                    if processor is not None:
-                        processors[name] = processor
-                found = (str(compiled), compiled.construct_params(_check=False), processors)
-                self._compiled[dialect.name] = found
-        sql, defaults, processors = found
+                found = self._compiled[dialect.name] = self._compile(dialect)
+        if found is None or (dialect.name == "sqlite" and not _direct(connection, sqlite=True)):
+            # A statement SQLite's text cannot carry as it is, or one SQLAlchemy must run
+            # (to begin its transaction, or for a listener): its result typed as usual.
+            return connection.execute(self.statement, parameters)
+        sql, defaults, processors, results = found
         bound = {**defaults, **parameters}
         for name, processor in processors.items():
             if name in bound:
                 bound[name] = processor(bound[name])
-        return run_sql(connection, sql, bound)
+        return run_sql(connection, sql, bound, results)
+
+    def _compile(self, dialect: Any) -> _Compiled | None:
+        if dialect.name == "sqlite":
+            compiled = self.statement.compile(dialect=_SQLITE_NAMED)
+            if compiled.literal_execute_params or compiled.post_compile_params:
+                return None
+            results: tuple[Callable[[Any], Any] | None, ...] | None = tuple(
+                column[3].dialect_impl(dialect).result_processor(dialect, None)
+                for column in compiled._result_columns
+            )
+            if results is not None and not any(results):
+                results = None
+        else:
+            compiled = self.statement.compile(dialect=dialect)
+            if compiled.positiontup or dialect.paramstyle != "pyformat":  # pragma: no cover
+                raise TypeError("Precompiled needs named parameters")
+            results = None
+        processors = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        return (str(compiled), compiled.construct_params(_check=False), processors, results)
+
+
+def inserting(table: Table, names: Sequence[str]) -> Precompiled:
+    """The ``INSERT`` of one row of ``table`` given as a dict of ``names``, precompiled."""
+    return Precompiled(
+        insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in names})
+    )
+
+
+# A compiled statement: its text, its parameters' defaults, their bind processors by name,
+# and its result columns' processors (None: none has one).
+_Compiled = tuple[
+    str,
+    dict[str, Any],
+    dict[str, Callable[[Any], Any]],
+    tuple[Callable[[Any], Any] | None, ...] | None,
+]
+
+# SQLite's dialect writing named parameters (``:name``), which the driver binds from a dict.
+_SQLITE_NAMED = sqlite_dialect.dialect(paramstyle="named")
 
 
 class Rows:
@@ -525,14 +577,25 @@ class Rows:
         return self._rows[0][0] if self._rows else None
 
 
-def run_sql(connection: Connection, sql: str, parameters: Any = None) -> Any:
-    """SQL text on ``connection`` (``exec_driver_sql``). On PostgreSQL, inside a transaction or
-    on an autocommit connection, and when nothing listens for statements (a test counting
-    them does): on psycopg's own cursor, its rows fetched at once (``Rows``), its errors
-    raised as SQLAlchemy raises them (the connection invalidated when it broke). That skips
-    SQLAlchemy's execution context and result, which cost as much of the interpreter's time
-    as the round trip itself."""
-    if connection.dialect.name != "postgresql" or not _direct(connection):
+def run_sql(
+    connection: Connection,
+    sql: str,
+    parameters: Any = None,
+    results: Sequence[Callable[[Any], Any] | None] | None = None,
+) -> Any:
+    """SQL text on ``connection`` (``exec_driver_sql``). Inside a transaction (on PostgreSQL
+    also on an autocommit connection), and when nothing listens for statements (a test
+    counting them does): on the driver's own cursor, its rows fetched at once (``Rows``), its
+    errors raised as SQLAlchemy raises them (the connection invalidated when it broke). That
+    skips SQLAlchemy's execution context and result, which cost as much of the interpreter's
+    time as the statement itself. ``results``: a processor per result column (None: as the
+    driver gives it), on that path."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        if not _direct(connection, sqlite=True):
+            return connection.exec_driver_sql(sql, parameters)
+        return _run_sqlite(connection, sql, parameters, results)
+    if dialect != "postgresql" or not _direct(connection):
         return connection.exec_driver_sql(sql, parameters)
     pooled = connection.connection
     driver: Any = pooled.driver_connection
@@ -552,19 +615,69 @@ def run_sql(connection: Connection, sql: str, parameters: Any = None) -> Any:
         connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
 
 
+def _run_sqlite(
+    connection: Connection,
+    sql: str,
+    parameters: Any,
+    results: Sequence[Callable[[Any], Any] | None] | None,
+) -> Rows:
+    """``run_sql`` on SQLite's driver: a cursor of its own per statement (they are cheap,
+    and a statement may run while another's rows are read)."""
+    driver: Any = connection.connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, () if parameters is None else parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description is not None else []
+    except sqlite3.Error as error:
+        cursor.close()
+        connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
+    rowcount = cursor.rowcount
+    cursor.close()
+    if rows:
+        make = _row_class(tuple(column[0] for column in description))
+        if results is None:
+            rows = [make(row) for row in rows]
+        else:
+            rows = [
+                make(
+                    [
+                        value if process is None or value is None else process(value)
+                        for value, process in zip(row, results, strict=True)
+                    ]
+                )
+                for row in rows
+            ]
+    return Rows(rows, rowcount)
+
+
+@functools.cache
+def _row_class(names: tuple[str, ...]) -> Callable[[Any], Any]:
+    """A named tuple's constructor from a sequence, for rows of these column names."""
+    row: Any = collections.namedtuple("Row", names, rename=True)  # type: ignore[misc]
+    make: Callable[[Any], Any] = row._make
+    return make
+
+
 # Where ``run_sql`` keeps a driver connection's cursor (the pool's record of it).
 _CURSOR = "patron_cursor"
 
 
-def _direct(connection: Connection) -> bool:
-    """Whether ``run_sql`` may use the driver's cursor on this connection."""
+def _direct(connection: Connection, *, sqlite: bool = False) -> bool:
+    """Whether ``run_sql`` may use the driver's cursor on this connection. (On SQLite in a
+    transaction, or on a connection that reads without one, ``connect_latest``: elsewhere
+    SQLAlchemy would begin one, with Patron's ``BEGIN``.)"""
     if connection.closed or connection.invalidated:
         return False
     dispatch = connection.dispatch
     if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
         return False
+    if connection.in_transaction():
+        return True
+    if sqlite:
+        return bool(connection.get_execution_options().get(_LATEST))
     driver: Any = connection.connection.driver_connection
-    return connection.in_transaction() or bool(driver.autocommit)
+    return bool(driver.autocommit)
 
 
 def row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:

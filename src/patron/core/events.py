@@ -20,7 +20,7 @@ from sqlalchemy import (
 
 from patron.core.bulk import RowInsert, insert_tuples
 from patron.core.clock import utcnow
-from patron.core.db import metadata
+from patron.core.db import inserting, metadata
 from patron.core.ids import time_ordered_uuids
 
 UNSETTLED = "status IN ('pending', 'delivering')"
@@ -80,6 +80,11 @@ audit_events = Table(
 
 # Built once: a write pays for its parameters only, not for a statement's construction.
 _QUEUE = outbox_events.insert()
+# ``record_event``'s row (``event_row``'s columns).
+_QUEUE_ONE = inserting(
+    outbox_events,
+    ("account_id", "event_id", "event_type", "payload", "status", "attempts", "created_at"),
+)
 
 
 def record_event(
@@ -87,7 +92,7 @@ def record_event(
 ) -> str:
     """Queue an integration event in the caller's transaction; a worker delivers it later."""
     _, values = event_row(account_id, event_type, payload)
-    connection.execute(_QUEUE, values)
+    _QUEUE_ONE.execute(connection, values)
     return str(values["event_id"])
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from patron.core.clock import as_utc
+from patron.core.db import Precompiled
 from patron.wallets.models import CreditEntry
 from patron.wallets.tables import credit_day_totals
 
@@ -77,6 +78,11 @@ def _add_statement(dialect: str) -> Any:
             entries=bindparam("d_entries", type_=BigInteger),
         )
     )
+
+
+@cache
+def _add_one(dialect: str) -> Precompiled:
+    return Precompiled(_add_statement(dialect))
 
 
 def sum_by_day(entries: Iterable[CreditEntry]) -> dict[DayKey, tuple[int, int]]:
@@ -138,5 +144,7 @@ def _add_sums(connection: Connection, account_id: str, sums: dict[DayKey, tuple[
         }
         for (day, credit_type, action, reason), (total, count) in sorted(sums.items())
     ]
-    statement = _add_statement(connection.dialect.name)
-    connection.execute(statement, rows[0] if len(rows) == 1 else rows)
+    if len(rows) == 1:
+        _add_one(connection.dialect.name).execute(connection, rows[0])
+    else:
+        connection.execute(_add_statement(connection.dialect.name), rows)

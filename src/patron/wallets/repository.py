@@ -30,7 +30,7 @@ from sqlalchemy import (
 
 from patron.core.bulk import RowInsert, any_of
 from patron.core.clock import as_utc
-from patron.core.db import Precompiled
+from patron.core.db import Precompiled, inserting
 from patron.core.events import outbox_events, record_event
 from patron.core.money import MAX_MINOR_UNITS, from_minor
 from patron.core.records import Decode, models
@@ -302,18 +302,22 @@ def move(
     is missing or the guard refused.
     """
     shape = _Shape.of(credit_type, balance_delta, held_delta, open_lots_delta)
-    row = connection.execute(
-        _move_statement(shape),
-        _move_parameters(
-            account_id,
-            wallet_uuid,
-            now,
-            balance_delta=balance_delta,
-            held_delta=held_delta,
-            entries=entries,
-            open_lots_delta=open_lots_delta,
-        ),
-    ).first()
+    row = (
+        _move_precompiled(shape)
+        .execute(
+            connection,
+            _move_parameters(
+                account_id,
+                wallet_uuid,
+                now,
+                balance_delta=balance_delta,
+                held_delta=held_delta,
+                entries=entries,
+                open_lots_delta=open_lots_delta,
+            ),
+        )
+        .first()
+    )
     if row is None:
         return None
     return Moved(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
@@ -369,6 +373,11 @@ def _move_parameters(
         "m_held": held_delta,
         "m_lots": open_lots_delta,
     }
+
+
+@cache
+def _move_precompiled(shape: _Shape) -> Precompiled:
+    return Precompiled(_move_statement(shape))
 
 
 @cache
@@ -595,13 +604,15 @@ def entry_values(account_id: str, entry: CreditEntry) -> dict[str, Any]:
     }
 
 
-_INSERT_ENTRY = insert(credit_entries)
+# Built once, values as parameters: a statement per call cost its construction and cache key
+# on every write.
+_INSERT_ENTRY = inserting(
+    credit_entries, [column.name for column in credit_entries.columns if column.name != "id"]
+)
 
 
 def insert_entry(connection: Connection, account_id: str, entry: CreditEntry) -> None:
-    # Built once, values as parameters: a statement per call cost its construction and
-    # cache key on every write.
-    connection.execute(_INSERT_ENTRY, entry_values(account_id, entry))
+    _INSERT_ENTRY.execute(connection, entry_values(account_id, entry))
 
 
 def get_entries(
