@@ -300,7 +300,7 @@ def analyze(connection: Connection, *tables: Table) -> None:
 RowInsert = tuple[Table, dict[str, Any]]
 
 _together_cache: dict[tuple[Any, ...], Any] = {}
-_single_inserts: dict[str, Any] = {}
+_single_inserts: dict[tuple[str, tuple[str, ...]], Precompiled] = {}
 
 
 def insert_together(connection: Connection, rows: Sequence[RowInsert]) -> None:
@@ -316,10 +316,15 @@ def insert_together(connection: Connection, rows: Sequence[RowInsert]) -> None:
         return
     if connection.dialect.name != "postgresql" or len(rows) == 1:
         for table, values in rows:
-            statement = _single_inserts.get(table.name)
+            single = (table.name, tuple(values))
+            statement = _single_inserts.get(single)
             if statement is None:
-                statement = _single_inserts[table.name] = table.insert()
-            connection.execute(statement, values)
+                if len(_single_inserts) > 256:
+                    _single_inserts.clear()
+                statement = _single_inserts[single] = Precompiled(
+                    table.insert().values({name: bindparam(name) for name in values})
+                )
+            statement.execute(connection, values)
         return
     shape = tuple((table.name, tuple(values)) for table, values in rows)
     statement = _together_cache.get(shape)

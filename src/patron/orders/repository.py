@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from patron.core.bulk import any_of
 from patron.core.clock import as_utc
-from patron.core.db import Precompiled
+from patron.core.db import Precompiled, inserting
 from patron.core.events import outbox_events
 from patron.orders.models import CustomerOrderStats, Order, OrderStatus, Refund, Store
 from patron.orders.tables import order_refunds, orders, stores
@@ -126,9 +126,18 @@ def insert_new_order(connection: Connection, values: dict[str, Any], event: dict
     written and the answer is False. On PostgreSQL one statement (the event's INSERT reads
     the order's); elsewhere two."""
     if connection.dialect.name != "postgresql":
-        if connection.execute(_SQLITE_NEW_ORDER, values).first() is None:
+        columns = tuple(values)
+        statement = _SQLITE_NEW_ORDER.get(columns)
+        if statement is None:
+            statement = _SQLITE_NEW_ORDER[columns] = Precompiled(
+                sqlite_insert(orders)
+                .values({name: bindparam(name) for name in columns})
+                .on_conflict_do_nothing(index_elements=_EXTERNAL_KEY)
+                .returning(orders.c.uuid)
+            )
+        if statement.execute(connection, values).first() is None:
             return False
-        connection.execute(outbox_events.insert(), event)
+        _QUEUE_EVENT.execute(connection, event)
         return True
     statement = _NEW_ORDER.get(tuple(values))
     if statement is None:
@@ -141,12 +150,9 @@ def insert_new_order(connection: Connection, values: dict[str, Any], event: dict
 _EXTERNAL_KEY = ["account_id", "store_key", "external_id"]
 _EVENT_COLUMNS = ("account_id", "event_id", "event_type", "payload", "status", "attempts")
 _NEW_ORDER: dict[tuple[str, ...], Precompiled] = {}
-# Built once: its values are the parameters of each execution.
-_SQLITE_NEW_ORDER = (
-    sqlite_insert(orders)
-    .on_conflict_do_nothing(index_elements=_EXTERNAL_KEY)
-    .returning(orders.c.uuid)
-)
+# SQLite's: the order (per set of columns given), then its event.
+_SQLITE_NEW_ORDER: dict[tuple[str, ...], Precompiled] = {}
+_QUEUE_EVENT = inserting(outbox_events, (*_EVENT_COLUMNS, "created_at"))
 
 
 def _new_order_statement(columns: tuple[str, ...]) -> Precompiled:
