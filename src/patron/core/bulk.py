@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from patron.core.db import Precompiled
+from patron.core.db import Precompiled, flush_savepoint
 
 
 def _array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[Any]:
@@ -246,6 +246,7 @@ def _copy(
         for index, name in enumerate(names)
         if isinstance(table.c[name].type, JSON) and name not in json_text
     ]
+    flush_savepoint(connection)  # the driver's COPY goes around SQLAlchemy
     driver: Any = connection.connection.driver_connection
     copying = f'COPY "{table.name}" ({columns}) FROM STDIN'
     import psycopg

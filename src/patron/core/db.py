@@ -183,6 +183,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "before_execute")
+    def _before_execute(connection: Connection, *_args: object) -> None:
+        # A savepoint deferred to the next statement (``defer_savepoint``) goes before any
+        # statement SQLAlchemy runs.
+        flush_savepoint(connection)
+
     @event.listens_for(engine, "handle_error")
     def _on_error(context: ExceptionContext) -> None:
         # A read-only server (a standby, or a demoted primary) or one shutting down: every
@@ -604,8 +610,16 @@ def run_sql(
     cursor = pooled.info.get(_CURSOR)
     if cursor is None or cursor.closed or cursor.connection is not driver:
         cursor = pooled.info[_CURSOR] = driver.cursor(row_factory=namedtuple_row)
+    savepoint = pooled.info.pop(_DEFERRED, None)
     try:
-        cursor.execute(sql, parameters)
+        if savepoint is None:
+            cursor.execute(sql, parameters)
+        else:
+            # The savepoint and the statement in one round trip (psycopg's pipeline mode):
+            # should the savepoint fail, the statement is not run and its error is raised.
+            with driver.pipeline():
+                driver.execute(savepoint)
+                cursor.execute(sql, parameters)
         rows = cursor.fetchall() if cursor.description is not None else []
         return Rows(rows, cursor.rowcount)
     except connection.dialect.loaded_dbapi.Error as error:
@@ -661,6 +675,39 @@ def _row_class(names: tuple[str, ...]) -> Callable[[Any], Any]:
 
 # Where ``run_sql`` keeps a driver connection's cursor (the pool's record of it).
 _CURSOR = "patron_cursor"
+# Where a savepoint deferred to the connection's next statement waits (``defer_savepoint``).
+_DEFERRED = "patron_deferred_savepoint"
+
+
+def defer_savepoint(connection: Connection, name: str) -> None:
+    """``SAVEPOINT name``, sent with the connection's next statement rather than on its own:
+    on PostgreSQL, a round trip less for each command of a group commit (and a hot wallet's
+    row lock held one round trip less). Every way a statement reaches the driver sends it
+    first: SQLAlchemy's execution (a listener), ``run_sql`` (in the same round trip), a bulk
+    ``COPY`` (``flush_savepoint``). On SQLite, where a statement costs no round trip, it is
+    sent now. Use a name of its own for each savepoint of a transaction: rolling back to a
+    savepoint that was never made is then an error, never a return to an older one."""
+    if connection.dialect.name != "postgresql":
+        run_sql(connection, f"SAVEPOINT {name}")
+        return
+    connection.connection.info[_DEFERRED] = f"SAVEPOINT {name}"
+
+
+def settle_savepoint(connection: Connection) -> bool:
+    """Forget a deferred savepoint that no statement has sent: True if there was one (its
+    command wrote nothing, so there is nothing to roll back to)."""
+    if connection.invalidated or connection.closed:
+        return False
+    return connection.connection.info.pop(_DEFERRED, None) is not None
+
+
+def flush_savepoint(connection: Connection) -> None:
+    """Send a deferred savepoint now (before a statement that goes around ``run_sql``)."""
+    if connection.invalidated or connection.closed:
+        return
+    savepoint = connection.connection.info.pop(_DEFERRED, None)
+    if savepoint is not None:
+        connection.exec_driver_sql(savepoint)
 
 
 def _direct(connection: Connection, *, sqlite: bool = False) -> bool:

@@ -36,12 +36,14 @@ from patron.core.db import (
     Database,
     WriterQueue,
     confirm_writes,
+    defer_savepoint,
     forget_memo,
     is_lock_contention,
     is_store_unavailable,
     is_transaction_conflict,
     is_unique_violation,
     run_sql,
+    settle_savepoint,
     write_check,
 )
 from patron.core.errors import Conflict
@@ -319,8 +321,8 @@ class GroupCommit:
         _inside.active = True
         try:
             with self._db.write() as connection:
-                for slot in batch:
-                    _write_one(connection, slot)
+                for position, slot in enumerate(batch):
+                    _write_one(connection, slot, position)
         except BaseException as error:
             if _commit_in_doubt(error):
                 # The server went away at the COMMIT (a failover): the batch may be on the
@@ -356,29 +358,40 @@ def _commit_in_doubt(error: BaseException) -> bool:
     )
 
 
-# A command's savepoint, never released: the next command's SAVEPOINT of the same name hides
-# it, ROLLBACK TO goes back to the newest, and the batch's COMMIT ends them all. One statement
-# a command instead of two (SAVEPOINT, RELEASE), each a round trip on PostgreSQL.
-_SAVEPOINT = "SAVEPOINT patron_command"
-_ROLLBACK_TO = "ROLLBACK TO SAVEPOINT patron_command"
+# A command's savepoint, never released: the batch's COMMIT ends them all. One statement a
+# command instead of two (SAVEPOINT, RELEASE); on PostgreSQL it goes with the command's first
+# statement (``defer_savepoint``), so a command that sends one statement pays one round trip.
+# Each command of a batch has a name of its own: should a savepoint not have been made (its
+# statement failed), rolling back to it fails the batch rather than going back to another
+# command's savepoint and losing that command's writes.
+_SAVEPOINT = "patron_command_{}"
 
 
-def _write_one(connection: Connection, slot: _Slot[Any]) -> None:
+def _write_one(connection: Connection, slot: _Slot[Any], position: int) -> None:
     """One command in its own savepoint; its error is its own."""
-    run_sql(connection, _SAVEPOINT)
+    name = _SAVEPOINT.format(position)
+    defer_savepoint(connection, name)
     try:
         slot.result = slot.command(connection)
         slot.outcome = _DONE
     except SQLAlchemyError:
         # Rolled back to its savepoint; run again on its own after the batch, as a command
         # without group commit would have been after its transaction failed.
-        run_sql(connection, _ROLLBACK_TO)
-        forget_memo(connection)
+        _roll_back_to(connection, name)
         slot.outcome = _ALONE
     except Exception as error:  # a domain error: the command's own answer
-        run_sql(connection, _ROLLBACK_TO)
-        forget_memo(connection)
+        _roll_back_to(connection, name)
         slot.outcome, slot.error = _DONE, error
+    finally:
+        settle_savepoint(connection)
+
+
+def _roll_back_to(connection: Connection, name: str) -> None:
+    """Undo what the command wrote: nothing, if its savepoint was never sent (it failed
+    before its first statement)."""
+    if not settle_savepoint(connection):
+        run_sql(connection, f"ROLLBACK TO SAVEPOINT {name}")
+    forget_memo(connection)
 
 
 _groups: weakref.WeakKeyDictionary[Database, GroupCommit] = weakref.WeakKeyDictionary()
