@@ -200,8 +200,8 @@ def parse(argv: list[str] | None = None) -> Options:
         "--codes",
         type=int,
         default=0,
-        help="redemption codes made for redeem (default: enough for 2,000/s on PostgreSQL, "
-        "1,000/s on SQLite over warm-up and measured seconds); running out is reported",
+        help="redemption codes made for redeem (default: enough for 2,000/s on either store "
+        "over warm-up and measured seconds); running out is reported",
     )
     parser.add_argument(
         "--contact-persons",

@@ -58,7 +58,7 @@ PATHS = {
 # Not requests: timed in this process once the server has stopped.
 IN_PROCESS = ("outbox", "outboxcost", "sweep", "console", "moving")
 # Codes made per second of warm-up and measured time when --codes is not given.
-CODE_RATE = {"postgresql": 2_000, "sqlite": 1_000}
+CODE_RATE = {"postgresql": 2_000, "sqlite": 2_000}
 
 
 @dataclass
