@@ -5,16 +5,13 @@ it undoes exactly what came after it."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 
-from patron.core import on_loop
 from patron.core.db import (
     Database,
     defer_savepoint,
@@ -25,12 +22,11 @@ from patron.core.db import (
 from patron.core.errors import InvalidInput
 from patron.core.events import outbox_events, record_event, record_events
 from patron.core.unit import group_stats, run_command
-from patron.wallets import service as wallets
 from patron.wallets.ledger import InsufficientCredit
-from patron.wallets.models import EntryCommand
 from patron.wallets.verify import verify_ledger
 from tests.support.ledger import entry_rows
 from tests.support.tenants import Tenant, fund, make_contact
+from tests.test_group_commit_on_loop import spend, together
 
 
 def _events(db: Database, tenant: Tenant) -> list[str]:
@@ -129,37 +125,21 @@ def test_a_batch_keeps_the_writes_around_a_command_that_failed_before_any_statem
         fund(store, tenant, wallet_uuid, "2.00")
         before = group_stats(store).batches
 
-        def spend(amount: str) -> Any:
-            return wallets.post_entry(
-                store,
-                tenant.principal,
-                EntryCommand(
-                    wallet_uuid=wallet_uuid,
-                    action="SPEND",
-                    credit_type="GLOBAL",
-                    amount=Decimal(amount),
-                ),
-            )
-
         def refuses_at_once() -> Any:
             def command(_connection: Any) -> Any:
                 raise InvalidInput("refused before any statement", field="amount")
 
             return run_command(store, command)
 
-        calls = [
-            lambda: spend("1.00"),
-            refuses_at_once,
-            lambda: spend("5.00"),  # refused by the balance, after its statement
-            lambda: spend("0.50"),
-        ]
-
-        async def main() -> list[Any]:
-            return list(
-                await asyncio.gather(*(on_loop.run(call) for call in calls), return_exceptions=True)
-            )
-
-        results = asyncio.run(main())
+        results = together(
+            [
+                lambda: spend(store, tenant, wallet_uuid, "1.00"),
+                refuses_at_once,
+                # refused by the balance, after its statement
+                lambda: spend(store, tenant, wallet_uuid, "5.00"),
+                lambda: spend(store, tenant, wallet_uuid, "0.50"),
+            ]
+        )
         assert group_stats(store).batches == before + 1
         assert isinstance(results[1], InvalidInput)
         assert isinstance(results[2], InsufficientCredit)

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from patron.core.db import Precompiled, flush_savepoint
+from patron.core.db import Precompiled, flush_savepoint, inserting
 
 
 def _array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[Any]:
@@ -322,9 +322,7 @@ def insert_together(connection: Connection, rows: Sequence[RowInsert]) -> None:
             if statement is None:
                 if len(_single_inserts) > 256:
                     _single_inserts.clear()
-                statement = _single_inserts[single] = Precompiled(
-                    table.insert().values({name: bindparam(name) for name in values})
-                )
+                statement = _single_inserts[single] = inserting(table, single[1])
             statement.execute(connection, values)
         return
     shape = tuple((table.name, tuple(values)) for table, values in rows)

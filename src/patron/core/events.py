@@ -92,8 +92,13 @@ def record_event(
 ) -> str:
     """Queue an integration event in the caller's transaction; a worker delivers it later."""
     _, values = event_row(account_id, event_type, payload)
-    _QUEUE_ONE.execute(connection, values)
+    queue_row(connection, values)
     return str(values["event_id"])
+
+
+def queue_row(connection: Connection, values: dict[str, Any]) -> None:
+    """Write the outbox row ``event_row`` made (its values), precompiled."""
+    _QUEUE_ONE.execute(connection, values)
 
 
 def event_row(account_id: str, event_type: str, payload: dict[str, Any]) -> RowInsert:

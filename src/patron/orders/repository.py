@@ -14,8 +14,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from patron.core.bulk import any_of
 from patron.core.clock import as_utc
-from patron.core.db import Precompiled, inserting
-from patron.core.events import outbox_events
+from patron.core.db import Precompiled
+from patron.core.events import outbox_events, queue_row
 from patron.orders.models import CustomerOrderStats, Order, OrderStatus, Refund, Store
 from patron.orders.tables import order_refunds, orders, stores
 
@@ -137,7 +137,7 @@ def insert_new_order(connection: Connection, values: dict[str, Any], event: dict
             )
         if statement.execute(connection, values).first() is None:
             return False
-        _QUEUE_EVENT.execute(connection, event)
+        queue_row(connection, event)
         return True
     statement = _NEW_ORDER.get(tuple(values))
     if statement is None:
@@ -150,9 +150,8 @@ def insert_new_order(connection: Connection, values: dict[str, Any], event: dict
 _EXTERNAL_KEY = ["account_id", "store_key", "external_id"]
 _EVENT_COLUMNS = ("account_id", "event_id", "event_type", "payload", "status", "attempts")
 _NEW_ORDER: dict[tuple[str, ...], Precompiled] = {}
-# SQLite's: the order (per set of columns given), then its event.
+# SQLite's: the order (per set of columns given), then its event (``events.queue_row``).
 _SQLITE_NEW_ORDER: dict[tuple[str, ...], Precompiled] = {}
-_QUEUE_EVENT = inserting(outbox_events, (*_EVENT_COLUMNS, "created_at"))
 
 
 def _new_order_statement(columns: tuple[str, ...]) -> Precompiled:
