@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import (
@@ -21,7 +20,7 @@ from sqlalchemy import (
 from patron.core.bulk import RowInsert, insert_tuples
 from patron.core.clock import utcnow
 from patron.core.db import inserting, metadata
-from patron.core.ids import time_ordered_uuids
+from patron.core.ids import new_uuid, time_ordered_uuids
 
 UNSETTLED = "status IN ('pending', 'delivering')"
 DEAD = "status = 'dead'"
@@ -106,7 +105,7 @@ def event_row(account_id: str, event_type: str, payload: dict[str, Any]) -> RowI
     others (``bulk.insert_together``)."""
     return outbox_events, {
         "account_id": account_id,
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_uuid(),
         "event_type": event_type,
         "payload": payload,
         "status": "pending",
@@ -172,7 +171,7 @@ def record_audit(
     connection.execute(
         audit_events.insert().values(
             account_id=account_id,
-            event_id=str(uuid.uuid4()),
+            event_id=new_uuid(),
             action=action,
             subject_type=subject_type,
             subject_uuid=subject_uuid,

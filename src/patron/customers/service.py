@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from patron.core.clock import utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from patron.core.events import event_row, record_audit, record_event
+from patron.core.ids import new_uuid
 from patron.core.paging import check_page
 from patron.core.unit import run_command
 from patron.customers import repository, validation
@@ -238,8 +238,8 @@ def _insert(
     if check:
         _check_unique(connection, principal, profile, identities, None)
     now = utcnow()
-    customer_uuid = str(uuid.uuid4())
-    wallet_uuid = str(uuid.uuid4())
+    customer_uuid = new_uuid()
+    wallet_uuid = new_uuid()
     values: dict[str, Any] = {
         "account_id": principal.account_id,
         "uuid": customer_uuid,

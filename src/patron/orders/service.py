@@ -8,7 +8,6 @@ of the credit given back).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from patron.core.db import Database
 from patron.core.documents import check_document
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import event_row, record_audit, record_event
-from patron.core.ids import is_uuid
+from patron.core.ids import is_uuid, new_uuid
 from patron.core.money import from_minor, normalise_currency, positive_minor, to_decimal, to_minor
 from patron.core.paging import check_page
 from patron.core.unit import run_command
@@ -331,7 +330,7 @@ def _insert_order(
         if completed and wallet_uuid
         else 0
     )
-    order_uuid = str(uuid.uuid4())
+    order_uuid = new_uuid()
     values = {
         "account_id": account_id,
         "uuid": order_uuid,
@@ -697,7 +696,7 @@ def _apply_refund(
     shortfall = max(points_due, 0) - taken
     returned = credit_due if credit_due > 0 and wallet_uuid is not None else 0
     _return_credit(connection, principal, wallet_uuid, order, returned, now)
-    refund_uuid = str(uuid.uuid4())
+    refund_uuid = new_uuid()
     repository.insert_refund(
         connection,
         {

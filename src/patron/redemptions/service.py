@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,7 @@ from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_event
-from patron.core.ids import is_uuid
+from patron.core.ids import is_uuid, new_uuid
 from patron.core.money import from_minor, to_decimal, to_minor
 from patron.core.paging import check_page
 from patron.core.unit import run_command
@@ -317,7 +316,7 @@ def issue_code(
 ) -> Redemption:
     """Hold ``amount`` on the wallet under a new code, with its outbox event; the caller
     has checked the wallet and the amount and owns the transaction."""
-    redemption_uuid = str(uuid.uuid4())
+    redemption_uuid = new_uuid()
     kind = issue.redemption_type or credit_redemption_type(issue.credit_type)
     if kind in CREDIT_TYPES:
         postings.hold(
@@ -389,7 +388,7 @@ def redeem_code(db: Database, principal: Principal, code: str) -> Redeemed:
     def write(connection: Connection) -> Redeemed:
         now = utcnow()
         # The SPEND's uuid, recorded on the code as it is claimed (when it holds credit).
-        entry_uuid = str(uuid.uuid4())
+        entry_uuid = new_uuid()
         claimed = (
             None
             if not codes.well_formed(wanted)

@@ -9,7 +9,6 @@ The entries are the same as ``postings.expire_lots`` writes one by one.
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from patron.accounts.principal import Principal
 from patron.core import metrics
 from patron.core.events import record_events
+from patron.core.ids import new_uuid
 from patron.wallets import day_totals
 from patron.wallets.ledger import precision
 from patron.wallets.lot_tables import credit_lots
@@ -87,7 +87,7 @@ def expire_due_batch(
         # A lot's credit is available credit; the bound only guards against a broken store.
         amount = min(lot.remaining, wallet[balance_key] - wallet[held_key])
         closed[lot.wallet_uuid] += 1
-        entry_uuid = str(uuid.uuid4())
+        entry_uuid = new_uuid()
         emptied.append({"lot": lot.uuid, "entry": entry_uuid})
         if amount <= 0:
             continue

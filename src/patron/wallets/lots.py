@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from patron.core.clock import as_utc
+from patron.core.ids import new_uuid
 from patron.wallets.lot_tables import credit_lots, lot_draws
 from patron.wallets.models import CreditType
 from patron.wallets.tables import wallets
@@ -92,7 +92,7 @@ def insert_lot(
         _INSERT_LOT,
         {
             "account_id": account_id,
-            "uuid": str(uuid.uuid4()),
+            "uuid": new_uuid(),
             "wallet_uuid": wallet_uuid,
             "credit_type": credit_type.value,
             "entry_uuid": entry_uuid,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +21,7 @@ from patron.accounts.principal import Principal
 from patron.core import idempotency, metrics
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.events import record_events
-from patron.core.ids import is_uuid, time_ordered_uuids
+from patron.core.ids import is_uuid, new_uuid, time_ordered_uuids
 from patron.core.money import MAX_MINOR_UNITS, from_minor, minor_text
 from patron.wallets import bulk_repository, ledger, lots, repository
 from patron.wallets.ledger import InsufficientCredit
@@ -123,7 +122,7 @@ def _record(
     if not is_uuid(posting.wallet_uuid):
         raise NotFound(f"no wallet with uuid '{posting.wallet_uuid}'", field="walletUuid")
     draft = CreditEntry(
-        uuid=posting.entry_uuid or str(uuid.uuid4()),
+        uuid=posting.entry_uuid or new_uuid(),
         wallet_uuid=posting.wallet_uuid,
         seq=0,
         action=posting.action,

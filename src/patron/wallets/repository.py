@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -32,6 +31,7 @@ from patron.core.bulk import RowInsert, any_of
 from patron.core.clock import as_utc
 from patron.core.db import Precompiled, inserting
 from patron.core.events import outbox_events, record_event
+from patron.core.ids import new_uuid
 from patron.core.money import MAX_MINOR_UNITS, from_minor
 from patron.core.records import Decode, models
 from patron.wallets import day_totals
@@ -570,7 +570,7 @@ def move_and_record(
     if event is not None:
         parameters.update({f"o_{key}": value for key, value in event.payload.items()})
         parameters.update(
-            o_event_id=str(uuid.uuid4()), o_event_type=event.event_type, o_places=event.places
+            o_event_id=new_uuid(), o_event_type=event.event_type, o_places=event.places
         )
     statement = _move_and_record_precompiled(shape, with_event=event is not None)
     row = statement.execute(connection, parameters).first()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from patron.core.clock import as_utc, utcnow
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput, NotFound
 from patron.core.events import record_event
-from patron.core.ids import is_uuid
+from patron.core.ids import is_uuid, new_uuid
 from patron.core.money import from_minor, plain_minor, to_decimal
 from patron.core.unit import run_command
 from patron.wallets import (
@@ -150,7 +149,7 @@ def convert_credit(db: Database, principal: Principal, command: ConversionComman
                 added=added_entry,
             )
         now = utcnow()
-        conversion_uuid = str(uuid.uuid4())
+        conversion_uuid = new_uuid()
         removed_entry = postings.post(
             connection,
             principal,
