@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,7 +16,7 @@ from patron.core import idempotency
 from patron.core.bulk import insert_tuples
 from patron.core.db import Database
 from patron.core.errors import DomainError
-from patron.core.ids import is_uuid, time_ordered_uuids
+from patron.core.ids import is_uuid, new_uuid, time_ordered_uuids
 from patron.core.money import from_minor, minor_text, plain_minor, to_decimal, to_minor
 from patron.wallets.models import CreditType
 from patron.wallets.postings import IMPORT_OPERATION, OpeningBalance, _opening_digest
@@ -63,6 +64,22 @@ def test_time_ordered_uuids_are_version_7_ascending_and_distinct() -> None:
     assert {uuid.UUID(value).variant for value in first} == {uuid.RFC_4122}
     assert later[0][:13] >= first[-1][:13]  # the milliseconds come first
     assert time_ordered_uuids(0) == []
+
+
+def test_a_new_uuid_is_version_7_with_its_time_first() -> None:
+    before = time.time_ns() // 1_000_000
+    made = [new_uuid() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+
+    assert len(set(made)) == 2000
+    assert all(is_uuid(value) for value in made)
+    assert {uuid.UUID(value).version for value in made} == {7}
+    assert {uuid.UUID(value).variant for value in made} == {uuid.RFC_4122}
+    millis = [uuid.UUID(value).int >> 80 for value in made]
+    assert all(before <= moment <= after for moment in millis)
+    assert millis == sorted(millis)  # one after another, never back in time
+    # The same millisecond digits as a bulk job's uuids: both sort by their time.
+    assert time_ordered_uuids(1)[0][:13] >= made[-1][:13]
 
 
 def _full_rules(value: str, precision: int) -> int | None:
