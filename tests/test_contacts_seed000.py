@@ -24,7 +24,8 @@ from tests.support.client import Api
 from tests.support.store import account_rows, audit, outbox
 from tests.support.tenants import Tenant, fund, make_contact
 
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# The uuids Patron hands out: version 7 (time-ordered, RFC 9562).
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 GET_CONTACTS = """query GetContacts($limit: Int, $offset: Int) {
 account {
