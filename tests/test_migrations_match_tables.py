@@ -62,3 +62,28 @@ def test_autogenerate_finds_nothing_to_migrate_on_a_freshly_migrated_store(
 
     assert found == []
     assert sorted(checks ^ declared_checks()) == []
+
+
+def test_the_tables_updated_by_every_posting_keep_room_on_each_page_on_postgresql(
+    postgres_database: str,
+) -> None:
+    """A wallet's, a day total's and a counter's row are updated in place (no index touched)
+    only when their page has room for the new version: those tables are filled to 70 %."""
+    engine = create_engine(normalise_url(postgres_database))
+    try:
+        with engine.connect() as connection:
+            options = dict(
+                connection.exec_driver_sql(
+                    "SELECT relname, reloptions FROM pg_class WHERE relname IN "
+                    "('wallets', 'credit_day_totals', 'account_counters', 'credit_entries')"
+                ).all()
+            )
+    finally:
+        engine.dispose()
+
+    assert options == {
+        "wallets": ["fillfactor=70"],
+        "credit_day_totals": ["fillfactor=70"],
+        "account_counters": ["fillfactor=70"],
+        "credit_entries": None,  # only ever inserted into
+    }
