@@ -353,6 +353,83 @@ def test_a_batch_whose_commit_meets_a_broken_connection_is_not_written_twice(
     assert ids == [1, 2, 3]  # written once, by the batch whose answer was lost
 
 
+def test_a_batch_takes_its_wallets_in_order_and_one_wallets_commands_as_they_came(
+    store: Database,
+) -> None:
+    """Commands naming the row they lock first run by it; the rest after, as they came. Two
+    batches moving the same wallets then lock them in the same order: no deadlock."""
+    ran: list[str] = []
+
+    def command(name: str, lock_key: str | None) -> Callable[[], str]:
+        def write(_connection: Connection) -> str:
+            ran.append(name)
+            return name
+
+        return lambda: run_command(store, write, lock_key=lock_key)
+
+    calls = [
+        command("order", None),
+        command("c-1", "c"),
+        command("a-1", "a"),
+        command("c-2", "c"),
+        command("profile", None),
+        command("b-1", "b"),
+        command("a-2", "a"),
+    ]
+    # Each queues before the next is sent, so the batch holds them in this order.
+    futures = in_one_batch_in_order(store, calls)
+
+    assert [future.result() for future in futures] == [
+        "order", "c-1", "a-1", "c-2", "profile", "b-1", "a-2"
+    ]  # fmt: skip
+    assert ran == ["a-1", "a-2", "b-1", "c-1", "c-2", "order", "profile"]
+
+
+def test_a_batch_of_spends_moves_its_wallets_in_their_order(store: Database) -> None:
+    tenant = tenant_on(store)
+    wallet_uuids = [make_contact(store, tenant).wallet_uuid for _ in range(3)]
+    for wallet_uuid in wallet_uuids:
+        fund(store, tenant, wallet_uuid, "10.00")
+    arriving = sorted(wallet_uuids, reverse=True)
+
+    in_one_batch_in_order(
+        store, [lambda wallet=wallet: spend(tenant, wallet, "1.00") for wallet in arriving]
+    )
+
+    spends = [row for row in entry_rows(store, tenant.uuid) if row.action == "SPEND"]
+    in_writing_order = [row.wallet_uuid for row in sorted(spends, key=lambda row: row.created_at)]
+    assert in_writing_order == sorted(wallet_uuids)
+
+
+def in_one_batch_in_order(db: Database, calls: list[Callable[[], Any]]) -> list[Future[Any]]:
+    """``in_one_batch``, each call queued before the next is sent."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def hold(_connection: Connection) -> None:
+        entered.set()
+        assert release.wait(10)
+
+    pool = ThreadPoolExecutor(len(calls) + 1)
+    holder = pool.submit(run_command, db, hold)
+    assert entered.wait(10)
+    futures = []
+    for count, call in enumerate(calls, start=1):
+        futures.append(pool.submit(call))
+        deadline = time.monotonic() + 10
+        while group(db).waiting < count:
+            assert time.monotonic() < deadline, "the command never queued"
+            time.sleep(0.002)
+    before = group_stats(db).batches
+    release.set()
+    holder.result(10)
+    for future in futures:
+        future.exception(10)
+    pool.shutdown()
+    assert group_stats(db).batches == before + 1, "they were not written as one batch"
+    return futures
+
+
 def test_commands_that_deadlock_are_run_again_and_each_is_written_once(
     request: pytest.FixtureRequest, database_url: str, tmp_path: Path
 ) -> None:

@@ -16,6 +16,11 @@ commit would have been retried. If the COMMIT itself is refused (a locked SQLite
 nothing of the batch was written and every command of it is run again on its own; if the
 connection breaks at the COMMIT (a failover), the batch may or may not have been written, so
 each caller gets that error (a 503) rather than a second run.
+
+A batch runs the commands that name the row they lock first (``lock_key``: a wallet's uuid)
+in that key's order, then the others in their order of arrival. Two batches (of two workers)
+that move the same wallets then take their locks in the same order, and do not deadlock.
+Commands on one wallet keep their order of arrival.
 """
 
 from __future__ import annotations
@@ -62,9 +67,12 @@ _LOOP_TURNS = 1
 DEFAULT_BATCH_LIMIT = 64
 
 
-def run_command(db: Database, command: Callable[[Connection], T]) -> T:
+def run_command(
+    db: Database, command: Callable[[Connection], T], *, lock_key: str | None = None
+) -> T:
     """Run ``command`` in one write transaction, shared with concurrent commands of this
-    process when ``db`` groups commits (see the module's text).
+    process when ``db`` groups commits (see the module's text). ``lock_key``: the row the
+    command locks first (a wallet's uuid), by which a batch orders its commands.
 
     A unique-key race (two requests creating the same email, or replaying the same
     idempotency key at once) rolls the loser back whole; running it again lets its own
@@ -77,8 +85,8 @@ def run_command(db: Database, command: Callable[[Connection], T]) -> T:
     if group is None or _inside.active:
         return _run_alone(db, command)
     if on_loop.active():
-        return group.run_on_loop(command)
-    return group.run(command)
+        return group.run_on_loop(command, lock_key)
+    return group.run(command, lock_key)
 
 
 def _checked(
@@ -140,9 +148,16 @@ class _Slot(Generic[T]):
     # What a waiting thread sleeps on (``run``); a command on an event loop waits for its
     # future instead and makes none.
     woken: threading.Event | None = None
+    lock_key: str | None = None
     outcome: str = ""
     result: Any = None
     error: BaseException | None = None
+
+
+def _lock_order(slot: _Slot[Any]) -> tuple[bool, str]:
+    """Where a command goes in its batch: those naming the row they lock first, by it (a
+    stable sort: one wallet's commands keep their order), then the rest as they came."""
+    return (slot.lock_key is None, slot.lock_key or "")
 
 
 @dataclass
@@ -179,8 +194,8 @@ class GroupCommit:
         with self._lock:
             return len(self._waiting)
 
-    def run(self, command: Callable[[Connection], T]) -> T:
-        slot: _Slot[T] = _Slot(command, threading.Event())
+    def run(self, command: Callable[[Connection], T], lock_key: str | None = None) -> T:
+        slot: _Slot[T] = _Slot(command, threading.Event(), lock_key=lock_key)
         with self._lock:
             self._waiting.append(slot)
             lead = self._writers < self._lanes
@@ -201,7 +216,7 @@ class GroupCommit:
         result: T = slot.result
         return result
 
-    def run_on_loop(self, command: Callable[[Connection], T]) -> T:
+    def run_on_loop(self, command: Callable[[Connection], T], lock_key: str | None = None) -> T:
         """``run`` for work on the event loop (``on_loop.run``): the command waits for the
         loop's next batch while the loop goes on. That batch is written once the loop has
         let every request already in hand reach its own command (``_LOOP_TURNS``): all of
@@ -212,7 +227,7 @@ class GroupCommit:
         if pending is None:
             pending = self._on_loop[loop] = []
             loop.call_soon(self._plan_on_loop, loop, _LOOP_TURNS)
-        pending.append((_Slot(command), future))
+        pending.append((_Slot(command, lock_key=lock_key), future))
         return on_loop.wait(future)
 
     def _plan_on_loop(self, loop: asyncio.AbstractEventLoop, turns: int) -> None:
@@ -321,7 +336,7 @@ class GroupCommit:
         _inside.active = True
         try:
             with self._db.write() as connection:
-                for position, slot in enumerate(batch):
+                for position, slot in enumerate(sorted(batch, key=_lock_order)):
                     _write_one(connection, slot, position)
         except BaseException as error:
             if _commit_in_doubt(error):

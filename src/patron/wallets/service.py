@@ -104,7 +104,7 @@ def post_entry(
             )
         return entry
 
-    return run_command(db, write)
+    return run_command(db, write, lock_key=command.wallet_uuid)
 
 
 def convert_credit(db: Database, principal: Principal, command: ConversionCommand) -> Conversion:
@@ -205,7 +205,7 @@ def convert_credit(db: Database, principal: Principal, command: ConversionComman
             conversion_uuid=conversion_uuid, rate=rate, removed=removed_entry, added=added_entry
         )
 
-    return run_command(db, write)
+    return run_command(db, write, lock_key=command.wallet_uuid)
 
 
 class AlreadyReversed(Conflict):
