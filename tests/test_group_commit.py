@@ -48,8 +48,9 @@ def group(db: Database) -> GroupCommit:
 
 
 def in_one_batch(db: Database, calls: list[Callable[[], Any]]) -> list[Future[Any]]:
-    """Run ``calls`` at once while a first command holds the writer: they queue, then are
-    written together as the next batch."""
+    """Run ``calls`` while a first command holds the writer: each queues before the next is
+    sent (so the batch holds them in this order), then they are written together as the
+    next batch."""
     release = threading.Event()
     entered = threading.Event()
 
@@ -60,11 +61,13 @@ def in_one_batch(db: Database, calls: list[Callable[[], Any]]) -> list[Future[An
     pool = ThreadPoolExecutor(len(calls) + 1)
     holder = pool.submit(run_command, db, hold)
     assert entered.wait(10)
-    futures = [pool.submit(call) for call in calls]
-    deadline = time.monotonic() + 10
-    while group(db).waiting < len(calls):
-        assert time.monotonic() < deadline, "the commands never queued"
-        time.sleep(0.005)
+    futures = []
+    for count, call in enumerate(calls, start=1):
+        futures.append(pool.submit(call))
+        deadline = time.monotonic() + 10
+        while group(db).waiting < count:
+            assert time.monotonic() < deadline, "the command never queued"
+            time.sleep(0.002)
     before = group_stats(db).batches
     release.set()
     holder.result(10)
@@ -376,8 +379,7 @@ def test_a_batch_takes_its_wallets_in_order_and_one_wallets_commands_as_they_cam
         command("b-1", "b"),
         command("a-2", "a"),
     ]
-    # Each queues before the next is sent, so the batch holds them in this order.
-    futures = in_one_batch_in_order(store, calls)
+    futures = in_one_batch(store, calls)
 
     assert [future.result() for future in futures] == [
         "order", "c-1", "a-1", "c-2", "profile", "b-1", "a-2"
@@ -392,42 +394,13 @@ def test_a_batch_of_spends_moves_its_wallets_in_their_order(store: Database) -> 
         fund(store, tenant, wallet_uuid, "10.00")
     arriving = sorted(wallet_uuids, reverse=True)
 
-    in_one_batch_in_order(
+    in_one_batch(
         store, [lambda wallet=wallet: spend(tenant, wallet, "1.00") for wallet in arriving]
     )
 
     spends = [row for row in entry_rows(store, tenant.uuid) if row.action == "SPEND"]
     in_writing_order = [row.wallet_uuid for row in sorted(spends, key=lambda row: row.created_at)]
     assert in_writing_order == sorted(wallet_uuids)
-
-
-def in_one_batch_in_order(db: Database, calls: list[Callable[[], Any]]) -> list[Future[Any]]:
-    """``in_one_batch``, each call queued before the next is sent."""
-    release = threading.Event()
-    entered = threading.Event()
-
-    def hold(_connection: Connection) -> None:
-        entered.set()
-        assert release.wait(10)
-
-    pool = ThreadPoolExecutor(len(calls) + 1)
-    holder = pool.submit(run_command, db, hold)
-    assert entered.wait(10)
-    futures = []
-    for count, call in enumerate(calls, start=1):
-        futures.append(pool.submit(call))
-        deadline = time.monotonic() + 10
-        while group(db).waiting < count:
-            assert time.monotonic() < deadline, "the command never queued"
-            time.sleep(0.002)
-    before = group_stats(db).batches
-    release.set()
-    holder.result(10)
-    for future in futures:
-        future.exception(10)
-    pool.shutdown()
-    assert group_stats(db).batches == before + 1, "they were not written as one batch"
-    return futures
 
 
 def test_commands_that_deadlock_are_run_again_and_each_is_written_once(

@@ -27,11 +27,21 @@ def new_uuid() -> str:
     For the rows written all day long (ledger entries, outbox events, orders): a random
     (version 4) uuid puts each on its own page of every index over it, which grows out of
     memory with the table; these land at the end of the index, as they come."""
-    millis = time.time_ns() // 1_000_000
-    noise = os.urandom(10).hex()
+    return _version_7(_time_prefix(), os.urandom(10).hex(), 0)
+
+
+def _time_prefix() -> str:
+    """A version-7 uuid's first digits: now in milliseconds, and the version."""
+    millis = f"{time.time_ns() // 1_000_000:012x}"
+    return f"{millis[:8]}-{millis[8:]}-7"
+
+
+def _version_7(prefix: str, noise: str, at: int) -> str:
+    """The uuid of ``prefix`` (``_time_prefix``) and the 19 random hex digits of ``noise``
+    from ``at`` (12 + 2 + 60 bits used of each 20 digits' 80), the variant's nibble set."""
     return (
-        f"{millis >> 16:08x}-{millis & 0xFFFF:04x}-7{noise[:3]}-"
-        f"{_VARIANT_NIBBLE[noise[3]]}{noise[4:7]}-{noise[7:19]}"
+        f"{prefix}{noise[at : at + 3]}-{_VARIANT_NIBBLE[noise[at + 3]]}{noise[at + 4 : at + 7]}-"
+        f"{noise[at + 7 : at + 19]}"
     )
 
 
@@ -48,14 +58,6 @@ def time_ordered_uuids(count: int) -> list[str]:
     all): lowercase hex of one length sorts as the numbers do, so the texts are sorted."""
     if count <= 0:
         return []
-    millis = f"{time.time_ns() // 1_000_000:012x}"
-    prefix = f"{millis[:8]}-{millis[8:]}-7"
-    noise = os.urandom(10 * count).hex()  # 20 digits a uuid, 19 used: 12 + 2 + 60 bits
-    variant = _VARIANT_NIBBLE
-    return sorted(
-        [
-            f"{prefix}{noise[at : at + 3]}-{variant[noise[at + 3]]}{noise[at + 4 : at + 7]}-"
-            f"{noise[at + 7 : at + 19]}"
-            for at in range(0, 20 * count, 20)
-        ]
-    )
+    prefix = _time_prefix()
+    noise = os.urandom(10 * count).hex()  # 20 digits a uuid, 19 used
+    return sorted([_version_7(prefix, noise, at) for at in range(0, 20 * count, 20)])
