@@ -23,7 +23,13 @@ from sqlalchemy.exc import OperationalError
 
 from patron.core.db import Database
 from patron.core.errors import Conflict, InvalidInput
-from patron.core.unit import GroupCommit, group_of, group_stats, run_command
+from patron.core.unit import (
+    CAREFUL_BATCHES,
+    GroupCommit,
+    group_of,
+    group_stats,
+    run_command,
+)
 from patron.customers import service as customers
 from patron.customers.models import NewCustomer
 from patron.wallets import service as wallets
@@ -137,6 +143,101 @@ def test_one_failing_command_rolls_back_alone_and_the_others_commit(store: Datab
     ]
     assert rows[-1].balance_after == 500
     assert verify_ledger(store).ok
+
+
+def scratch_table(db: Database) -> str:
+    table = f"gc_rows_{secrets.token_hex(4)}"
+    with db.write() as connection:
+        connection.execute(text(f"CREATE TABLE {table} (id INTEGER NOT NULL)"))
+    return table
+
+
+def scratch_ids(db: Database, table: str) -> list[int]:
+    with db.read() as connection:
+        return list(connection.execute(text(f"SELECT id FROM {table} ORDER BY id")).scalars())
+
+
+def insert_then(db: Database, table: str, row_id: int, fail: bool = False) -> Callable[[], Any]:
+    """A command that writes a row, then (``fail``) refuses: its row must not stay."""
+
+    def command(connection: Connection) -> int:
+        connection.execute(text(f"INSERT INTO {table} (id) VALUES (:id)"), {"id": row_id})
+        if fail:
+            raise InvalidInput(f"row {row_id} refused after it was written", field="id")
+        return row_id
+
+    return lambda: run_command(db, command)
+
+
+def test_a_batch_whose_commands_all_succeed_is_written_without_savepoints(
+    store: Database,
+) -> None:
+    table = scratch_table(store)
+    settle_careful(store)
+    before = group_stats(store)
+    straight, rewritten = before.straight, before.rewritten
+
+    futures = in_one_batch(store, [insert_then(store, table, n) for n in (1, 2, 3)])
+
+    assert [future.result() for future in futures] == [1, 2, 3]
+    assert group_stats(store).straight == straight + 1
+    assert group_stats(store).rewritten == rewritten
+    assert scratch_ids(store, table) == [1, 2, 3]
+
+
+def test_a_command_that_fails_after_writing_leaves_nothing_and_the_others_commit(
+    store: Database,
+) -> None:
+    """Written straight, the batch fails at its second command: it is rolled back whole and
+    written again with a savepoint each, so the refused command's row is undone and the
+    others are written once."""
+    table = scratch_table(store)
+    settle_careful(store)
+    rewritten = group_stats(store).rewritten
+
+    futures = in_one_batch(
+        store,
+        [
+            insert_then(store, table, 1),
+            insert_then(store, table, 2, fail=True),
+            insert_then(store, table, 3),
+        ],
+    )
+
+    assert futures[0].result() == 1
+    assert isinstance(futures[1].exception(), InvalidInput)
+    assert futures[2].result() == 3
+    assert group_stats(store).rewritten == rewritten + 1
+    assert scratch_ids(store, table) == [1, 3]
+
+
+def test_after_a_failure_batches_keep_savepoints_for_a_while_then_go_straight_again(
+    store: Database,
+) -> None:
+    table = scratch_table(store)
+    settle_careful(store)
+    in_one_batch(store, [insert_then(store, table, 1, fail=True), insert_then(store, table, 2)])
+    straight = group_stats(store).straight
+
+    for row_id in range(10, 10 + CAREFUL_BATCHES):
+        in_one_batch(store, [insert_then(store, table, row_id), insert_then(store, table, -row_id)])
+    assert group_stats(store).straight == straight  # each written with savepoints at once
+
+    in_one_batch(store, [insert_then(store, table, 100), insert_then(store, table, 101)])
+    assert group_stats(store).straight == straight + 1
+    assert len(scratch_ids(store, table)) == 1 + 2 * CAREFUL_BATCHES + 2
+
+
+def settle_careful(db: Database) -> None:
+    """Write clean batches until the store's batches go straight (an earlier test's failure
+    may have left it writing with savepoints for a while)."""
+    table = scratch_table(db)
+    for _ in range(CAREFUL_BATCHES + 1):
+        straight = group_stats(db).straight
+        in_one_batch(db, [insert_then(db, table, 1), insert_then(db, table, 2)])
+        if group_stats(db).straight > straight:
+            return
+    raise AssertionError("the batches never went straight")
 
 
 def test_an_idempotent_retry_inside_and_across_batches_returns_the_first_result(

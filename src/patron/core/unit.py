@@ -8,8 +8,18 @@ with its own result or its own error. So nothing is acknowledged before it is du
 crash loses only commands that were never answered, and a lone command pays nothing: it
 finds no batch running and is written at once (without a savepoint).
 
-A command that fails with a domain error (insufficient credit, a validation rule) rolls back
-its savepoint only and raises that error to its caller; the others commit. A command that
+A batch is first written straight: its commands one after another, no savepoints. Most
+batches commit so, and a command pays no savepoint (on PostgreSQL a savepoint made a
+command's round trip a pipeline of two, the largest single cost of a write in the
+interpreter). Should any command of it fail, the batch is rolled back whole and written again,
+each command in its own SAVEPOINT, as below; the batches after such a failure are written with
+savepoints at once (``CAREFUL_BATCHES``), so that a run of failures (a drained hot wallet)
+does not pay for each batch twice. A command must therefore be able to run again: it is, after
+a failed transaction, in any case.
+
+In a batch with savepoints, a command that fails with a domain error (insufficient credit, a
+validation rule) rolls back its savepoint only and raises that error to its caller; the
+others commit. A command that
 fails in the database (a unique race, a deadlock, a locked SQLite file) is rolled back to its
 savepoint and run again on its own, after the batch, exactly as a command without group
 commit would have been retried. If the COMMIT itself is refused (a locked SQLite file),
@@ -65,6 +75,9 @@ _ATTEMPTS = 3
 _LOOP_TURNS = 1
 # How many commands one batch holds at most; the rest wait for the next batch.
 DEFAULT_BATCH_LIMIT = 64
+# How many batches after one whose commands did not all succeed are written with a savepoint
+# for each command at once, rather than straight first.
+CAREFUL_BATCHES = 8
 
 
 def run_command(
@@ -169,6 +182,8 @@ class GroupStats:
     largest: int = 0
     alone_after_batch: int = 0
     on_loop: int = 0  # batches of work on an event loop (``run_on_loop``)
+    straight: int = 0  # batches committed without savepoints
+    rewritten: int = 0  # batches written again with savepoints after a command failed
 
 
 class GroupCommit:
@@ -186,6 +201,8 @@ class GroupCommit:
         self._on_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Slot[Any], Any]]] = {}
         # The loops' batches waiting for SQLite's turn (a task is only weakly held by its loop).
         self._turns: set[asyncio.Task[None]] = set()
+        # Batches still to be written with savepoints at once (``CAREFUL_BATCHES``).
+        self._careful = 0
         self.stats = GroupStats()
 
     @property
@@ -333,33 +350,80 @@ class GroupCommit:
                 slot.error = error
             slot.outcome = _DONE
             return
+        ordered = sorted(batch, key=_lock_order)
+        stats = self.stats
         _inside.active = True
         try:
-            with self._db.write() as connection:
-                for position, slot in enumerate(sorted(batch, key=_lock_order)):
-                    _write_one(connection, slot, position)
-        except BaseException as error:
-            if _commit_in_doubt(error):
-                # The server went away at the COMMIT (a failover): the batch may be on the
-                # new primary or not. Running it again could apply it twice, so each caller
-                # gets the error (a 503) and retries with its idempotency key, as the caller
-                # of a lone command does.
-                for slot in batch:
-                    slot.outcome, slot.result, slot.error = _DONE, None, error
+            if self._careful > 0:
+                self._careful -= 1
+                self._write_with_savepoints(ordered)
+            elif self._write_straight(ordered):
+                stats.straight += 1
             else:
-                # The COMMIT failed before anything was written (a locked SQLite file, a
-                # connection already broken by a statement): run each command again alone.
-                for slot in batch:
-                    slot.outcome, slot.result, slot.error = _ALONE, None, None
-            if not isinstance(error, Exception):
-                raise
+                stats.rewritten += 1
+                self._careful = CAREFUL_BATCHES
+                self._write_with_savepoints(ordered)
         finally:
             _inside.active = False
-        stats = self.stats
         stats.batches += 1
         stats.commands += len(batch)
         stats.largest = max(stats.largest, len(batch))
         stats.alone_after_batch += sum(1 for slot in batch if slot.outcome == _ALONE)
+
+    def _write_straight(self, batch: list[_Slot[Any]]) -> bool:
+        """The batch in one transaction without savepoints. False, with nothing written and
+        no slot touched, if one of its commands failed."""
+        results: list[Any] = []
+        try:
+            with self._db.write() as connection:
+                for slot in batch:
+                    try:
+                        results.append(slot.command(connection))
+                    except Exception:
+                        raise _CommandFailed from None
+        except _CommandFailed:
+            return False
+        except BaseException as error:
+            self._settle_commit_failure(batch, error)
+            if not isinstance(error, Exception):
+                raise
+            return True
+        for slot, result in zip(batch, results, strict=True):
+            slot.outcome, slot.result = _DONE, result
+        return True
+
+    def _write_with_savepoints(self, batch: list[_Slot[Any]]) -> None:
+        """The batch in one transaction, each command in its own savepoint."""
+        try:
+            with self._db.write() as connection:
+                for position, slot in enumerate(batch):
+                    _write_one(connection, slot, position)
+                    if slot.outcome != _DONE or slot.error is not None:
+                        self._careful = CAREFUL_BATCHES
+        except BaseException as error:
+            self._settle_commit_failure(batch, error)
+            if not isinstance(error, Exception):
+                raise
+
+    @staticmethod
+    def _settle_commit_failure(batch: list[_Slot[Any]], error: BaseException) -> None:
+        """What each command of a batch whose transaction failed as a whole is told."""
+        if _commit_in_doubt(error):
+            # The server went away at the COMMIT (a failover): the batch may be on the new
+            # primary or not. Running it again could apply it twice, so each caller gets
+            # the error (a 503) and retries with its idempotency key, as the caller of a
+            # lone command does.
+            for slot in batch:
+                slot.outcome, slot.result, slot.error = _DONE, None, error
+        else:
+            # The COMMIT failed before anything was written (a locked SQLite file, a
+            # connection already broken by a statement): run each command again alone.
+            for slot in batch:
+                slot.outcome, slot.result, slot.error = _ALONE, None, None
+
+
+class _CommandFailed(Exception):
+    """A command of a batch written straight failed: the batch's transaction is rolled back."""
 
 
 def _commit_in_doubt(error: BaseException) -> bool:
