@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from patron.wallets.ledger import InsufficientCredit
 from patron.wallets.models import Action, CreditType, EntryCommand
 from patron.wallets.service import post_entry
 from patron.wallets.verify import verify_ledger
+from tests.support.fast_reads import statements
 from tests.support.orders import balances, make_store, order_entries, record, snapshot
 from tests.support.tenants import Tenant, fund, make_contact, new_tenant
 
@@ -72,6 +74,38 @@ def test_a_completed_order_earns_points_rounded_down_with_the_store_multiplier(
     assert order_entries(db, earning, order.uuid) == [("ADD", "LOCAL", 99, "ORDER")]
     assert balances(db, earning, contact.customer.uuid) == (0, 99)
     assert verify_ledger(db).ok
+
+
+def test_a_new_order_finds_its_contacts_wallet_in_its_own_insert_on_postgresql(
+    db: Database, earning: Tenant
+) -> None:
+    """On PostgreSQL the order's insert, its event and the contact's wallet are one statement
+    (the points are one more); SQLite looks the wallet up first. The same order either way."""
+    contact = make_contact(db, earning)
+    record(db, earning, "1.00", customer=contact.customer.uuid)  # settings read, as before
+    with statements(db) as seen:
+        order = record(db, earning, "10.00", customer=contact.customer.uuid)
+    assert order.points_earned == 20
+    assert balances(db, earning, contact.customer.uuid) == (0, 22)
+    looked_up = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT WALLETS.UUID")]
+    inserts = [sql for sql in seen if "INSERT INTO orders" in sql]
+    assert len(inserts) == 1
+    if db.is_sqlite:
+        assert len(looked_up) == 1
+    else:
+        assert looked_up == []
+        assert "FROM wallets" in inserts[0]
+        assert "INSERT INTO outbox_events" in inserts[0]
+
+
+def test_an_order_for_a_contact_that_is_not_there_writes_nothing(
+    db: Database, earning: Tenant
+) -> None:
+    before = snapshot(db, earning.uuid)
+    with pytest.raises(NotFound) as caught:
+        record(db, earning, "10.00", customer=str(uuid.uuid4()), external_id="GONE-1")
+    assert caught.value.field == "contactUuid"
+    assert snapshot(db, earning.uuid) == before
 
 
 def test_points_round_down_to_the_accounts_points_precision(db: Database) -> None:

@@ -24,6 +24,7 @@ from patron.redemptions.tables import redemptions as redemption_rows
 from patron.wallets import service as wallets
 from patron.wallets.models import Action, Reason
 from tests.support.clock import START, FrozenClock
+from tests.support.fast_reads import statements
 from tests.support.holds import (
     assert_store_consistent,
     fund_until,
@@ -236,6 +237,25 @@ def test_redeeming_captures_the_hold_as_one_spend(
         "wallet.credit_added",
         "wallet.credit_spent",
     ]
+
+
+def test_a_redeemed_codes_event_goes_with_its_spend_on_postgresql(
+    db: Database, tenant: Tenant, wallet: str
+) -> None:
+    """On PostgreSQL the SPEND, its event and the code's event are one statement; SQLite
+    writes the code's event after the SPEND's. Both events are there, the code's last."""
+    fund(db, tenant, wallet, "50.00")
+    code = make_code(db, tenant, wallet, "20.00")
+    with statements(db) as seen:
+        redeemed = redemptions.redeem_code(db, tenant.principal, code.code)
+    assert redeemed.entry is not None
+    queued_alone = [sql for sql in seen if sql.lstrip().upper().startswith("INSERT INTO OUTBOX")]
+    if db.is_sqlite:
+        assert len(queued_alone) == 2  # the SPEND's event, the code's
+    else:
+        assert queued_alone == []
+    types = outbox_types(db, tenant.uuid)
+    assert types[-2:] == ["wallet.credit_spent", "redemption_code.redeemed"]
 
 
 def test_a_code_is_redeemed_once(db: Database, tenant: Tenant, wallet: str) -> None:

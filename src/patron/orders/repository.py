@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -18,6 +19,7 @@ from patron.core.db import Precompiled
 from patron.core.events import outbox_events, queue_row
 from patron.orders.models import CustomerOrderStats, Order, OrderStatus, Refund, Store
 from patron.orders.tables import order_refunds, orders, stores
+from patron.wallets import subqueries as wallet_figures
 
 NO_STORE = ""
 
@@ -120,12 +122,32 @@ def stores_by_uuid(
 # Orders
 
 
-def insert_new_order(connection: Connection, values: dict[str, Any], event: dict[str, Any]) -> bool:
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """What ``insert_new_order`` did. ``written``: False when nothing was, because an order of
+    its store already has its external id, or (``contact_missing``) the contact it names has
+    no open wallet. ``wallet_uuid``: that contact's wallet, when the insert looked it up."""
+
+    written: bool
+    wallet_uuid: str | None = None
+    contact_missing: bool = False
+
+
+def insert_finds_wallet(connection: Connection) -> bool:
+    """Whether ``insert_new_order`` looks the contact's wallet up itself (PostgreSQL: in the
+    same statement, a round trip less); elsewhere the caller looks it up first."""
+    return connection.dialect.name == "postgresql"
+
+
+def insert_new_order(
+    connection: Connection, values: dict[str, Any], event: dict[str, Any]
+) -> NewOrder:
     """Insert the order in ``values`` and queue ``event`` (an outbox row, ``event_row``)
     with it, unless an order of its store already has its external id: then nothing is
-    written and the answer is False. On PostgreSQL one statement (the event's INSERT reads
-    the order's); elsewhere two."""
-    if connection.dialect.name != "postgresql":
+    written. On PostgreSQL one statement (the event's INSERT reads the order's), which for an
+    order with a contact also finds the contact's open wallet and writes nothing without one;
+    elsewhere two."""
+    if not insert_finds_wallet(connection):
         columns = tuple(values)
         statement = _SQLITE_NEW_ORDER.get(columns)
         if statement is None:
@@ -136,29 +158,49 @@ def insert_new_order(connection: Connection, values: dict[str, Any], event: dict
                 .returning(orders.c.uuid)
             )
         if statement.execute(connection, values).first() is None:
-            return False
+            return NewOrder(written=False)
         queue_row(connection, event)
-        return True
-    statement = _NEW_ORDER.get(tuple(values))
+        return NewOrder(written=True)
+    with_contact = values.get("customer_uuid") is not None
+    key = (tuple(values), with_contact)
+    statement = _NEW_ORDER.get(key)
     if statement is None:
-        statement = _NEW_ORDER[tuple(values)] = _new_order_statement(tuple(values))
+        statement = _NEW_ORDER[key] = _new_order_statement(tuple(values), with_contact)
     parameters = {f"o_{name}": value for name, value in values.items()}
     parameters.update({f"e_{name}": value for name, value in event.items()})
-    return statement.execute(connection, parameters).first() is not None
+    row = statement.execute(connection, parameters).first()
+    if not with_contact:
+        return NewOrder(written=row is not None)
+    if row is None:
+        return NewOrder(written=False, contact_missing=True)
+    return NewOrder(written=row.event_id is not None, wallet_uuid=str(row.wallet_uuid))
 
 
 _EXTERNAL_KEY = ["account_id", "store_key", "external_id"]
 _EVENT_COLUMNS = ("account_id", "event_id", "event_type", "payload", "status", "attempts")
-_NEW_ORDER: dict[tuple[str, ...], Precompiled] = {}
+_NEW_ORDER: dict[tuple[tuple[str, ...], bool], Precompiled] = {}
 # SQLite's: the order (per set of columns given), then its event (``events.queue_row``).
 _SQLITE_NEW_ORDER: dict[tuple[str, ...], Precompiled] = {}
 
 
-def _new_order_statement(columns: tuple[str, ...]) -> Precompiled:
+def _new_order_statement(columns: tuple[str, ...], with_contact: bool) -> Precompiled:
+    """The order's INSERT and its event's, in one statement. ``with_contact``: the order is
+    inserted from the contact's open wallet, found in a CTE that the statement answers (no
+    row: no such contact, nothing written; a row without an event id: the external id is
+    taken)."""
+    insert_order = postgresql_insert(orders)
+    if with_contact:
+        wallet = wallet_figures.open_wallet_uuid(
+            bindparam("o_account_id"), bindparam("o_customer_uuid")
+        ).cte("wallet")
+        given = select(
+            *(bindparam(f"o_{name}", type_=orders.c[name].type) for name in columns)
+        ).select_from(wallet)
+        insert_order = insert_order.from_select(list(columns), given)
+    else:
+        insert_order = insert_order.values({name: bindparam(f"o_{name}") for name in columns})
     written = (
-        postgresql_insert(orders)
-        .values({name: bindparam(f"o_{name}") for name in columns})
-        .on_conflict_do_nothing(index_elements=_EXTERNAL_KEY)
+        insert_order.on_conflict_do_nothing(index_elements=_EXTERNAL_KEY)
         .returning(orders.c.uuid)
         .cte("written")
     )
@@ -171,7 +213,13 @@ def _new_order_statement(columns: tuple[str, ...]) -> Precompiled:
         .from_select([*_EVENT_COLUMNS, "created_at"], event)
         .returning(outbox_events.c.event_id)
     )
-    return Precompiled(queued.add_cte(written))
+    if not with_contact:
+        return Precompiled(queued.add_cte(written))
+    queued_cte = queued.cte("queued")
+    answer = select(wallet.c.wallet_uuid, queued_cte.c.event_id).select_from(
+        wallet.outerjoin(queued_cte, true())
+    )
+    return Precompiled(answer.add_cte(written).add_cte(queued_cte))
 
 
 def inserted_order(values: dict[str, Any]) -> Order:

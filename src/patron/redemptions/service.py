@@ -411,6 +411,11 @@ def redeem_code(db: Database, principal: Principal, code: str) -> Redeemed:
                 _payload(principal, claimed),
             )
             return Redeemed(redemption=claimed, entry=None)
+        # The code's event goes with the SPEND's, in its statement.
+        redeemed = (
+            "redemption_code.redeemed",
+            {**_payload(principal, claimed), "entry_uuid": entry_uuid},
+        )
         entry = postings.capture(
             connection,
             principal,
@@ -425,12 +430,7 @@ def redeem_code(db: Database, principal: Principal, code: str) -> Redeemed:
                 entry_uuid=entry_uuid,
             ),
             now,
-        )
-        record_event(
-            connection,
-            principal.account_id,
-            "redemption_code.redeemed",
-            {**_payload(principal, claimed), "entry_uuid": entry.uuid},
+            also=redeemed,
         )
         return Redeemed(redemption=claimed, entry=entry)
 

@@ -117,8 +117,10 @@ def _record(
     balance_delta: int,
     held_delta: int = 0,
     open_lots_delta: int = 0,
+    also: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[repository.Moved, CreditEntry] | None:
-    """Move the balance and write the posting's entry and outbox event; None if refused."""
+    """Move the balance and write the posting's entry and outbox event (and the event
+    ``also``, after it); None if refused."""
     if not is_uuid(posting.wallet_uuid):
         raise NotFound(f"no wallet with uuid '{posting.wallet_uuid}'", field="walletUuid")
     draft = CreditEntry(
@@ -162,6 +164,7 @@ def _record(
             },
             places,
         ),
+        also=also,
     )
     if recorded is not None:
         metrics.ledger_entry(
@@ -395,9 +398,15 @@ def hold(
 
 
 def capture(
-    connection: Connection, principal: Principal, posting: Posting, now: datetime
+    connection: Connection,
+    principal: Principal,
+    posting: Posting,
+    now: datetime,
+    *,
+    also: tuple[str, dict[str, Any]] | None = None,
 ) -> CreditEntry:
-    """Turn a hold into a SPEND: the balance and the hold go down together."""
+    """Turn a hold into a SPEND: the balance and the hold go down together. ``also``: an
+    event (its type and payload) queued with the entry's own, in the same statement."""
     recorded = _record(
         connection,
         principal,
@@ -405,6 +414,7 @@ def capture(
         now,
         balance_delta=-posting.amount,
         held_delta=-posting.amount,
+        also=also,
     )
     if recorded is None:  # pragma: no cover - a hold always covers its own capture
         raise InsufficientCredit("the held credit is no longer there", field="amount")

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from patron.core.bulk import RowInsert, any_of
 from patron.core.clock import as_utc
 from patron.core.db import Precompiled, inserting
-from patron.core.events import outbox_events, record_event
+from patron.core.events import event_row, outbox_events, record_event
 from patron.core.ids import new_uuid
 from patron.core.money import MAX_MINOR_UNITS, from_minor
 from patron.core.records import Decode, models
@@ -432,10 +432,13 @@ class EntryEvent:
 
 
 @cache
-def _move_and_record_statement(shape: _Shape, with_event: bool = False) -> Any:
+def _move_and_record_statement(
+    shape: _Shape, with_event: bool = False, with_also: bool = False
+) -> Any:
     """The move, the entry's insert and its day's totals as one statement (PostgreSQL: a
     data-modifying CTE), and with ``with_event`` the entry's outbox event too: a ledger write
-    is one round trip."""
+    is one round trip. ``with_also``: one more outbox row, given whole (``a_`` parameters),
+    queued if the balance moved."""
     moved_row = _move_statement(shape).cte("moved")
     sources: dict[str, Any] = {
         name: bindparam(f"e_{name}", type_=credit_entries.c[name].type) for name in _ENTRY_COLUMNS
@@ -471,6 +474,22 @@ def _move_and_record_statement(shape: _Shape, with_event: bool = False) -> Any:
         moved_row.c.balance, moved_row.c.held, moved_row.c.entry_count, moved_row.c.open_lots
     ).select_from(moved_row.join(recorded, true()))
     query = query.add_cte(counted)
+    if with_also:
+        also = (
+            insert(outbox_events)
+            .from_select(
+                list(_ALSO_COLUMNS),
+                select(
+                    *(
+                        bindparam(f"a_{name}", type_=outbox_events.c[name].type)
+                        for name in _ALSO_COLUMNS
+                    )
+                ).select_from(moved_row),
+            )
+            .returning(outbox_events.c.event_id)
+            .cte("also_queued")
+        )
+        query = query.add_cte(also)
     if not with_event:
         return query
     # A data-modifying CTE runs whether or not the query reads it; from no moved row, no event.
@@ -494,15 +513,27 @@ def _move_and_record_statement(shape: _Shape, with_event: bool = False) -> Any:
     return query.add_cte(queued)
 
 
+# The outbox row of an event queued with a move (``move_and_record``'s ``also``), as
+# ``event_row`` makes it.
+_ALSO_COLUMNS = (
+    "account_id",
+    "event_id",
+    "event_type",
+    "payload",
+    "status",
+    "attempts",
+    "created_at",
+)
+
 # The entry event's keys in payload order; balance_after comes from the moved row.
 _EVENT_KEYS = ("entry_uuid", "wallet_uuid", "action", "credit_type", "amount")
 
 
 @cache
-def _move_and_record_precompiled(shape: _Shape, with_event: bool) -> Precompiled:
+def _move_and_record_precompiled(shape: _Shape, with_event: bool, with_also: bool) -> Precompiled:
     # The hottest statement of the ledger: its SQL text is built once, not its cache key
     # per write.
-    return Precompiled(_move_and_record_statement(shape, with_event))
+    return Precompiled(_move_and_record_statement(shape, with_event, with_also))
 
 
 def _payload_json(balance: Any) -> Any:
@@ -528,9 +559,11 @@ def move_and_record(
     held_delta: int = 0,
     open_lots_delta: int = 0,
     event: EntryEvent | None = None,
+    also: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[Moved, CreditEntry] | None:
     """``move`` and the insert of ``entry`` (its position and balance_after filled in), and
-    of its outbox ``event`` when given.
+    of its outbox ``event`` when given, and of the event ``also`` (its type and payload:
+    another domain's event about the same write), queued after it.
 
     On PostgreSQL all go in one statement (a data-modifying CTE), so the wallet row's lock
     is held for one round trip less: what bounds a hot wallet's throughput.
@@ -553,6 +586,8 @@ def move_and_record(
         day_totals.add(connection, account_id, [written])
         if event is not None:
             record_event(connection, account_id, event.event_type, event.complete(moved.balance))
+        if also is not None:
+            record_event(connection, account_id, *also)
         return moved, written
     shape = _Shape.of(entry.credit_type, balance_delta, held_delta, open_lots_delta)
     parameters = _move_parameters(
@@ -572,7 +607,12 @@ def move_and_record(
         parameters.update(
             o_event_id=new_uuid(), o_event_type=event.event_type, o_places=event.places
         )
-    statement = _move_and_record_precompiled(shape, with_event=event is not None)
+    if also is not None:
+        _, row = event_row(account_id, *also)
+        parameters.update({f"a_{name}": row[name] for name in _ALSO_COLUMNS})
+    statement = _move_and_record_precompiled(
+        shape, with_event=event is not None, with_also=also is not None
+    )
     row = statement.execute(connection, parameters).first()
     if row is None:
         return None

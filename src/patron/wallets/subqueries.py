@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, select, true
 
 from patron.wallets.lot_tables import credit_lots
 from patron.wallets.tables import wallets
@@ -88,3 +88,13 @@ class JoinedWallet:
 
 
 JOINED_WALLET = JoinedWallet()
+
+
+def open_wallet_uuid(account_id: Any, customer_uuid: Any) -> Select[Any]:
+    """The uuid of the customer's open wallet (none once the contact is erased), as a query
+    for another domain's statement (a CTE): one row, or none without such a contact."""
+    return select(wallets.c.uuid.label("wallet_uuid")).where(
+        wallets.c.account_id == account_id,
+        wallets.c.customer_uuid == customer_uuid,
+        wallets.c.erased_at.is_(None),
+    )
