@@ -9,8 +9,8 @@ executing, the error guard and the answer are the same for all of them.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -186,7 +186,7 @@ def request_id_of(request: Request) -> str:
     given = request.headers.get("x-request-id", "")
     if given and len(given) <= 64 and given.isprintable():
         return given
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()  # 64 random bits, as the first 16 digits of a uuid4 gave
 
 
 def masked(request_id: str) -> dict[str, Any]:

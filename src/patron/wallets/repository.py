@@ -413,6 +413,8 @@ def _move_statement(shape: _Shape) -> Any:
 _ENTRY_COLUMNS = [
     column.name for column in credit_entries.columns if column.name not in {"seq", "balance_after"}
 ]
+# Each with the name of its parameter (made once, not for every write).
+_ENTRY_PARAMETERS = [(f"e_{name}", name) for name in _ENTRY_COLUMNS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,7 +602,7 @@ def move_and_record(
         open_lots_delta=open_lots_delta,
     )
     values = entry_values(account_id, entry)
-    parameters.update({f"e_{name}": values[name] for name in _ENTRY_COLUMNS})
+    parameters.update({parameter: values[name] for parameter, name in _ENTRY_PARAMETERS})
     parameters["d_day"] = day_totals.day_of(entry.created_at)
     if event is not None:
         parameters.update({f"o_{key}": value for key, value in event.payload.items()})
