@@ -228,6 +228,36 @@ def test_after_a_failure_batches_keep_savepoints_for_a_while_then_go_straight_ag
     assert len(scratch_ids(store, table)) == 1 + 2 * CAREFUL_BATCHES + 2
 
 
+def test_a_command_rolled_back_in_its_savepoint_leaves_no_ledger_entry_in_the_metrics(
+    store: Database,
+) -> None:
+    """The metrics count a batch's entries at its COMMIT: those of a command rolled back to
+    its savepoint (SQL of group commit's own, which SQLAlchemy's events do not see) are not."""
+    from patron.core import metrics
+
+    metrics.enable()
+    metrics.instrument(store.engine)
+    counted = metrics.LEDGER_ENTRIES.labels("REMOVE", "LOCAL")
+    amount = metrics.LEDGER_AMOUNT.labels("REMOVE", "LOCAL")
+    before, before_amount = counted._value.get(), amount._value.get()
+
+    def entry(points: int, fail: bool = False) -> Callable[[], Any]:
+        def command(connection: Connection) -> int:
+            metrics.ledger_entry(connection, "REMOVE", "LOCAL", points, 0)
+            if fail:
+                raise InvalidInput("refused after its entry was counted", field="amount")
+            return points
+
+        return lambda: run_command(store, command)
+
+    settle_careful(store)
+    futures = in_one_batch(store, [entry(3), entry(500, fail=True), entry(4)])
+
+    assert [future.exception() is None for future in futures] == [True, False, True]
+    assert counted._value.get() - before == 2
+    assert amount._value.get() - before_amount == 7
+
+
 def settle_careful(db: Database) -> None:
     """Write clean batches until the store's batches go straight (an earlier test's failure
     may have left it writing with savepoints for a while)."""

@@ -127,6 +127,19 @@ def ledger_entry(
         connection.info.setdefault(_PENDING, []).append((action, credit_type, amount_minor, places))
 
 
+def pending_mark(connection: Connection) -> int:
+    """How many entries ``connection``'s transaction has counted so far: the mark to go back
+    to (``back_to_mark``) when what follows is rolled back to a savepoint made in SQL."""
+    return len(connection.info.get(_PENDING, ()))
+
+
+def back_to_mark(connection: Connection, mark: int) -> None:
+    """Forget the entries counted since ``pending_mark`` gave ``mark``: rolled back."""
+    pending = connection.info.get(_PENDING)
+    if pending is not None:
+        del pending[mark:]
+
+
 def _forget(connection: Connection) -> None:
     connection.info.pop(_PENDING, None)
     connection.info.pop(_MARKS, None)

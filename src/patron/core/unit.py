@@ -46,7 +46,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from patron.core import on_loop
+from patron.core import metrics, on_loop
 from patron.core.db import (
     Database,
     WriterQueue,
@@ -450,6 +450,9 @@ def _write_one(connection: Connection, slot: _Slot[Any], position: int) -> None:
     """One command in its own savepoint; its error is its own."""
     name = _SAVEPOINT.format(position)
     defer_savepoint(connection, name)
+    # (The savepoint is SQL of ours, which SQLAlchemy's savepoint events do not see: the
+    # ledger entries the command counted for the metrics are forgotten here if it fails.)
+    counted = metrics.pending_mark(connection)
     try:
         slot.result = slot.command(connection)
         slot.outcome = _DONE
@@ -457,9 +460,11 @@ def _write_one(connection: Connection, slot: _Slot[Any], position: int) -> None:
         # Rolled back to its savepoint; run again on its own after the batch, as a command
         # without group commit would have been after its transaction failed.
         _roll_back_to(connection, name)
+        metrics.back_to_mark(connection, counted)
         slot.outcome = _ALONE
     except Exception as error:  # a domain error: the command's own answer
         _roll_back_to(connection, name)
+        metrics.back_to_mark(connection, counted)
         slot.outcome, slot.error = _DONE, error
     finally:
         settle_savepoint(connection)
