@@ -131,7 +131,7 @@ def record_events(
     insert_tuples(
         connection,
         outbox_events,
-        _EVENT_COLUMNS,
+        EVENT_COLUMNS,
         [
             (account_id, event_id, event_type, payload, "pending", 0, now)
             for event_id, (event_type, payload) in zip(
@@ -142,7 +142,8 @@ def record_events(
     )
 
 
-_EVENT_COLUMNS = (
+# An outbox row's columns as ``event_row`` gives them: for statements that write one.
+EVENT_COLUMNS = (
     "account_id",
     "event_id",
     "event_type",

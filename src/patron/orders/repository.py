@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from patron.core.bulk import any_of
 from patron.core.clock import as_utc
 from patron.core.db import Precompiled
-from patron.core.events import outbox_events, queue_row
+from patron.core.events import EVENT_COLUMNS, outbox_events, queue_row
 from patron.orders.models import CustomerOrderStats, Order, OrderStatus, Refund, Store
 from patron.orders.tables import order_refunds, orders, stores
 from patron.wallets import subqueries as wallet_figures
@@ -177,7 +177,6 @@ def insert_new_order(
 
 
 _EXTERNAL_KEY = ["account_id", "store_key", "external_id"]
-_EVENT_COLUMNS = ("account_id", "event_id", "event_type", "payload", "status", "attempts")
 _NEW_ORDER: dict[tuple[tuple[str, ...], bool], Precompiled] = {}
 # SQLite's: the order (per set of columns given), then its event (``events.queue_row``).
 _SQLITE_NEW_ORDER: dict[tuple[str, ...], Precompiled] = {}
@@ -205,12 +204,11 @@ def _new_order_statement(columns: tuple[str, ...], with_contact: bool) -> Precom
         .cte("written")
     )
     event = select(
-        *(bindparam(f"e_{name}", type_=outbox_events.c[name].type) for name in _EVENT_COLUMNS),
-        bindparam("e_created_at", type_=outbox_events.c.created_at.type),
+        *(bindparam(f"e_{name}", type_=outbox_events.c[name].type) for name in EVENT_COLUMNS),
     ).select_from(written)
     queued = (
         outbox_events.insert()
-        .from_select([*_EVENT_COLUMNS, "created_at"], event)
+        .from_select(list(EVENT_COLUMNS), event)
         .returning(outbox_events.c.event_id)
     )
     if not with_contact:

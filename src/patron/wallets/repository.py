@@ -30,7 +30,7 @@ from sqlalchemy import (
 from patron.core.bulk import RowInsert, any_of
 from patron.core.clock import as_utc
 from patron.core.db import Precompiled, inserting
-from patron.core.events import event_row, outbox_events, record_event
+from patron.core.events import EVENT_COLUMNS, event_row, outbox_events, record_event
 from patron.core.ids import new_uuid
 from patron.core.money import MAX_MINOR_UNITS, from_minor
 from patron.core.records import Decode, models
@@ -480,11 +480,11 @@ def _move_and_record_statement(
         also = (
             insert(outbox_events)
             .from_select(
-                list(_ALSO_COLUMNS),
+                list(EVENT_COLUMNS),
                 select(
                     *(
                         bindparam(f"a_{name}", type_=outbox_events.c[name].type)
-                        for name in _ALSO_COLUMNS
+                        for name in EVENT_COLUMNS
                     )
                 ).select_from(moved_row),
             )
@@ -514,18 +514,6 @@ def _move_and_record_statement(
     )
     return query.add_cte(queued)
 
-
-# The outbox row of an event queued with a move (``move_and_record``'s ``also``), as
-# ``event_row`` makes it.
-_ALSO_COLUMNS = (
-    "account_id",
-    "event_id",
-    "event_type",
-    "payload",
-    "status",
-    "attempts",
-    "created_at",
-)
 
 # The entry event's keys in payload order; balance_after comes from the moved row.
 _EVENT_KEYS = ("entry_uuid", "wallet_uuid", "action", "credit_type", "amount")
@@ -611,7 +599,7 @@ def move_and_record(
         )
     if also is not None:
         _, row = event_row(account_id, *also)
-        parameters.update({f"a_{name}": row[name] for name in _ALSO_COLUMNS})
+        parameters.update({f"a_{name}": row[name] for name in EVENT_COLUMNS})
     statement = _move_and_record_precompiled(
         shape, with_event=event is not None, with_also=also is not None
     )
