@@ -208,7 +208,9 @@ def _seed_more(
         codes = progress.step(
             "redemption codes created (0.01 GLOBAL each)",
             count,
-            lambda: seed_ops.create_codes(db, tenant, wallets, count, threads=threads),
+            lambda: seed_ops.create_codes(
+                db, tenant, wallets, count, threads=threads, vacuum=_vacuum_keeper(store)
+            ),
         )
         fixtures.code_file = _lines(workdir / "codes.txt", codes)
         fixtures.codes = len(codes)
@@ -854,6 +856,25 @@ def _statistics_keeper(store: Store, say: Say) -> Callable[[], None] | None:
             connection.execute("ANALYZE")
 
     return analyze
+
+
+def _vacuum_keeper(store: Store) -> Callable[[], None] | None:
+    """On a PostgreSQL server whose autovacuum is off: a VACUUM (ANALYZE), as autovacuum
+    would run during a long seeding. Without it each code's hold updates the account's day
+    total and its wallet, row versions pile up unvacuumed, and the codes were made at 505/s
+    for 22,000 but 163/s for 63,000."""
+    if store.kind != "postgresql":
+        return None
+    with psycopg.connect(store.libpq_url, autocommit=True) as connection:
+        found = connection.execute("SHOW autovacuum").fetchone()
+    if found is None or found[0] != "off":
+        return None
+
+    def vacuum() -> None:
+        with psycopg.connect(store.libpq_url, autocommit=True) as connection:
+            connection.execute("VACUUM (ANALYZE)")
+
+    return vacuum
 
 
 def _settle_store(store: Store, say: Say) -> None:

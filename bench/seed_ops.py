@@ -5,7 +5,7 @@ dialect and consumers with a password for the LoyaltyDish ``obtainToken``."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from bench.seed import Seeded, Tenant, _map
@@ -24,11 +24,22 @@ EARNING_RATE = Decimal("1")  # LOCAL points per currency unit: a 25.00 order ear
 CONSUMER_PASSWORD = "Zq7-vT9xmW2p-K4r"
 
 
+# Codes made between two calls of create_codes' ``vacuum``.
+CODES_BETWEEN_VACUUMS = 5_000
+
+
 def create_codes(
-    db: Database, tenant: Tenant, wallet_uuids: Sequence[str], count: int, *, threads: int
+    db: Database,
+    tenant: Tenant,
+    wallet_uuids: Sequence[str],
+    count: int,
+    *,
+    threads: int,
+    vacuum: Callable[[], None] | None = None,
 ) -> list[str]:
     """``count`` codes of 0.01 GLOBAL, 50 a call (the most one call makes), wallet after
-    wallet, so that 16 clients redeeming them in order hit different wallets."""
+    wallet, so that 16 clients redeeming them in order hit different wallets; ``vacuum``
+    is called after every ``CODES_BETWEEN_VACUUMS`` codes."""
     quantity = redemptions.MAX_QUANTITY
     calls = -(-count // quantity)
     wallets = itertools.cycle(wallet_uuids)
@@ -49,7 +60,12 @@ def create_codes(
         )
         return [item.code for item in made]
 
-    batches = _map(create, plan, threads)
+    step = max(1, CODES_BETWEEN_VACUUMS // quantity) if vacuum is not None else len(plan)
+    batches: list[list[str]] = []
+    for start in range(0, len(plan), step):
+        batches += _map(create, plan[start : start + step], threads)
+        if vacuum is not None:
+            vacuum()
     # Interleave the batches: consecutive codes belong to different wallets.
     return [code for row in itertools.zip_longest(*batches) for code in row if code is not None]
 
