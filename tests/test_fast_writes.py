@@ -340,6 +340,31 @@ def test_a_known_mutation_over_http_still_checks_its_token(
     assert entry_count(db, tenant) == 3
 
 
+def test_a_known_mutation_refused_by_scope_answers_a_token_revoked_since_as_revoked(
+    api: Api, db: Database, tenant: Tenant
+) -> None:
+    """A write refused by what a remembered principal may do confirms the principal first:
+    a read token revoked a moment ago gets a 401, not an answer about its old scope."""
+    wallet = make_contact(db, tenant).wallet_uuid
+    reader = accounts.create_token(db, account_uuid=tenant.uuid, scope="read")
+    query = unique(ADD_CREDIT_ENTRY)
+    for _ in range(3):  # known, and its principal remembered
+        data = api.data(query, entry(wallet, "ADD", "1"), token=reader.token)
+        assert data["addCreditEntry"]["success"] is False
+        assert data["addCreditEntry"]["errors"] == [
+            "this token has the 'read' scope; this operation needs 'write'"
+        ]
+    accounts.revoke_token(db, reader.info.token_id)
+
+    response = api.post(
+        "/graphql", {"query": query, "variables": entry(wallet, "ADD", "1")}, token=reader.token
+    )
+
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["message"] == "the API token has been revoked"
+    assert entry_count(db, tenant) == 0
+
+
 def test_a_known_mutation_after_its_account_changed_runs_on_the_account_as_it_is(
     api: Api, db: Database, tenant: Tenant
 ) -> None:

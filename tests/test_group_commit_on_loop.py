@@ -262,6 +262,26 @@ def test_a_request_confirmed_once_is_not_checked_again(
     assert len(token_reads) == 1
 
 
+def test_a_refusal_confirms_a_remembered_principal_unless_a_write_has(store: Database) -> None:
+    """Before a refusal by scope, a principal not yet confirmed is read again (a token revoked
+    since: ``Rerun``); once a write of the request has confirmed it, the refusal stands as it
+    is, and the request is never run twice."""
+    tenant = new_tenant(store)
+    assert tenant.principal.token_id is not None
+    confirmed = accounts.principal_confirmer(tenant.token, tenant.principal)
+    pending = accounts.principal_confirmer(tenant.token, tenant.principal)
+    with store.write() as connection:
+        # The token as it was: a refusal goes on.
+        accounts.principal_confirmer(tenant.token, tenant.principal).before_refusal(connection)
+        confirmed(connection)  # a write of its request
+    accounts.revoke_token(store, tenant.principal.token_id)
+
+    with store.read() as connection:
+        with pytest.raises(Rerun):
+            pending.before_refusal(connection)
+        confirmed.before_refusal(connection)
+
+
 def test_the_loop_and_threads_drain_one_hot_wallet_to_exactly_zero(store: Database) -> None:
     """Batches of the loop and of threads at once, on one wallet: never overdrawn."""
     tenant = new_tenant(store)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from patron.core.db import confirm_refusal
 from patron.core.errors import Forbidden
 from patron.core.money import currency_precision
 
@@ -51,6 +52,9 @@ class Principal:
 
     def require(self, scope: str) -> None:
         if not self.can(scope):
+            # A request on a principal remembered from an earlier one confirms it first: a
+            # token revoked since is answered as revoked, not as lacking the scope.
+            confirm_refusal()
             raise Forbidden(
                 f"this token has the '{self.scope}' scope; this operation needs '{scope}'",
                 code="FORBIDDEN",

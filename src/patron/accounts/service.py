@@ -7,7 +7,6 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -375,7 +374,7 @@ def remember(token: str, principal: Principal, cache: PrincipalCache) -> None:
 _CONFIRMED = "patron_confirmed_tokens"
 
 
-def principal_confirmer(token: str, principal: Principal) -> Callable[[Connection], None]:
+class PrincipalConfirmer:
     """The write check (``core.db.confirm_writes``) of a request admitted on a remembered
     ``principal``: in each write transaction, before its work, the token must still give
     exactly that principal (not revoked, the same scope, account and settings), else
@@ -383,34 +382,50 @@ def principal_confirmer(token: str, principal: Principal) -> Callable[[Connectio
     that read, made after each of their requests arrived, so a revocation committed before a
     write arrived stops it, as a lookup of its own would. Once confirmed, the request's
     later transactions are not checked again (a request's token was looked up once before,
-    too): so ``Rerun`` comes before anything of the request is written, never after."""
-    presented = hash_token(token)
-    confirmed = False
+    too): so ``Rerun`` comes before anything of the request is written, never after.
 
-    def confirm(connection: Connection) -> None:
-        nonlocal confirmed
-        if confirmed:
+    ``before_refusal`` is the same check for a refusal by scope (``core.db.confirm_refusals``),
+    on any connection, unless a write has confirmed the principal already."""
+
+    def __init__(self, token: str, principal: Principal) -> None:
+        self.presented = hash_token(token)
+        self.principal = principal
+        self.confirmed = False
+
+    def __call__(self, connection: Connection) -> None:
+        if self.confirmed:
             return
         transaction = connection.get_transaction()
         memo = connection.info.get(_CONFIRMED)
         if memo is None or memo[0] is not transaction:
             memo = connection.info[_CONFIRMED] = (transaction, {})
         known: dict[str, Principal | None] = memo[1]
-        if presented in known:
-            current = known[presented]
-        else:
-            row = repository.token_by_hash(connection, presented)
-            valid = (
-                row is not None
-                and hmac.compare_digest(row.token_hash, presented)
-                and row.revoked_at is None
-            )
-            current = known[presented] = _principal_of(row) if valid else None
-        if current != principal:
-            raise Rerun("the token's principal changed since it was remembered")
-        confirmed = True
+        if self.presented not in known:
+            known[self.presented] = self._current(connection)
+        self._settle(known[self.presented])
 
-    return confirm
+    def before_refusal(self, connection: Connection) -> None:
+        if not self.confirmed:
+            self._settle(self._current(connection))
+
+    def _current(self, connection: Connection) -> Principal | None:
+        row = repository.token_by_hash(connection, self.presented)
+        valid = (
+            row is not None
+            and hmac.compare_digest(row.token_hash, self.presented)
+            and row.revoked_at is None
+        )
+        return _principal_of(row) if valid else None
+
+    def _settle(self, current: Principal | None) -> None:
+        if current != self.principal:
+            raise Rerun("the token's principal changed since it was remembered")
+        self.confirmed = True
+
+
+def principal_confirmer(token: str, principal: Principal) -> PrincipalConfirmer:
+    """The check of a request admitted on a remembered ``principal`` (``PrincipalConfirmer``)."""
+    return PrincipalConfirmer(token, principal)
 
 
 # When this process last wrote a token's last_used_at: a burst of concurrent first requests

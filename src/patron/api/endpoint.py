@@ -41,6 +41,7 @@ from patron.core.db import (
     Database,
     KeptReader,
     Rerun,
+    confirm_refusals,
     confirm_writes,
     is_lock_contention,
     is_store_unavailable,
@@ -125,12 +126,18 @@ class Patron:
         (``accounts.principal_confirmer``): the commands of one group commit share that one
         read of the token, made after all of them arrived, so a token revoked or narrowed
         before a write arrived still stops it, and the request is run again (``Rerun``) with
-        its token looked up afresh. ``fresh``, or nothing remembered: looked up now."""
+        its token looked up afresh. A refusal by scope confirms the principal the same way
+        before it is answered (``core.db.confirm_refusals``). ``fresh``, or nothing
+        remembered: looked up now."""
         principal = None if fresh else self.cached(token)
         if principal is not None:
-            confirm_writes(accounts.principal_confirmer(token, principal))
+            confirmer = accounts.principal_confirmer(token, principal)
+            confirm_writes(confirmer)
+            kept = self.kept
+            confirm_refusals(lambda: confirmer.before_refusal(kept.connection()))
         else:
             confirm_writes(None)
+            confirm_refusals(None)
             principal = self.authenticate(token, self.kept.connection())
             if self.principals is not None:
                 accounts.remember(token, principal, self.principals)

@@ -81,6 +81,28 @@ def write_check() -> Callable[[Connection], None] | None:
     return _write_check.get()
 
 
+# What a request admitted on a remembered principal runs before it refuses something by what
+# that principal may do (``confirm_refusals``).
+_refusal_check: ContextVar[Callable[[], None] | None] = ContextVar(
+    "patron_refusal_check", default=None
+)
+
+
+def confirm_refusals(check: Callable[[], None] | None) -> Token[Any]:
+    """Make a refusal by scope in this context (``Principal.require``) run ``check`` first:
+    it raises ``Rerun`` when the principal the request was admitted on no longer holds (a
+    token revoked since it was remembered), so that the request is answered on its token
+    looked up afresh (a 401), not on what the token could do before. None: no check."""
+    return _refusal_check.set(check)
+
+
+def confirm_refusal() -> None:
+    """Run the check ``confirm_refusals`` set for this context, if any."""
+    check = _refusal_check.get()
+    if check is not None:
+        check()
+
+
 class StoreUrlError(ValueError):
     """A store URL that cannot be opened; the message says why without repeating it."""
 

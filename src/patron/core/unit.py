@@ -50,6 +50,7 @@ from patron.core import metrics, on_loop
 from patron.core.db import (
     Database,
     WriterQueue,
+    confirm_refusals,
     confirm_writes,
     defer_savepoint,
     forget_memo,
@@ -289,6 +290,7 @@ class GroupCommit:
         # The batch's transaction is no one request's: each command runs its own check. (A
         # callback runs in a copy of the context that planned it: this stays here.)
         confirm_writes(None)
+        confirm_refusals(None)
         try:
             for start in range(0, len(pending), self._limit):
                 chunk = pending[start : start + self._limit]
