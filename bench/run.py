@@ -11,7 +11,7 @@ from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import orjson
 import psycopg
@@ -832,6 +832,26 @@ def _request_bounds(
         _serving_models(store, fixtures, backends, options, out, result, say)
 
 
+def _autovacuum_off(store: Store) -> bool:
+    """Whether ``store`` is a PostgreSQL server whose autovacuum is off."""
+    if store.kind != "postgresql":
+        return False
+    with psycopg.connect(store.libpq_url, autocommit=True) as connection:
+        found = connection.execute("SHOW autovacuum").fetchone()
+    return found is not None and found[0] == "off"
+
+
+def _run_sql(store: Store, statement: LiteralString) -> Callable[[], None]:
+    """Run ``statement`` on ``store`` (PostgreSQL) on a connection of its own, outside any
+    transaction."""
+
+    def run() -> None:
+        with psycopg.connect(store.libpq_url, autocommit=True) as connection:
+            connection.execute(statement)
+
+    return run
+
+
 def _statistics_keeper(store: Store, say: Say) -> Callable[[], None] | None:
     """On a PostgreSQL server whose autovacuum is off: an ANALYZE before each operation and
     after its warm-up, as autovacuum would have run by then on a server as configured by
@@ -840,22 +860,13 @@ def _statistics_keeper(store: Store, say: Say) -> Callable[[], None] | None:
     prepared statements read them in full (a Lightfunnels page, 8 ms of database time instead
     of 0.6; ``recordOrder`` looking its external id up in every order recorded so far, half
     its rate)."""
-    if store.kind != "postgresql":
-        return None
-    with psycopg.connect(store.libpq_url, autocommit=True) as connection:
-        found = connection.execute("SHOW autovacuum").fetchone()
-    if found is None or found[0] != "off":
+    if not _autovacuum_off(store):
         return None
     say(
         "  autovacuum is off on this server: ANALYZE before each operation and after its"
         " warm-up, as it would run"
     )
-
-    def analyze() -> None:
-        with psycopg.connect(store.libpq_url, autocommit=True) as connection:
-            connection.execute("ANALYZE")
-
-    return analyze
+    return _run_sql(store, "ANALYZE")
 
 
 def _vacuum_keeper(store: Store) -> Callable[[], None] | None:
@@ -863,18 +874,7 @@ def _vacuum_keeper(store: Store) -> Callable[[], None] | None:
     would run during a long seeding. Without it each code's hold updates the account's day
     total and its wallet, row versions pile up unvacuumed, and the codes were made at 505/s
     for 22,000 but 163/s for 63,000."""
-    if store.kind != "postgresql":
-        return None
-    with psycopg.connect(store.libpq_url, autocommit=True) as connection:
-        found = connection.execute("SHOW autovacuum").fetchone()
-    if found is None or found[0] != "off":
-        return None
-
-    def vacuum() -> None:
-        with psycopg.connect(store.libpq_url, autocommit=True) as connection:
-            connection.execute("VACUUM (ANALYZE)")
-
-    return vacuum
+    return _run_sql(store, "VACUUM (ANALYZE)") if _autovacuum_off(store) else None
 
 
 def _settle_store(store: Store, say: Say) -> None:

@@ -185,7 +185,7 @@ def token_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def confirmed_spend(db: Database, tenant: Tenant, wallet_uuid: str, amount: str) -> Any:
     """A SPEND of a request admitted on the tenant's remembered principal."""
-    confirm_writes(accounts.principal_confirmer(tenant.token, tenant.principal))
+    confirm_writes(accounts.PrincipalConfirmer(tenant.token, tenant.principal))
     return spend(db, tenant, wallet_uuid, amount)
 
 
@@ -216,7 +216,7 @@ def test_a_token_revoked_before_the_write_stops_it_with_nothing_written(store: D
     assert all(isinstance(result, Rerun) for result in results)
     assert spend_rows(store, tenant, wallet_uuid) == []
     # Every write transaction of such a request checks, not only group-committed commands.
-    confirm_writes(accounts.principal_confirmer(tenant.token, tenant.principal))
+    confirm_writes(accounts.PrincipalConfirmer(tenant.token, tenant.principal))
     try:
         with pytest.raises(Rerun), store.write():
             pytest.fail("the write ran on a revoked token")
@@ -251,7 +251,7 @@ def test_a_request_confirmed_once_is_not_checked_again(
     tenant = new_tenant(store)
     wallet_uuid = make_contact(store, tenant).wallet_uuid
     fund(store, tenant, wallet_uuid, "10.00")
-    confirm = accounts.principal_confirmer(tenant.token, tenant.principal)
+    confirm = accounts.PrincipalConfirmer(tenant.token, tenant.principal)
     token_reads.clear()
     with store.write() as connection:
         confirm(connection)
@@ -268,11 +268,11 @@ def test_a_refusal_confirms_a_remembered_principal_unless_a_write_has(store: Dat
     is, and the request is never run twice."""
     tenant = new_tenant(store)
     assert tenant.principal.token_id is not None
-    confirmed = accounts.principal_confirmer(tenant.token, tenant.principal)
-    pending = accounts.principal_confirmer(tenant.token, tenant.principal)
+    confirmed = accounts.PrincipalConfirmer(tenant.token, tenant.principal)
+    pending = accounts.PrincipalConfirmer(tenant.token, tenant.principal)
     with store.write() as connection:
         # The token as it was: a refusal goes on.
-        accounts.principal_confirmer(tenant.token, tenant.principal).before_refusal(connection)
+        accounts.PrincipalConfirmer(tenant.token, tenant.principal).before_refusal(connection)
         confirmed(connection)  # a write of its request
     accounts.revoke_token(store, tenant.principal.token_id)
 

@@ -423,11 +423,6 @@ class PrincipalConfirmer:
         self.confirmed = True
 
 
-def principal_confirmer(token: str, principal: Principal) -> PrincipalConfirmer:
-    """The check of a request admitted on a remembered ``principal`` (``PrincipalConfirmer``)."""
-    return PrincipalConfirmer(token, principal)
-
-
 # When this process last wrote a token's last_used_at: a burst of concurrent first requests
 # would otherwise each read the old value and each write it.
 _touched: dict[str, datetime] = {}

@@ -123,7 +123,7 @@ class Patron:
         """A known mutation's context on the event loop, reading on this worker's kept
         connection. A principal looked up in the last ``principal_cache_seconds`` serves,
         and every write of the request confirms it first, in its own transaction
-        (``accounts.principal_confirmer``): the commands of one group commit share that one
+        (``accounts.PrincipalConfirmer``): the commands of one group commit share that one
         read of the token, made after all of them arrived, so a token revoked or narrowed
         before a write arrived still stops it, and the request is run again (``Rerun``) with
         its token looked up afresh. A refusal by scope confirms the principal the same way
@@ -131,7 +131,7 @@ class Patron:
         remembered: looked up now."""
         principal = None if fresh else self.cached(token)
         if principal is not None:
-            confirmer = accounts.principal_confirmer(token, principal)
+            confirmer = accounts.PrincipalConfirmer(token, principal)
             confirm_writes(confirmer)
             kept = self.kept
             confirm_refusals(lambda: confirmer.before_refusal(kept.connection()))

@@ -415,6 +415,7 @@ _ENTRY_COLUMNS = [
 ]
 # Each with the name of its parameter (made once, not for every write).
 _ENTRY_PARAMETERS = [(f"e_{name}", name) for name in _ENTRY_COLUMNS]
+_ALSO_PARAMETERS = [(f"a_{name}", name) for name in EVENT_COLUMNS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,7 +600,7 @@ def move_and_record(
         )
     if also is not None:
         _, row = event_row(account_id, *also)
-        parameters.update({f"a_{name}": row[name] for name in EVENT_COLUMNS})
+        parameters.update({parameter: row[name] for parameter, name in _ALSO_PARAMETERS})
     statement = _move_and_record_precompiled(
         shape, with_event=event is not None, with_also=also is not None
     )
