@@ -19,7 +19,7 @@ from patron.core.errors import DomainError
 from patron.core.ids import is_uuid, new_uuid, time_ordered_uuids
 from patron.core.money import from_minor, minor_text, plain_minor, to_decimal, to_minor
 from patron.wallets.models import CreditType
-from patron.wallets.postings import IMPORT_OPERATION, OpeningBalance, _opening_digest
+from patron.wallets.openings import IMPORT_OPERATION, OpeningBalance, _opening_digest
 
 keys = idempotency.idempotency_keys
 
@@ -133,7 +133,7 @@ def test_an_imports_json_text_is_what_the_encoder_writes() -> None:
     """The payloads and results a bulk job writes from templates: the text ``json.dumps``
     writes of the same values (an odd wallet uuid included, which is escaped)."""
     from patron.accounts.principal import Principal
-    from patron.wallets.postings import OpeningBalance, _apply_openings
+    from patron.wallets.openings import OpeningBalance, _apply_openings
 
     principal = Principal(
         account_id=str(uuid.uuid4()),

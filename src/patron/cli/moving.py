@@ -118,7 +118,7 @@ def import_contacts(
     database: DatabaseOption = None,
 ) -> None:
     """Upsert contacts from a file; balances become IMPORT entries, applied once per source."""
-    from patron.moving import files
+    from patron.moving import ahead, files
     from patron.moving.importer import Importer, import_principal
 
     db = open_database(database)
@@ -126,7 +126,7 @@ def import_contacts(
         principal = import_principal(db, account)
         _settle_start_up()
         kind = files.format_of(file, format)
-        columns, rows = files.open_rows(file, kind)
+        columns = files.columns_of(file, kind)
         total = max(files.count_lines(file) - (1 if kind == "csv" else 0), 0)
         rejected = files.RejectsFile(rejects or file.with_name(file.name + ".rejects.csv"), columns)
         try:
@@ -141,7 +141,20 @@ def import_contacts(
                     batch_size=batch_size,
                     progress=advance,
                 )
-                report = importer.run(rows)
+                if db.is_sqlite and total >= ahead.AHEAD_ROWS:
+                    # Read, checked and built in a second process while this one writes.
+                    report = importer.run_chunks(
+                        ahead.chunks(
+                            file,
+                            kind,
+                            principal,
+                            source=importer.source,
+                            match=importer.match,
+                            batch_size=batch_size,
+                        )
+                    )
+                else:
+                    report = importer.run(files.open_rows(file, kind)[1])
         finally:
             rejected.close()
     except DomainError as error:

@@ -63,7 +63,7 @@ _PROFILE_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ImportedCustomer:
     """One cleaned row: profile fields by core name, external ids (stored form) by service."""
 
@@ -219,12 +219,18 @@ def import_customers(
     source: str | None,
     now: datetime,
     open_wallets: WalletOpener | None = None,
+    prepared: NewCustomers | None = None,
+    prepared_opener: WalletOpener | None = None,
 ) -> list[ImportOutcome]:
     """Upsert a batch by ``match``; the rows' claims are distinct (see ``claims``).
 
     ``open_wallets`` opens the new customers' wallets, given (row index, wallet uuid,
     customer uuid) of each, after their rows and events are written; by default they open
-    empty (an import opens them with their opening balances)."""
+    empty (an import opens them with their opening balances).
+
+    ``prepared``: the rows ``prepare_created`` built for the whole batch, ahead, written as
+    they are if every row turns out new (and their wallets opened by ``prepared_opener``);
+    else the new rows are built here."""
     from patron.customers.service import _event, taken_error
 
     principal.require("write")
@@ -273,7 +279,12 @@ def import_customers(
             matched[index] = owners[0]
         else:
             new.append(index)
-    _create(connection, principal, rows, new, outcomes, source, now, open_wallets)
+    if prepared is not None and len(new) == len(rows):
+        # Every row is new, as the caller built them for.
+        _create(connection, principal, prepared, outcomes, now, prepared_opener or open_wallets)
+    else:
+        created = prepare_created(account_id, rows, new, source, now)
+        _create(connection, principal, created, outcomes, now, open_wallets)
     _update(connection, principal, rows, matched, outcomes, now, _event)
     return [outcome or ImportOutcome("rejected") for outcome in outcomes]
 
@@ -304,28 +315,36 @@ _NEW_COLUMNS = (
 _IDENTITY_COLUMNS = ("account_id", "service", "external_id", "customer_uuid", "created_at")
 
 
-def _create(
-    connection: Connection,
-    principal: Principal,
+@dataclass
+class NewCustomers:
+    """The rows of customers a batch creates, built before their transaction: each one's row
+    (``_NEW_COLUMNS``, its number left for the transaction to reserve), its identities'
+    rows, and (row index, wallet uuid, customer uuid) of each."""
+
+    values: list[tuple[Any, ...]]
+    links: list[tuple[Any, ...]]
+    opened: list[tuple[int, str, str]]
+
+
+_NUMBER_AT = _NEW_COLUMNS.index("number")
+
+
+def prepare_created(
+    account_id: str,
     rows: Sequence[ImportedCustomer],
-    new: list[int],
-    outcomes: list[ImportOutcome | None],
+    new: Sequence[int],
     source: str | None,
     now: datetime,
-    open_wallets: WalletOpener | None,
-) -> None:
-    if not new:
-        return
-    account_id = principal.account_id
-    numbers = accounts.reserve_customer_numbers(connection, account_id, len(new))
+) -> NewCustomers:
+    """The rows of the customers ``new`` names, reading nothing: a bulk import builds them
+    for a whole batch in a process of their own while the batch before is written."""
     # Time-ordered: the rows land at the end of each index over a customer's or wallet's uuid.
     uuids = time_ordered_uuids(2 * len(new))
     services: list[str] = []  # a new customer is connected to nothing
     values: list[tuple[Any, ...]] = []
     links: list[tuple[Any, ...]] = []
     opened: list[tuple[int, str, str]] = []
-    events: list[tuple[str, str]] = []
-    for position, (index, number) in enumerate(zip(new, numbers, strict=True)):
+    for position, index in enumerate(new):
         row = rows[index]
         customer_uuid, wallet_uuid = uuids[2 * position], uuids[2 * position + 1]
         profile = row.profile
@@ -333,7 +352,7 @@ def _create(
             (
                 account_id,
                 customer_uuid,
-                number,
+                None,
                 *[profile.get(name) for name in _PROFILE_COLUMNS],
                 source,
                 False,
@@ -348,6 +367,29 @@ def _create(
         for service, external in row.identities.items():
             links.append((account_id, service, external, customer_uuid, now))
         opened.append((index, wallet_uuid, customer_uuid))
+    return NewCustomers(values, links, opened)
+
+
+def _create(
+    connection: Connection,
+    principal: Principal,
+    prepared: NewCustomers,
+    outcomes: list[ImportOutcome | None],
+    now: datetime,
+    open_wallets: WalletOpener | None,
+) -> None:
+    """Write the customers ``prepared`` holds, each with the next customer number, and open
+    their wallets."""
+    if not prepared.values:
+        return
+    account_id = principal.account_id
+    numbers = accounts.reserve_customer_numbers(connection, account_id, len(prepared.values))
+    values = [
+        (*row[:_NUMBER_AT], number, *row[_NUMBER_AT + 1 :])
+        for row, number in zip(prepared.values, numbers, strict=True)
+    ]
+    events: list[tuple[str, str]] = []
+    for (index, wallet_uuid, customer_uuid), number in zip(prepared.opened, numbers, strict=True):
         # ``contact_event(customer_uuid, number, [], wallet_uuid)`` as ``json.dumps`` writes it.
         events.append(
             (
@@ -358,13 +400,13 @@ def _create(
         )
         outcomes[index] = ImportOutcome("created", customer_uuid, wallet_uuid)
     insert_tuples(connection, customers, _NEW_COLUMNS, values)
-    insert_tuples(connection, identities, _IDENTITY_COLUMNS, links)
+    insert_tuples(connection, identities, _IDENTITY_COLUMNS, prepared.links)
     # Before the wallets': an outbox delivers a contact's creation before its credit.
     record_events(connection, account_id, events, encoded=True)
     if open_wallets is not None:
-        open_wallets(connection, opened)
+        open_wallets(connection, prepared.opened)
     else:
-        pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in opened]
+        pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in prepared.opened]
         wallets.open_wallets(connection, principal, pairs, now)
 
 

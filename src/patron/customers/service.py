@@ -28,9 +28,11 @@ from patron.customers.imports import (
     MATCHES,
     ImportedCustomer,
     ImportOutcome,
+    NewCustomers,
     WalletOpener,
     clean_import,
     import_customers,
+    prepare_created,
 )
 from patron.customers.models import (
     Customer,
@@ -51,9 +53,11 @@ __all__ = [
     "MATCHES",
     "ImportOutcome",
     "ImportedCustomer",
+    "NewCustomers",
     "WalletOpener",
     "clean_import",
     "import_customers",
+    "prepare_created",
 ]
 
 

@@ -31,7 +31,7 @@ COLUMNS = (
 FORMATS = ("csv", "jsonl")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SourceRow:
     """One row as read: its line in the file (or its position in a vendor's list), its values
     by column (None: not given), and what to write back if it is refused."""
@@ -77,10 +77,21 @@ def open_rows(path: Path, kind: str) -> tuple[list[str], Iterator[SourceRow]]:
         raise
 
 
-def _csv_rows(handle: IO[str]) -> tuple[list[str], Iterator[SourceRow]]:
-    reader = csv.reader(handle)
+def columns_of(path: Path, kind: str) -> list[str]:
+    """The file's columns, its header checked as ``open_rows`` checks it, no row read."""
+    if not path.is_file():
+        raise InvalidInput(f"no file at '{path}'", field="file")
+    if kind != "csv":
+        return ["row"]
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        header, _ = _csv_header(csv.reader(handle))
+    return header
+
+
+def _csv_header(reader: Any) -> tuple[list[str], list[str]]:
+    """The header as written and its column names, or why the file is refused."""
     try:
-        header = next(reader)
+        header: list[str] = next(reader)
     except StopIteration:
         header = []
     except (csv.Error, UnicodeDecodeError) as error:
@@ -88,15 +99,23 @@ def _csv_rows(handle: IO[str]) -> tuple[list[str], Iterator[SourceRow]]:
     names = [name.strip().lower() for name in header]
     unknown = [name for name in names if name not in COLUMNS]
     if not names or unknown:
-        handle.close()
         what = f"unknown column '{unknown[0]}'" if unknown else "no header"
         raise InvalidInput(
             f"the CSV file has {what}; its header names some of: {', '.join(COLUMNS)}",
             field="file",
         )
     if len(set(names)) != len(names):
-        handle.close()
         raise InvalidInput("the CSV header names a column twice", field="file")
+    return header, names
+
+
+def _csv_rows(handle: IO[str]) -> tuple[list[str], Iterator[SourceRow]]:
+    reader = csv.reader(handle)
+    try:
+        header, names = _csv_header(reader)
+    except InvalidInput:
+        handle.close()
+        raise
 
     def rows() -> Iterator[SourceRow]:
         with handle:

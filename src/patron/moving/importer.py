@@ -20,8 +20,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -38,6 +38,9 @@ from patron.moving.files import COLUMNS, RejectsFile, SourceRow
 from patron.wallets import postings
 from patron.wallets import service as wallets
 from patron.wallets.models import CreditType
+
+if TYPE_CHECKING:
+    from patron.moving.ahead import Chunk
 
 BATCH_SIZE = 1000
 # Batches written at once on PostgreSQL.
@@ -118,8 +121,8 @@ class ImportReport:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class _Parsed:
+@dataclass(frozen=True)
+class ParsedRow:
     row: SourceRow
     customer: customers.ImportedCustomer
     balances: dict[CreditType, int]
@@ -135,7 +138,7 @@ _Written = tuple[
 class _Writing:
     """A batch being written: its rows (for the progress bar) and its unique values."""
 
-    batch: list[_Parsed]
+    batch: list[ParsedRow]
     rows: int
     claims: set[tuple[str, str]]
     future: Future[_Written]
@@ -158,6 +161,103 @@ def _birthday(value: Any) -> Any:
 
 def _errors(error: DomainError) -> list[DomainError]:
     return list(error.errors) if isinstance(error, ValidationErrors) else [error]
+
+
+def parse_row(principal: Principal, match: str, row: SourceRow) -> ParsedRow | list[DomainError]:
+    """A row cleaned by the API's rules, or why it is refused."""
+    if row.problem is not None:
+        return [InvalidInput(row.problem)]
+    errors: list[DomainError] = [
+        InvalidInput(f"unknown column '{name}'", field=name)
+        for name in row.values
+        if name not in _KNOWN
+    ]
+    values = {name: value for name, value in row.values.items() if name in _KNOWN}
+    if "birthday" in values:
+        values["birthday"] = _birthday(values["birthday"])
+    customer: customers.ImportedCustomer | None = None
+    try:
+        customer = customers.clean_import(values)
+    except DomainError as error:
+        errors += _errors(error)
+    balances: dict[CreditType, int] = {}
+    for column, credit_type in _BALANCES:
+        value = values.get(column)
+        if value is None:
+            continue
+        try:
+            if isinstance(value, bool):
+                raise InvalidInput(f"{column} must be a number", field=column)
+            amount = wallets.import_amount(principal, credit_type, value, field=column)
+        except DomainError as error:
+            errors += _errors(error)
+            continue
+        if amount:
+            balances[credit_type] = amount
+    if customer is not None and customer.key(match) is None:
+        column = KEY_COLUMN[match]
+        errors.append(
+            InvalidInput(
+                f"{column} is required: this import matches contacts by {match}", field=column
+            )
+        )
+    if errors or customer is None:
+        return errors
+    return ParsedRow(row, customer, balances)
+
+
+def _opening_balances(
+    source: str, parsed: ParsedRow, index: int, wallet_uuid: str, customer_uuid: str
+) -> list[tuple[tuple[int, CreditType], postings.OpeningBalance]]:
+    """A row's balances as opening balances of its wallet, each with its (row index, type)."""
+    note = f"import from {source}"
+    return [
+        (
+            (index, credit_type),
+            postings.OpeningBalance(
+                wallet_uuid=wallet_uuid,
+                credit_type=credit_type,
+                amount=amount,
+                idempotency_key=balance_key(source, customer_uuid, credit_type),
+                note=note,
+            ),
+        )
+        for credit_type, amount in parsed.balances.items()
+    ]
+
+
+@dataclass
+class Prepared:
+    """A batch's rows built as if every contact in it is new (the first import into an
+    account), before its transaction: the customers, their wallets with their balances,
+    and the (row index, type) of each balance."""
+
+    now: datetime
+    contacts: customers.NewCustomers
+    opened: postings.OpenedWallets
+    owners: list[tuple[int, CreditType]]
+
+
+def prepare_batch(principal: Principal, source: str, batch: Sequence[ParsedRow]) -> Prepared:
+    """What ``Importer`` writes of ``batch`` when every row is new, reading nothing."""
+    now = utcnow()
+    created = customers.prepare_created(
+        principal.account_id,
+        [parsed.customer for parsed in batch],
+        range(len(batch)),
+        source,
+        now,
+    )
+    found = [
+        pair
+        for index, wallet_uuid, customer_uuid in created.opened
+        for pair in _opening_balances(source, batch[index], index, wallet_uuid, customer_uuid)
+    ]
+    pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in created.opened]
+    opened = postings.prepare_opened(
+        principal, pairs, [opening for _, opening in found], now, with_entries=False
+    )
+    return Prepared(now, created, opened, [owner for owner, _ in found])
 
 
 class Importer:
@@ -185,7 +285,7 @@ class Importer:
         self.batch_size = batch_size
         self.progress = progress
         self.report = ImportReport(source=self.source, match=match, dry_run=dry_run)
-        self._batch: list[_Parsed] = []
+        self._batch: list[ParsedRow] = []
         self._claims: set[tuple[str, str]] = set()
         self._pending_rows = 0
         self._next_analyze = 2_000
@@ -205,6 +305,20 @@ class Importer:
             self.close()
         return self.report
 
+    def run_chunks(self, chunks: Iterable[Chunk]) -> ImportReport:
+        """``run`` of rows read, checked and built ahead in batches (``ahead.chunks``): each
+        chunk's batch is written as it arrives."""
+        try:
+            for chunk in chunks:
+                for row, parsed in chunk.rows():
+                    self.take(row, parsed, cut=False)
+                if self._batch:
+                    self._submit(prepared=chunk.prepared)
+            self.flush()
+        finally:
+            self.close()
+        return self.report
+
     def close(self) -> None:
         """Wait for the batches being written (their commits stand) and stop the writers."""
         writer, self._writer = self._writer, None
@@ -212,12 +326,22 @@ class Importer:
             writer.shutdown(wait=True)
 
     def feed(self, row: SourceRow) -> None:
+        self.take(row, parse_row(self.principal, self.match, row))
+
+    def take(
+        self, row: SourceRow, parsed: ParsedRow | list[DomainError], *, cut: bool = True
+    ) -> None:
+        """A row as ``parse_row`` answered it. ``cut=False``: the caller cut the batches
+        already, by the rules below (``run_chunks``)."""
         self.report.rows += 1
         self._pending_rows += 1
-        parsed = self._parse(row)
-        if parsed is None:
+        if not isinstance(parsed, ParsedRow):
+            self._reject(row, parsed)
             if len(self._batch) == 0:
                 self._advance()
+            return
+        if not cut:
+            self._batch.append(parsed)
             return
         claims = parsed.customer.claims(self.match)
         if any(claim in self._claims for claim in claims):
@@ -261,50 +385,6 @@ class Importer:
         for row, field_, reason in sorted(ready, key=lambda item: item[0].line):
             self.rejects.write(row, field_, reason)
 
-    def _parse(self, row: SourceRow) -> _Parsed | None:
-        if row.problem is not None:
-            self._reject(row, [InvalidInput(row.problem)])
-            return None
-        errors: list[DomainError] = [
-            InvalidInput(f"unknown column '{name}'", field=name)
-            for name in row.values
-            if name not in _KNOWN
-        ]
-        values = {name: value for name, value in row.values.items() if name in _KNOWN}
-        if "birthday" in values:
-            values["birthday"] = _birthday(values["birthday"])
-        customer: customers.ImportedCustomer | None = None
-        try:
-            customer = customers.clean_import(values)
-        except DomainError as error:
-            errors += _errors(error)
-        balances: dict[CreditType, int] = {}
-        for column, credit_type in _BALANCES:
-            value = values.get(column)
-            if value is None:
-                continue
-            try:
-                if isinstance(value, bool):
-                    raise InvalidInput(f"{column} must be a number", field=column)
-                amount = wallets.import_amount(self.principal, credit_type, value, field=column)
-            except DomainError as error:
-                errors += _errors(error)
-                continue
-            if amount:
-                balances[credit_type] = amount
-        if customer is not None and customer.key(self.match) is None:
-            column = KEY_COLUMN[self.match]
-            errors.append(
-                InvalidInput(
-                    f"{column} is required: this import matches contacts by {self.match}",
-                    field=column,
-                )
-            )
-        if errors or customer is None:
-            self._reject(row, errors)
-            return None
-        return _Parsed(row, customer, balances)
-
     def flush(self, extra: Callable[[Connection], None] | None = None) -> None:
         """Write the batch (and run ``extra`` in its transaction: a vendor's cursor); when
         this returns, every row fed so far is written and counted."""
@@ -312,12 +392,19 @@ class Importer:
         while self._writing:
             self._settle()
 
-    def _submit(self, extra: Callable[[Connection], None] | None = None) -> None:
+    def _submit(
+        self,
+        extra: Callable[[Connection], None] | None = None,
+        prepared: Prepared | None = None,
+    ) -> None:
         """Hand the batch to a writer: once a lane is free, and once every batch in flight
-        that holds one of its unique values has committed."""
+        that holds one of its unique values has committed. With ``prepared`` (the batch's
+        rows built ahead), it is written here and now, on this thread: the rows were built
+        by another process, and this one's only work is the database's."""
         while self._writing and (
             len(self._writing) >= self._lanes
             or extra is not None
+            or prepared is not None
             or any(not self._claims.isdisjoint(item.claims) for item in self._writing)
         ):
             self._settle()
@@ -329,7 +416,7 @@ class Importer:
 
         def write() -> _Written:
             def command(connection: Connection) -> _Written:
-                written = self._write(connection, batch)
+                written = self._write(connection, batch, prepared)
                 if extra is not None:
                     extra(connection)
                 return written
@@ -343,9 +430,18 @@ class Importer:
                 result: _Written = done.result
                 return result
 
+        rows, self._pending_rows = self._pending_rows, 0
+        if prepared is not None:
+            future: Future[_Written] = Future()
+            try:
+                future.set_result(write())
+            except Exception as error:  # raised where a writer's would be: in _settle
+                future.set_exception(error)
+            self._writing.append(_Writing(batch, rows, claims, future))
+            self._settle()
+            return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(self._lanes, thread_name_prefix="patron-import")
-        rows, self._pending_rows = self._pending_rows, 0
         self._writing.append(_Writing(batch, rows, claims, self._writer.submit(write)))
 
     def _settle(self) -> None:
@@ -363,34 +459,25 @@ class Importer:
         self._pending_rows += item.rows
         self._advance()
 
-    def _write(self, connection: Connection, batch: list[_Parsed]) -> _Written:
+    def _write(
+        self, connection: Connection, batch: list[ParsedRow], prepared: Prepared | None = None
+    ) -> _Written:
         """Upsert the batch's contacts; open the new ones' wallets with their balances and
-        post the balances of those that were there before (each key applied once)."""
+        post the balances of those that were there before (each key applied once). With
+        ``prepared``, the rows built ahead are written if every contact is new."""
         principal, source = self.principal, self.source
-        now = utcnow()
-        note = f"import from {source}"
+        now = prepared.now if prepared is not None else utcnow()
         owners: list[tuple[int, CreditType]] = []
         results: list[postings.OpeningResult] = []
 
-        def balances(
-            index: int, wallet_uuid: str, customer_uuid: str
-        ) -> list[tuple[tuple[int, CreditType], postings.OpeningBalance]]:
-            return [
-                (
-                    (index, credit_type),
-                    postings.OpeningBalance(
-                        wallet_uuid=wallet_uuid,
-                        credit_type=credit_type,
-                        amount=amount,
-                        idempotency_key=balance_key(source, customer_uuid, credit_type),
-                        note=note,
-                    ),
-                )
-                for credit_type, amount in batch[index].balances.items()
-            ]
-
         def open_wallets(connection: Connection, opened: list[tuple[int, str, str]]) -> None:
-            found = [pair for created in opened for pair in balances(*created)]
+            found = [
+                pair
+                for index, wallet_uuid, customer_uuid in opened
+                for pair in _opening_balances(
+                    source, batch[index], index, wallet_uuid, customer_uuid
+                )
+            ]
             owners.extend(owner for owner, _ in found)
             pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in opened]
             openings = [opening for _, opening in found]
@@ -400,6 +487,11 @@ class Importer:
                 )
             )
 
+        def open_prepared(connection: Connection, opened: list[tuple[int, str, str]]) -> None:
+            assert prepared is not None
+            owners.extend(prepared.owners)
+            results.extend(postings.write_opened(connection, principal, prepared.opened))
+
         outcomes = customers.import_customers(
             connection,
             principal,
@@ -408,6 +500,8 @@ class Importer:
             source=source,
             now=now,
             open_wallets=open_wallets,
+            prepared=prepared.contacts if prepared is not None else None,
+            prepared_opener=open_prepared,
         )
         openings: list[postings.OpeningBalance] = []
         keys: set[str] = set()
@@ -415,12 +509,17 @@ class Importer:
             wallet_uuid, customer_uuid = outcome.wallet_uuid, outcome.customer_uuid
             if outcome.status == "created" or wallet_uuid is None or customer_uuid is None:
                 continue
-            for owner, opening in balances(index, wallet_uuid, customer_uuid):
+            for owner, opening in _opening_balances(
+                source, batch[index], index, wallet_uuid, customer_uuid
+            ):
                 if opening.idempotency_key not in keys:
                     keys.add(opening.idempotency_key)
                     owners.append(owner)
                     openings.append(opening)
-        results += postings.post_openings(connection, principal, openings, now, with_entries=False)
+        if openings:
+            results += postings.post_openings(
+                connection, principal, openings, now, with_entries=False
+            )
         return outcomes, owners, results
 
     def _refresh_statistics(self) -> None:
@@ -438,7 +537,7 @@ class Importer:
 
     def _count(
         self,
-        batch: list[_Parsed],
+        batch: list[ParsedRow],
         outcomes: list[customers.ImportOutcome],
         owners: list[tuple[int, CreditType]],
         results: list[postings.OpeningResult],

@@ -23,8 +23,8 @@ from patron.core.ids import new_uuid
 from patron.wallets import day_totals
 from patron.wallets.ledger import precision
 from patron.wallets.lot_tables import credit_lots
-from patron.wallets.models import Action, CreditEntry, CreditType, Reason
-from patron.wallets.postings import EVENT_FOR_ACTION, event_payload
+from patron.wallets.models import EVENT_FOR_ACTION, Action, CreditEntry, CreditType, Reason
+from patron.wallets.postings import event_payload
 from patron.wallets.repository import entry_values
 from patron.wallets.tables import credit_entries, wallets
 

@@ -15,6 +15,14 @@ class Action(StrEnum):
     REMOVE = "REMOVE"
 
 
+# The outbox event of an entry, by its action.
+EVENT_FOR_ACTION = {
+    Action.ADD: "wallet.credit_added",
+    Action.SPEND: "wallet.credit_spent",
+    Action.REMOVE: "wallet.credit_removed",
+}
+
+
 class CreditType(StrEnum):
     GLOBAL = "GLOBAL"
     LOCAL = "LOCAL"

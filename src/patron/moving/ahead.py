@@ -1,0 +1,202 @@
+"""A file import's reading, checking and row building, in a process of its own (SQLite).
+
+SQLite writes one batch at a time, and a batch's statements release the interpreter's lock
+for each row they step through: Python work on another thread of the same process (reading
+the next rows) holds every one of those steps up, so one process imports no faster than its
+reading and its writing one after the other. A large file import on SQLite therefore reads
+its file in a second process: it reads and checks each row by the API's rules, cuts the
+batches where ``Importer`` would (at ``batch_size`` rows, or before a row that shares a
+unique value with one in the batch), and builds each batch's rows as if every contact in it
+is new (``prepare_batch``: ids, wallets, entries, events, keys). The importing process only
+writes: for each batch it looks up who exists already, and writes the rows built ahead if
+no one does (a first import), or builds them itself if someone does (a re-run).
+
+The chunks come through a pipe, in the file's order; the reader waits while the pipe is
+full, so memory stays bounded. It runs in a session of its own (Ctrl-C reaches the importing
+process only, which stops it), and it stops when the pipe closes: it never outlives the
+import, however that ends (kill -9 included).
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from patron.accounts.principal import Principal
+from patron.core.errors import DomainError, InvalidInput
+from patron.moving import files
+from patron.moving.files import SourceRow
+from patron.moving.importer import ParsedRow, Prepared, parse_row, prepare_batch
+
+# Files with fewer rows are read in the importing process: starting another costs more.
+AHEAD_ROWS = 10_000
+_LENGTH = struct.Struct("!Q")
+
+# A refused row: the row, and (field, message) of each reason.
+Refused = tuple[SourceRow, list[tuple[str | None, str]]]
+
+
+# No slots on what is pickled: a slotted dataclass pickles field by field in Python.
+@dataclass
+class Chunk:
+    """Rows in the file's order, refused ones among them; the accepted ones are one batch,
+    with its rows built ahead (None: no row accepted)."""
+
+    items: list[ParsedRow | Refused]
+    prepared: Prepared | None
+
+    def rows(self) -> Iterator[tuple[SourceRow, ParsedRow | list[DomainError]]]:
+        """Each row as ``parse_row`` answered it."""
+        for item in self.items:
+            if isinstance(item, ParsedRow):
+                yield item.row, item
+            else:
+                row, reasons = item
+                yield row, [InvalidInput(message, field=field) for field, message in reasons]
+
+
+@dataclass(frozen=True)
+class _Failed:
+    message: str
+
+
+class ReaderStopped(DomainError):
+    """The reading process ended without finishing the file (what was written stands: run
+    the import again to finish it)."""
+
+    code = "IMPORT_STOPPED"
+
+
+def chunks(
+    path: Path,
+    kind: str,
+    principal: Principal,
+    *,
+    source: str,
+    match: str,
+    batch_size: int,
+) -> Iterator[Chunk]:
+    """The file's rows as ``Chunk`` s, read and built by a process started for it; it is
+    stopped when the iteration ends, however it ends."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from patron.moving import ahead; ahead.reader_main()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    try:
+        with process.stdin:
+            pickle.dump(
+                (str(path), kind, principal, source, match, batch_size),
+                process.stdin,
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+        while True:
+            message = _receive(process.stdout)
+            if message is None:
+                return
+            if isinstance(message, _Failed):
+                raise ReaderStopped(f"reading the file failed: {message.message}", field="file")
+            yield message
+    except EOFError:
+        process.wait(10)
+        raise ReaderStopped(
+            f"the process reading the file stopped (exit code {process.returncode}); "
+            "run the import again to finish it",
+            field="file",
+        ) from None
+    finally:
+        process.stdout.close()
+        if process.poll() is None:
+            process.terminate()
+        process.wait(10)
+
+
+def _receive(stream: IO[bytes]) -> Chunk | _Failed | None:
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        raise EOFError
+    (size,) = _LENGTH.unpack(head)
+    body = stream.read(size)
+    if len(body) < size:
+        raise EOFError
+    message: Chunk | _Failed | None = pickle.loads(body)  # noqa: S301 - our own child's
+    return message
+
+
+class _Gone(Exception):
+    """The importing process closed the pipe: it stopped, or is gone."""
+
+
+def _send(stream: IO[bytes], message: Chunk | _Failed | None) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        stream.write(_LENGTH.pack(len(body)))
+        stream.write(body)
+        stream.flush()
+    except OSError:
+        raise _Gone from None
+
+
+def read(
+    path: Path,
+    kind: str,
+    principal: Principal,
+    source: str,
+    match: str,
+    batch_size: int,
+    out: IO[bytes],
+) -> None:
+    """The reading process's work: every chunk of the file to ``out``, then None (or why it
+    failed)."""
+    try:
+        _, rows = files.open_rows(path, kind)
+        items: list[ParsedRow | Refused] = []
+        batch: list[ParsedRow] = []
+        claims: set[tuple[str, str]] = set()
+
+        def cut() -> None:
+            nonlocal items, batch, claims
+            prepared = prepare_batch(principal, source, batch) if batch else None
+            _send(out, Chunk(items, prepared))
+            items, batch, claims = [], [], set()
+
+        for row in rows:
+            parsed = parse_row(principal, match, row)
+            if not isinstance(parsed, ParsedRow):
+                items.append((row, [(error.field, error.message) for error in parsed]))
+                continue
+            row_claims = parsed.customer.claims(match)
+            if any(claim in claims for claim in row_claims):
+                cut()  # as ``Importer.take`` does: the later row sees the earlier one written
+            items.append(parsed)
+            batch.append(parsed)
+            claims.update(row_claims)
+            if len(batch) >= batch_size:
+                cut()
+        if items:
+            cut()
+        _send(out, None)
+    except _Gone:
+        return  # nothing to tell
+    except Exception as error:  # told to the importing process, which stops the import
+        try:
+            _send(out, _Failed(str(error) or type(error).__name__))
+        except _Gone:
+            return
+
+
+def reader_main() -> None:
+    """The reading process: its work's arguments on stdin, its chunks to stdout."""
+    arguments: Any = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the importing process
+    path, kind, principal, source, match, batch_size = arguments
+    read(Path(path), kind, principal, source, match, batch_size, sys.stdout.buffer)

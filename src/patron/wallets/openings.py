@@ -1,0 +1,345 @@
+"""An import's opening balances: many ADDs at once, each applied once per idempotency key.
+
+What ``postings.post`` writes for each ADD (the entry at its wallet's next position with its
+running balance, the wallet's figures, the outbox event, the claimed key), for a whole batch
+in a few statements: to wallets that exist (``post_openings``), or to wallets opened in the
+same transaction (``open_wallets``, or its two halves ``prepare_opened`` and
+``write_opened`` when the rows are built ahead of the transaction). Reached through
+``postings``, which names each of these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from patron.accounts.principal import Principal
+from patron.core import idempotency
+from patron.core.errors import InvalidInput, NotFound
+from patron.core.events import record_events
+from patron.core.ids import time_ordered_uuids
+from patron.core.money import MAX_MINOR_UNITS, minor_text
+from patron.wallets import bulk_repository, ledger
+from patron.wallets.models import EVENT_FOR_ACTION, Action, CreditEntry, CreditType, Reason
+
+# An import's opening balances: many ADDs at once, each applied once per idempotency key.
+
+IMPORT_OPERATION = "import_balance"
+# Where an entry's row (``bulk_repository.ENTRY_ROW``) has its wallet.
+_WALLET_AT = bulk_repository.ENTRY_ROW.index("wallet_uuid")
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningBalance:
+    """An ADD (reason IMPORT) to apply once: ``idempotency_key`` names it for good."""
+
+    wallet_uuid: str
+    credit_type: CreditType
+    amount: int
+    idempotency_key: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class OpeningResult:
+    """``posted``: written now; ``already``: this key was applied before with this amount;
+    ``differs``: it was applied before with ``previous`` (nothing is written again);
+    ``refused``: the balance would exceed the maximum (``error``)."""
+
+    status: str
+    entry: CreditEntry | None = None
+    previous: int | None = None
+    error: InvalidInput | None = None
+
+
+def _json_string(value: str) -> str:
+    """``json.dumps(value)`` of a string, without the encoder for the plain ones: printable
+    ASCII (space to tilde) but for the quote and the backslash is written as it is."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return json.dumps(value)
+
+
+def _opening_digest(opening: OpeningBalance, wallet_json: str | None = None) -> str:
+    """``idempotency.fingerprint(IMPORT_OPERATION, {"wallet": ..., "type": ..., "amount":
+    ...})``: the same text hashed, written out rather than through a sorting JSON encoder.
+    ``wallet_json``: the wallet's uuid as JSON, when the caller has it already."""
+    wallet = wallet_json if wallet_json is not None else _json_string(opening.wallet_uuid)
+    body = (
+        f'{{"op": "{IMPORT_OPERATION}", "request": {{"amount": {opening.amount}, '
+        f'"type": "{opening.credit_type.value}", "wallet": {wallet}}}}}'
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def post_openings(
+    connection: Connection,
+    principal: Principal,
+    openings: Sequence[OpeningBalance],
+    now: datetime,
+    *,
+    with_entries: bool = True,
+) -> list[OpeningResult]:
+    """Apply many opening balances to wallets that exist, in the caller's transaction, with
+    what ``post`` writes for each ADD (the entry at its position with its running balance,
+    the wallet's balance and counter, the outbox event) and each key claimed, in a few
+    statements for the whole batch.
+
+    A key already claimed writes nothing again: a re-run or a resumed import never doubles a
+    balance. Keys must be distinct within a call (the importer sees to it).
+
+    ``with_entries=False``: a posted result carries no ``entry`` (a caller that needs only
+    its opening's own figures is spared building one per balance)."""
+    principal.require("write")
+    account_id = principal.account_id
+    claimed = idempotency.find_results(
+        connection, account_id, [opening.idempotency_key for opening in openings]
+    )
+    results: list[OpeningResult | None] = [None] * len(openings)
+    due: list[int] = []
+    for index, opening in enumerate(openings):
+        found = claimed.get(opening.idempotency_key)
+        if found is None:
+            due.append(index)
+        elif found[0] == IMPORT_OPERATION and found[1] == _opening_digest(opening):
+            results[index] = OpeningResult("already")
+        else:
+            previous = found[2].get("amount") if isinstance(found[2], dict) else None
+            results[index] = OpeningResult(
+                "differs", previous=int(previous) if previous is not None else None
+            )
+    wanted = sorted({openings[index].wallet_uuid for index in due})
+    figures = {
+        row.uuid: {
+            "uuid": row.uuid,
+            "global_balance": int(row.global_balance),
+            "local_balance": int(row.local_balance),
+            "entry_count": int(row.entry_count),
+        }
+        for row in (bulk_repository.lock_wallets(connection, account_id, wanted) if wanted else [])
+    }
+    written = _apply_openings(principal, openings, due, figures, results, now, with_entries)
+    touched = {row[_WALLET_AT] for row in written.entries}
+    bulk_repository.set_wallet_figures(
+        connection, account_id, [figures[uuid_] for uuid_ in sorted(touched)], now
+    )
+    written.record(connection, account_id)
+    return [result if result is not None else OpeningResult("already") for result in results]
+
+
+def open_wallets(
+    connection: Connection,
+    principal: Principal,
+    pairs: Sequence[tuple[str, str]],
+    openings: Sequence[OpeningBalance],
+    now: datetime,
+    *,
+    with_entries: bool = True,
+) -> list[OpeningResult]:
+    """Open the wallets of customers created in this transaction, (wallet uuid, customer
+    uuid) each, with their opening balances: each wallet's row is written with the balances
+    and counter its openings give, and each opening's entry, event and key as
+    ``post_openings`` writes them. Nothing is read or updated: the wallets are new, and so are
+    the customers the keys name (no key of theirs can have been claimed)."""
+    return write_opened(
+        connection, principal, prepare_opened(principal, pairs, openings, now, with_entries)
+    )
+
+
+@dataclass
+class OpenedWallets:
+    """New wallets with their opening balances, built before their transaction (``open_wallets``
+    in two halves): each wallet's row, what its openings write, and each opening's result."""
+
+    now: datetime
+    wallets: list[tuple[str, str, int, int, int]]
+    written: _Openings
+    results: list[OpeningResult]
+
+
+def prepare_opened(
+    principal: Principal,
+    pairs: Sequence[tuple[str, str]],
+    openings: Sequence[OpeningBalance],
+    now: datetime,
+    with_entries: bool = True,
+) -> OpenedWallets:
+    """The rows ``open_wallets`` writes, reading nothing: a bulk import builds them in a
+    process of their own while the batch before is written."""
+    principal.require("write")
+    figures: dict[str, dict[str, Any]] = {
+        wallet_uuid: {
+            "uuid": wallet_uuid,
+            "global_balance": 0,
+            "local_balance": 0,
+            "entry_count": 0,
+        }
+        for wallet_uuid, _ in pairs
+    }
+    results: list[OpeningResult | None] = [None] * len(openings)
+    written = _apply_openings(
+        principal, openings, range(len(openings)), figures, results, now, with_entries
+    )
+    rows = [
+        (
+            wallet_uuid,
+            customer_uuid,
+            figures[wallet_uuid]["global_balance"],
+            figures[wallet_uuid]["local_balance"],
+            figures[wallet_uuid]["entry_count"],
+        )
+        for wallet_uuid, customer_uuid in pairs
+    ]
+    return OpenedWallets(
+        now,
+        rows,
+        written,
+        [result if result is not None else OpeningResult("already") for result in results],
+    )
+
+
+def write_opened(
+    connection: Connection, principal: Principal, opened: OpenedWallets
+) -> list[OpeningResult]:
+    """Write what ``prepare_opened`` built, in the caller's transaction (its customers are
+    written in it already); each opening's result."""
+    principal.require("write")
+    account_id = principal.account_id
+    bulk_repository.insert_wallets(connection, account_id, opened.wallets, opened.now)
+    opened.written.record(connection, account_id)
+    return opened.results
+
+
+@dataclass
+class _Openings:
+    """What applying opening balances writes: entries, their outbox events, the keys."""
+
+    # The entries' rows (``bulk_repository.ENTRY_ROW``), the events' payloads and the keys'
+    # results as their JSON text (see ``_apply_openings``).
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)
+    claims: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def record(self, connection: Connection, account_id: str) -> None:
+        bulk_repository.insert_entry_rows(connection, account_id, self.entries)
+        record_events(connection, account_id, self.events, encoded=True)
+        idempotency.store_results(connection, account_id, self.claims, encoded=True)
+
+
+def _apply_openings(
+    principal: Principal,
+    openings: Sequence[OpeningBalance],
+    due: Sequence[int],
+    figures: dict[str, dict[str, Any]],
+    results: list[OpeningResult | None],
+    now: datetime,
+    with_entries: bool = True,
+) -> _Openings:
+    """The entries of the ``due`` openings, each at its wallet's next position with its
+    running balance (``figures`` move with them), their events and keys; an opening that
+    would take a balance past the maximum is refused in ``results``. The entries are
+    written as rows; each posted result has its ``CreditEntry`` if ``with_entries``."""
+    written = _Openings()
+    places = {
+        CreditType.GLOBAL: ledger.precision(principal, CreditType.GLOBAL),
+        CreditType.LOCAL: ledger.precision(principal, CreditType.LOCAL),
+    }
+    added = EVENT_FOR_ACTION[Action.ADD]
+    account_id, actor, actor_name = principal.account_id, principal.actor, principal.actor_name
+    entries, events, claims = written.entries, written.events, written.claims
+    for index, entry_uuid in zip(due, time_ordered_uuids(len(due)), strict=True):
+        opening = openings[index]
+        wallet = figures.get(opening.wallet_uuid)
+        if wallet is None:
+            raise NotFound(f"no wallet with uuid '{opening.wallet_uuid}'", field="walletUuid")
+        column = "global_balance" if opening.credit_type is CreditType.GLOBAL else "local_balance"
+        if opening.amount <= 0:
+            raise InvalidInput("amount must be greater than 0", field="amount")
+        if wallet[column] + opening.amount > MAX_MINOR_UNITS:
+            error = InvalidInput("the balance would exceed the maximum", field="amount")
+            results[index] = OpeningResult("refused", error=error)
+            continue
+        balance = wallet[column] = wallet[column] + opening.amount
+        seq = wallet["entry_count"] = wallet["entry_count"] + 1
+        credit_type = opening.credit_type
+        # The row ``insert_entries`` writes of the CreditEntry below, built directly.
+        entries.append(
+            (
+                account_id,
+                entry_uuid,
+                opening.wallet_uuid,
+                seq,
+                "ADD",
+                credit_type.value,
+                opening.amount,
+                balance,
+                "IMPORT",
+                opening.note,
+                opening.idempotency_key,
+                None,
+                None,
+                None,
+                None,
+                None,
+                now,
+                actor,
+                actor_name,
+            )
+        )
+        wallet_json = _json_string(opening.wallet_uuid)
+        # The payload ``_record``'s EntryEvent completes to, in its order, and the key's
+        # result, as the text ``json.dumps`` writes of them (every value in them is plain).
+        events.append(
+            (
+                added,
+                f'{{"entry_uuid": "{entry_uuid}", "wallet_uuid": {wallet_json}, '
+                f'"action": "ADD", "credit_type": "{credit_type.value}", '
+                f'"amount": "{minor_text(opening.amount, places[credit_type])}", '
+                f'"balance_after": "{minor_text(balance, places[credit_type])}", '
+                '"reason": "IMPORT"}',
+            )
+        )
+        claims.append(
+            (
+                opening.idempotency_key,
+                IMPORT_OPERATION,
+                _opening_digest(opening, wallet_json),
+                f'{{"entries": ["{entry_uuid}"], "amount": {opening.amount}}}',
+            )
+        )
+        entry = (
+            CreditEntry(
+                uuid=entry_uuid,
+                wallet_uuid=opening.wallet_uuid,
+                seq=seq,
+                action=Action.ADD,
+                credit_type=credit_type,
+                amount=opening.amount,
+                balance_after=balance,
+                reason=Reason.IMPORT,
+                note=opening.note,
+                idempotency_key=opening.idempotency_key,
+                conversion_uuid=None,
+                redemption_uuid=None,
+                order_uuid=None,
+                reverses_uuid=None,
+                expires_at=None,
+                created_at=now,
+                actor=actor,
+                actor_name=actor_name,
+            )
+            if with_entries
+            else None
+        )
+        results[index] = OpeningResult("posted", entry=entry) if with_entries else _POSTED
+    return written
+
+
+# A posted result without its entry: every one alike (a bulk import's), so shared.
+_POSTED = OpeningResult("posted")

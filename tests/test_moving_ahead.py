@@ -1,0 +1,306 @@
+"""A file read, checked and built ahead in a second process (``moving.ahead``): the same import
+as one process makes, on both stores; and the reading process never outlives its import."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from patron.accounts import service as accounts
+from patron.core import migrate
+from patron.core.db import Database
+from patron.core.events import outbox_events
+from patron.customers.tables import customers
+from patron.moving import ahead, files
+from patron.moving.importer import Importer, import_principal
+from patron.wallets.tables import credit_entries, wallets
+from patron.wallets.verify import verify_ledger
+
+HEADER = "email,name,phone,shopify_id,global_balance,local_balance,birthday\n"
+
+
+def write_file(path: Path, rows: int) -> Path:
+    """Good rows, with bad ones among them, a contact named twice (the second a batch later),
+    and a Shopify id another contact holds."""
+    with path.open("w") as handle:
+        handle.write(HEADER)
+        for i in range(rows):
+            if i % 37 == 5:
+                handle.write(f"bad-{i},Bad,,,,,\n")  # not an email
+            elif i % 53 == 7:
+                handle.write(f"g{i}@example.com,G,,,1.001,,\n")  # too many places
+            elif i == 90:
+                handle.write("c3@example.com,Again,,,2.00,1,\n")  # c3 once more
+            elif i == 120:
+                handle.write("late@example.com,Late,,9999,1.00,,\n")  # 9999 is taken
+            else:
+                handle.write(
+                    f"c{i}@example.com,Contact {i},+1415555{i % 10000:04d},{7000 + i},"
+                    f"{i % 100}.25,{i % 9},1990-01-0{1 + i % 9}\n"
+                )
+    return path
+
+
+def seed(db: Database, name: str, tmp_path: Path) -> str:
+    """An account holding two contacts already: one the file names (c150), one whose
+    Shopify id a row of the file claims."""
+    created, _ = accounts.create_account(db, name=name)
+    principal = import_principal(db, created.uuid)
+    first = tmp_path / f"{name}-first.csv"
+    first.write_text(HEADER + "c150@example.com,Before,,,5.00,,\nother@example.com,O,,9999,,,\n")
+    Importer(db, principal, source="first").run(files.open_rows(first, "csv")[1])
+    return created.uuid
+
+
+def state(db: Database, account: str) -> dict[str, Any]:
+    with db.read() as connection:
+        held = connection.execute(
+            select(
+                customers.c.email,
+                customers.c.name,
+                wallets.c.global_balance,
+                wallets.c.local_balance,
+            )
+            .join(
+                wallets,
+                (wallets.c.customer_uuid == customers.c.uuid)
+                & (wallets.c.account_id == customers.c.account_id),
+            )
+            .where(customers.c.account_id == account)
+        ).all()
+        events = connection.execute(
+            select(outbox_events.c.event_type, func.count())
+            .where(outbox_events.c.account_id == account)
+            .group_by(outbox_events.c.event_type)
+        ).all()
+        entries = connection.execute(
+            select(func.count())
+            .select_from(credit_entries)
+            .where(credit_entries.c.account_id == account)
+        ).scalar_one()
+        numbers = connection.execute(
+            select(func.min(customers.c.number), func.max(customers.c.number), func.count()).where(
+                customers.c.account_id == account
+            )
+        ).one()
+    return {
+        "contacts": sorted(tuple(row) for row in held),
+        "events": dict(sorted((kind, int(n)) for kind, n in events)),
+        "entries": int(entries),
+        "numbers": tuple(numbers),
+    }
+
+
+def rejects(path: Path) -> list[tuple[str, str, str]]:
+    with path.open() as handle:
+        return [(row["line"], row["field"], row["reason"]) for row in csv.DictReader(handle)]
+
+
+def test_built_ahead_the_import_is_the_one_process_import(db: Database, tmp_path: Path) -> None:
+    file = write_file(tmp_path / "in.csv", 400)
+    one, two = seed(db, "one", tmp_path), seed(db, "two", tmp_path)
+    reports = {}
+    for account, how in ((one, "inline"), (two, "ahead")):
+        principal = import_principal(db, account)
+        refused = files.RejectsFile(tmp_path / f"{how}.rejects.csv", files.columns_of(file, "csv"))
+        importer = Importer(db, principal, source="in.csv", rejects=refused, batch_size=50)
+        try:
+            if how == "inline":
+                report = importer.run(files.open_rows(file, "csv")[1])
+            else:
+                report = importer.run_chunks(
+                    ahead.chunks(
+                        file, "csv", principal, source="in.csv", match="email", batch_size=50
+                    )
+                )
+        finally:
+            refused.close()
+        reports[how] = {
+            key: value
+            for key, value in report.as_dict(principal).items()
+            if key not in {"seconds", "rows_per_second"}
+        }
+
+    assert reports["ahead"] == reports["inline"]
+    assert reports["ahead"]["created"] > 300
+    assert reports["ahead"]["updated"] == 2  # c150 (named before), c3 (named twice)
+    assert reports["ahead"]["rejected"] > 15
+    assert rejects(tmp_path / "ahead.rejects.csv") == rejects(tmp_path / "inline.rejects.csv")
+    assert ("122", "shopify_id") in {line[:2] for line in rejects(tmp_path / "ahead.rejects.csv")}
+    assert state(db, two) == state(db, one)
+    assert verify_ledger(db).ok
+
+
+def test_a_dry_run_built_ahead_writes_nothing(db: Database, tmp_path: Path) -> None:
+    file = write_file(tmp_path / "in.csv", 150)
+    account = seed(db, "dry", tmp_path)
+    before = state(db, account)
+    principal = import_principal(db, account)
+
+    report = Importer(db, principal, source="in.csv", dry_run=True, batch_size=40).run_chunks(
+        ahead.chunks(file, "csv", principal, source="in.csv", match="email", batch_size=40)
+    )
+
+    assert report.created > 100
+    assert state(db, account) == before
+
+
+def test_a_reader_that_fails_stops_the_import_with_a_clear_error(
+    db: Database, tmp_path: Path
+) -> None:
+    account = seed(db, "gone", tmp_path)
+    principal = import_principal(db, account)
+    importer = Importer(db, principal, source="x")
+
+    with pytest.raises(ahead.ReaderStopped, match="reading the file failed: no file at"):
+        importer.run_chunks(
+            ahead.chunks(
+                tmp_path / "missing.csv", "csv", principal, source="x", match="email", batch_size=10
+            )
+        )
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _gone(pid: int, seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state_ = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state_ == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _count(db: Database, account: str) -> int:
+    with db.read() as connection:
+        return int(
+            connection.execute(
+                select(func.count()).select_from(customers).where(customers.c.account_id == account)
+            ).scalar_one()
+        )
+
+
+def _start(database_url: str, account: str, file: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATRON_")}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "patron",
+            "import",
+            "contacts",
+            str(file),
+            "--account",
+            account,
+            "--database",
+            database_url,
+            "--batch-size",
+            "200",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _reader_of(process: subprocess.Popen[bytes], db: Database, account: str) -> int:
+    """The reading process of a running import, once it has written some contacts."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        readers = _children(process.pid)
+        if readers and _count(db, account) >= 400:
+            return readers[0]
+        time.sleep(0.02)
+    raise AssertionError("the import wrote nothing, or started no reader")
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[tuple[Database, str]]:
+    """A SQLite store of its own: a file is read ahead on SQLite only."""
+    url = f"sqlite:///{tmp_path / 'ahead.db'}"
+    migrate.upgrade(url)
+    database = Database(url)
+    yield database, url
+    database.dispose()
+
+
+def test_a_killed_import_leaves_no_reader_behind_and_resumes(
+    sqlite_store: tuple[Database, str], tmp_path: Path
+) -> None:
+    db, database_url = sqlite_store
+    rows = ahead.AHEAD_ROWS + 2_000
+    file = tmp_path / "big.csv"
+    with file.open("w") as handle:
+        handle.write("email,global_balance\n")
+        for i in range(rows):
+            handle.write(f"k{i}@example.com,1.25\n")
+    account = seed(db, "killed", tmp_path)
+    process = _start(database_url, account, file)
+    reader = _reader_of(process, db, account)
+
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    assert _gone(reader), "the reader outlived the killed import"
+    partial = _count(db, account)
+    resumed = _start(database_url, account, file)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    report = json.loads(out)
+    assert 2 < partial < rows + 2
+    assert report["created"] == rows + 2 - partial
+    assert _count(db, account) == rows + 2
+    with db.read() as connection:
+        total = connection.execute(
+            select(func.sum(wallets.c.global_balance)).where(wallets.c.account_id == account)
+        ).scalar_one()
+    assert total == rows * 125 + 500
+    assert verify_ledger(db).ok
+
+
+def test_ctrl_c_stops_an_import_and_its_reader_without_a_traceback(
+    sqlite_store: tuple[Database, str], tmp_path: Path
+) -> None:
+    db, database_url = sqlite_store
+    file = tmp_path / "big.csv"
+    with file.open("w") as handle:
+        handle.write("email\n")
+        for i in range(ahead.AHEAD_ROWS + 5_000):
+            handle.write(f"i{i}@example.com\n")
+    account = seed(db, "interrupted", tmp_path)
+    process = _start(database_url, account, file)
+    reader = _reader_of(process, db, account)
+
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+
+    assert process.returncode == 130
+    assert b"Traceback" not in err
+    assert _gone(reader), "the reader outlived the interrupted import"
