@@ -24,6 +24,7 @@ import os
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -90,8 +91,27 @@ def write_file(path: Path, rows: int) -> tuple[Decimal, int]:
     return money, points
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """The resident memory of a process and its children (an import's reader), in MB."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        pending += [int(child) for child in children]
+    return total / 1024
+
+
 def _timed(args: list[str]) -> tuple[float, float, str]:
-    """Run ``patron ARGS``: seconds, its peak RSS in MB, its stdout."""
+    """Run ``patron ARGS``: seconds, the peak RSS of its process and any it started (summed,
+    sampled every 50 ms; at least the process's own peak), in MB, and its stdout."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [str(PATRON), *args],
@@ -101,13 +121,25 @@ def _timed(args: list[str]) -> tuple[float, float, str]:
         text=True,
     )
     assert process.stdout is not None
+    peak = 0.0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.05):
+            peak = max(peak, _tree_rss_mb(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     out = process.stdout.read()
+    done.set()
+    sampler.join()
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError(f"patron {' '.join(args[:2])} exited {process.returncode}")
-    return seconds, usage.ru_maxrss / 1024, out
+    return seconds, max(peak, usage.ru_maxrss / 1024), out
 
 
 def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -> MovingResult:

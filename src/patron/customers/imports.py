@@ -258,7 +258,12 @@ def import_customers(
     outcomes: list[ImportOutcome | None] = [None] * len(rows)
     matched: dict[int, str] = {}
     new: list[int] = []
-    for index, row in enumerate(rows):
+    if not by_key and not email_owners and not identity_owners:
+        new = list(range(len(rows)))  # no one holds any of the batch's values: all are new
+        rows_to_check: Sequence[ImportedCustomer] = ()
+    else:
+        rows_to_check = rows
+    for index, row in enumerate(rows_to_check):
         owners = by_key.get(keys[index], [])
         if len(owners) > 1:
             error: DomainError | None = Conflict(
