@@ -272,6 +272,20 @@ def _moving_rows(table: Table, result: StoreResult) -> None:
             + _per_contact(None, moving.floor_database_cpu_us),
             "-",
         )
+    if moving.statements_rate:
+        table.add_row(
+            "  the same rows as INSERT statements, alone (contacts/s)",
+            f"{moving.statements_rate:,.1f}",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            f"import at {moving.import_rate / moving.statements_rate:.0%} of it",
+            "-",
+            "-",
+            "-",
+        )
     for what, rate in moving.export_rates.items():
         table.add_row(
             f"export {what} (rows/s)",
