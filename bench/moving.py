@@ -97,18 +97,19 @@ def write_file(path: Path, rows: int) -> tuple[Decimal, int]:
 def _tree_rss_mb(pid: int) -> float:
     """The resident memory of a process and its children (an import's reader), in MB."""
     total = 0
-    pending = [pid]
+    pending: list[tuple[int, int | None]] = [(pid, None)]
     while pending:
-        current = pending.pop()
+        current, parent = pending.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-        pending += [int(child) for child in children]
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if parent is not None and int(fields.get("PPid", "0")) != parent:
+            continue  # the children list is not exact while they come and go: checked here
+        total += int(fields.get("VmRSS", "0 kB").split()[0])
+        pending += [(int(child), current) for child in children]
     return total / 1024
 
 
