@@ -142,6 +142,53 @@ def test_built_ahead_the_import_is_the_one_process_import(db: Database, tmp_path
     assert verify_ledger(db).ok
 
 
+def test_json_lines_matched_by_shopify_id_built_ahead_is_the_one_process_import(
+    db: Database, tmp_path: Path
+) -> None:
+    source = write_file(tmp_path / "in.csv", 300)
+    file = tmp_path / "in.jsonl"
+    with source.open() as rows, file.open("w") as out:
+        for number, row in enumerate(csv.DictReader(rows)):
+            if number == 40:
+                out.write("{not json\n")
+            if number == 80:
+                out.write("[1, 2]\n")
+            out.write(json.dumps({key: value for key, value in row.items() if value}) + "\n")
+    one, two = seed(db, "j-one", tmp_path), seed(db, "j-two", tmp_path)
+    reports = {}
+    for account, how in ((one, "inline"), (two, "ahead")):
+        principal = import_principal(db, account)
+        refused = files.RejectsFile(tmp_path / f"{how}.rejects.csv", ["row"])
+        importer = Importer(
+            db, principal, source="in.jsonl", match="shopify", rejects=refused, batch_size=64
+        )
+        try:
+            if how == "inline":
+                report = importer.run(files.open_rows(file, "jsonl")[1])
+            else:
+                report = importer.run_chunks(
+                    ahead.chunks(
+                        file, "jsonl", principal, source="in.jsonl", match="shopify", batch_size=64
+                    )
+                )
+        finally:
+            refused.close()
+        reports[how] = {
+            key: value
+            for key, value in report.as_dict(principal).items()
+            if key not in {"seconds", "rows_per_second"}
+        }
+
+    assert reports["ahead"] == reports["inline"]
+    assert reports["ahead"]["created"] > 200
+    assert reports["ahead"]["updated"] >= 1  # Shopify id 9999: the contact seeded with it
+    assert rejects(tmp_path / "ahead.rejects.csv") == rejects(tmp_path / "inline.rejects.csv")
+    lines = {line[0] for line in rejects(tmp_path / "ahead.rejects.csv")}
+    assert {"41", "82"} <= lines  # the line that is not JSON, the one that is not an object
+    assert state(db, two) == state(db, one)
+    assert verify_ledger(db).ok
+
+
 def test_a_dry_run_built_ahead_writes_nothing(db: Database, tmp_path: Path) -> None:
     file = write_file(tmp_path / "in.csv", 150)
     account = seed(db, "dry", tmp_path)
