@@ -107,21 +107,27 @@ def rejects(path: Path) -> list[tuple[str, str, str]]:
         return [(row["line"], row["field"], row["reason"]) for row in csv.DictReader(handle)]
 
 
-def test_built_ahead_the_import_is_the_one_process_import(db: Database, tmp_path: Path) -> None:
-    file = write_file(tmp_path / "in.csv", 400)
-    one, two = seed(db, "one", tmp_path), seed(db, "two", tmp_path)
+def import_both_ways(
+    db: Database, tmp_path: Path, file: Path, kind: str, *, match: str, batch_size: int
+) -> tuple[str, str, dict[str, dict[str, Any]]]:
+    """The file imported into one account in this process and into another through the
+    reader: the two accounts (inline, ahead) and each import's summary (its timing left out).
+    The rejects files are ``inline.rejects.csv`` and ``ahead.rejects.csv``."""
+    one, two = seed(db, f"{kind}-inline", tmp_path), seed(db, f"{kind}-ahead", tmp_path)
     reports = {}
     for account, how in ((one, "inline"), (two, "ahead")):
         principal = import_principal(db, account)
-        refused = files.RejectsFile(tmp_path / f"{how}.rejects.csv", files.columns_of(file, "csv"))
-        importer = Importer(db, principal, source="in.csv", rejects=refused, batch_size=50)
+        refused = files.RejectsFile(tmp_path / f"{how}.rejects.csv", files.columns_of(file, kind))
+        importer = Importer(
+            db, principal, source=file.name, match=match, rejects=refused, batch_size=batch_size
+        )
         try:
             if how == "inline":
-                report = importer.run(files.open_rows(file, "csv")[1])
+                report = importer.run(files.open_rows(file, kind)[1])
             else:
                 report = importer.run_chunks(
                     ahead.chunks(
-                        file, "csv", principal, source="in.csv", match="email", batch_size=50
+                        file, kind, principal, source=file.name, match=match, batch_size=batch_size
                     )
                 )
         finally:
@@ -131,6 +137,13 @@ def test_built_ahead_the_import_is_the_one_process_import(db: Database, tmp_path
             for key, value in report.as_dict(principal).items()
             if key not in {"seconds", "rows_per_second"}
         }
+    return one, two, reports
+
+
+def test_built_ahead_the_import_is_the_one_process_import(db: Database, tmp_path: Path) -> None:
+    file = write_file(tmp_path / "in.csv", 400)
+
+    one, two, reports = import_both_ways(db, tmp_path, file, "csv", match="email", batch_size=50)
 
     assert reports["ahead"] == reports["inline"]
     assert reports["ahead"]["created"] > 300
@@ -154,30 +167,10 @@ def test_json_lines_matched_by_shopify_id_built_ahead_is_the_one_process_import(
             if number == 80:
                 out.write("[1, 2]\n")
             out.write(json.dumps({key: value for key, value in row.items() if value}) + "\n")
-    one, two = seed(db, "j-one", tmp_path), seed(db, "j-two", tmp_path)
-    reports = {}
-    for account, how in ((one, "inline"), (two, "ahead")):
-        principal = import_principal(db, account)
-        refused = files.RejectsFile(tmp_path / f"{how}.rejects.csv", ["row"])
-        importer = Importer(
-            db, principal, source="in.jsonl", match="shopify", rejects=refused, batch_size=64
-        )
-        try:
-            if how == "inline":
-                report = importer.run(files.open_rows(file, "jsonl")[1])
-            else:
-                report = importer.run_chunks(
-                    ahead.chunks(
-                        file, "jsonl", principal, source="in.jsonl", match="shopify", batch_size=64
-                    )
-                )
-        finally:
-            refused.close()
-        reports[how] = {
-            key: value
-            for key, value in report.as_dict(principal).items()
-            if key not in {"seconds", "rows_per_second"}
-        }
+
+    one, two, reports = import_both_ways(
+        db, tmp_path, file, "jsonl", match="shopify", batch_size=64
+    )
 
     assert reports["ahead"] == reports["inline"]
     assert reports["ahead"]["created"] > 200

@@ -248,16 +248,29 @@ def prepare_batch(principal: Principal, source: str, batch: Sequence[ParsedRow])
         source,
         now,
     )
+    owners, opened = _new_wallets(principal, source, batch, created.opened, now)
+    return Prepared(now, created, opened, owners)
+
+
+def _new_wallets(
+    principal: Principal,
+    source: str,
+    batch: Sequence[ParsedRow],
+    opened: Sequence[tuple[int, str, str]],
+    now: datetime,
+) -> tuple[list[tuple[int, CreditType]], postings.OpenedWallets]:
+    """The new contacts' wallets, (row index, wallet uuid, customer uuid) each, built with
+    their rows' balances: the (row index, type) of each balance, and the rows to write."""
     found = [
         pair
-        for index, wallet_uuid, customer_uuid in created.opened
+        for index, wallet_uuid, customer_uuid in opened
         for pair in _opening_balances(source, batch[index], index, wallet_uuid, customer_uuid)
     ]
-    pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in created.opened]
-    opened = postings.prepare_opened(
+    pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in opened]
+    built = postings.prepare_opened(
         principal, pairs, [opening for _, opening in found], now, with_entries=False
     )
-    return Prepared(now, created, opened, [owner for owner, _ in found])
+    return [owner for owner, _ in found], built
 
 
 class Importer:
@@ -471,21 +484,9 @@ class Importer:
         results: list[postings.OpeningResult] = []
 
         def open_wallets(connection: Connection, opened: list[tuple[int, str, str]]) -> None:
-            found = [
-                pair
-                for index, wallet_uuid, customer_uuid in opened
-                for pair in _opening_balances(
-                    source, batch[index], index, wallet_uuid, customer_uuid
-                )
-            ]
-            owners.extend(owner for owner, _ in found)
-            pairs = [(wallet_uuid, customer_uuid) for _, wallet_uuid, customer_uuid in opened]
-            openings = [opening for _, opening in found]
-            results.extend(
-                postings.open_wallets(
-                    connection, principal, pairs, openings, now, with_entries=False
-                )
-            )
+            new_owners, built = _new_wallets(principal, source, batch, opened, now)
+            owners.extend(new_owners)
+            results.extend(postings.write_opened(connection, principal, built))
 
         def open_prepared(connection: Connection, opened: list[tuple[int, str, str]]) -> None:
             assert prepared is not None

@@ -3,8 +3,8 @@
 What ``postings.post`` writes for each ADD (the entry at its wallet's next position with its
 running balance, the wallet's figures, the outbox event, the claimed key), for a whole batch
 in a few statements: to wallets that exist (``post_openings``), or to wallets opened in the
-same transaction (``open_wallets``, or its two halves ``prepare_opened`` and
-``write_opened`` when the rows are built ahead of the transaction). Reached through
+same transaction (``prepare_opened``, which reads nothing and may run ahead of the
+transaction, then ``write_opened``). Reached through
 ``postings``, which names each of these.
 """
 
@@ -133,29 +133,10 @@ def post_openings(
     return [result if result is not None else OpeningResult("already") for result in results]
 
 
-def open_wallets(
-    connection: Connection,
-    principal: Principal,
-    pairs: Sequence[tuple[str, str]],
-    openings: Sequence[OpeningBalance],
-    now: datetime,
-    *,
-    with_entries: bool = True,
-) -> list[OpeningResult]:
-    """Open the wallets of customers created in this transaction, (wallet uuid, customer
-    uuid) each, with their opening balances: each wallet's row is written with the balances
-    and counter its openings give, and each opening's entry, event and key as
-    ``post_openings`` writes them. Nothing is read or updated: the wallets are new, and so are
-    the customers the keys name (no key of theirs can have been claimed)."""
-    return write_opened(
-        connection, principal, prepare_opened(principal, pairs, openings, now, with_entries)
-    )
-
-
 @dataclass
 class OpenedWallets:
-    """New wallets with their opening balances, built before their transaction (``open_wallets``
-    in two halves): each wallet's row, what its openings write, and each opening's result."""
+    """New wallets with their opening balances, built before their transaction: each wallet's
+    row, what its openings write, and each opening's result."""
 
     now: datetime
     wallets: list[tuple[str, str, int, int, int]]
@@ -170,7 +151,11 @@ def prepare_opened(
     now: datetime,
     with_entries: bool = True,
 ) -> OpenedWallets:
-    """The rows ``open_wallets`` writes, reading nothing: a bulk import builds them in a
+    """The wallets of customers created in the writing transaction, (wallet uuid, customer
+    uuid) each, with their opening balances: each wallet's row with the balances and counter
+    its openings give, and each opening's entry, event and key as ``post_openings`` writes
+    them. Nothing is read: the wallets are new, and so are the customers the keys name (no
+    key of theirs can have been claimed). A bulk import builds them in a
     process of their own while the batch before is written."""
     principal.require("write")
     figures: dict[str, dict[str, Any]] = {
