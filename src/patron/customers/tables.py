@@ -64,7 +64,6 @@ customers = Table(
     UniqueConstraint("account_id", "number"),
     UniqueConstraint("account_id", "email_normalized"),
     UniqueConstraint("account_id", "loyalty_id"),
-    Index("ix_customers_account_id_birthday_month", "account_id", "birthday_month"),
     Index("ix_customers_account_id_created_at_number", "account_id", "created_at", "number"),
     # A uuid names one customer in the whole store: orders point at it alone (orders/tables).
     Index("ix_customers_uuid", "uuid", unique=True),
@@ -83,6 +82,6 @@ identities = Table(
         ["customers.account_id", "customers.uuid"],
         ondelete="CASCADE",
     ),
+    # Also the index of a customer's identities (its leading columns).
     UniqueConstraint("account_id", "customer_uuid", "service"),
-    Index("ix_identities_account_id_customer_uuid", "account_id", "customer_uuid"),
 )

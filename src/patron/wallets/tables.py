@@ -15,7 +15,7 @@ from sqlalchemy import (
     text,
 )
 
-from patron.core.db import metadata
+from patron.core.db import metadata, present
 from patron.wallets.models import Reason
 
 # Every reason the ledger knows, from its one declaration (a new one needs a migration too).
@@ -87,9 +87,12 @@ credit_entries = Table(
         ondelete="CASCADE",
     ),
     UniqueConstraint("account_id", "wallet_uuid", "seq"),
-    Index("ix_credit_entries_account_id_reverses_uuid", "account_id", "reverses_uuid"),
-    Index("ix_credit_entries_account_id_order_uuid", "account_id", "order_uuid"),
-    Index("ix_credit_entries_account_id_redemption_uuid", "account_id", "redemption_uuid"),
+    # The entries of one order, one redemption, or that reverse one entry: only those that
+    # have one (a lookup "= value" implies "IS NOT NULL"), so an entry with none of the
+    # three (an ADD, an import's balance) writes no index entry for them.
+    present("credit_entries", "reverses_uuid"),
+    present("credit_entries", "order_uuid"),
+    present("credit_entries", "redemption_uuid"),
     # An export of the entries written since a moment reads them by their time.
     Index("ix_credit_entries_account_id_created_at", "account_id", "created_at"),
     # The points entries of a wallet (the points a page of consumers has earned), without
