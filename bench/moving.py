@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import subprocess
 import tempfile
@@ -95,7 +94,8 @@ def write_file(path: Path, rows: int) -> tuple[Decimal, int]:
 
 
 def _tree_rss_mb(pid: int) -> float:
-    """The resident memory of a process and its children (an import's reader), in MB."""
+    """The peak resident memory of a process and of its children (an import's reader), each
+    its own high-water mark (``VmHWM``), summed, in MB."""
     total = 0
     pending: list[tuple[int, int | None]] = [(pid, None)]
     while pending:
@@ -108,14 +108,16 @@ def _tree_rss_mb(pid: int) -> float:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         if parent is not None and int(fields.get("PPid", "0")) != parent:
             continue  # the children list is not exact while they come and go: checked here
-        total += int(fields.get("VmRSS", "0 kB").split()[0])
+        total += int(fields.get("VmHWM", "0 kB").split()[0])
         pending += [(int(child), current) for child in children]
     return total / 1024
 
 
 def _timed(args: list[str]) -> tuple[float, float, str]:
     """Run ``patron ARGS``: seconds, the peak RSS of its process and any it started (summed,
-    sampled every 50 ms; at least the process's own peak), in MB, and its stdout."""
+    sampled every 50 ms), in MB, and its stdout. Not the child's ``ru_maxrss``: Linux starts a
+    new program's count at the memory of the process that started it (this one, which may be
+    large after a floor), so it once reported 866 MB for an import of 120."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [str(PATRON), *args],
@@ -138,12 +140,11 @@ def _timed(args: list[str]) -> tuple[float, float, str]:
     out = process.stdout.read()
     done.set()
     sampler.join()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    process.wait()
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError(f"patron {' '.join(args[:2])} exited {process.returncode}")
-    return seconds, max(peak, usage.ru_maxrss / 1024), out
+    return seconds, peak, out
 
 
 def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -> MovingResult:
