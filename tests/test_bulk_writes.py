@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from patron.core import idempotency
@@ -51,6 +52,32 @@ def test_a_bulk_insert_stores_the_text_an_insert_stores(db: Database) -> None:
     assert by_key["bulk-0"] == by_key["one-0"]
     assert by_key["bulk-1"] == by_key["one-1"]
     assert {row.key: row.created_at.replace(tzinfo=UTC) for row in read}["bulk-0"] == moments[0]
+
+
+@pytest.mark.parametrize("count", [1, 166, 167, 1001])
+def test_many_rows_are_each_stored_once_in_order(db: Database, count: int) -> None:
+    """Enough rows for several statements of many rows each and a shorter last one (SQLite
+    writes 166 of these rows a statement), values shared by all rows among them; a single
+    row (every value in the statement's text on SQLite)."""
+    account = str(uuid.uuid4())
+    moment = datetime(2026, 12, 6, 14, 0, 0, tzinfo=UTC)
+    names = ("account_id", "key", "operation", "request_hash", "result", "created_at")
+    rows = [
+        (account, f"k-{index:05d}", "op", f"{index:064d}", '{"amount": 1}', moment)
+        for index in range(count)
+    ]
+
+    with db.write() as connection:
+        insert_tuples(connection, keys, names, rows, json_text=("result",))
+    with db.read() as connection:
+        stored = connection.execute(
+            select(keys.c.key, keys.c.request_hash, keys.c.result)
+            .where(keys.c.account_id == account)
+            .order_by(keys.c.key)
+        ).all()
+
+    assert [(key, digest) for key, digest, _ in stored] == [(row[1], row[3]) for row in rows]
+    assert {json.dumps(result) for _, _, result in stored} == {'{"amount": 1}'}
 
 
 def test_time_ordered_uuids_are_version_7_ascending_and_distinct() -> None:

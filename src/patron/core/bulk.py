@@ -13,7 +13,7 @@ import json
 import operator
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy import (
@@ -164,8 +164,8 @@ def insert_tuples(
     On PostgreSQL they go by ``COPY`` (JSON columns as their JSON text, as ``insert()`` writes
     them), in the caller's transaction. On SQLite the values go through each column type's own
     bind processor, a column at a time (once for a value every row shares, as a batch's time),
-    and then to the driver's ``executemany``: the same stored values as ``insert()``, without
-    building a parameter set per row.
+    and then to the driver as INSERT statements of many rows each: the same stored values as
+    ``insert()``, without building a parameter set per row.
 
     ``json_text`` names JSON columns whose values are given as their JSON text already (as
     ``json.dumps`` writes it, which ``insert()`` uses): they are written as they are."""
@@ -199,11 +199,44 @@ def insert_tuples(
             bound.append(column)
         else:
             marks.append(literal_)
-    statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({", ".join(marks)})'  # noqa: S608 - names from the Table
-    if bound:
-        connection.exec_driver_sql(statement, list(zip(*bound, strict=True)))
-    else:
-        connection.exec_driver_sql(statement, [()] * len(rows))
+    _insert_values(connection, table.name, columns, f"({', '.join(marks)})", bound, len(rows))
+
+
+# SQLite: rows per INSERT statement, and parameters per statement (999: what every SQLite
+# build takes, the oldest default of SQLITE_MAX_VARIABLE_NUMBER).
+_ROWS_PER_STATEMENT = 500
+_PARAMETERS_PER_STATEMENT = 999
+
+
+def _insert_values(
+    connection: Connection,
+    name: str,
+    columns: str,
+    row: str,
+    bound: Sequence[Sequence[Any]],
+    count: int,
+) -> None:
+    """SQLite: COUNT rows whose bound values are the columns ``bound``, each written as
+    ROW (its marks and literals), as INSERT statements of many rows each: the driver sends
+    a statement's rows with one step instead of one each (a fifth less time than
+    ``executemany`` of one row a statement, measured on an import's rows)."""
+    insert = f'INSERT INTO "{name}" ({columns}) VALUES '  # noqa: S608 - names from the Table
+    width = len(bound)
+    if not width:  # every value a literal
+        for start in range(0, count, _ROWS_PER_STATEMENT):
+            rows = min(_ROWS_PER_STATEMENT, count - start)
+            connection.exec_driver_sql(insert + ", ".join(repeat(row, rows)))
+        return
+    per = max(1, min(_ROWS_PER_STATEMENT, _PARAMETERS_PER_STATEMENT // width))
+    flat = tuple(chain.from_iterable(zip(*bound, strict=True)))
+    full = count - count % per
+    if full:
+        size = per * width
+        groups = [flat[start : start + size] for start in range(0, full * width, size)]
+        connection.exec_driver_sql(insert + ", ".join(repeat(row, per)), groups)
+    if full < count:
+        remainder = insert + ", ".join(repeat(row, count - full))
+        connection.exec_driver_sql(remainder, flat[full * width :])
 
 
 def _literal(column: Sequence[Any]) -> str | None:
