@@ -363,8 +363,9 @@ def _sqlite_floor(url: str, account_uuid: str, workdir: Path, batches: int = 1) 
 
 def _sqlite_statements(url: str, account_uuid: str, workdir: Path, rows: int) -> float:
     """The import's own writes without the import: each table's rows for the account, read
-    back in the order written, sent again as ``INSERT ... VALUES`` through the driver's
-    ``executemany`` into a freshly migrated store, one transaction per 1,000 contacts (each
+    back in the order written, sent again as ``INSERT ... VALUES`` of many rows each (as
+    ``core.bulk`` sends them, up to 999 values a statement) through the driver into a freshly
+    migrated store, one transaction per 1,000 contacts (each
     table's share of them), as the import's batches send them; seconds."""
     source = make_url(url).database or ""
     floor = workdir / "statements.db"
@@ -385,17 +386,26 @@ def _sqlite_statements(url: str, account_uuid: str, workdir: Path, rows: int) ->
                 f'SELECT {columns} FROM "{table}" WHERE account_id = ? ORDER BY rowid',
                 (account_uuid,),
             ).fetchall()
-            marks = ", ".join("?" * len(names))
-            work.append((f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', found))
+            work.append((f'INSERT INTO "{table}" ({columns}) VALUES ', found))
+
+        def send(insert: str, rows: list[Any]) -> None:
+            # As the import sends them: many rows a statement, up to 999 values.
+            width = len(rows[0])
+            per = max(1, min(500, 999 // width))
+            for start in range(0, len(rows), per):
+                part = rows[start : start + per]
+                marks = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(part))
+                connection.execute(insert + marks, [value for row in part for value in row])
+
         (account_insert, account_rows), tables = work[0], work[1:]
-        connection.executemany(account_insert, account_rows)
+        send(account_insert, account_rows)
         started = time.perf_counter()
         for batch in range(batches):
             connection.execute("BEGIN IMMEDIATE")
             for statement, found in tables:
                 share = found[len(found) * batch // batches : len(found) * (batch + 1) // batches]
                 if share:
-                    connection.executemany(statement, share)
+                    send(statement, share)
             connection.execute("COMMIT")
         return time.perf_counter() - started
     finally:
