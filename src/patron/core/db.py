@@ -20,7 +20,6 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     Connection,
     Engine,
-    Index,
     MetaData,
     Table,
     bindparam,
@@ -28,7 +27,6 @@ from sqlalchemy import (
     event,
     exc,
     insert,
-    text,
 )
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import ExceptionContext, make_url
@@ -42,19 +40,6 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def present(table: str, column: str) -> Index:
-    """An index on (account_id, COLUMN) of the rows that have a COLUMN, in both stores: a
-    lookup ``COLUMN = value`` uses it, a row without one writes no entry into it."""
-    condition = text(f"{column} IS NOT NULL")
-    return Index(
-        f"ix_{table}_account_id_{column}",
-        "account_id",
-        column,
-        postgresql_where=condition,
-        sqlite_where=condition,
-    )
 
 
 _WRITE = "patron_write"

@@ -15,7 +15,7 @@ from sqlalchemy import (
     text,
 )
 
-from patron.core.db import metadata, present
+from patron.core.db import metadata
 from patron.wallets.models import Reason
 
 # Every reason the ledger knows, from its one declaration (a new one needs a migration too).
@@ -56,6 +56,20 @@ wallets = Table(
     CheckConstraint("open_lots >= 0", name="open_lots"),
 )
 
+
+def _present(column: str) -> Index:
+    """An index of credit entries on (account_id, COLUMN) holding only the entries that have
+    a COLUMN, in both stores."""
+    condition = text(f"{column} IS NOT NULL")
+    return Index(
+        f"ix_credit_entries_account_id_{column}",
+        "account_id",
+        column,
+        postgresql_where=condition,
+        sqlite_where=condition,
+    )
+
+
 credit_entries = Table(
     "credit_entries",
     metadata,
@@ -90,9 +104,9 @@ credit_entries = Table(
     # The entries of one order, one redemption, or that reverse one entry: only those that
     # have one (a lookup "= value" implies "IS NOT NULL"), so an entry with none of the
     # three (an ADD, an import's balance) writes no index entry for them.
-    present("credit_entries", "reverses_uuid"),
-    present("credit_entries", "order_uuid"),
-    present("credit_entries", "redemption_uuid"),
+    _present("reverses_uuid"),
+    _present("order_uuid"),
+    _present("redemption_uuid"),
     # An export of the entries written since a moment reads them by their time.
     Index("ix_credit_entries_account_id_created_at", "account_id", "created_at"),
     # The points entries of a wallet (the points a page of consumers has earned), without
