@@ -41,7 +41,6 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-
 _WRITE = "patron_write"
 # A SQLite connection that reads without a transaction (``connect_latest``): no BEGIN is sent.
 _LATEST = "patron_latest"
