@@ -313,9 +313,14 @@ def _sqlite_floor(url: str, account_uuid: str, workdir: Path, batches: int = 1) 
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute("ATTACH DATABASE ? AS imported", (source,))
 
-        def copy(table: str, rowids: tuple[int, int] | None = None) -> None:
+        def columns_of(table: str) -> str:
             names = [row[1] for row in connection.execute(f'PRAGMA main.table_info("{table}")')]
-            columns = ", ".join(f'"{column}"' for column in names)
+            return ", ".join(f'"{column}"' for column in names)
+
+        listed = {table: columns_of(table) for table in ("accounts", *_IMPORTED_TABLES)}
+
+        def copy(table: str, rowids: tuple[int, int] | None = None) -> None:
+            columns = listed[table]
             # A batch's rows found by their rowids (``+``: not through the account's index,
             # which would walk all of the account's rows for each batch).
             where = "account_id = ?" if rowids is None else "+account_id = ?"
@@ -344,9 +349,7 @@ def _sqlite_floor(url: str, account_uuid: str, workdir: Path, batches: int = 1) 
                     )
                 ]
                 for batch in range(batches):
-                    start, end = len(found) * batch // batches, len(found) * (batch + 1) // batches
-                    part = found[start:end]
-                    if part:
+                    if part := _share(found, batch, batches):
                         shares[batch].append((table, (part[0], part[-1])))
         started = time.perf_counter()
         for share in shares:
@@ -361,12 +364,17 @@ def _sqlite_floor(url: str, account_uuid: str, workdir: Path, batches: int = 1) 
             Path(f"{floor}{suffix}").unlink(missing_ok=True)
 
 
+def _share(rows: list[Any], batch: int, batches: int) -> list[Any]:
+    """Batch number BATCH's share of ROWS, split into BATCHES in their order."""
+    return rows[len(rows) * batch // batches : len(rows) * (batch + 1) // batches]
+
+
 def _sqlite_statements(url: str, account_uuid: str, workdir: Path, rows: int) -> float:
     """The import's own writes without the import: each table's rows for the account, read
     back in the order written, sent again as ``INSERT ... VALUES`` of many rows each (as
     ``core.bulk`` sends them, up to 999 values a statement) through the driver into a freshly
-    migrated store, one transaction per 1,000 contacts (each
-    table's share of them), as the import's batches send them; seconds."""
+    migrated store, one transaction per 1,000 contacts (each table's share of them), as the
+    import's batches send them; seconds (the statements' texts and values built before)."""
     source = make_url(url).database or ""
     floor = workdir / "statements.db"
     floor.unlink(missing_ok=True)
@@ -388,24 +396,35 @@ def _sqlite_statements(url: str, account_uuid: str, workdir: Path, rows: int) ->
             ).fetchall()
             work.append((f'INSERT INTO "{table}" ({columns}) VALUES ', found))
 
-        def send(insert: str, rows: list[Any]) -> None:
+        def statements(insert: str, rows: list[Any]) -> list[tuple[str, list[Any]]]:
             # As the import sends them: many rows a statement, up to 999 values.
             width = len(rows[0])
             per = max(1, min(500, 999 // width))
+            found = []
             for start in range(0, len(rows), per):
                 part = rows[start : start + per]
                 marks = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(part))
-                connection.execute(insert + marks, [value for row in part for value in row])
+                found.append((insert + marks, [value for row in part for value in row]))
+            return found
 
         (account_insert, account_rows), tables = work[0], work[1:]
-        send(account_insert, account_rows)
+        for statement, values in statements(account_insert, account_rows):
+            connection.execute(statement, values)
+        # Each batch's statements, texts and values, built before the clock starts.
+        sent = [
+            [
+                pair
+                for insert, found in tables
+                if (share := _share(found, batch, batches))
+                for pair in statements(insert, share)
+            ]
+            for batch in range(batches)
+        ]
         started = time.perf_counter()
-        for batch in range(batches):
+        for batch_statements in sent:
             connection.execute("BEGIN IMMEDIATE")
-            for statement, found in tables:
-                share = found[len(found) * batch // batches : len(found) * (batch + 1) // batches]
-                if share:
-                    send(statement, share)
+            for statement, values in batch_statements:
+                connection.execute(statement, values)
             connection.execute("COMMIT")
         return time.perf_counter() - started
     finally:
