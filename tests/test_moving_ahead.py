@@ -182,6 +182,39 @@ def test_json_lines_matched_by_shopify_id_built_ahead_is_the_one_process_import(
     assert verify_ledger(db).ok
 
 
+def test_a_batch_all_accepted_and_new_is_written_as_built_and_the_rest_row_by_row(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of 50 rows: two all new, one with a bad row, one naming a contact already
+    there, one all new, one with a Shopify id another contact holds, a last short one all
+    new. The importing process unpacks the rows of the three that cannot be written as
+    built, and only those; the import is the one-process import all the same."""
+    lines = [f"n{i}@example.com,New {i},,{5000 + i},{i % 7}.50,{i % 4},\n" for i in range(321)]
+    lines[100] = "not-an-email,Bad,,,,,\n"
+    lines[160] = "c150@example.com,Seeded,,,3.00,2,\n"  # the contact ``seed`` made
+    lines[260] = "taken@example.com,Taken,,9999,1.00,,\n"  # another contact's Shopify id
+    file = tmp_path / "mixed.csv"
+    file.write_text(HEADER + "".join(lines))
+    unpacked: list[int] = []
+    rows = ahead.Chunk.rows
+
+    def counted(chunk: ahead.Chunk) -> Iterator[Any]:
+        unpacked.append(chunk.count)
+        return rows(chunk)
+
+    monkeypatch.setattr(ahead.Chunk, "rows", counted)
+
+    one, two, reports = import_both_ways(db, tmp_path, file, "csv", match="email", batch_size=50)
+
+    assert unpacked == [51, 50, 50]  # the bad row's chunk, c150's, the taken id's
+    assert reports["ahead"] == reports["inline"]
+    assert (reports["ahead"]["created"], reports["ahead"]["updated"]) == (318, 1)
+    assert reports["ahead"]["rejected"] == 2
+    assert rejects(tmp_path / "ahead.rejects.csv") == rejects(tmp_path / "inline.rejects.csv")
+    assert state(db, two) == state(db, one)
+    assert verify_ledger(db).ok
+
+
 def test_a_dry_run_built_ahead_writes_nothing(db: Database, tmp_path: Path) -> None:
     file = write_file(tmp_path / "in.csv", 150)
     account = seed(db, "dry", tmp_path)

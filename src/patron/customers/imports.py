@@ -164,9 +164,9 @@ def _owners_by_key(
 
 
 def _identity_owners(
-    connection: Connection, account_id: str, rows: Sequence[ImportedCustomer]
+    connection: Connection, account_id: str, wanted: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:
-    wanted = sorted({pair for row in rows for pair in row.identities.items()})
+    """Who holds each (service, external id) of ``wanted`` (sorted, distinct)."""
     if not wanted:
         return {}
     found: dict[tuple[str, str], str] = {}
@@ -180,6 +180,56 @@ def _identity_owners(
         for external, customer_uuid in connection.execute(query):
             found[(service, external)] = customer_uuid
     return found
+
+
+@dataclass
+class BatchValues:
+    """The unique values a batch's rows hold, as ``import_customers`` looks them up: each
+    row's match key ("" for none), the e-mail addresses (normalised, sorted, distinct; none
+    when the match key is the e-mail address), the identities ((service, external id),
+    sorted, distinct)."""
+
+    keys: list[str]
+    emails: list[str]
+    identities: list[tuple[str, str]]
+
+
+def batch_values(rows: Sequence[ImportedCustomer], match: str) -> BatchValues:
+    """What ``import_customers`` looks up of ``rows``, matched by ``match``."""
+    return BatchValues(
+        keys=[row.key(match) or "" for row in rows],
+        emails=(
+            []
+            if match == "email"
+            else sorted(
+                {row.profile["email_normalized"] for row in rows if row.profile.get("email")}
+            )
+        ),
+        identities=sorted({pair for row in rows for pair in row.identities.items()}),
+    )
+
+
+@dataclass
+class _Holders:
+    """Who holds a batch's values: the customers each match key names, the owner of each
+    e-mail address and of each identity."""
+
+    by_key: dict[str, list[str]]
+    emails: dict[str, str]
+    identities: dict[tuple[str, str], str]
+
+    def none(self) -> bool:
+        return not self.by_key and not self.emails and not self.identities
+
+
+def _holders(connection: Connection, account_id: str, match: str, values: BatchValues) -> _Holders:
+    by_key = _owners_by_key(connection, account_id, match, sorted(set(values.keys) - {""}))
+    if match == "email":
+        emails = {key: owners[0] for key, owners in by_key.items()}
+    else:
+        found = _owners_by_key(connection, account_id, "email", values.emails)
+        emails = {key: owners[0] for key, owners in found.items()}
+    return _Holders(by_key, emails, _identity_owners(connection, account_id, values.identities))
 
 
 def _current(connection: Connection, account_id: str, uuids: list[str]) -> dict[str, Any]:
@@ -219,46 +269,27 @@ def import_customers(
     source: str | None,
     now: datetime,
     open_wallets: WalletOpener | None = None,
-    prepared: NewCustomers | None = None,
-    prepared_opener: WalletOpener | None = None,
 ) -> list[ImportOutcome]:
     """Upsert a batch by ``match``; the rows' claims are distinct (see ``claims``).
 
     ``open_wallets`` opens the new customers' wallets, given (row index, wallet uuid,
     customer uuid) of each, after their rows and events are written; by default they open
-    empty (an import opens them with their opening balances).
-
-    ``prepared``: the rows ``prepare_created`` built for the whole batch, ahead, written as
-    they are if every row turns out new (and their wallets opened by ``prepared_opener``);
-    else the new rows are built here."""
+    empty (an import opens them with their opening balances). A batch built ahead, whose
+    rows may all be new, goes to ``create_if_new`` first."""
     from patron.customers.service import _event, taken_error
 
     principal.require("write")
     if match not in MATCHES:
         raise InvalidInput(f"match must be one of {', '.join(MATCHES)}", field="match")
     account_id = principal.account_id
-    keys = [row.key(match) or "" for row in rows]
-    by_key = _owners_by_key(connection, account_id, match, sorted(set(keys) - {""}))
-    email_owners = (
-        {key: owners[0] for key, owners in by_key.items()}
-        if match == "email"
-        else {
-            key: owners[0]
-            for key, owners in _owners_by_key(
-                connection,
-                account_id,
-                "email",
-                sorted(
-                    {row.profile["email_normalized"] for row in rows if row.profile.get("email")}
-                ),
-            ).items()
-        }
-    )
-    identity_owners = _identity_owners(connection, account_id, rows)
+    values = batch_values(rows, match)
+    keys = values.keys
+    holders = _holders(connection, account_id, match, values)
+    by_key, email_owners, identity_owners = holders.by_key, holders.emails, holders.identities
     outcomes: list[ImportOutcome | None] = [None] * len(rows)
     matched: dict[int, str] = {}
     new: list[int] = []
-    if not by_key and not email_owners and not identity_owners:
+    if holders.none():
         new = list(range(len(rows)))  # no one holds any of the batch's values: all are new
         rows_to_check: Sequence[ImportedCustomer] = ()
     else:
@@ -284,13 +315,33 @@ def import_customers(
             matched[index] = owners[0]
         else:
             new.append(index)
-    if prepared is not None and len(new) == len(rows):
-        # Every row is new, as the caller built them for.
-        _create(connection, principal, prepared, outcomes, now, prepared_opener or open_wallets)
-    else:
-        created = prepare_created(account_id, rows, new, source, now)
-        _create(connection, principal, created, outcomes, now, open_wallets)
+    created = prepare_created(account_id, rows, new, source, now)
+    _create(connection, principal, created, outcomes, now, open_wallets)
     _update(connection, principal, rows, matched, outcomes, now, _event)
+    return [outcome or ImportOutcome("rejected") for outcome in outcomes]
+
+
+def create_if_new(
+    connection: Connection,
+    principal: Principal,
+    values: BatchValues,
+    prepared: NewCustomers,
+    *,
+    match: str,
+    now: datetime,
+    open_wallets: WalletOpener,
+) -> list[ImportOutcome] | None:
+    """Write the customers ``prepared`` holds (``prepare_created`` of a whole batch, whose
+    rows hold ``values``) if no one in the account holds any of those values: each row's
+    outcome, all created. None, with nothing written, if someone does: the caller upserts
+    the batch's rows with ``import_customers``."""
+    principal.require("write")
+    if match not in MATCHES:
+        raise InvalidInput(f"match must be one of {', '.join(MATCHES)}", field="match")
+    if not _holders(connection, principal.account_id, match, values).none():
+        return None
+    outcomes: list[ImportOutcome | None] = [None] * len(prepared.values)
+    _create(connection, principal, prepared, outcomes, now, open_wallets)
     return [outcome or ImportOutcome("rejected") for outcome in outcomes]
 
 

@@ -11,18 +11,25 @@ is new (``prepare_batch``: ids, wallets, entries, events, keys). The importing p
 writes: for each batch it looks up who exists already, and writes the rows built ahead if
 no one does (a first import), or builds them itself if someone does (a re-run).
 
-The chunks come through a pipe, in the file's order; the reader waits while the pipe is
-full, so memory stays bounded. It runs in a session of its own (Ctrl-C reaches the importing
-process only, which stops it), and it stops when the pipe closes: it never outlives the
-import, however that ends (kill -9 included).
+The chunks come through a pipe, in the file's order, each sent by a thread of the reader
+while the next is built; the reader waits while one chunk is being sent and the next is
+ready, so memory stays bounded. A chunk's rows come packed: the importing process unpacks
+them only for a batch it cannot write as built (a row refused, or a contact there already),
+so a first import's batches cost it their statements and little more.
+
+The reader runs in a session of its own (Ctrl-C reaches the importing process only, which
+stops it), and it stops when the pipe closes: it never outlives the import, however that
+ends (kill -9 included).
 """
 
 from __future__ import annotations
 
 import pickle
+import queue
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,14 +53,23 @@ Refused = tuple[SourceRow, list[tuple[str | None, str]]]
 @dataclass
 class Chunk:
     """Rows in the file's order, refused ones among them; the accepted ones are one batch,
-    with its rows built ahead (None: no row accepted)."""
+    with its rows built ahead (None: no row accepted). The rows themselves come packed
+    (``items``, a pickle of ``ParsedRow`` or ``Refused`` each): the importing process
+    unpacks them only when it cannot write the batch as it was built."""
 
-    items: list[ParsedRow | Refused]
+    items: bytes
+    count: int
+    accepted: int
     prepared: Prepared | None
+
+    def complete(self) -> Prepared | None:
+        """The batch built ahead, if every row of the chunk was accepted into it."""
+        return self.prepared if self.accepted == self.count else None
 
     def rows(self) -> Iterator[tuple[SourceRow, ParsedRow | list[DomainError]]]:
         """Each row as ``parse_row`` answered it."""
-        for item in self.items:
+        items: list[ParsedRow | Refused] = pickle.loads(self.items)  # noqa: S301 - our own
+        for item in items:
             if isinstance(item, ParsedRow):
                 yield item.row, item
             else:
@@ -137,14 +153,40 @@ class _Gone(Exception):
     """The importing process closed the pipe: it stopped, or is gone."""
 
 
-def _send(stream: IO[bytes], message: Chunk | _Failed | None) -> None:
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    try:
-        stream.write(_LENGTH.pack(len(body)))
-        stream.write(body)
-        stream.flush()
-    except OSError:
-        raise _Gone from None
+class _Sender:
+    """Sends chunks on a thread of its own, one waiting behind the one being sent: the reader
+    builds the next chunk while the importing process takes the last (the pipe's writes
+    release the interpreter's lock), so neither waits for the other's hand-over."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=1)
+        self._gone = False
+        self._thread = threading.Thread(target=self._run, name="patron-import-send", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (body := self._queue.get()) is not None:
+            if self._gone:
+                continue
+            try:
+                self._out.write(_LENGTH.pack(len(body)))
+                self._out.write(body)
+                self._out.flush()
+            except OSError:
+                self._gone = True
+
+    def send(self, message: Chunk | _Failed | None) -> None:
+        if self._gone:
+            raise _Gone
+        self._queue.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def close(self) -> None:
+        """Send what is queued, and stop."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._gone:
+            raise _Gone
 
 
 def read(
@@ -158,6 +200,7 @@ def read(
 ) -> None:
     """The reading process's work: every chunk of the file to ``out``, then None (or why it
     failed)."""
+    sender = _Sender(out)
     try:
         _, rows = files.open_rows(path, kind)
         items: list[ParsedRow | Refused] = []
@@ -166,8 +209,9 @@ def read(
 
         def cut() -> None:
             nonlocal items, batch, claims
-            prepared = prepare_batch(principal, source, batch) if batch else None
-            _send(out, Chunk(items, prepared))
+            prepared = prepare_batch(principal, source, match, batch) if batch else None
+            packed = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
+            sender.send(Chunk(packed, len(items), len(batch), prepared))
             items, batch, claims = [], [], set()
 
         for row in rows:
@@ -185,12 +229,14 @@ def read(
                 cut()
         if items:
             cut()
-        _send(out, None)
+        sender.send(None)
+        sender.close()
     except _Gone:
         return  # nothing to tell
     except Exception as error:  # told to the importing process, which stops the import
         try:
-            _send(out, _Failed(str(error) or type(error).__name__))
+            sender.send(_Failed(str(error) or type(error).__name__))
+            sender.close()
         except _Gone:
             return
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
 
@@ -41,6 +41,8 @@ from patron.wallets.models import CreditType
 
 if TYPE_CHECKING:
     from patron.moving.ahead import Chunk
+
+_T = TypeVar("_T")
 
 BATCH_SIZE = 1000
 # Batches written at once on PostgreSQL.
@@ -229,27 +231,28 @@ def _opening_balances(
 @dataclass
 class Prepared:
     """A batch's rows built as if every contact in it is new (the first import into an
-    account), before its transaction: the customers, their wallets with their balances,
-    and the (row index, type) of each balance."""
+    account), before its transaction: the unique values its rows hold (who holds one is
+    not new), the customers, their wallets with their balances, and the (row index, type)
+    and amount of each balance."""
 
     now: datetime
+    values: customers.BatchValues
     contacts: customers.NewCustomers
     opened: postings.OpenedWallets
     owners: list[tuple[int, CreditType]]
+    amounts: list[int]
 
 
-def prepare_batch(principal: Principal, source: str, batch: Sequence[ParsedRow]) -> Prepared:
+def prepare_batch(
+    principal: Principal, source: str, match: str, batch: Sequence[ParsedRow]
+) -> Prepared:
     """What ``Importer`` writes of ``batch`` when every row is new, reading nothing."""
     now = utcnow()
-    created = customers.prepare_created(
-        principal.account_id,
-        [parsed.customer for parsed in batch],
-        range(len(batch)),
-        source,
-        now,
-    )
+    rows = [parsed.customer for parsed in batch]
+    created = customers.prepare_created(principal.account_id, rows, range(len(batch)), source, now)
     owners, opened = _new_wallets(principal, source, batch, created.opened, now)
-    return Prepared(now, created, opened, owners)
+    amounts = [batch[index].balances[kind] for index, kind in owners]
+    return Prepared(now, customers.batch_values(rows, match), created, opened, owners, amounts)
 
 
 def _new_wallets(
@@ -320,13 +323,16 @@ class Importer:
 
     def run_chunks(self, chunks: Iterable[Chunk]) -> ImportReport:
         """``run`` of rows read, checked and built ahead in batches (``ahead.chunks``): each
-        chunk's batch is written as it arrives."""
+        chunk's batch is written as it arrives, as it was built if every row in it was
+        accepted and is new (``_write_new``), else row by row as ``run`` writes it."""
         try:
             for chunk in chunks:
+                if (built := chunk.complete()) is not None and self._write_new(built):
+                    continue
                 for row, parsed in chunk.rows():
                     self.take(row, parsed, cut=False)
                 if self._batch:
-                    self._submit(prepared=chunk.prepared)
+                    self._submit(here=True)
             self.flush()
         finally:
             self.close()
@@ -405,19 +411,63 @@ class Importer:
         while self._writing:
             self._settle()
 
+    def _write_new(self, prepared: Prepared) -> bool:
+        """Write a batch built ahead, every row of which was accepted, as it was built, if
+        every contact in it is new and each balance was built as posted; count it from what
+        was built (its rows are never unpacked). False, with nothing written, if not."""
+        if any(result.status != "posted" for result in prepared.opened.results):
+            return False
+        principal = self.principal
+
+        def open_wallets(connection: Connection, _: list[tuple[int, str, str]]) -> None:
+            postings.write_opened(connection, principal, prepared.opened)
+
+        def command(connection: Connection) -> bool:
+            created = customers.create_if_new(
+                connection,
+                principal,
+                prepared.values,
+                prepared.contacts,
+                match=self.match,
+                now=prepared.now,
+                open_wallets=open_wallets,
+            )
+            return created is not None
+
+        if not self._transaction(command):
+            return False
+        report, rows = self.report, len(prepared.contacts.values)
+        report.rows += rows
+        report.created += rows
+        for (_, kind), amount in zip(prepared.owners, prepared.amounts, strict=True):
+            report.credit[kind] += amount
+        self._pending_rows += rows
+        self._advance()
+        return True
+
+    def _transaction(self, command: Callable[[Connection], _T]) -> _T:
+        """``command``'s answer in a transaction of its own: committed, or on a dry run
+        rolled back."""
+        if not self.report.dry_run:
+            return run_alone(self.db, command)
+        try:
+            with self.db.write() as connection:
+                raise _DryRun(command(connection))
+        except _DryRun as done:
+            result: _T = done.result
+            return result
+
     def _submit(
-        self,
-        extra: Callable[[Connection], None] | None = None,
-        prepared: Prepared | None = None,
+        self, extra: Callable[[Connection], None] | None = None, *, here: bool = False
     ) -> None:
         """Hand the batch to a writer: once a lane is free, and once every batch in flight
-        that holds one of its unique values has committed. With ``prepared`` (the batch's
-        rows built ahead), it is written here and now, on this thread: the rows were built
-        by another process, and this one's only work is the database's."""
+        that holds one of its unique values has committed. ``here``: it is written here and
+        now, on this thread (its rows were read and checked by another process, and this
+        one's only work is the database's)."""
         while self._writing and (
             len(self._writing) >= self._lanes
             or extra is not None
-            or prepared is not None
+            or here
             or any(not self._claims.isdisjoint(item.claims) for item in self._writing)
         ):
             self._settle()
@@ -429,22 +479,15 @@ class Importer:
 
         def write() -> _Written:
             def command(connection: Connection) -> _Written:
-                written = self._write(connection, batch, prepared)
+                written = self._write(connection, batch)
                 if extra is not None:
                     extra(connection)
                 return written
 
-            if not self.report.dry_run:
-                return run_alone(self.db, command)
-            try:
-                with self.db.write() as connection:
-                    raise _DryRun(command(connection))
-            except _DryRun as done:
-                result: _Written = done.result
-                return result
+            return self._transaction(command)
 
         rows, self._pending_rows = self._pending_rows, 0
-        if prepared is not None:
+        if here:
             future: Future[_Written] = Future()
             try:
                 future.set_result(write())
@@ -472,14 +515,11 @@ class Importer:
         self._pending_rows += item.rows
         self._advance()
 
-    def _write(
-        self, connection: Connection, batch: list[ParsedRow], prepared: Prepared | None = None
-    ) -> _Written:
+    def _write(self, connection: Connection, batch: list[ParsedRow]) -> _Written:
         """Upsert the batch's contacts; open the new ones' wallets with their balances and
-        post the balances of those that were there before (each key applied once). With
-        ``prepared``, the rows built ahead are written if every contact is new."""
+        post the balances of those that were there before (each key applied once)."""
         principal, source = self.principal, self.source
-        now = prepared.now if prepared is not None else utcnow()
+        now = utcnow()
         owners: list[tuple[int, CreditType]] = []
         results: list[postings.OpeningResult] = []
 
@@ -487,11 +527,6 @@ class Importer:
             new_owners, built = _new_wallets(principal, source, batch, opened, now)
             owners.extend(new_owners)
             results.extend(postings.write_opened(connection, principal, built))
-
-        def open_prepared(connection: Connection, opened: list[tuple[int, str, str]]) -> None:
-            assert prepared is not None
-            owners.extend(prepared.owners)
-            results.extend(postings.write_opened(connection, principal, prepared.opened))
 
         outcomes = customers.import_customers(
             connection,
@@ -501,8 +536,6 @@ class Importer:
             source=source,
             now=now,
             open_wallets=open_wallets,
-            prepared=prepared.contacts if prepared is not None else None,
-            prepared_opener=open_prepared,
         )
         openings: list[postings.OpeningBalance] = []
         keys: set[str] = set()
