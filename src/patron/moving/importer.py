@@ -441,6 +441,7 @@ class Importer:
         report.created += rows
         for (_, kind), amount in zip(prepared.owners, prepared.amounts, strict=True):
             report.credit[kind] += amount
+        self._refresh_statistics()
         self._pending_rows += rows
         self._advance()
         return True
