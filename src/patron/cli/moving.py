@@ -141,7 +141,7 @@ def import_contacts(
                     batch_size=batch_size,
                     progress=advance,
                 )
-                if db.is_sqlite and total >= ahead.AHEAD_ROWS:
+                if total >= ahead.AHEAD_ROWS:
                     # Read, checked and built in a second process while this one writes.
                     report = importer.run_chunks(
                         ahead.chunks(

@@ -185,25 +185,27 @@ def _identity_owners(
 @dataclass
 class BatchValues:
     """The unique values a batch's rows hold, as ``import_customers`` looks them up: each
-    row's match key ("" for none), the e-mail addresses (normalised, sorted, distinct; none
-    when the match key is the e-mail address), the identities ((service, external id),
-    sorted, distinct)."""
+    row's match key ("" for none), the e-mail addresses (normalised, sorted, distinct), the
+    identities ((service, external id), sorted, distinct)."""
 
     keys: list[str]
     emails: list[str]
     identities: list[tuple[str, str]]
+
+    def claims(self) -> set[tuple[str, str]]:
+        """The rows' ``ImportedCustomer.claims``, together."""
+        found = {("key", key) for key in self.keys}
+        found.update(("email", email) for email in self.emails)
+        found.update(self.identities)
+        return found
 
 
 def batch_values(rows: Sequence[ImportedCustomer], match: str) -> BatchValues:
     """What ``import_customers`` looks up of ``rows``, matched by ``match``."""
     return BatchValues(
         keys=[row.key(match) or "" for row in rows],
-        emails=(
-            []
-            if match == "email"
-            else sorted(
-                {row.profile["email_normalized"] for row in rows if row.profile.get("email")}
-            )
+        emails=sorted(
+            {row.profile["email_normalized"] for row in rows if row.profile.get("email")}
         ),
         identities=sorted({pair for row in rows for pair in row.identities.items()}),
     )

@@ -1,10 +1,12 @@
-"""A file import's reading, checking and row building, in a process of its own (SQLite).
+"""A file import's reading, checking and row building, in a process of its own.
 
 SQLite writes one batch at a time, and a batch's statements release the interpreter's lock
 for each row they step through: Python work on another thread of the same process (reading
 the next rows) holds every one of those steps up, so one process imports no faster than its
-reading and its writing one after the other. A large file import on SQLite therefore reads
-its file in a second process: it reads and checks each row by the API's rules, cuts the
+reading and its writing one after the other. On PostgreSQL the importing process's own
+Python (reading, checking, building, and handing rows to two connections) was what held
+the import, not the database. A large file import therefore reads its file in a second
+process: it reads and checks each row by the API's rules, cuts the
 batches where ``Importer`` would (at ``batch_size`` rows, or before a row that shares a
 unique value with one in the batch), and builds each batch's rows as if every contact in it
 is new (``prepare_batch``: ids, wallets, entries, events, keys). The importing process only
@@ -61,6 +63,7 @@ class Chunk:
     count: int
     accepted: int
     prepared: Prepared | None
+    first: int  # the line of the first row
 
     def complete(self) -> Prepared | None:
         """The batch built ahead, if every row of the chunk was accepted into it."""
@@ -211,7 +214,8 @@ def read(
             nonlocal items, batch, claims
             prepared = prepare_batch(principal, source, match, batch) if batch else None
             packed = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
-            sender.send(Chunk(packed, len(items), len(batch), prepared))
+            first = item.row.line if isinstance(item := items[0], ParsedRow) else item[0].line
+            sender.send(Chunk(packed, len(items), len(batch), prepared, first))
             items, batch, claims = [], [], set()
 
         for row in rows:

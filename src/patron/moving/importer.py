@@ -4,9 +4,11 @@ Each row is cleaned by the API's rules (a bad one goes to the rejects file and t
 on), then a batch of rows is upserted by its match key and its balances posted as ``ADD``
 entries (reason ``IMPORT``) in one transaction. On PostgreSQL two batches are written at
 once, each in its own transaction on its own connection, while the file is read on: the
-database works on both cores (SQLite has one writer, and writes a batch at a time). Two
-batches in flight never share a contact's unique value (email, key, external id): a row
-that does waits for the earlier batch to commit, so it finds that contact written. The
+database works on both cores (SQLite has one writer, and writes a batch at a time). A large
+file is read, checked and built by a second process (``ahead``), whose batches of new
+contacts are written as built (``run_chunks``). Two batches in flight never share a
+contact's unique value (email, key, external id): a row that does waits for the earlier
+batch to commit, so it finds that contact written. The
 report and the rejects file keep the file's order. A balance's idempotency key is
 ``import:<source>:<contact uuid>:<credit type>``: it is applied once per source and contact,
 so a re-run, or a run resumed after an interruption, never doubles it; a later file of the
@@ -138,12 +140,17 @@ _Written = tuple[
 
 @dataclass
 class _Writing:
-    """A batch being written: its rows (for the progress bar) and its unique values."""
+    """A batch being written: its rows (for the progress bar), its unique values and the
+    line of its first row (refused rows after it wait for it). A batch built ahead
+    (``built``: its chunk and what was built) holds no rows: its answer says whether it
+    was written as built (else its chunk's rows are written one by one, later)."""
 
     batch: list[ParsedRow]
     rows: int
     claims: set[tuple[str, str]]
-    future: Future[_Written]
+    future: Future[Any]
+    first: int | None
+    built: tuple[Chunk, Prepared] | None = None
 
 
 class _DryRun(Exception):
@@ -242,6 +249,10 @@ class Prepared:
     owners: list[tuple[int, CreditType]]
     amounts: list[int]
 
+    def all_posted(self) -> bool:
+        """Whether each balance was built as posted (none refused)."""
+        return all(result.status == "posted" for result in self.opened.results)
+
 
 def prepare_batch(
     principal: Principal, source: str, match: str, batch: Sequence[ParsedRow]
@@ -308,6 +319,10 @@ class Importer:
         self._lanes = 1 if db.is_sqlite else POSTGRESQL_LANES
         self._writer: ThreadPoolExecutor | None = None
         self._writing: deque[_Writing] = deque()
+        # Batches are written on this thread, one at a time (``run_chunks`` on SQLite).
+        self._here = False
+        # Chunks built ahead whose contacts were not all new: written one by one, next.
+        self._again: deque[Chunk] = deque()
         # Refused rows not yet in the rejects file: it is written in the file's order, so a
         # row waits there while a row before it may still be refused by its batch's write.
         self._refused: list[tuple[SourceRow, str | None, str]] = []
@@ -325,18 +340,58 @@ class Importer:
         """``run`` of rows read, checked and built ahead in batches (``ahead.chunks``): each
         chunk's batch is written as it arrives, as it was built if every row in it was
         accepted and is new (``_write_new``), else row by row as ``run`` writes it."""
+        # SQLite writes one batch at a time: on this thread, whose only work is the writing.
+        self._here = self.db.is_sqlite
         try:
             for chunk in chunks:
-                if (built := chunk.complete()) is not None and self._write_new(built):
-                    continue
-                for row, parsed in chunk.rows():
-                    self.take(row, parsed, cut=False)
-                if self._batch:
-                    self._submit(here=True)
+                self._take_again()
+                built = chunk.complete()
+                if built is not None and built.all_posted():
+                    self._submit_built(chunk, built)
+                else:
+                    self._take_chunk(chunk)
             self.flush()
+            while self._again:
+                self._take_again()
+                self.flush()
         finally:
             self.close()
         return self.report
+
+    def _take_chunk(self, chunk: Chunk) -> None:
+        """A chunk's rows, unpacked, taken one by one and written as one batch."""
+        rows = list(chunk.rows())
+        claims = {
+            claim
+            for _, parsed in rows
+            if isinstance(parsed, ParsedRow)
+            for claim in parsed.customer.claims(self.match)
+        }
+        self._wait_for(claims)
+        for row, parsed in rows:
+            self.take(row, parsed, cut=False)
+        if self._batch:
+            self._submit()
+
+    def _take_again(self) -> None:
+        while self._again:
+            self._take_chunk(self._again.popleft())
+
+    def _wait_for(self, claims: set[tuple[str, str]]) -> None:
+        """Before a chunk's batch: settle the batches in flight that hold one of its unique
+        values (``claims``), and write first the chunks that turned out not new, which
+        come before it in the file (a later row about the same contact must find it
+        written as the earlier row has it)."""
+        while True:
+            while self._writing and (
+                len(self._writing) >= self._lanes
+                or self._here
+                or any(not claims.isdisjoint(item.claims) for item in self._writing)
+            ):
+                self._settle()
+            if not self._again:
+                return
+            self._take_again()
 
     def close(self) -> None:
         """Wait for the batches being written (their commits stand) and stop the writers."""
@@ -359,10 +414,11 @@ class Importer:
             if len(self._batch) == 0:
                 self._advance()
             return
+        claims = parsed.customer.claims(self.match)
         if not cut:
             self._batch.append(parsed)
+            self._claims.update(claims)
             return
-        claims = parsed.customer.claims(self.match)
         if any(claim in self._claims for claim in claims):
             self._submit()  # a later row about the same contact sees the earlier one written
         self._batch.append(parsed)
@@ -391,7 +447,8 @@ class Importer:
         """Write the refused rows that come before every row still to be written."""
         if self.rejects is None or not self._refused:
             return
-        pending = [item.batch[0].row.line for item in self._writing if item.batch]
+        pending = [item.first for item in self._writing if item.first is not None]
+        pending += [chunk.first for chunk in self._again]
         if self._batch:
             pending.append(self._batch[0].row.line)
         first = min(pending, default=None)
@@ -411,40 +468,48 @@ class Importer:
         while self._writing:
             self._settle()
 
-    def _write_new(self, prepared: Prepared) -> bool:
-        """Write a batch built ahead, every row of which was accepted, as it was built, if
-        every contact in it is new and each balance was built as posted; count it from what
-        was built (its rows are never unpacked). False, with nothing written, if not."""
-        if any(result.status != "posted" for result in prepared.opened.results):
-            return False
+    def _submit_built(self, chunk: Chunk, built: Prepared) -> None:
+        """Hand a batch built ahead to a writer as ``_submit`` does: it is written as it was
+        built if every contact in it is new (each balance built as posted), and counted from
+        what was built, its rows never unpacked; else nothing is written, and its chunk's
+        rows are taken one by one after the batches before it have settled."""
+        claims = built.values.claims()
+        self._wait_for(claims)
         principal = self.principal
 
         def open_wallets(connection: Connection, _: list[tuple[int, str, str]]) -> None:
-            postings.write_opened(connection, principal, prepared.opened)
+            postings.write_opened(connection, principal, built.opened)
 
         def command(connection: Connection) -> bool:
             created = customers.create_if_new(
                 connection,
                 principal,
-                prepared.values,
-                prepared.contacts,
+                built.values,
+                built.contacts,
                 match=self.match,
-                now=prepared.now,
+                now=built.now,
                 open_wallets=open_wallets,
             )
             return created is not None
 
-        if not self._transaction(command):
-            return False
-        report, rows = self.report, len(prepared.contacts.values)
-        report.rows += rows
-        report.created += rows
-        for (_, kind), amount in zip(prepared.owners, prepared.amounts, strict=True):
-            report.credit[kind] += amount
-        self._refresh_statistics()
-        self._pending_rows += rows
-        self._advance()
-        return True
+        future = self._launch(lambda: self._transaction(command))
+        self._writing.append(_Writing([], 0, claims, future, chunk.first, (chunk, built)))
+        if self._here:
+            self._settle()
+
+    def _launch(self, write: Callable[[], _T]) -> Future[_T]:
+        """``write`` on a writer's thread, or here and now (``_here``): its answer, or what
+        it raised, is taken in ``_settle``."""
+        if not self._here:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(self._lanes, thread_name_prefix="patron-import")
+            return self._writer.submit(write)
+        future: Future[_T] = Future()
+        try:
+            future.set_result(write())
+        except Exception as error:  # raised where a writer's would be: in _settle
+            future.set_exception(error)
+        return future
 
     def _transaction(self, command: Callable[[Connection], _T]) -> _T:
         """``command``'s answer in a transaction of its own: committed, or on a dry run
@@ -458,17 +523,14 @@ class Importer:
             result: _T = done.result
             return result
 
-    def _submit(
-        self, extra: Callable[[Connection], None] | None = None, *, here: bool = False
-    ) -> None:
+    def _submit(self, extra: Callable[[Connection], None] | None = None) -> None:
         """Hand the batch to a writer: once a lane is free, and once every batch in flight
-        that holds one of its unique values has committed. ``here``: it is written here and
-        now, on this thread (its rows were read and checked by another process, and this
-        one's only work is the database's)."""
+        that holds one of its unique values has committed (with ``_here``, it is written
+        here and now)."""
         while self._writing and (
             len(self._writing) >= self._lanes
             or extra is not None
-            or here
+            or self._here
             or any(not self._claims.isdisjoint(item.claims) for item in self._writing)
         ):
             self._settle()
@@ -488,27 +550,25 @@ class Importer:
             return self._transaction(command)
 
         rows, self._pending_rows = self._pending_rows, 0
-        if here:
-            future: Future[_Written] = Future()
-            try:
-                future.set_result(write())
-            except Exception as error:  # raised where a writer's would be: in _settle
-                future.set_exception(error)
-            self._writing.append(_Writing(batch, rows, claims, future))
+        first = batch[0].row.line if batch else None
+        self._writing.append(_Writing(batch, rows, claims, self._launch(write), first))
+        if self._here:
             self._settle()
-            return
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(self._lanes, thread_name_prefix="patron-import")
-        self._writing.append(_Writing(batch, rows, claims, self._writer.submit(write)))
 
     def _settle(self) -> None:
         """Wait for the oldest batch in flight and count it."""
         item = self._writing[0]
         try:
-            outcomes, owners, results = item.future.result()
+            answer = item.future.result()
         finally:
             self._writing.popleft()
-        self._count(item.batch, outcomes, owners, results)
+        if item.built is None:
+            outcomes, owners, results = answer
+            self._count(item.batch, outcomes, owners, results)
+        elif answer:
+            self._count_built(item.built[1])
+        else:  # someone holds one of its values: its rows are written one by one
+            self._again.append(item.built[0])
         self._write_refused()
         if self.rejects is not None:
             self.rejects.flush()
@@ -569,6 +629,15 @@ class Importer:
             connection.execution_options(isolation_level="AUTOCOMMIT")
             customers.refresh_statistics(connection)
             wallets.refresh_statistics(connection)
+
+    def _count_built(self, built: Prepared) -> None:
+        """Count a batch written as built: every row a new contact, every balance posted."""
+        report, rows = self.report, len(built.contacts.values)
+        report.rows += rows
+        report.created += rows
+        for (_, kind), amount in zip(built.owners, built.amounts, strict=True):
+            report.credit[kind] += amount
+        self._pending_rows += rows
 
     def _count(
         self,
