@@ -8,8 +8,8 @@ database works on both cores (SQLite has one writer, and writes a batch at a tim
 file is read, checked and built by a second process (``ahead``), whose batches of new
 contacts are written as built (``run_chunks``). Two batches in flight never share a
 contact's unique value (email, key, external id): a row that does waits for the earlier
-batch to commit, so it finds that contact written. The
-report and the rejects file keep the file's order. A balance's idempotency key is
+batch to commit, so it finds that contact written. The report and the rejects file keep
+the file's order. A balance's idempotency key is
 ``import:<source>:<contact uuid>:<credit type>``: it is applied once per source and contact,
 so a re-run, or a run resumed after an interruption, never doubles it; a later file of the
 same source with another figure for the contact is reported, not posted.
@@ -339,7 +339,7 @@ class Importer:
     def run_chunks(self, chunks: Iterable[Chunk]) -> ImportReport:
         """``run`` of rows read, checked and built ahead in batches (``ahead.chunks``): each
         chunk's batch is written as it arrives, as it was built if every row in it was
-        accepted and is new (``_write_new``), else row by row as ``run`` writes it."""
+        accepted and is new (``_submit_built``), else row by row as ``run`` writes it."""
         # SQLite writes one batch at a time: on this thread, whose only work is the writing.
         self._here = self.db.is_sqlite
         try:
