@@ -192,13 +192,6 @@ class BatchValues:
     emails: list[str]
     identities: list[tuple[str, str]]
 
-    def claims(self) -> set[tuple[str, str]]:
-        """The rows' ``ImportedCustomer.claims``, together."""
-        found = {("key", key) for key in self.keys}
-        found.update(("email", email) for email in self.emails)
-        found.update(self.identities)
-        return found
-
 
 def batch_values(rows: Sequence[ImportedCustomer], match: str) -> BatchValues:
     """What ``import_customers`` looks up of ``rows``, matched by ``match``."""

@@ -64,6 +64,9 @@ class Chunk:
     accepted: int
     prepared: Prepared | None
     first: int  # the line of the first row
+    # The unique values of the accepted rows (their ``ImportedCustomer.claims``), as the
+    # reader cut the chunk by them: the importing process waits on them, never computes them.
+    claims: set[tuple[str, str]]
 
     def complete(self) -> Prepared | None:
         """The batch built ahead, if every row of the chunk was accepted into it."""
@@ -215,7 +218,7 @@ def read(
             prepared = prepare_batch(principal, source, match, batch) if batch else None
             packed = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
             first = item.row.line if isinstance(item := items[0], ParsedRow) else item[0].line
-            sender.send(Chunk(packed, len(items), len(batch), prepared, first))
+            sender.send(Chunk(packed, len(items), len(batch), prepared, first, claims))
             items, batch, claims = [], [], set()
 
         for row in rows:

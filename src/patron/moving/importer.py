@@ -360,16 +360,10 @@ class Importer:
 
     def _take_chunk(self, chunk: Chunk) -> None:
         """A chunk's rows, unpacked, taken one by one and written as one batch."""
-        rows = list(chunk.rows())
-        claims = {
-            claim
-            for _, parsed in rows
-            if isinstance(parsed, ParsedRow)
-            for claim in parsed.customer.claims(self.match)
-        }
-        self._wait_for(claims)
-        for row, parsed in rows:
+        self._wait_for(chunk.claims)
+        for row, parsed in chunk.rows():
             self.take(row, parsed, cut=False)
+        self._claims = set(chunk.claims)
         if self._batch:
             self._submit()
 
@@ -406,7 +400,7 @@ class Importer:
         self, row: SourceRow, parsed: ParsedRow | list[DomainError], *, cut: bool = True
     ) -> None:
         """A row as ``parse_row`` answered it. ``cut=False``: the caller cut the batches
-        already, by the rules below (``run_chunks``)."""
+        already, by the rules below, and gives the batch its claims (``run_chunks``)."""
         self.report.rows += 1
         self._pending_rows += 1
         if not isinstance(parsed, ParsedRow):
@@ -414,11 +408,10 @@ class Importer:
             if len(self._batch) == 0:
                 self._advance()
             return
-        claims = parsed.customer.claims(self.match)
         if not cut:
             self._batch.append(parsed)
-            self._claims.update(claims)
             return
+        claims = parsed.customer.claims(self.match)
         if any(claim in self._claims for claim in claims):
             self._submit()  # a later row about the same contact sees the earlier one written
         self._batch.append(parsed)
@@ -473,7 +466,7 @@ class Importer:
         built if every contact in it is new (each balance built as posted), and counted from
         what was built, its rows never unpacked; else nothing is written, and its chunk's
         rows are taken one by one after the batches before it have settled."""
-        claims = built.values.claims()
+        claims = chunk.claims
         self._wait_for(claims)
         principal = self.principal
 
