@@ -4,6 +4,7 @@ as one process makes, on both stores; and the reading process never outlives its
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ from patron.core.db import Database
 from patron.core.events import outbox_events
 from patron.customers import service as customers_service
 from patron.customers.tables import customers
-from patron.moving import ahead, files
+from patron.moving import ahead, files, reader
 from patron.moving.importer import Importer, import_principal
 from patron.wallets.tables import credit_entries, wallets
 from patron.wallets.verify import verify_ledger
@@ -416,3 +417,73 @@ def test_ctrl_c_stops_an_import_and_its_reader_without_a_traceback(
     assert process.returncode == 130
     assert b"Traceback" not in err
     assert _gone(reader), "the reader outlived the interrupted import"
+
+
+def _big(path: Path) -> Path:
+    with path.open("w") as handle:
+        handle.write("email\n")
+        for i in range(reader.EARLY_BYTES // 20 + 1):
+            handle.write(f"early{i:06d}@example.com\n")
+    return path
+
+
+def test_the_command_starts_the_reader_of_a_large_import_first_and_only_then(
+    tmp_path: Path,
+) -> None:
+    big = _big(tmp_path / "big.csv")
+    small = tmp_path / "small.csv"
+    small.write_text("email\na@example.com\n")
+    for argv in (
+        ["import", "contacts", str(small)],
+        ["export", "contacts", "--out", str(big)],
+        ["import", "contacts", str(big), "--help"],
+        ["import", "contacts", str(tmp_path / "missing.csv")],
+    ):
+        reader.start_early(argv)
+        assert reader.take() is None, argv
+
+    reader.start_early(["import", "contacts", "--account", "x", str(big)])
+    started = reader.take()
+
+    assert started is not None
+    assert reader.take() is None  # taken once
+    assert started.poll() is None  # loading, then waiting for its arguments
+    # The command ends before it hands the reader its arguments: the reader ends too.
+    assert started.stdin is not None
+    assert started.stdout is not None
+    started.stdin.close()
+    assert started.wait(30) != 0
+    started.stdout.close()
+
+
+def test_a_reader_started_early_and_not_used_is_stopped_at_exit(tmp_path: Path) -> None:
+    reader.start_early(["import", "contacts", str(_big(tmp_path / "big.csv"))])
+    assert len(reader._started) == 1
+    process = reader._started[0]
+
+    reader._stop_unused()  # what exit runs
+
+    assert process.returncode is not None
+    assert reader.take() is None
+
+
+def test_the_import_takes_the_reader_started_early_and_its_pipe_holds_a_chunk(
+    db: Database, tmp_path: Path
+) -> None:
+    file = write_file(tmp_path / "in.csv", 300)
+    account = seed(db, "early", tmp_path)
+    principal = import_principal(db, account)
+    reader.start_early(["import", "contacts", str(_big(tmp_path / "big.csv"))])
+    assert len(reader._started) == 1
+    early = reader._started[0]
+    assert early.stdout is not None
+    if hasattr(fcntl, "F_GETPIPE_SZ"):
+        assert fcntl.fcntl(early.stdout.fileno(), fcntl.F_GETPIPE_SZ) == reader.PIPE_BYTES
+
+    report = Importer(db, principal, source="early", batch_size=50).run_chunks(
+        ahead.chunks(file, "csv", principal, source="early", match="email", batch_size=50)
+    )
+
+    assert reader.take() is None  # the import took it, and stopped it at the end
+    assert early.returncode is not None
+    assert (report.rows, report.created, report.updated, report.rejected) == (300, 283, 2, 15)

@@ -1,3 +1,3 @@
-from patron.cli.main import main
+from patron.cli.start import main
 
 main()

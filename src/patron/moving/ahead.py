@@ -29,7 +29,6 @@ from __future__ import annotations
 import pickle
 import queue
 import struct
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from typing import IO, Any
 
 from patron.accounts.principal import Principal
 from patron.core.errors import DomainError, InvalidInput
-from patron.moving import files
+from patron.moving import files, reader
 from patron.moving.files import SourceRow
 from patron.moving.importer import ParsedRow, Prepared, parse_row, prepare_batch
 
@@ -104,15 +103,10 @@ def chunks(
     match: str,
     batch_size: int,
 ) -> Iterator[Chunk]:
-    """The file's rows as ``Chunk`` s, read and built by a process started for it; it is
-    stopped when the iteration ends, however it ends."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from patron.moving import ahead; ahead.reader_main()"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    """The file's rows as ``Chunk`` s, read and built by a reading process (the one the
+    command started early, or one started now); it is stopped when the iteration ends,
+    however it ends."""
+    process = reader.take() or reader.spawn()
     assert process.stdin is not None
     assert process.stdout is not None
     try:
