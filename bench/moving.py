@@ -9,7 +9,8 @@ pass. The CPU the import took is split between its own process and the database'
 import wrote (customers, identities, wallets, entries, outbox events, idempotency keys) are
 loaded into a freshly migrated store by the database alone, every constraint and index in
 place: PostgreSQL's ``COPY FROM`` one table after another on one connection (each table
-analysed after its rows, as the import has them analysed), SQLite's
+analysed after its rows, as the import has them analysed), and on two connections at once
+(half the contacts each, as the import writes on two), SQLite's
 ``INSERT ... SELECT`` from the imported file in one transaction. ``make bench`` runs it as
 the ``moving`` operation; alone:
 
@@ -61,6 +62,10 @@ class MovingResult:
     # The database alone, loading the same rows: contacts/s, and its CPU per contact.
     floor_rate: float = 0.0
     floor_database_cpu_us: float | None = None
+    # PostgreSQL: the same rows by COPY on two connections at once (half the contacts each),
+    # the database's best on this machine; 0 where not measured.
+    parallel_floor_rate: float = 0.0
+    parallel_floor_database_cpu_us: float | None = None
     # SQLite: the same rows as INSERT statements through the driver, a batch of contacts a
     # transaction, as the import sends them (contacts/s); 0 where not measured.
     statements_rate: float = 0.0
@@ -201,6 +206,21 @@ def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -
         f"  the database alone, the same rows: {result.floor_rate:,.0f} contacts/s"
         f"{floor_cpu_text}; the import at {result.import_rate / result.floor_rate:.0%} of it"
     )
+    if not url.startswith("sqlite"):
+        parallel_seconds, parallel_cpu = parallel_floor(url, account["uuid"], workdir)
+        result.parallel_floor_rate = rows / parallel_seconds
+        if parallel_cpu is not None:
+            result.parallel_floor_database_cpu_us = parallel_cpu / rows * 1e6
+        say(
+            f"  the same rows by COPY on two connections at once, half the contacts each: "
+            f"{result.parallel_floor_rate:,.0f} contacts/s"
+            + (
+                f", database CPU {result.parallel_floor_database_cpu_us:,.0f} µs a contact"
+                if result.parallel_floor_database_cpu_us is not None
+                else ""
+            )
+            + f"; the import at {result.import_rate / result.parallel_floor_rate:.0%} of it"
+        )
     if url.startswith("sqlite"):
         batches = max(1, rows // 1000)
         result.batched_rate = rows / _sqlite_floor(url, account["uuid"], workdir, batches)
@@ -249,9 +269,29 @@ def database_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float, f
 
 
 def _postgresql_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float, float | None]:
-    parsed = make_url(url)
-    name = f"{parsed.database}_floor"
-    floor_url = parsed.set(database=name).render_as_string(hide_password=False)
+    """One connection: ``COPY`` of each table after another, each analysed after its rows."""
+    files = _copied_out(url, account_uuid, workdir)
+    try:
+        return _load_copies(url, files, lanes=1)
+    finally:
+        for path in files.values():
+            path.unlink(missing_ok=True)
+
+
+def parallel_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float, float | None]:
+    """The database's best on this machine: the same rows by ``COPY`` on two connections at
+    once, as the import writes on two, each loading the rows of half the contacts (table by
+    table, in the order the foreign keys need; each table analysed once both halves are in)."""
+    files = _copied_out(url, account_uuid, workdir)
+    halves = _halves(url, files)
+    try:
+        return _load_copies(url, files, lanes=2, halves=halves)
+    finally:
+        for path in [*files.values(), *(path for pair in halves.values() for path in pair)]:
+            path.unlink(missing_ok=True)
+
+
+def _copied_out(url: str, account_uuid: str, workdir: Path) -> dict[str, Path]:
     files = {table: workdir / f"floor-{table}.copy" for table in ("accounts", *_IMPORTED_TABLES)}
     with psycopg.connect(libpq(url)) as source:
         for table, path in files.items():
@@ -261,22 +301,107 @@ def _postgresql_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float
             with path.open("wb") as out, source.cursor().copy(query) as copy:
                 for block in copy:
                     out.write(block)
+    return files
+
+
+# How a table's rows are split by contact: the column naming it, and the table whose half
+# decides (None: the row's own key, customers by line); outbox events and keys by line.
+_SPLIT_BY = {
+    "identities": ("customer_uuid", "customers"),
+    "wallets": ("customer_uuid", "customers"),
+    "credit_entries": ("wallet_uuid", "wallets"),
+}
+
+
+def _halves(url: str, files: dict[str, Path]) -> dict[str, tuple[Path, Path]]:
+    """Each table's copied rows in two files, a contact's rows in the same one."""
+    with psycopg.connect(libpq(url)) as connection:
+        columns = {
+            table: [
+                column.name
+                for column in connection.execute(
+                    sql.SQL("SELECT * FROM {} LIMIT 0").format(sql.Identifier(table))
+                ).description
+                or []
+            ]
+            for table in _IMPORTED_TABLES
+        }
+    first_half: dict[str, set[str]] = {}  # table: the keys (uuid) of its rows in the first half
+    halves: dict[str, tuple[Path, Path]] = {}
+    for table in _IMPORTED_TABLES:
+        lines = files[table].read_bytes().splitlines(keepends=True)
+        by = _SPLIT_BY.get(table)
+        if by is None:
+            first = [index % 2 == 0 for index in range(len(lines))]
+        else:
+            at, owner = columns[table].index(by[0]), first_half[by[1]]
+            first = [line.split(b"\t")[at].decode() in owner for line in lines]
+        if "uuid" in columns[table]:
+            at = columns[table].index("uuid")
+            first_half[table] = {
+                line.split(b"\t")[at].decode()
+                for line, mine in zip(lines, first, strict=True)
+                if mine
+            }
+        pair = (files[table].with_suffix(".0.copy"), files[table].with_suffix(".1.copy"))
+        pair[0].write_bytes(b"".join(line for line, mine in zip(lines, first, strict=True) if mine))
+        pair[1].write_bytes(
+            b"".join(line for line, mine in zip(lines, first, strict=True) if not mine)
+        )
+        halves[table] = pair
+    return halves
+
+
+def _load_copies(
+    url: str,
+    files: dict[str, Path],
+    *,
+    lanes: int,
+    halves: dict[str, tuple[Path, Path]] | None = None,
+) -> tuple[float, float | None]:
+    """Seconds to load the copied rows into a freshly migrated database, and the backends'
+    CPU seconds meanwhile. One lane: every table on one connection in one transaction, each
+    analysed after its rows (the foreign keys of the next table look them up, planned on
+    them, as the import has its tables analysed). Two: each table's halves at once on two
+    connections, each committed, then the table analysed, then the next table."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_floor"
+    floor_url = parsed.set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(libpq(url), autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         _migrate(floor_url)
-        with psycopg.connect(libpq(floor_url)) as target:
-            _copy_in(target, "accounts", files["accounts"])
-            target.commit()
-            with backend_pids(floor_url) as backends, CpuWindow(None, backends) as window:
-                started = time.perf_counter()
-                for table in _IMPORTED_TABLES:
-                    _copy_in(target, table, files[table])
-                    # Planned on its rows, as the import has its tables analysed: the
-                    # foreign keys of the next table look these up.
-                    target.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-                target.commit()
-                seconds = time.perf_counter() - started
+        with psycopg.connect(libpq(floor_url)) as first:
+            _copy_in(first, "accounts", files["accounts"])
+            first.commit()
+            if lanes == 1:
+                with backend_pids(floor_url) as backends, CpuWindow(None, backends) as window:
+                    started = time.perf_counter()
+                    for table in _IMPORTED_TABLES:
+                        _copy_in(first, table, files[table])
+                        first.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+                    first.commit()
+                    seconds = time.perf_counter() - started
+            else:
+                assert halves is not None
+                with (
+                    psycopg.connect(libpq(floor_url)) as second,
+                    backend_pids(floor_url) as backends,
+                    CpuWindow(None, backends) as window,
+                ):
+                    started = time.perf_counter()
+                    for table in _IMPORTED_TABLES:
+                        threads = [
+                            threading.Thread(target=_copy_committed, args=(lane, table, half))
+                            for lane, half in zip((first, second), halves[table], strict=True)
+                        ]
+                        for thread in threads:
+                            thread.start()
+                        for thread in threads:
+                            thread.join()
+                        first.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+                        first.commit()
+                    seconds = time.perf_counter() - started
         use = window.use
         cpu = None if use.database_pct is None else use.database_pct / 100 * use.seconds
         return seconds, cpu
@@ -285,8 +410,11 @@ def _postgresql_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
-        for path in files.values():
-            path.unlink(missing_ok=True)
+
+
+def _copy_committed(connection: psycopg.Connection[Any], table: str, path: Path) -> None:
+    _copy_in(connection, table, path)
+    connection.commit()
 
 
 def _copy_in(connection: psycopg.Connection[Any], table: str, path: Path) -> None:

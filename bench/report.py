@@ -272,6 +272,20 @@ def _moving_rows(table: Table, result: StoreResult) -> None:
             + _per_contact(None, moving.floor_database_cpu_us),
             "-",
         )
+    if moving.parallel_floor_rate:
+        table.add_row(
+            "  the same rows by COPY on two connections at once (contacts/s; CPU µs a contact)",
+            f"{moving.parallel_floor_rate:,.1f}",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            f"import at {moving.import_rate / moving.parallel_floor_rate:.0%} of it",
+            "-",
+            "alone " + _per_contact(None, moving.parallel_floor_database_cpu_us),
+            "-",
+        )
     if moving.batched_rate:
         table.add_row(
             "  the same rows by INSERT ... SELECT, 1,000 contacts a transaction (contacts/s)",
