@@ -17,6 +17,7 @@ same source with another figure for the contact is reported, not posted.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -215,11 +216,18 @@ def parse_row(principal: Principal, match: str, row: SourceRow) -> ParsedRow | l
     return ParsedRow(row, customer, balances)
 
 
+@functools.lru_cache(maxsize=16)
+def _note(source: str) -> str:
+    """The note of a source's entries: one string for all, so that a batch's statements see
+    a value every row shares, and bind it once (one a row: a parameter more for each)."""
+    return f"import from {source}"
+
+
 def _opening_balances(
     source: str, parsed: ParsedRow, index: int, wallet_uuid: str, customer_uuid: str
 ) -> list[tuple[tuple[int, CreditType], postings.OpeningBalance]]:
     """A row's balances as opening balances of its wallet, each with its (row index, type)."""
-    note = f"import from {source}"
+    note = _note(source)
     return [
         (
             (index, credit_type),
