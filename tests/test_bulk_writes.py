@@ -54,6 +54,33 @@ def test_a_bulk_insert_stores_the_text_an_insert_stores(db: Database) -> None:
     assert {row.key: row.created_at.replace(tzinfo=UTC) for row in read}["bulk-0"] == moments[0]
 
 
+def test_a_json_value_every_row_shares_is_stored_as_an_insert_stores_it(db: Database) -> None:
+    account = str(uuid.uuid4())
+    moment = datetime(2026, 12, 4, 11, 0, 0, tzinfo=UTC)
+    shared = {"entries": ["e", "f"], "amount": 2}  # one object in every bulk row
+    names = ("account_id", "key", "operation", "request_hash", "result", "created_at")
+
+    with db.write() as connection:
+        one = (account, "one", "op", "h" * 64, shared, moment)
+        connection.execute(keys.insert().values(dict(zip(names, one, strict=True))))
+        insert_tuples(
+            connection,
+            keys,
+            names,
+            [(account, f"bulk-{index}", "op", "h" * 64, shared, moment) for index in range(3)],
+        )
+    with db.read() as connection:
+        stored = dict(
+            connection.exec_driver_sql(
+                "SELECT key, CAST(result AS TEXT) FROM idempotency_keys "
+                f"WHERE account_id = '{account}'"
+            ).all()
+        )
+
+    assert stored == dict.fromkeys(("one", "bulk-0", "bulk-1", "bulk-2"), stored["one"])
+    assert json.loads(stored["bulk-2"]) == shared
+
+
 @pytest.mark.parametrize("count", [1, 497, 498, 1001])
 def test_many_rows_are_each_stored_once_in_order(db: Database, count: int) -> None:
     """Enough rows for several statements of many rows each and shorter last ones (SQLite

@@ -314,7 +314,12 @@ def _copy(
                 assert dumped is not None
                 cells[index] = (bytes(dumped).decode(),) * len(rows)
         for index in encoded:
-            cells[index] = [json.dumps(value) for value in cells[index]]
+            # Once for a value every row shares (a new contact's empty list of services).
+            column = cells[index]
+            if all(map(operator.is_, column, repeat(column[0]))):
+                cells[index] = (json.dumps(column[0]),) * len(rows)
+            else:
+                cells[index] = [json.dumps(value) for value in column]
         rows = list(zip(*cells, strict=True))
     try:
         with driver.cursor() as cursor, cursor.copy(copying) as copy:
