@@ -272,7 +272,7 @@ def _postgresql_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float
     """One connection: ``COPY`` of each table after another, each analysed after its rows."""
     files = _copied_out(url, account_uuid, workdir)
     try:
-        return _load_copies(url, files, lanes=1)
+        return _load_copies(url, files)
     finally:
         for path in files.values():
             path.unlink(missing_ok=True)
@@ -285,7 +285,7 @@ def parallel_floor(url: str, account_uuid: str, workdir: Path) -> tuple[float, f
     files = _copied_out(url, account_uuid, workdir)
     halves = _halves(url, files)
     try:
-        return _load_copies(url, files, lanes=2, halves=halves)
+        return _load_copies(url, files, halves)
     finally:
         for path in [*files.values(), *(path for pair in halves.values() for path in pair)]:
             path.unlink(missing_ok=True)
@@ -353,17 +353,14 @@ def _halves(url: str, files: dict[str, Path]) -> dict[str, tuple[Path, Path]]:
 
 
 def _load_copies(
-    url: str,
-    files: dict[str, Path],
-    *,
-    lanes: int,
-    halves: dict[str, tuple[Path, Path]] | None = None,
+    url: str, files: dict[str, Path], halves: dict[str, tuple[Path, Path]] | None = None
 ) -> tuple[float, float | None]:
     """Seconds to load the copied rows into a freshly migrated database, and the backends'
-    CPU seconds meanwhile. One lane: every table on one connection in one transaction, each
-    analysed after its rows (the foreign keys of the next table look them up, planned on
-    them, as the import has its tables analysed). Two: each table's halves at once on two
-    connections, each committed, then the table analysed, then the next table."""
+    CPU seconds meanwhile. Without ``halves``: every table on one connection in one
+    transaction, each analysed after its rows (the foreign keys of the next table look them
+    up, planned on them, as the import has its tables analysed). With them: each table's
+    halves at once on two connections, each committed, then the table analysed, then the
+    next table."""
     parsed = make_url(url)
     name = f"{parsed.database}_floor"
     floor_url = parsed.set(database=name).render_as_string(hide_password=False)
@@ -374,7 +371,7 @@ def _load_copies(
         with psycopg.connect(libpq(floor_url)) as first:
             _copy_in(first, "accounts", files["accounts"])
             first.commit()
-            if lanes == 1:
+            if halves is None:
                 with backend_pids(floor_url) as backends, CpuWindow(None, backends) as window:
                     started = time.perf_counter()
                     for table in _IMPORTED_TABLES:
@@ -383,7 +380,6 @@ def _load_copies(
                     first.commit()
                     seconds = time.perf_counter() - started
             else:
-                assert halves is not None
                 with (
                     psycopg.connect(libpq(floor_url)) as second,
                     backend_pids(floor_url) as backends,

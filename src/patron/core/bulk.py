@@ -315,11 +315,7 @@ def _copy(
                 cells[index] = (bytes(dumped).decode(),) * len(rows)
         for index in encoded:
             # Once for a value every row shares (a new contact's empty list of services).
-            column = cells[index]
-            if all(map(operator.is_, column, repeat(column[0]))):
-                cells[index] = (json.dumps(column[0]),) * len(rows)
-            else:
-                cells[index] = [json.dumps(value) for value in column]
+            cells[index] = _processed(cells[index], json.dumps)
         rows = list(zip(*cells, strict=True))
     try:
         with driver.cursor() as cursor, cursor.copy(copying) as copy:

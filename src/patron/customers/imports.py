@@ -273,9 +273,7 @@ def import_customers(
     rows may all be new, goes to ``create_if_new`` first."""
     from patron.customers.service import _event, taken_error
 
-    principal.require("write")
-    if match not in MATCHES:
-        raise InvalidInput(f"match must be one of {', '.join(MATCHES)}", field="match")
+    _check(principal, match)
     account_id = principal.account_id
     values = batch_values(rows, match)
     keys = values.keys
@@ -330,14 +328,18 @@ def create_if_new(
     rows hold ``values``) if no one in the account holds any of those values: each row's
     outcome, all created. None, with nothing written, if someone does: the caller upserts
     the batch's rows with ``import_customers``."""
-    principal.require("write")
-    if match not in MATCHES:
-        raise InvalidInput(f"match must be one of {', '.join(MATCHES)}", field="match")
+    _check(principal, match)
     if not _holders(connection, principal.account_id, match, values).none():
         return None
     outcomes: list[ImportOutcome | None] = [None] * len(prepared.values)
     _create(connection, principal, prepared, outcomes, now, open_wallets)
     return [outcome or ImportOutcome("rejected") for outcome in outcomes]
+
+
+def _check(principal: Principal, match: str) -> None:
+    principal.require("write")
+    if match not in MATCHES:
+        raise InvalidInput(f"match must be one of {', '.join(MATCHES)}", field="match")
 
 
 def _named(error: DomainError) -> DomainError:

@@ -59,16 +59,17 @@ Refused = tuple[SourceRow, list[tuple[str | None, str]]]
 _Packed = tuple[Any, ...]
 
 
+def _source(item: ParsedRow | Refused) -> SourceRow:
+    return item.row if isinstance(item, ParsedRow) else item[0]
+
+
 def _pack(item: ParsedRow | Refused) -> _Packed:
-    if isinstance(item, ParsedRow):
-        row = item.row
-        customer = item.customer
-        balances = [(kind.value, amount) for kind, amount in item.balances.items()]
-        head = (row.line, row.values, None if row.original == row.values else row.original)
-        return (*head, row.problem, customer.profile, customer.identities, balances)
-    row, reasons = item
-    original = None if row.original == row.values else row.original
-    return (row.line, row.values, original, row.problem, reasons)
+    row = _source(item)
+    head = (row.line, row.values, None if row.original == row.values else row.original)
+    if not isinstance(item, ParsedRow):
+        return (*head, row.problem, item[1])
+    balances = [(kind.value, amount) for kind, amount in item.balances.items()]
+    return (*head, row.problem, item.customer.profile, item.customer.identities, balances)
 
 
 def _unpack(packed: _Packed) -> tuple[SourceRow, ParsedRow | list[DomainError]]:
@@ -87,8 +88,7 @@ class Chunk:
     """Rows in the file's order, refused ones among them; the accepted ones are one batch,
     with its rows built ahead (None: no row accepted). The rows themselves come packed
     (``items``, a pickle of each ``ParsedRow`` or ``Refused`` as ``_pack`` makes it): the
-    importing process
-    unpacks them only when it cannot write the batch as it was built."""
+    importing process unpacks them only when it cannot write the batch as it was built."""
 
     items: bytes
     count: int
@@ -239,7 +239,7 @@ def read(
             nonlocal items, batch, claims
             prepared = prepare_batch(principal, source, match, batch) if batch else None
             packed = pickle.dumps([_pack(item) for item in items], protocol=pickle.HIGHEST_PROTOCOL)
-            first = item.row.line if isinstance(item := items[0], ParsedRow) else item[0].line
+            first = _source(items[0]).line
             sender.send(Chunk(packed, len(items), len(batch), prepared, first, claims))
             items, batch, claims = [], [], set()
 

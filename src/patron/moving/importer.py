@@ -385,15 +385,21 @@ class Importer:
         come before it in the file (a later row about the same contact must find it
         written as the earlier row has it)."""
         while True:
-            while self._writing and (
-                len(self._writing) >= self._lanes
-                or self._here
-                or any(not claims.isdisjoint(item.claims) for item in self._writing)
-            ):
-                self._settle()
+            self._make_room(claims)
             if not self._again:
                 return
             self._take_again()
+
+    def _make_room(self, claims: set[tuple[str, str]], *, alone: bool = False) -> None:
+        """Settle batches in flight until a lane is free and none of them holds one of
+        ``claims`` (``alone``: until none is in flight; with ``_here``, always so)."""
+        while self._writing and (
+            alone
+            or self._here
+            or len(self._writing) >= self._lanes
+            or any(not claims.isdisjoint(item.claims) for item in self._writing)
+        ):
+            self._settle()
 
     def close(self) -> None:
         """Wait for the batches being written (their commits stand) and stop the writers."""
@@ -528,13 +534,7 @@ class Importer:
         """Hand the batch to a writer: once a lane is free, and once every batch in flight
         that holds one of its unique values has committed (with ``_here``, it is written
         here and now)."""
-        while self._writing and (
-            len(self._writing) >= self._lanes
-            or extra is not None
-            or self._here
-            or any(not self._claims.isdisjoint(item.claims) for item in self._writing)
-        ):
-            self._settle()
+        self._make_room(self._claims, alone=extra is not None)
         batch, claims = self._batch, self._claims
         self._batch, self._claims = [], set()
         if not batch and extra is None:
