@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -276,6 +277,29 @@ def test_a_reader_that_fails_stops_the_import_with_a_clear_error(
         )
 
 
+def test_a_damaged_chunk_stops_the_import_with_a_clear_error(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = seed(db, "damaged", tmp_path)
+    principal = import_principal(db, account)
+    damaging = (
+        "import struct, sys; sys.stdin.buffer.read(); "
+        "sys.stdout.buffer.write(struct.pack('!Q', 9) + b'\\x80\\x05garbage')"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", damaging], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    monkeypatch.setattr(reader, "spawn", lambda: process)
+
+    with pytest.raises(ahead.ReaderStopped, match="arrived damaged; run the import again"):
+        Importer(db, principal, source="x").run_chunks(
+            ahead.chunks(
+                tmp_path / "any.csv", "csv", principal, source="x", match="email", batch_size=10
+            )
+        )
+    assert process.returncode is not None
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -487,3 +511,87 @@ def test_the_import_takes_the_reader_started_early_and_its_pipe_holds_a_chunk(
     assert reader.take() is None  # the import took it, and stopped it at the end
     assert early.returncode is not None
     assert (report.rows, report.created, report.updated, report.rejected) == (300, 283, 2, 15)
+
+
+class _Pester:
+    """Stops and continues a process every few milliseconds (as a debugger, a profiler or a
+    paused container does), until the block ends; it always leaves it running."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._done = threading.Event()
+        self.stops = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            try:
+                os.kill(self._pid, signal.SIGSTOP)
+                time.sleep(0.002)
+                os.kill(self._pid, signal.SIGCONT)
+            except ProcessLookupError:
+                return
+            self.stops += 1
+            self._done.wait(0.005)
+
+    def __enter__(self) -> _Pester:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+_SENDING = (
+    "import sys\n"
+    "from patron.moving import ahead\n"
+    "sender = ahead._Sender(sys.stdout.buffer)\n"
+    "for i in range(12):\n"
+    "    sender.send(ahead._Failed(str(i) * 2_000_000))\n"
+    "sender.send(None)\n"
+    "sender.close()\n"
+)
+
+
+def test_chunks_cross_the_pipe_whole_while_the_reader_is_stopped_and_continued() -> None:
+    # Each message is larger than the pipe: its write waits, and a stop returns it early.
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SENDING], stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert process.stdout is not None
+    received: list[Any] = []
+    with _Pester(process.pid) as pester:
+        time.sleep(0.3)  # the pipe fills: the reader's write is waiting
+        while (message := ahead._receive(process.stdout)) is not None:
+            received.append(message)
+    process.stdout.close()
+    assert process.wait(30) == 0
+    assert pester.stops > 5
+    assert [message.message for message in received] == [str(i) * 2_000_000 for i in range(12)]
+
+
+def test_an_import_whose_reader_is_stopped_and_continued_imports_every_row(
+    sqlite_store: tuple[Database, str], tmp_path: Path
+) -> None:
+    db, database_url = sqlite_store
+    rows = ahead.AHEAD_ROWS + 5_000
+    file = tmp_path / "big.csv"
+    with file.open("w") as handle:
+        handle.write("email,name,global_balance\n")
+        for i in range(rows):
+            handle.write(f"s{i}@example.com,Stopped {i},1.25\n")
+    account = seed(db, "stopped", tmp_path)
+    process = _start(database_url, account, file)
+    with _Pester(_reader_of(process, db, account)) as pester:
+        out, err = process.communicate(timeout=300)
+
+    assert process.returncode == 0, err
+    assert pester.stops > 5
+    assert json.loads(out)["created"] == rows
+    with db.read() as connection:
+        total = connection.execute(
+            select(func.sum(wallets.c.global_balance)).where(wallets.c.account_id == account)
+        ).scalar_one()
+    assert total == rows * 125 + 500
+    assert verify_ledger(db).ok

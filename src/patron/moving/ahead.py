@@ -26,6 +26,7 @@ ends (kill -9 included).
 
 from __future__ import annotations
 
+import os
 import pickle
 import queue
 import struct
@@ -151,6 +152,12 @@ def chunks(
             if isinstance(message, _Failed):
                 raise ReaderStopped(f"reading the file failed: {message.message}", field="file")
             yield message
+    except _Damaged:
+        raise ReaderStopped(
+            "a batch from the process reading the file arrived damaged; run the import again "
+            "to finish it",
+            field="file",
+        ) from None
     except EOFError:
         process.wait(10)
         raise ReaderStopped(
@@ -173,8 +180,28 @@ def _receive(stream: IO[bytes]) -> Chunk | _Failed | None:
     body = stream.read(size)
     if len(body) < size:
         raise EOFError
-    message: Chunk | _Failed | None = pickle.loads(body)  # noqa: S301 - our own child's
+    try:
+        message: Chunk | _Failed | None = pickle.loads(body)  # noqa: S301 - our own child's
+    except Exception:  # unpickling damaged bytes raises almost anything
+        raise _Damaged from None
     return message
+
+
+class _Damaged(Exception):
+    """A chunk arrived that does not unpickle."""
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    """All of ``data`` to the pipe, however many writes it takes.
+
+    A write of more than the pipe holds returns early, having written part, when a signal
+    reaches the process while it waits: a stop and continue (a debugger or a profiler
+    attaching, a paused container, ``kill -STOP``) is enough. Python's buffered writer lost
+    the rest of a 1.7 MB chunk then (a reader stopped and continued every few milliseconds
+    corrupted the stream within two chunks), so the writes are counted here instead."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 class _Gone(Exception):
@@ -194,13 +221,14 @@ class _Sender:
         self._thread.start()
 
     def _run(self) -> None:
+        self._out.flush()
+        descriptor = self._out.fileno()
         while (body := self._queue.get()) is not None:
             if self._gone:
                 continue
             try:
-                self._out.write(_LENGTH.pack(len(body)))
-                self._out.write(body)
-                self._out.flush()
+                _write_all(descriptor, _LENGTH.pack(len(body)))
+                _write_all(descriptor, body)
             except OSError:
                 self._gone = True
 
