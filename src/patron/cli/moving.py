@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -92,10 +91,12 @@ def _progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
 
 
 def _settle_start_up() -> None:
-    """Keep what start-up made (modules, tables, compiled statements: long-lived) out of the
-    garbage collector's scans, which a bulk job's many short-lived rows trigger all along:
-    each full scan walked all of it again (a fifth of an import's time)."""
-    gc.freeze()
+    """Keep what start-up made out of the garbage collector's scans, which a bulk job's many
+    short-lived rows triggered all along (each full scan walked all of it again: a fifth of
+    an import's time), and let those rows come and go without a collection each few."""
+    from patron.core.collector import settle_for_bulk_job
+
+    settle_for_bulk_job()
 
 
 @import_app.command("contacts")

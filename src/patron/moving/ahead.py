@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from patron.accounts.principal import Principal
+from patron.core.collector import settle_for_bulk_job
 from patron.core.errors import DomainError, InvalidInput
 from patron.customers.service import ImportedCustomer
 from patron.moving import files, reader
@@ -300,6 +301,7 @@ def read(
 
 def reader_main() -> None:
     """The reading process: its work's arguments on stdin, its chunks to stdout."""
+    settle_for_bulk_job()
     arguments: Any = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the importing process
     path, kind, principal, source, match, batch_size = arguments
     read(Path(path), kind, principal, source, match, batch_size, sys.stdout.buffer)
