@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from patron.core import migrate
-from patron.core.db import Database
+from patron.core.db import BULK_PAGE_CACHE_MB, Database
 from patron.core.errors import DomainError
 from patron.core.settings import load_settings
 
@@ -30,11 +30,13 @@ def database_url(given: str | None) -> str:
     return load_settings(database_url=given).database_url
 
 
-def open_database(given: str | None) -> Database:
+def open_database(given: str | None, *, bulk: bool = False) -> Database:
     """The store, once it is known to exist at this Patron's schema revision.
 
     Only ``patron migrate`` and ``patron serve`` create or change a schema; any other command on
     a missing, unmigrated or unreachable store says what to run and exits 1, creating nothing.
+    ``bulk``: for a command that writes by the thousand rows (an import), with the page cache
+    that takes (``BULK_PAGE_CACHE_MB``).
     """
     settings = load_settings(database_url=given)
     url = settings.database_url
@@ -42,7 +44,12 @@ def open_database(given: str | None) -> Database:
         migrate.require_current(url)
     except migrate.StoreProblem as problem:
         refuse(problem.code, problem.message)
-    db = Database(url, pool_size=2, prepared_statements=settings.database_prepared_statements)
+    db = Database(
+        url,
+        pool_size=2,
+        prepared_statements=settings.database_prepared_statements,
+        page_cache_mb=BULK_PAGE_CACHE_MB if bulk else None,
+    )
     _opened.append(db)
     return db
 

@@ -122,7 +122,7 @@ def import_contacts(
     from patron.moving import ahead, files
     from patron.moving.importer import Importer, import_principal
 
-    db = open_database(database)
+    db = open_database(database, bulk=True)
     try:
         principal = import_principal(db, account)
         _settle_start_up()
@@ -283,7 +283,7 @@ def _vendor_command(vendor: str, title: str) -> None:
         from patron.moving import files, vendors
         from patron.moving.importer import check_source, import_principal
 
-        db = open_database(database)
+        db = open_database(database, bulk=True)
         rejected: files.RejectsFile | None = None
         try:
             principal = import_principal(db, account)

@@ -47,6 +47,13 @@ _LATEST = "patron_latest"
 # Concurrent commands of one process written in one transaction at most (1: each alone).
 GROUP_COMMIT_LIMIT = 64
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# SQLite's page cache for a bulk job's connection (an import). A batch of a thousand contacts
+# changes 2 to 8 MB of pages; past the default cache of 2 MB, SQLite writes changed pages to
+# the WAL before the commit, writes them again when the batch changes them again, and reads
+# back those it dropped: a third of an import's page writes and half its reads (853,000 and
+# 246,000 for 100,000 contacts, against 562,000 and 120,000 with 8 MB or more), and a third
+# of the time its inserts took.
+BULK_PAGE_CACHE_MB = 16
 
 
 # A libpq connection that waits this long for one host tries the next (unless the URL says).
@@ -183,7 +190,7 @@ def postgresql_connect_args(url: str, *, prepared_statements: bool = True) -> di
     return args
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, page_cache_mb: int | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Transactions are begun by us (below), so that writes take the lock up front.
@@ -193,6 +200,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        if page_cache_mb is not None:
+            cursor.execute(f"PRAGMA cache_size = {-1024 * page_cache_mb}")  # in KiB when < 0
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -334,7 +343,10 @@ class Database:
         group_commit: int = GROUP_COMMIT_LIMIT,
         group_lanes: int = 1,
         prepared_statements: bool = True,
+        page_cache_mb: int | None = None,
     ) -> None:
+        """``page_cache_mb``: SQLite's page cache per connection, where its default (2 MB)
+        is too small (``BULK_PAGE_CACHE_MB``); PostgreSQL ignores it."""
         self.url = normalise_url(url)
         # How many concurrent commands ``core.unit.run_command`` may write in one batch.
         self.group_commit = group_commit
@@ -370,7 +382,7 @@ class Database:
         # SQLite's writers' turns (None: the store lets writers wait in it, PostgreSQL).
         self.writer_queue: WriterQueue | None = None
         if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, page_cache_mb)
             self._writer_gate = self.writer_queue = WriterQueue(parsed.database)
         else:
             _configure_postgresql(self.engine)
