@@ -39,6 +39,7 @@ from sqlalchemy.engine import make_url
 from bench.cpu import CpuWindow
 from bench.server import PATRON, clean_environment, patron_json
 from bench.stores import backend_pids, libpq
+from patron.core.db import BULK_PAGE_CACHE_MB
 
 GOAL_IMPORT = 20_000
 GOAL_EXPORT = 50_000
@@ -431,10 +432,9 @@ def _sqlite_floor(url: str, account_uuid: str, workdir: Path, batches: int = 1) 
     _migrate(f"sqlite:///{floor}")
     connection = sqlite3.connect(floor, isolation_level=None)
     try:
-        # As Patron opens its store (``core.db``): WAL, a full sync at each commit, keys on.
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = FULL")
-        connection.execute("PRAGMA foreign_keys = ON")
+        # As an import opens its store (``core.db``): WAL, a full sync at each commit, keys
+        # on, the bulk page cache.
+        _as_an_import(connection)
         connection.execute("ATTACH DATABASE ? AS imported", (source,))
 
         def columns_of(table: str) -> str:
@@ -488,6 +488,14 @@ def _sqlite_floor(url: str, account_uuid: str, workdir: Path, batches: int = 1) 
             Path(f"{floor}{suffix}").unlink(missing_ok=True)
 
 
+def _as_an_import(connection: sqlite3.Connection) -> None:
+    """The settings an import's connection has (``core.db``)."""
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = FULL")
+    connection.execute("PRAGMA foreign_keys = ON")
+    connection.execute(f"PRAGMA cache_size = {-1024 * BULK_PAGE_CACHE_MB}")
+
+
 def _share(rows: list[Any], batch: int, batches: int) -> list[Any]:
     """Batch number BATCH's share of ROWS, split into BATCHES in their order."""
     return rows[len(rows) * batch // batches : len(rows) * (batch + 1) // batches]
@@ -506,9 +514,7 @@ def _sqlite_statements(url: str, account_uuid: str, workdir: Path, rows: int) ->
     read = sqlite3.connect(source)
     connection = sqlite3.connect(floor, isolation_level=None)
     try:
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = FULL")
-        connection.execute("PRAGMA foreign_keys = ON")
+        _as_an_import(connection)
         batches = max(1, rows // 1000)
         work: list[tuple[str, list[Any]]] = []
         for table in ("accounts", *_IMPORTED_TABLES):
