@@ -575,7 +575,7 @@ def test_an_import_whose_reader_is_stopped_and_continued_imports_every_row(
     sqlite_store: tuple[Database, str], tmp_path: Path
 ) -> None:
     db, database_url = sqlite_store
-    rows = ahead.AHEAD_ROWS + 5_000
+    rows = ahead.AHEAD_ROWS + 2_000
     file = tmp_path / "big.csv"
     with file.open("w") as handle:
         handle.write("email,name,global_balance\n")

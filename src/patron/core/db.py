@@ -47,12 +47,10 @@ _LATEST = "patron_latest"
 # Concurrent commands of one process written in one transaction at most (1: each alone).
 GROUP_COMMIT_LIMIT = 64
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# SQLite's page cache for a bulk job's connection (an import). A batch of a thousand contacts
-# changes 2 to 8 MB of pages; past the default cache of 2 MB, SQLite writes changed pages to
-# the WAL before the commit, writes them again when the batch changes them again, and reads
-# back those it dropped: a third of an import's page writes and half its reads (853,000 and
-# 246,000 for 100,000 contacts, against 562,000 and 120,000 with 8 MB or more), and a third
-# of the time its inserts took.
+# SQLite's page cache for a bulk job's connection (an import): a batch of 1,000 contacts
+# changes 2-8 MB of pages, and past the default 2 MB SQLite wrote them to the WAL before the
+# commit, again as the batch changed them, and read back those it dropped (853,000 writes and
+# 246,000 reads for 100,000 contacts, against 574,000 and 133,000 with this cache).
 BULK_PAGE_CACHE_MB = 16
 
 
