@@ -378,6 +378,24 @@ def _reader_of(process: subprocess.Popen[bytes], db: Database, account: str) -> 
     raise AssertionError("the import wrote nothing, or started no reader")
 
 
+def _balances(path: Path, prefix: str, rows: int) -> Path:
+    """ROWS new contacts, each with 1.25 of store credit."""
+    with path.open("w") as handle:
+        handle.write("email,global_balance\n")
+        for i in range(rows):
+            handle.write(f"{prefix}{i}@example.com,1.25\n")
+    return path
+
+
+def _global_total(db: Database, account: str) -> int:
+    with db.read() as connection:
+        return int(
+            connection.execute(
+                select(func.sum(wallets.c.global_balance)).where(wallets.c.account_id == account)
+            ).scalar_one()
+        )
+
+
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[tuple[Database, str]]:
     """A SQLite store of its own: a file is read ahead on SQLite only."""
@@ -393,11 +411,7 @@ def test_a_killed_import_leaves_no_reader_behind_and_resumes(
 ) -> None:
     db, database_url = sqlite_store
     rows = ahead.AHEAD_ROWS + 2_000
-    file = tmp_path / "big.csv"
-    with file.open("w") as handle:
-        handle.write("email,global_balance\n")
-        for i in range(rows):
-            handle.write(f"k{i}@example.com,1.25\n")
+    file = _balances(tmp_path / "big.csv", "k", rows)
     account = seed(db, "killed", tmp_path)
     process = _start(database_url, account, file)
     reader = _reader_of(process, db, account)
@@ -414,11 +428,7 @@ def test_a_killed_import_leaves_no_reader_behind_and_resumes(
     assert 2 < partial < rows + 2
     assert report["created"] == rows + 2 - partial
     assert _count(db, account) == rows + 2
-    with db.read() as connection:
-        total = connection.execute(
-            select(func.sum(wallets.c.global_balance)).where(wallets.c.account_id == account)
-        ).scalar_one()
-    assert total == rows * 125 + 500
+    assert _global_total(db, account) == rows * 125 + 500
     assert verify_ledger(db).ok
 
 
@@ -576,11 +586,7 @@ def test_an_import_whose_reader_is_stopped_and_continued_imports_every_row(
 ) -> None:
     db, database_url = sqlite_store
     rows = ahead.AHEAD_ROWS + 2_000
-    file = tmp_path / "big.csv"
-    with file.open("w") as handle:
-        handle.write("email,name,global_balance\n")
-        for i in range(rows):
-            handle.write(f"s{i}@example.com,Stopped {i},1.25\n")
+    file = _balances(tmp_path / "big.csv", "s", rows)
     account = seed(db, "stopped", tmp_path)
     process = _start(database_url, account, file)
     with _Pester(_reader_of(process, db, account)) as pester:
@@ -589,9 +595,5 @@ def test_an_import_whose_reader_is_stopped_and_continued_imports_every_row(
     assert process.returncode == 0, err
     assert pester.stops > 5
     assert json.loads(out)["created"] == rows
-    with db.read() as connection:
-        total = connection.execute(
-            select(func.sum(wallets.c.global_balance)).where(wallets.c.account_id == account)
-        ).scalar_one()
-    assert total == rows * 125 + 500
+    assert _global_total(db, account) == rows * 125 + 500
     assert verify_ledger(db).ok
