@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from patron.cli.common import DatabaseOption, emit, fail, open_database, refuse
+from patron.core.collector import settle_for_bulk_job
 from patron.core.errors import DomainError
 
 import_app = typer.Typer(help="Bring contacts and balances into Patron.", no_args_is_help=True)
@@ -90,15 +91,6 @@ def _progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
     yield report
 
 
-def _settle_start_up() -> None:
-    """Keep what start-up made out of the garbage collector's scans, which a bulk job's many
-    short-lived rows triggered all along (each full scan walked all of it again: a fifth of
-    an import's time), and let those rows come and go without a collection each few."""
-    from patron.core.collector import settle_for_bulk_job
-
-    settle_for_bulk_job()
-
-
 @import_app.command("contacts")
 def import_contacts(
     file: Annotated[Path, typer.Argument(help="A CSV (with a header) or JSON Lines file.")],
@@ -125,7 +117,7 @@ def import_contacts(
     db = open_database(database, bulk=True)
     try:
         principal = import_principal(db, account)
-        _settle_start_up()
+        settle_for_bulk_job()
         kind = files.format_of(file, format)
         columns = files.columns_of(file, kind)
         total = max(files.count_lines(file) - (1 if kind == "csv" else 0), 0)
@@ -221,7 +213,7 @@ def _export(
     db = open_database(database)
     try:
         principal = import_principal(db, account)
-        _settle_start_up()
+        settle_for_bulk_job()
         kind = exporter.check_format(format)
         after = exporter.parse_since(since)
         if out is not None and out.is_dir():
@@ -287,7 +279,7 @@ def _vendor_command(vendor: str, title: str) -> None:
         rejected: files.RejectsFile | None = None
         try:
             principal = import_principal(db, account)
-            _settle_start_up()
+            settle_for_bulk_job()
             name = check_source(source if source is not None else vendor)
             vendors.check_url(url)
             rejected = files.RejectsFile(rejects or Path(f"{name}.rejects.csv"), ["row"])

@@ -153,12 +153,6 @@ def chunks(
             if isinstance(message, _Failed):
                 raise ReaderStopped(f"reading the file failed: {message.message}", field="file")
             yield message
-    except _Damaged:
-        raise ReaderStopped(
-            "a batch from the process reading the file arrived damaged; run the import again "
-            "to finish it",
-            field="file",
-        ) from None
     except EOFError:
         process.wait(10)
         raise ReaderStopped(
@@ -184,12 +178,12 @@ def _receive(stream: IO[bytes]) -> Chunk | _Failed | None:
     try:
         message: Chunk | _Failed | None = pickle.loads(body)  # noqa: S301 - our own child's
     except Exception:  # unpickling damaged bytes raises almost anything
-        raise _Damaged from None
+        raise ReaderStopped(
+            "a batch from the process reading the file arrived damaged; run the import again "
+            "to finish it",
+            field="file",
+        ) from None
     return message
-
-
-class _Damaged(Exception):
-    """A chunk arrived that does not unpickle."""
 
 
 def _write_all(descriptor: int, data: bytes) -> None:
