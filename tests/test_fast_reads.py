@@ -465,14 +465,16 @@ def test_a_known_read_with_a_held_principal_is_answered_without_a_thread(
     # On a machine too busy to send three requests within it, the principal has expired by
     # the last; then the round is taken again from a fresh look-up.
     for _ in range(5):
+        # Timed from the look-up: the principal is held a second from then, not from the
+        # round's first request.
+        started = time.monotonic()
         api.data(document, {"limit": 2}, token=token)  # looks the principal up if it expired
         handed.clear()
-        started = time.monotonic()
         answers = [api.data(document, {"limit": 2}, token=token) for _ in range(3)]
         if time.monotonic() - started < 0.8:
             break
     else:
-        pytest.fail("three requests never fitted in 0.8 s: the machine is too busy")
+        pytest.fail("four requests never fitted in 0.8 s: the machine is too busy")
     assert answers == [first] * 3
     assert handed == []
     # A document not seen before, and any write, still go through the thread pool.
