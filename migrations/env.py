@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from patron.core.db import normalise_url, postgresql_connect_args
+from patron.core.migrate import size_new_sqlite_pages
 from patron.tables import metadata
 
 config = context.config
@@ -27,6 +28,8 @@ def run_migrations() -> None:
         else {}
     )
     engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
+    if engine.dialect.name == "sqlite":
+        size_new_sqlite_pages(engine)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -89,6 +89,7 @@ def test_a_wrong_format_and_a_file_that_is_not_csv(
 def test_an_unknown_account_and_a_missing_one(
     db: Database, database_url: str, good: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    accounts.create_account(db, name="First")  # two accounts, however the tests are ordered
     accounts.create_account(db, name="Second")
     error = refused(
         ["import", "contacts", str(good), "--account", UNKNOWN, "--database", database_url],

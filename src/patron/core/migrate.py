@@ -16,13 +16,28 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, exc, pool
+from sqlalchemy import Engine, create_engine, event, exc, pool
 from sqlalchemy.engine import make_url
 
 from patron.core.db import normalise_url, postgresql_connect_args
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 _CONNECT_TIMEOUT_SECONDS = 5
+# The page of a SQLite store ``patron migrate`` creates: 16 KB, where SQLite's default is 4.
+# A commit writes each page it changed to the WAL and a checkpoint copies it into the file,
+# two system calls a page either way: an import's batch of 1,000 contacts changes about
+# 4.6 MB, 1,180 pages of 4 KB, and its commit took half its time. A store created before
+# keeps the page it has.
+SQLITE_PAGE_BYTES = 16_384
+
+
+def size_new_sqlite_pages(engine: Engine) -> None:
+    """A SQLite store created through ``engine`` gets ``SQLITE_PAGE_BYTES`` pages (SQLite
+    takes the setting only before the file's first table)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.execute(f"PRAGMA page_size = {SQLITE_PAGE_BYTES}")
 
 
 class StoreProblem(Exception):
