@@ -12,17 +12,23 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Callable, Collection, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Sequence
 from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     Column,
     ColumnElement,
     Connection,
+    Date,
+    DateTime,
+    Integer,
     Select,
+    SmallInteger,
+    String,
     Table,
     bindparam,
     func,
@@ -36,6 +42,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.types import TypeEngine
 
 from patron.core.db import Precompiled, flush_savepoint, inserting
 
@@ -289,36 +296,28 @@ def _copy(
         for index, name in enumerate(names)
         if isinstance(table.c[name].type, JSON) and name not in json_text
     ]
-    flush_savepoint(connection)  # the driver's COPY goes around SQLAlchemy
-    driver: Any = connection.connection.driver_connection
-    copying = f'COPY "{table.name}" ({columns}) FROM STDIN'
-    import psycopg
-    from psycopg.adapt import PyFormat, Transformer
-
-    # A time every row shares (the batch's) is dumped to its text once, by the driver's own
-    # dumper: dumping a datetime costs more than the rest of a row.
-    first = rows[0]
-    shared = [
-        index
-        for index, value in enumerate(first)
-        if isinstance(value, datetime)
-        and all(map(operator.is_, _column(rows, index), repeat(value)))
-    ]
-    if encoded or shared:
+    if encoded:
         cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        if shared:
-            transformer = Transformer(driver)
-            for index in shared:
-                value = first[index]
-                dumped = transformer.get_dumper(value, PyFormat.TEXT).dump(value)
-                assert dumped is not None
-                cells[index] = (bytes(dumped).decode(),) * len(rows)
         for index in encoded:
             # Once for a value every row shares (a new contact's empty list of services).
             cells[index] = _processed(cells[index], json.dumps)
         rows = list(zip(*cells, strict=True))
+    flush_savepoint(connection)  # the driver's COPY goes around SQLAlchemy
+    driver: Any = connection.connection.driver_connection
+    types = _wire_types(table, tuple(names))
+    if types is not None and any(
+        _naive(rows, index) for index, wire in enumerate(types) if wire == "timestamptz"
+    ):
+        types = None  # a time without its zone is read in the session's, as an INSERT reads it
+    copying = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    if types is not None:
+        copying += " (FORMAT BINARY)"
+    import psycopg
+
     try:
         with driver.cursor() as cursor, cursor.copy(copying) as copy:
+            if types is not None:
+                copy.set_types(types)
             write = copy.write_row
             for row in rows:
                 write(row)
@@ -327,8 +326,45 @@ def _copy(
         raise IntegrityError(copying, None, error) from None
 
 
-def _column(rows: Sequence[Sequence[Any]], index: int) -> Iterator[Any]:
-    return (row[index] for row in rows)
+# Column types (the most specific first) and their PostgreSQL names for a binary COPY. JSON
+# goes as its text, which is the json type's binary form.
+_WIRE_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+    (JSON, "text"),
+    (String, "text"),
+    (BigInteger, "int8"),
+    (SmallInteger, "int2"),
+    (Integer, "int4"),
+    (Boolean, "bool"),
+    (DateTime, "timestamptz"),
+    (Date, "date"),
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _wire_types(table: Table, names: tuple[str, ...]) -> list[str] | None:
+    """The types a binary ``COPY`` of ``names`` declares, or None (a text ``COPY``) if a
+    column's type is not one of ``_WIRE_TYPES``, or a time without its zone.
+
+    In binary each value goes in its type's own form, which PostgreSQL takes as it is: from
+    text it parsed every number, date and time of every row (the driver, for its part,
+    wrote each of them out as text). The values must be of their column's Python type: an
+    import's rows are built by Patron, never taken as given."""
+    found: list[str] = []
+    for name in names:
+        kind = table.c[name].type
+        wire = next((wire for cls, wire in _WIRE_TYPES if isinstance(kind, cls)), None)
+        if wire is None or (isinstance(kind, DateTime) and not kind.timezone):
+            return None
+        found.append(wire)
+    return found
+
+
+def _naive(rows: Sequence[Sequence[Any]], index: int) -> bool:
+    """Whether a time in column ``index`` has no zone (once for a time every row shares)."""
+    first = rows[0][index]
+    if all(row[index] is first for row in rows):
+        return first is not None and first.tzinfo is None
+    return any(row[index] is not None and row[index].tzinfo is None for row in rows)
 
 
 def analyze(connection: Connection, *tables: Table) -> None:
