@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from patron.accounts import service as accounts
 from patron.core import idempotency
-from patron.core.bulk import insert_tuples
+from patron.core.bulk import _wire_types, insert_tuples
 from patron.core.db import Database
 from patron.core.errors import DomainError
 from patron.core.ids import is_uuid, new_uuid, time_ordered_uuids
 from patron.core.money import from_minor, minor_text, plain_minor, to_decimal, to_minor
+from patron.customers.tables import customers
+from patron.tables import metadata
 from patron.wallets.models import CreditType
 from patron.wallets.openings import IMPORT_OPERATION, OpeningBalance, _opening_digest
 
@@ -232,9 +235,6 @@ def test_a_bulk_insert_of_every_column_type_reads_back_as_an_insert(db: Database
     """On PostgreSQL the rows go by binary COPY (each value in its type's own form): a
     contact's row, with text, numbers of three sizes, flags, a date, times and JSON, reads
     back as the same row written by an INSERT; on SQLite, by the statements' own path."""
-    from patron.accounts import service as accounts
-    from patron.customers.tables import customers
-
     account = accounts.create_account(db, name="Wire")[0].uuid
     moment = datetime(2026, 12, 4, 11, 0, 0, 123456, tzinfo=UTC)
     names = (
@@ -272,9 +272,6 @@ def test_a_bulk_insert_of_every_column_type_reads_back_as_an_insert(db: Database
 def test_the_tables_an_import_fills_go_by_binary_copy() -> None:
     """Every column of the tables an import writes has a binary COPY type: a new column of
     another type would send the whole table back to text, more work for PostgreSQL."""
-    from patron.core.bulk import _wire_types
-    from patron.tables import metadata
-
     for name in (
         "customers", "identities", "wallets", "credit_entries", "outbox_events",
         "idempotency_keys",

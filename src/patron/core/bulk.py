@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from itertools import chain, repeat
 from typing import Any
 
@@ -204,7 +204,7 @@ def insert_tuples(
     shape: list[int | None] = []  # per column: NULL, the nth shared value (> 0), a varying (<= 0)
     for column in cells:
         first = column[0]
-        if not all(map(operator.is_, column, repeat(first))):
+        if not _all_is(column, first):
             varying.append(column)
             shape.append(1 - len(varying))
         elif first is None:
@@ -278,7 +278,7 @@ def _processed(column: Sequence[Any], processor: Callable[[Any], Any]) -> Sequen
     """A column's values through its processor: once for a value every row shares (a
     batch's time, a flag)."""
     first = column[0]
-    if all(map(operator.is_, column, repeat(first))):
+    if _all_is(column, first):
         return (processor(first),) * len(column)
     return [processor(value) for value in column]
 
@@ -343,12 +343,12 @@ _WIRE_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
 @functools.lru_cache(maxsize=64)
 def _wire_types(table: Table, names: tuple[str, ...]) -> list[str] | None:
     """The types a binary ``COPY`` of ``names`` declares, or None (a text ``COPY``) if a
-    column's type is not one of ``_WIRE_TYPES``, or a time without its zone.
+    column's type is not one of ``_WIRE_TYPES``, or is a time column without its zone.
 
     In binary each value goes in its type's own form, which PostgreSQL takes as it is: from
     text it parsed every number, date and time of every row (the driver, for its part,
-    wrote each of them out as text). The values must be of their column's Python type: an
-    import's rows are built by Patron, never taken as given."""
+    wrote each of them out as text). The values must be of their column's Python type: a
+    bulk job's rows are built by Patron, never taken as given."""
     found: list[str] = []
     for name in names:
         kind = table.c[name].type
@@ -359,10 +359,16 @@ def _wire_types(table: Table, names: tuple[str, ...]) -> list[str] | None:
     return found
 
 
+def _all_is(values: Iterable[Any], first: Any) -> bool:
+    """Whether every one of ``values`` is the object ``first``: a value every row shares (a
+    batch's time, a flag), which is processed or bound once."""
+    return all(map(operator.is_, values, repeat(first)))
+
+
 def _naive(rows: Sequence[Sequence[Any]], index: int) -> bool:
     """Whether a time in column ``index`` has no zone (once for a time every row shares)."""
     first = rows[0][index]
-    if all(row[index] is first for row in rows):
+    if _all_is(map(operator.itemgetter(index), rows), first):
         return first is not None and first.tzinfo is None
     return any(row[index] is not None and row[index].tzinfo is None for row in rows)
 
