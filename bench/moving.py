@@ -6,7 +6,7 @@ process), imported again (a re-run: nothing may change), then exported (contacts
 rows/s). The account's balances must add up to the file's and ``patron ledger verify`` must
 pass. The CPU the import took is split between its own process and the database's backends
 (PostgreSQL on this machine), per contact. Then the database's own floor: the rows the
-import wrote (customers, identities, wallets, entries, outbox events, idempotency keys) are
+import wrote (customers, identities, wallets, entries, outbox events) are
 loaded into a freshly migrated store by the database alone, every constraint and index in
 place: PostgreSQL's ``COPY FROM`` one table after another on one connection (each table
 analysed after its rows, as the import has them analysed), and on two connections at once
@@ -83,7 +83,6 @@ _IMPORTED_TABLES = (
     "wallets",
     "credit_entries",
     "outbox_events",
-    "idempotency_keys",
 )
 
 

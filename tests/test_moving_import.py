@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from patron.accounts import service as accounts
 from patron.cli.main import run
 from patron.core.db import Database
 from patron.core.events import outbox_events
+from patron.core.idempotency import idempotency_keys
 from patron.customers.tables import customers
 from patron.wallets.tables import credit_entries, wallets
 from patron.wallets.verify import verify_ledger
@@ -132,13 +134,29 @@ def test_import_creates_contacts_and_balances_once_and_a_rerun_changes_nothing(
             select(customers.c.connected_services).where(customers.c.account_id == account)
         ).scalars()
         assert set(map(tuple, services)) == {()}
-        # As stored: the text ``insert()`` writes of a payload or a result (json.dumps').
+        # As stored: the text ``insert()`` writes of a payload (json.dumps').
         texts = connection.exec_driver_sql(
-            "SELECT CAST(payload AS TEXT) FROM outbox_events WHERE account_id = "
-            f"'{account}' UNION ALL SELECT CAST(result AS TEXT) FROM idempotency_keys "
-            f"WHERE account_id = '{account}'"
+            f"SELECT CAST(payload AS TEXT) FROM outbox_events WHERE account_id = '{account}'"
         ).scalars()
         assert all(json.dumps(json.loads(text)) == text for text in texts)
+        keys = connection.execute(
+            select(customers.c.uuid, credit_entries.c.credit_type, credit_entries.c.idempotency_key)
+            .join(
+                wallets,
+                (wallets.c.account_id == credit_entries.c.account_id)
+                & (wallets.c.uuid == credit_entries.c.wallet_uuid),
+            )
+            .join(
+                customers,
+                (customers.c.account_id == wallets.c.account_id)
+                & (customers.c.uuid == wallets.c.customer_uuid),
+            )
+            .where(credit_entries.c.account_id == account)
+        ).all()
+    # Each balance's key is on its entry, and only there.
+    assert len(keys) == entries
+    assert all(key == f"import:shop.csv:{uuid}:{kind}" for uuid, kind, key in keys)
+    assert count(db, idempotency_keys, account) == 0
     assert reasons == {"IMPORT"}
     assert actors == {("system:import", "import")}
     assert set(payloads) == {"contact.created", "wallet.credit_added"}
@@ -436,6 +454,41 @@ def test_a_killed_import_resumes_and_finishes_without_doubling(
     assert count(db, customers, account) == 3000
     assert balances(db, account)["c2999@example.com"] == (1050, 2999 % 7)
     assert sum(g for g, _ in balances(db, account).values()) == 3000 * 1050
+    assert verify_ledger(db).ok
+
+
+def test_two_runs_of_a_source_at_once_post_each_balance_once(
+    db: Database, database_url: str, account: str, tmp_path: Path
+) -> None:
+    """The contacts are there (imported from another source); the same file of a new source
+    is imported twice at the same time. Each balance's key is looked for among its wallet's
+    entries under the wallet's lock: whichever run comes second finds the first's entries."""
+    file = write_contacts(tmp_path / "both.csv", 400)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATRON_")}
+    base = [sys.executable, "-m", "patron", "import", "contacts", str(file), "--account"]
+    base += [account, "--database", database_url, "--batch-size", "40", "--source"]
+    first = subprocess.run(
+        [*base, "before"], check=False, env=env, capture_output=True, timeout=300
+    )
+    assert first.returncode == 0, first.stderr
+
+    runs = [
+        subprocess.Popen([*base, "again"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    answers = [run.communicate(timeout=300) for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0], [err for _, err in answers]
+    reports = [json.loads(out) for out, _ in answers]
+    posted = sum(Decimal(report["credit_imported"]["GLOBAL"]) for report in reports)
+    assert posted == Decimal("10.50") * 400
+    assert sum(report["balances_already_imported"] for report in reports) == 400 + sum(
+        1 for i in range(400) if i % 7
+    )
+    assert sum(g for g, _ in balances(db, account).values()) == 2 * 400 * 1050
+    assert sum(points for _, points in balances(db, account).values()) == 2 * sum(
+        i % 7 for i in range(400)
+    )
     assert verify_ledger(db).ok
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, DateTime, String, Table, select
 
-from patron.core.bulk import insert_tuples, values_in
 from patron.core.clock import utcnow
 from patron.core.db import metadata
 from patron.core.errors import Conflict, InvalidInput
@@ -86,49 +85,4 @@ def store_result(
             result=result,
             created_at=utcnow(),
         )
-    )
-
-
-def find_results(
-    connection: Connection, account_id: str, keys: list[str]
-) -> dict[str, tuple[str, str, dict[str, Any]]]:
-    """(operation, request hash, result) of each of these keys already used: many at once,
-    for bulk jobs that check every key of a batch before writing it."""
-    if not keys:
-        return {}
-    rows = connection.execute(
-        select(
-            idempotency_keys.c.key,
-            idempotency_keys.c.operation,
-            idempotency_keys.c.request_hash,
-            idempotency_keys.c.result,
-        ).where(
-            idempotency_keys.c.account_id == account_id,
-            values_in(connection, idempotency_keys.c.key, keys),
-        )
-    )
-    return {row.key: (row.operation, row.request_hash, row.result) for row in rows}
-
-
-def store_results(
-    connection: Connection,
-    account_id: str,
-    claims: list[tuple[str, str, str, Any]],
-    *,
-    encoded: bool = False,
-) -> None:
-    """Claim many keys at once: (key, operation, request hash, result) each. ``encoded``:
-    the results are given as their JSON text (as ``json.dumps`` writes it)."""
-    if not claims:
-        return
-    now = utcnow()
-    insert_tuples(
-        connection,
-        idempotency_keys,
-        ("account_id", "key", "operation", "request_hash", "result", "created_at"),
-        [
-            (account_id, key, operation, request_hash, result, now)
-            for key, operation, request_hash, result in claims
-        ],
-        json_text=("result",) if encoded else (),
     )

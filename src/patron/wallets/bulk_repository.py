@@ -31,6 +31,31 @@ def lock_wallets(connection: Connection, account_id: str, wallet_uuids: Sequence
     return list(connection.execute(query).all())
 
 
+def keyed_entries(
+    connection: Connection, account_id: str, wallet_uuids: Sequence[str], keys: Sequence[str]
+) -> dict[tuple[str, str], tuple[str, int]]:
+    """(credit type, amount) of the entries of these wallets that hold one of these
+    idempotency keys, by (wallet, key): each wallet's entries are found by its index."""
+    if not wallet_uuids or not keys:
+        return {}
+    rows = connection.execute(
+        select(
+            credit_entries.c.wallet_uuid,
+            credit_entries.c.idempotency_key,
+            credit_entries.c.credit_type,
+            credit_entries.c.amount,
+        ).where(
+            credit_entries.c.account_id == account_id,
+            values_in(connection, credit_entries.c.wallet_uuid, wallet_uuids),
+            values_in(connection, credit_entries.c.idempotency_key, keys),
+        )
+    )
+    return {
+        (row.wallet_uuid, row.idempotency_key): (str(row.credit_type), int(row.amount))
+        for row in rows
+    }
+
+
 def set_wallet_figures(
     connection: Connection, account_id: str, figures: Sequence[dict[str, Any]], now: datetime
 ) -> None:

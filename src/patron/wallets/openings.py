@@ -1,16 +1,20 @@
 """An import's opening balances: many ADDs at once, each applied once per idempotency key.
 
 What ``postings.post`` writes for each ADD (the entry at its wallet's next position with its
-running balance, the wallet's figures, the outbox event, the claimed key), for a whole batch
-in a few statements: to wallets that exist (``post_openings``), or to wallets opened in the
-same transaction (``prepare_opened``, which reads nothing and may run ahead of the
-transaction, then ``write_opened``). Reached through
-``postings``, which names each of these.
+running balance, the wallet's figures, the outbox event), for a whole batch in a few
+statements: to wallets that exist (``post_openings``), or to wallets opened in the same
+transaction (``prepare_opened``, which reads nothing and may run ahead of the transaction,
+then ``write_opened``). Reached through ``postings``, which names each of these.
+
+An opening's key is kept on its entry (``idempotency_key``), not as a row of the
+idempotency table as well: the key names its wallet (the importer's keys hold the contact's
+uuid), so a later run finds it among that wallet's entries, under the wallet's lock. An
+import writes a third fewer rows, and an API write's retries, which the table is for, never
+meet these keys.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +24,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.accounts.principal import Principal
-from patron.core import idempotency
 from patron.core.errors import InvalidInput, NotFound
 from patron.core.events import record_events
 from patron.core.ids import time_ordered_uuids
@@ -28,16 +31,14 @@ from patron.core.money import MAX_MINOR_UNITS, minor_text
 from patron.wallets import bulk_repository, ledger
 from patron.wallets.models import EVENT_FOR_ACTION, Action, CreditEntry, CreditType, Reason
 
-# An import's opening balances: many ADDs at once, each applied once per idempotency key.
-
-IMPORT_OPERATION = "import_balance"
 # Where an entry's row (``bulk_repository.ENTRY_ROW``) has its wallet.
 _WALLET_AT = bulk_repository.ENTRY_ROW.index("wallet_uuid")
 
 
 @dataclass(frozen=True, slots=True)
 class OpeningBalance:
-    """An ADD (reason IMPORT) to apply once: ``idempotency_key`` names it for good."""
+    """An ADD (reason IMPORT) to apply once to its wallet: ``idempotency_key`` names it for
+    good."""
 
     wallet_uuid: str
     credit_type: CreditType
@@ -48,9 +49,10 @@ class OpeningBalance:
 
 @dataclass(frozen=True)
 class OpeningResult:
-    """``posted``: written now; ``already``: this key was applied before with this amount;
-    ``differs``: it was applied before with ``previous`` (nothing is written again);
-    ``refused``: the balance would exceed the maximum (``error``)."""
+    """``posted``: written now; ``already``: its wallet has an entry with this key, of this
+    type and amount; ``differs``: it has one with this key and another type or amount
+    (``previous``; nothing is written again); ``refused``: the balance would exceed the
+    maximum (``error``)."""
 
     status: str
     entry: CreditEntry | None = None
@@ -66,18 +68,6 @@ def _json_string(value: str) -> str:
     return json.dumps(value)
 
 
-def _opening_digest(opening: OpeningBalance, wallet_json: str | None = None) -> str:
-    """``idempotency.fingerprint(IMPORT_OPERATION, {"wallet": ..., "type": ..., "amount":
-    ...})``: the same text hashed, written out rather than through a sorting JSON encoder.
-    ``wallet_json``: the wallet's uuid as JSON, when the caller has it already."""
-    wallet = wallet_json if wallet_json is not None else _json_string(opening.wallet_uuid)
-    body = (
-        f'{{"op": "{IMPORT_OPERATION}", "request": {{"amount": {opening.amount}, '
-        f'"type": "{opening.credit_type.value}", "wallet": {wallet}}}}}'
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 def post_openings(
     connection: Connection,
     principal: Principal,
@@ -88,33 +78,19 @@ def post_openings(
 ) -> list[OpeningResult]:
     """Apply many opening balances to wallets that exist, in the caller's transaction, with
     what ``post`` writes for each ADD (the entry at its position with its running balance,
-    the wallet's balance and counter, the outbox event) and each key claimed, in a few
-    statements for the whole batch.
+    the wallet's balance and counter, the outbox event), in a few statements for the whole
+    batch.
 
-    A key already claimed writes nothing again: a re-run or a resumed import never doubles a
-    balance. Keys must be distinct within a call (the importer sees to it).
+    The wallets are locked first, then searched for entries with the openings' keys: an
+    opening whose key one holds writes nothing again, so a re-run or a resumed import never
+    doubles a balance, and of two imports at once the second waits for the first's wallets
+    and finds its entries. Keys must be distinct within a call (the importer sees to it).
 
     ``with_entries=False``: a posted result carries no ``entry`` (a caller that needs only
     its opening's own figures is spared building one per balance)."""
     principal.require("write")
     account_id = principal.account_id
-    claimed = idempotency.find_results(
-        connection, account_id, [opening.idempotency_key for opening in openings]
-    )
-    results: list[OpeningResult | None] = [None] * len(openings)
-    due: list[int] = []
-    for index, opening in enumerate(openings):
-        found = claimed.get(opening.idempotency_key)
-        if found is None:
-            due.append(index)
-        elif found[0] == IMPORT_OPERATION and found[1] == _opening_digest(opening):
-            results[index] = OpeningResult("already")
-        else:
-            previous = found[2].get("amount") if isinstance(found[2], dict) else None
-            results[index] = OpeningResult(
-                "differs", previous=int(previous) if previous is not None else None
-            )
-    wanted = sorted({openings[index].wallet_uuid for index in due})
+    wanted = sorted({opening.wallet_uuid for opening in openings})
     figures = {
         row.uuid: {
             "uuid": row.uuid,
@@ -124,6 +100,19 @@ def post_openings(
         }
         for row in (bulk_repository.lock_wallets(connection, account_id, wanted) if wanted else [])
     }
+    keyed = bulk_repository.keyed_entries(
+        connection, account_id, wanted, [opening.idempotency_key for opening in openings]
+    )
+    results: list[OpeningResult | None] = [None] * len(openings)
+    due: list[int] = []
+    for index, opening in enumerate(openings):
+        found = keyed.get((opening.wallet_uuid, opening.idempotency_key))
+        if found is None:
+            due.append(index)
+        elif found == (opening.credit_type.value, opening.amount):
+            results[index] = OpeningResult("already")
+        else:
+            results[index] = OpeningResult("differs", previous=found[1])
     written = _apply_openings(principal, openings, due, figures, results, now, with_entries)
     touched = {row[_WALLET_AT] for row in written.entries}
     bulk_repository.set_wallet_figures(
@@ -153,10 +142,9 @@ def prepare_opened(
 ) -> OpenedWallets:
     """The wallets of customers created in the writing transaction, (wallet uuid, customer
     uuid) each, with their opening balances: each wallet's row with the balances and counter
-    its openings give, and each opening's entry, event and key as ``post_openings`` writes
-    them. Nothing is read: the wallets are new, and so are the customers the keys name (no
-    key of theirs can have been claimed). A bulk import builds them in a
-    process of their own while the batch before is written."""
+    its openings give, and each opening's entry and event as ``post_openings`` writes
+    them. Nothing is read: the wallets are new (no entry of theirs can hold a key). A bulk
+    import builds them in a process of their own while the batch before is written."""
     principal.require("write")
     figures: dict[str, dict[str, Any]] = {
         wallet_uuid: {
@@ -203,18 +191,17 @@ def write_opened(
 
 @dataclass
 class _Openings:
-    """What applying opening balances writes: entries, their outbox events, the keys."""
+    """What applying opening balances writes: entries (their keys in them) and their outbox
+    events."""
 
-    # The entries' rows (``bulk_repository.ENTRY_ROW``), the events' payloads and the keys'
-    # results as their JSON text (see ``_apply_openings``).
+    # The entries' rows (``bulk_repository.ENTRY_ROW``) and the events' payloads as their
+    # JSON text (see ``_apply_openings``).
     entries: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[str, str]] = field(default_factory=list)
-    claims: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def record(self, connection: Connection, account_id: str) -> None:
         bulk_repository.insert_entry_rows(connection, account_id, self.entries)
         record_events(connection, account_id, self.events, encoded=True)
-        idempotency.store_results(connection, account_id, self.claims, encoded=True)
 
 
 def _apply_openings(
@@ -227,7 +214,7 @@ def _apply_openings(
     with_entries: bool = True,
 ) -> _Openings:
     """The entries of the ``due`` openings, each at its wallet's next position with its
-    running balance (``figures`` move with them), their events and keys; an opening that
+    running balance (``figures`` move with them), and their events; an opening that
     would take a balance past the maximum is refused in ``results``. The entries are
     written as rows; each posted result has its ``CreditEntry`` if ``with_entries``."""
     written = _Openings()
@@ -237,7 +224,7 @@ def _apply_openings(
     }
     added = EVENT_FOR_ACTION[Action.ADD]
     account_id, actor, actor_name = principal.account_id, principal.actor, principal.actor_name
-    entries, events, claims = written.entries, written.events, written.claims
+    entries, events = written.entries, written.events
     for index, entry_uuid in zip(due, time_ordered_uuids(len(due)), strict=True):
         opening = openings[index]
         wallet = figures.get(opening.wallet_uuid)
@@ -278,8 +265,8 @@ def _apply_openings(
             )
         )
         wallet_json = _json_string(opening.wallet_uuid)
-        # The payload ``_record``'s EntryEvent completes to, in its order, and the key's
-        # result, as the text ``json.dumps`` writes of them (every value in them is plain).
+        # The payload ``_record``'s EntryEvent completes to, in its order, as the text
+        # ``json.dumps`` writes of it (every value in it is plain).
         events.append(
             (
                 added,
@@ -288,14 +275,6 @@ def _apply_openings(
                 f'"amount": "{minor_text(opening.amount, places[credit_type])}", '
                 f'"balance_after": "{minor_text(balance, places[credit_type])}", '
                 '"reason": "IMPORT"}',
-            )
-        )
-        claims.append(
-            (
-                opening.idempotency_key,
-                IMPORT_OPERATION,
-                _opening_digest(opening, wallet_json),
-                f'{{"entries": ["{entry_uuid}"], "amount": {opening.amount}}}',
             )
         )
         entry = (

@@ -493,7 +493,6 @@ def remove_from_lot(
 
 # An import's opening balances (``openings``), reached from outside the domain through here.
 from patron.wallets.openings import (  # noqa: E402
-    IMPORT_OPERATION,
     OpenedWallets,
     OpeningBalance,
     OpeningResult,
@@ -503,7 +502,6 @@ from patron.wallets.openings import (  # noqa: E402
 )
 
 __all__ = [
-    "IMPORT_OPERATION",
     "OpenedWallets",
     "OpeningBalance",
     "OpeningResult",

@@ -514,11 +514,10 @@ def import_amount(
 
 
 def refresh_statistics(connection: Connection) -> None:
-    """After a bulk import's first batches: the planner's figures of the ledger tables (and of
-    the idempotency keys its postings claim)."""
+    """After a bulk import's first batches: the planner's figures of the ledger tables."""
     from patron.core.bulk import analyze
 
-    analyze(connection, wallets, credit_entries, idempotency.idempotency_keys)
+    analyze(connection, wallets, credit_entries)
 
 
 def open_wallets(
