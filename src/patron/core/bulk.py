@@ -3,8 +3,8 @@
 On PostgreSQL a list of keys or rows goes as one array per column: the statement keeps two
 (or a dozen) parameters whatever the batch size, so the driver parses it once and caches it,
 instead of parsing a statement with hundreds of placeholders each time (psycopg caches only
-statements of at most 50 parameters). SQLite has no arrays and no such cost: plain IN lists
-and multi-row inserts there.
+statements of at most 50 parameters). SQLite has no arrays: a list of keys goes there as
+one JSON array (``json_each``), and rows as multi-row inserts.
 """
 
 from __future__ import annotations
@@ -60,9 +60,18 @@ def array(name: str, column: Column[Any], values: list[Any]) -> ColumnElement[An
 def values_in(
     connection: Connection, column: Column[Any], values: Sequence[Any]
 ) -> ColumnElement[bool]:
-    """``column IN values``: on PostgreSQL ``= ANY`` of one array parameter."""
+    """``column IN values`` (text or numbers), one parameter however many values: on
+    PostgreSQL ``= ANY`` of an array; on SQLite ``IN`` the rows of ``json_each`` over a JSON
+    array, still searched through the column's index. A plain IN list names a parameter a
+    value, which SQLAlchemy builds and renders again at each call: for a batch's thousand
+    keys, that cost the writing import more than SQLite's lookups."""
     if connection.dialect.name != "postgresql":
-        return column.in_(list(values))
+        keys: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(
+                bindparam(f"{column.name}_values", list(values), type_=JSON, unique=True)
+            )
+        )
+        return column.in_(keys)
     return column == func.any(_array(f"{column.name}_values", column, list(values)))
 
 
