@@ -4,6 +4,7 @@ and every refused input, each with its message and proof that nothing changed.""
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from patron.core.db import Database
+from patron.core.errors import InvalidInput
 from patron.customers import service as customers
 from patron.customers import validation
 from patron.customers.models import NewCustomer
@@ -678,3 +680,24 @@ def test_the_plain_form_leaves_what_it_does_not_know_to_the_library() -> None:
     for address in ("a@foo.test", "a@x.invalid", "a@xn--abc.com", "a..b@x.com", "a@x.y"):
         assert not validation.is_plain_email(address)
     assert validation.is_plain_email("someone.name+tag@example.com")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_text_refuses_exactly_the_control_characters_but_tab_and_newline(value: str) -> None:
+    """The printable shortcut decides as the character-by-character rule does."""
+    stripped = value.strip()
+    if any(ord(char) < 32 and char not in "\t\n" for char in stripped):
+        with pytest.raises(InvalidInput, match="control characters"):
+            validation.text(value, field="name", max_length=100)
+    else:
+        assert validation.text(value, field="name", max_length=100) == stripped
+
+
+def test_a_birthday_up_to_today_passes_and_a_later_one_or_before_1900_does_not() -> None:
+    today = date.today()
+    for day in (today, today - timedelta(days=1), date(1900, 1, 1)):
+        assert validation.birthday(day) == day
+    for day in (today + timedelta(days=1), date(2999, 1, 1), date(1899, 12, 31)):
+        with pytest.raises(InvalidInput, match="between 1900-01-01 and today"):
+            validation.birthday(day)
