@@ -39,6 +39,7 @@ from sqlalchemy.engine import make_url
 from bench.cpu import CpuWindow
 from bench.server import PATRON, clean_environment, patron_json
 from bench.stores import backend_pids, libpq
+from patron.core.bulk import _values_statement
 from patron.core.db import BULK_PAGE_CACHE_MB
 
 GOAL_IMPORT = 20_000
@@ -503,7 +504,8 @@ def _share(rows: list[Any], batch: int, batches: int) -> list[Any]:
 def _sqlite_statements(url: str, account_uuid: str, workdir: Path, rows: int) -> float:
     """The import's own writes without the import: each table's rows for the account, read
     back in the order written, sent again as ``INSERT ... VALUES`` of many rows each (as
-    ``core.bulk`` sends them, up to 999 values a statement) through the driver into a freshly
+    ``core.bulk`` sends them: a value all of a batch's rows share bound once, up to 999
+    values a statement) through the driver into a freshly
     migrated store, one transaction per 1,000 contacts (each table's share of them), as the
     import's batches send them; seconds (the statements' texts and values built before)."""
     source = make_url(url).database or ""
@@ -515,7 +517,7 @@ def _sqlite_statements(url: str, account_uuid: str, workdir: Path, rows: int) ->
     try:
         _as_an_import(connection)
         batches = max(1, rows // 1000)
-        work: list[tuple[str, list[Any]]] = []
+        work: list[tuple[str, str, list[Any]]] = []
         for table in ("accounts", *_IMPORTED_TABLES):
             names = [row[1] for row in connection.execute(f'PRAGMA main.table_info("{table}")')]
             columns = ", ".join(f'"{column}"' for column in names)
@@ -523,29 +525,45 @@ def _sqlite_statements(url: str, account_uuid: str, workdir: Path, rows: int) ->
                 f'SELECT {columns} FROM "{table}" WHERE account_id = ? ORDER BY rowid',
                 (account_uuid,),
             ).fetchall()
-            work.append((f'INSERT INTO "{table}" ({columns}) VALUES ', found))
+            work.append((table, columns, found))
 
-        def statements(insert: str, rows: list[Any]) -> list[tuple[str, list[Any]]]:
-            # As the import sends them: many rows a statement, up to 999 values.
-            width = len(rows[0])
-            per = max(1, min(500, 999 // width))
+        def statements(table: str, columns: str, rows: list[Any]) -> list[tuple[str, list[Any]]]:
+            # As ``core.bulk.insert_tuples`` sends them: a value every row holds bound once
+            # (the account, the batch's time), a NULL every row has written as NULL, the
+            # others up to 999 values a statement, in statements of the same texts.
+            shared: list[Any] = []
+            varying: list[tuple[Any, ...]] = []
+            shape: list[int | None] = []
+            for column in zip(*rows, strict=True):
+                first = column[0]
+                if any(value != first or type(value) is not type(first) for value in column):
+                    varying.append(column)
+                    shape.append(1 - len(varying))
+                elif first is None:
+                    shape.append(None)
+                else:
+                    shared.append(first)
+                    shape.append(len(shared))
+            width = len(varying)
+            per = max(1, min(500, (999 - len(shared)) // width if width else len(rows)))
+            flat = [value for row in zip(*varying, strict=True) for value in row]
             found = []
             for start in range(0, len(rows), per):
-                part = rows[start : start + per]
-                marks = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(part))
-                found.append((insert + marks, [value for row in part for value in row]))
+                count = min(per, len(rows) - start)
+                text = _values_statement(table, columns, tuple(shape), len(shared), width, count)
+                found.append((text, [*shared, *flat[start * width : (start + count) * width]]))
             return found
 
-        (account_insert, account_rows), tables = work[0], work[1:]
-        for statement, values in statements(account_insert, account_rows):
+        (account_table, account_columns, account_rows), tables = work[0], work[1:]
+        for statement, values in statements(account_table, account_columns, account_rows):
             connection.execute(statement, values)
         # Each batch's statements, texts and values, built before the clock starts.
         sent = [
             [
                 pair
-                for insert, found in tables
+                for table, columns, found in tables
                 if (share := _share(found, batch, batches))
-                for pair in statements(insert, share)
+                for pair in statements(table, columns, share)
             ]
             for batch in range(batches)
         ]
