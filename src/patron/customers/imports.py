@@ -63,7 +63,7 @@ _PROFILE_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: an import makes one a row, and a frozen one costs four times more
 class ImportedCustomer:
     """One cleaned row: profile fields by core name, external ids (stored form) by service."""
 

@@ -31,7 +31,9 @@ COLUMNS = (
 FORMATS = ("csv", "jsonl")
 
 
-@dataclass(frozen=True)
+# Not frozen (nor any of the classes an import makes a few of a row): a frozen dataclass
+# sets each field through ``object.__setattr__``, which made building one four times dearer.
+@dataclass
 class SourceRow:
     """One row as read: its line in the file (or its position in a vendor's list), its values
     by column (None: not given), and what to write back if it is refused."""

@@ -126,7 +126,7 @@ class ImportReport:
         }
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: one a row (see ``SourceRow``)
 class ParsedRow:
     row: SourceRow
     customer: customers.ImportedCustomer

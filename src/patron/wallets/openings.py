@@ -35,7 +35,7 @@ from patron.wallets.models import EVENT_FOR_ACTION, Action, CreditEntry, CreditT
 _WALLET_AT = bulk_repository.ENTRY_ROW.index("wallet_uuid")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: an import makes two a row (a frozen one costs 4x)
 class OpeningBalance:
     """An ADD (reason IMPORT) to apply once to its wallet: ``idempotency_key`` names it for
     good."""
