@@ -22,6 +22,7 @@ from patron.core.db import Database
 from patron.core.events import outbox_events
 from patron.core.idempotency import idempotency_keys
 from patron.customers.tables import customers
+from patron.moving.files import open_rows
 from patron.wallets.tables import credit_entries, wallets
 from patron.wallets.verify import verify_ledger
 
@@ -620,3 +621,23 @@ def test_small_batches_written_side_by_side_keep_the_files_order_and_its_contact
     # One contact per key, each with its 1.00 once, whichever batch saw it first.
     assert sorted(found) == sorted((key, 100) for key in keys)
     assert verify_ledger(db).ok
+
+
+def test_a_csv_row_keeps_its_cells_as_written_beside_its_cleaned_values(tmp_path: Path) -> None:
+    """The rejects file gets a row as it was read: padded and empty cells as written, and
+    a header's own spelling; a row written plainly under a plain header reads the same."""
+    plain = tmp_path / "plain.csv"
+    plain.write_text("email,name\na@example.com,Ann\n b@example.com ,\n", encoding="utf-8")
+    spelled = tmp_path / "spelled.csv"
+    spelled.write_text("Email,name\na@example.com,Ann\n", encoding="utf-8")
+
+    _, rows = open_rows(plain, "csv")
+    first, second = list(rows)
+    _, rows = open_rows(spelled, "csv")
+    (third,) = list(rows)
+
+    assert first.values == first.original == {"email": "a@example.com", "name": "Ann"}
+    assert second.values == {"email": "b@example.com", "name": None}
+    assert second.original == {"email": " b@example.com ", "name": ""}
+    assert third.values == {"email": "a@example.com", "name": "Ann"}
+    assert third.original == {"Email": "a@example.com", "name": "Ann"}

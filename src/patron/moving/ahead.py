@@ -67,7 +67,8 @@ def _source(item: ParsedRow | Refused) -> SourceRow:
 
 def _pack(item: ParsedRow | Refused) -> _Packed:
     row = _source(item)
-    head = (row.line, row.values, None if row.original == row.values else row.original)
+    same = row.original is row.values or row.original == row.values
+    head = (row.line, row.values, None if same else row.original)
     if not isinstance(item, ParsedRow):
         return (*head, row.problem, item[1])
     balances = [(kind.value, amount) for kind, amount in item.balances.items()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -119,6 +120,8 @@ def _csv_rows(handle: IO[str]) -> tuple[list[str], Iterator[SourceRow]]:
         handle.close()
         raise
 
+    as_written = names == header
+
     def rows() -> Iterator[SourceRow]:
         with handle:
             line = reader.line_num
@@ -135,19 +138,23 @@ def _csv_rows(handle: IO[str]) -> tuple[list[str], Iterator[SourceRow]]:
                 line = reader.line_num
                 if not cells:
                     continue
-                original = dict(zip(header, cells, strict=False))
                 if len(cells) != len(names):
                     yield SourceRow(
                         start,
                         {},
-                        original,
+                        dict(zip(header, cells, strict=False)),
                         problem=f"{len(cells)} cells where the header has {len(names)}",
                     )
                     continue
                 values = {
                     name: (cell.strip() or None) for name, cell in zip(names, cells, strict=True)
                 }
-                yield SourceRow(start, values, original)
+                # Each cell as written (nothing stripped, none empty) under the header as
+                # written: the row reads as it was written, one dict for both (most rows).
+                if as_written and all(map(operator.is_, values.values(), cells)):
+                    yield SourceRow(start, values, values)
+                else:
+                    yield SourceRow(start, values, dict(zip(header, cells, strict=False)))
 
     return header, rows()
 
