@@ -247,15 +247,14 @@ def _opening_balances(
 class Prepared:
     """A batch's rows built as if every contact in it is new (the first import into an
     account), before its transaction: the unique values its rows hold (who holds one is
-    not new), the customers, their wallets with their balances, and the (row index, type)
-    and amount of each balance."""
+    not new), the customers, their wallets with their balances, and the credit of each
+    type the balances add up to (what a batch written as built counts)."""
 
     now: datetime
     values: customers.BatchValues
     contacts: customers.NewCustomers
     opened: postings.OpenedWallets
-    owners: list[tuple[int, CreditType]]
-    amounts: list[int]
+    credit: dict[CreditType, int]
 
     def all_posted(self) -> bool:
         """Whether each balance was built as posted (none refused)."""
@@ -270,8 +269,10 @@ def prepare_batch(
     rows = [parsed.customer for parsed in batch]
     created = customers.prepare_created(principal.account_id, rows, range(len(batch)), source, now)
     owners, opened = _new_wallets(principal, source, batch, created.opened, now)
-    amounts = [batch[index].balances[kind] for index, kind in owners]
-    return Prepared(now, customers.batch_values(rows, match), created, opened, owners, amounts)
+    credit = dict.fromkeys(CreditType, 0)
+    for index, kind in owners:
+        credit[kind] += batch[index].balances[kind]
+    return Prepared(now, customers.batch_values(rows, match), created, opened, credit)
 
 
 def _new_wallets(
@@ -636,7 +637,7 @@ class Importer:
         report, rows = self.report, len(built.contacts.values)
         report.rows += rows
         report.created += rows
-        for (_, kind), amount in zip(built.owners, built.amounts, strict=True):
+        for kind, amount in built.credit.items():
             report.credit[kind] += amount
         self._pending_rows += rows
 
