@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -39,7 +39,7 @@ from sqlalchemy.engine import make_url
 from bench.cpu import CpuWindow
 from bench.server import PATRON, clean_environment, patron_json
 from bench.stores import backend_pids, libpq
-from patron.core.bulk import _values_statement
+from patron.core.bulk import statement_shape, values_statement
 from patron.core.db import BULK_PAGE_CACHE_MB
 
 GOAL_IMPORT = 20_000
@@ -496,6 +496,12 @@ def _as_an_import(connection: sqlite3.Connection) -> None:
     connection.execute(f"PRAGMA cache_size = {-1024 * BULK_PAGE_CACHE_MB}")
 
 
+def _all_equal(column: Sequence[Any], first: Any) -> bool:
+    """Whether every value of ``column`` equals ``first``, of its type: rows read back from
+    the store share values by equality, not as the one object a batch's rows hold."""
+    return all(value == first and type(value) is type(first) for value in column)
+
+
 def _share(rows: list[Any], batch: int, batches: int) -> list[Any]:
     """Batch number BATCH's share of ROWS, split into BATCHES in their order."""
     return rows[len(rows) * batch // batches : len(rows) * (batch + 1) // batches]
@@ -531,26 +537,14 @@ def _sqlite_statements(url: str, account_uuid: str, workdir: Path, rows: int) ->
             # As ``core.bulk.insert_tuples`` sends them: a value every row holds bound once
             # (the account, the batch's time), a NULL every row has written as NULL, the
             # others up to 999 values a statement, in statements of the same texts.
-            shared: list[Any] = []
-            varying: list[tuple[Any, ...]] = []
-            shape: list[int | None] = []
-            for column in zip(*rows, strict=True):
-                first = column[0]
-                if any(value != first or type(value) is not type(first) for value in column):
-                    varying.append(column)
-                    shape.append(1 - len(varying))
-                elif first is None:
-                    shape.append(None)
-                else:
-                    shared.append(first)
-                    shape.append(len(shared))
+            shape, shared, varying = statement_shape(zip(*rows, strict=True), _all_equal)
             width = len(varying)
             per = max(1, min(500, (999 - len(shared)) // width if width else len(rows)))
             flat = [value for row in zip(*varying, strict=True) for value in row]
             found = []
             for start in range(0, len(rows), per):
                 count = min(per, len(rows) - start)
-                text = _values_statement(table, columns, tuple(shape), len(shared), width, count)
+                text = values_statement(table, columns, shape, len(shared), width, count)
                 found.append((text, [*shared, *flat[start * width : (start + count) * width]]))
             return found
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from patron.accounts import service as accounts
 from patron.accounts.principal import Principal
 from patron.core import idempotency
-from patron.core.bulk import _wire_types, insert_tuples
+from patron.core.bulk import _wire_types, insert_tuples, statement_shape
 from patron.core.db import Database
 from patron.core.errors import DomainError
 from patron.core.ids import is_uuid, new_uuid, time_ordered_uuids
@@ -256,3 +256,23 @@ def test_the_tables_an_import_fills_go_by_binary_copy() -> None:
     ):  # fmt: skip
         table = metadata.tables[name]
         assert _wire_types(table, tuple(table.c.keys())) is not None, name
+
+
+def test_a_statements_shape_binds_what_every_row_shares_once() -> None:
+    """Per column: a value every row holds is bound once (by identity unless told how to
+    compare), a NULL every row has is written as NULL, the rest vary by row."""
+    stamp, flag = datetime(2026, 12, 7, tzinfo=UTC), "ADD"
+    cells = [("a", "a"), (stamp, stamp), (None, None), (1, 2), (flag, flag)]
+
+    shape, shared, varying = statement_shape(cells)
+    built = "".join(["ab", "c"])  # equal to "abc", another object
+    equal_shape, _, _ = statement_shape(
+        [("abc", built), ("x", "y")], lambda column, first: all(v == first for v in column)
+    )
+    same_shape, _, _ = statement_shape([("abc", built), ("x", "y")])
+
+    assert shape == (1, 2, None, 0, 3)
+    assert shared == ["a", stamp, flag]
+    assert varying == [(1, 2)]
+    assert equal_shape == (1, 0)
+    assert same_shape == (0, -1)

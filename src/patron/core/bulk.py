@@ -205,15 +205,28 @@ def insert_tuples(
     for index, processor in enumerate(processors):
         if processor is not None:
             cells[index] = _processed(cells[index], processor)
-    # A value every row shares (the account, the batch's time) is bound once a statement, as
-    # a numbered parameter every row names; a NULL every row has is written as NULL. The
-    # statements' text depends on the rows' shape only, so the driver prepares each once.
+    shape, shared, varying = statement_shape(cells)
+    _insert_values(connection, table.name, columns, shape, shared, varying, len(rows))
+
+
+def statement_shape(
+    cells: Iterable[Sequence[Any]], shares: Callable[[Sequence[Any], Any], bool] | None = None
+) -> tuple[tuple[int | None, ...], list[Any], list[Sequence[Any]]]:
+    """How SQLite's INSERT statements of many rows (``values_statement``) name each column's
+    values, from the columns' values (``cells``): a value every row shares (the account, the
+    batch's time) is bound once a statement, as a numbered parameter every row names; a NULL
+    every row has is written as NULL; the rest vary by row. The statements' text depends on
+    this shape only, so the driver prepares each once. ``shares(column, first)``: whether
+    every value of ``column`` is ``first`` (default: the same object, as a batch's rows hold
+    one). The shape (per column: None for NULL, the nth shared value > 0, a varying one
+    <= 0), the shared values and the varying columns."""
+    every_row_holds = shares or _all_is
     shared: list[Any] = []
     varying: list[Sequence[Any]] = []
-    shape: list[int | None] = []  # per column: NULL, the nth shared value (> 0), a varying (<= 0)
+    shape: list[int | None] = []
     for column in cells:
         first = column[0]
-        if not _all_is(column, first):
+        if not every_row_holds(column, first):
             varying.append(column)
             shape.append(1 - len(varying))
         elif first is None:
@@ -221,7 +234,7 @@ def insert_tuples(
         else:
             shared.append(first)
             shape.append(len(shared))
-    _insert_values(connection, table.name, columns, tuple(shape), shared, varying, len(rows))
+    return tuple(shape), shared, varying
 
 
 # SQLite: rows per INSERT statement, and parameters per statement (999: what every SQLite
@@ -239,7 +252,7 @@ def _insert_values(
     varying: Sequence[Sequence[Any]],
     count: int,
 ) -> None:
-    """SQLite: COUNT rows of SHAPE (``insert_tuples``), as INSERT statements of many rows
+    """SQLite: COUNT rows of SHAPE (``statement_shape``), as INSERT statements of many rows
     each: the driver sends a statement's rows with one step instead of one each (a fifth less
     time than ``executemany`` of one row a statement, measured on an import's rows)."""
     width = len(varying)
@@ -250,7 +263,7 @@ def _insert_values(
     full = count - count % per
     if full:
         size = per * width
-        statement = _values_statement(name, columns, shape, len(shared), width, per)
+        statement = values_statement(name, columns, shape, len(shared), width, per)
         groups = (
             [head + flat[start : start + size] for start in range(0, full * width, size)]
             if width
@@ -261,13 +274,13 @@ def _insert_values(
     done, rest = full, count - full
     while rest:
         rows = 1 << (rest.bit_length() - 1)
-        statement = _values_statement(name, columns, shape, len(shared), width, rows)
+        statement = values_statement(name, columns, shape, len(shared), width, rows)
         connection.exec_driver_sql(statement, head + flat[done * width : (done + rows) * width])
         done, rest = done + rows, rest - rows
 
 
 @functools.lru_cache(maxsize=256)
-def _values_statement(
+def values_statement(
     name: str, columns: str, shape: tuple[int | None, ...], shared: int, width: int, rows: int
 ) -> str:
     """``INSERT INTO name (columns) VALUES (...), ...`` of ROWS rows of SHAPE: the shared
