@@ -66,13 +66,16 @@ def values_in(
     value, which SQLAlchemy builds and renders again at each call: for a batch's thousand
     keys, that cost the writing import more than SQLite's lookups."""
     if connection.dialect.name != "postgresql":
-        keys: Select[Any] = select(literal_column("value")).select_from(
-            func.json_each(
-                bindparam(f"{column.name}_values", list(values), type_=JSON, unique=True)
-            )
+        return _in_json_array(
+            column, bindparam(f"{column.name}_values", list(values), type_=JSON, unique=True)
         )
-        return column.in_(keys)
     return column == func.any(_array(f"{column.name}_values", column, list(values)))
+
+
+def _in_json_array(column: Column[Any], array: ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQLite: ``column IN`` the rows of ``json_each`` over one JSON array parameter."""
+    keys: Select[Any] = select(literal_column("value")).select_from(func.json_each(array))
+    return column.in_(keys)
 
 
 def any_of(dialect: str, column: Column[Any], name: str) -> ColumnElement[bool]:
@@ -82,10 +85,7 @@ def any_of(dialect: str, column: Column[Any], name: str) -> ColumnElement[bool]:
     number of keys, so it is compiled once (an expanding IN is rewritten for each list,
     which cost more than running it) and still searched through the column's index."""
     if dialect != "postgresql":
-        keys: Select[Any] = select(literal_column("value")).select_from(
-            func.json_each(bindparam(name, type_=JSON))
-        )
-        return column.in_(keys)
+        return _in_json_array(column, bindparam(name, type_=JSON))
     kind = ARRAY(column.type)
     return column == func.any(sql_cast(bindparam(name, type_=kind), kind))
 

@@ -9,8 +9,8 @@ then ``write_opened``). Reached through ``postings``, which names each of these.
 An opening's key is kept on its entry (``idempotency_key``), not as a row of the
 idempotency table as well: the key names its wallet (the importer's keys hold the contact's
 uuid), so a later run finds it among that wallet's entries, under the wallet's lock. An
-import writes a third fewer rows, and an API write's retries, which the table is for, never
-meet these keys.
+import writes two rows a contact fewer (eight, not ten), and an API write's retries, which
+the table is for, never meet these keys.
 """
 
 from __future__ import annotations
