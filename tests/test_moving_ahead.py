@@ -26,7 +26,7 @@ from patron.core.events import outbox_events
 from patron.customers import service as customers_service
 from patron.customers.tables import customers
 from patron.moving import ahead, files, reader
-from patron.moving.importer import Importer, import_principal
+from patron.moving.importer import Importer, ParsedRow, import_principal
 from patron.wallets.tables import credit_entries, wallets
 from patron.wallets.verify import verify_ledger
 
@@ -225,6 +225,119 @@ def test_a_batch_all_accepted_and_new_is_written_as_built_and_the_rest_row_by_ro
     assert verify_ledger(db).ok
 
 
+def _sent(path: Path, principal: Any, *, ask: bool, batch_size: int) -> list[ahead.Chunk]:
+    """The chunks ``ahead.read`` sends of the file (``ask``: the importing process asked for
+    every chunk's rows before the first)."""
+    asking, asked = os.pipe()[::-1]
+    try:
+        if ask:
+            os.write(asking, b"P")
+        out = path.with_suffix(".chunks")
+        with out.open("wb") as sink:
+            ahead.read(path, "csv", principal, path.name, "email", batch_size, sink, asked)
+    finally:
+        os.close(asking)
+        os.close(asked)
+    chunks = []
+    with out.open("rb") as stream:
+        while (message := ahead._receive(stream)) is not None:
+            assert isinstance(message, ahead.Chunk)
+            chunks.append(message)
+    return chunks
+
+
+def test_the_reader_sends_a_chunks_rows_only_if_one_was_refused_or_it_is_asked(
+    db: Database, tmp_path: Path
+) -> None:
+    principal = import_principal(db, seed(db, "packing", tmp_path))
+    lines = [f"p{i}@example.com,P {i},,,1.00,,\n" for i in range(120)]
+    lines[70] = "not-an-email,Bad,,,,,\n"
+    file = tmp_path / "packing.csv"
+    file.write_text(HEADER + "".join(lines))
+
+    unasked = _sent(file, principal, ask=False, batch_size=50)
+    asked = _sent(file, principal, ask=True, batch_size=50)
+
+    # 50 accepted rows a chunk: the second holds the refused one as well
+    assert [(chunk.count, chunk.accepted) for chunk in unasked] == [(50, 50), (51, 50), (19, 19)]
+    assert [chunk.items is None for chunk in unasked] == [True, False, True]
+    assert [chunk.items is None for chunk in asked] == [False, False, False]
+    assert [line for _, _, line in _lines(asked)] == list(range(2, 122))
+
+
+def _lines(chunks: list[ahead.Chunk]) -> list[tuple[int, bool, int]]:
+    """(chunk, accepted, line) of each row of the chunks, as the importing process takes it."""
+    return [
+        (number, isinstance(parsed, ParsedRow), row.line)
+        for number, chunk in enumerate(chunks)
+        for row, parsed in chunk.rows()
+    ]
+
+
+def test_a_rerun_reads_the_rows_of_chunks_sent_without_them_again_from_the_file(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first import's chunks come without their rows; run again, the contacts are there:
+    the importing process reads the rows of such chunks again from the file (and asks the
+    reader for the later ones' rows). The re-run changes nothing, as the one-process re-run
+    does not."""
+    file = _balances(tmp_path / "again.csv", "r", 300)  # every row good
+    one, two, _ = import_both_ways(db, tmp_path, file, "csv", match="email", batch_size=50)
+    before = state(db, two)
+    read_again: list[int] = []
+    rows = ahead._Rereader.rows
+
+    def counted(rereader: Any, first: int, count: int) -> Iterator[tuple[files.SourceRow, Any]]:
+        read_again.append(first)
+        return rows(rereader, first, count)
+
+    monkeypatch.setattr(ahead._Rereader, "rows", counted)
+
+    reports = {}
+    for account, how in ((one, "inline"), (two, "ahead")):
+        principal = import_principal(db, account)
+        importer = Importer(db, principal, source=file.name, batch_size=50)
+        if how == "inline":
+            report = importer.run(files.open_rows(file, "csv")[1])
+        else:
+            report = importer.run_chunks(
+                ahead.chunks(file, "csv", principal, source=file.name, match="email", batch_size=50)
+            )
+        reports[how] = {
+            key: value
+            for key, value in report.as_dict(principal).items()
+            if key not in {"seconds", "rows_per_second"}
+        }
+
+    assert read_again  # the first chunk's rows at least (on PostgreSQL two may come reversed)
+    assert len(set(read_again)) == len(read_again)
+    assert reports["ahead"] == reports["inline"]
+    assert reports["ahead"]["created"] == 0
+    assert reports["ahead"]["balances_already_imported"] == 300
+    assert state(db, two) == before == state(db, one)
+    assert verify_ledger(db).ok
+
+
+def test_a_file_changed_during_its_import_is_not_read_again(db: Database, tmp_path: Path) -> None:
+    file = _balances(tmp_path / "changing.csv", "k", 200)  # every row good
+    account = seed(db, "changing", tmp_path)
+    principal = import_principal(db, account)
+    Importer(db, principal, source="changing", batch_size=50).run(files.open_rows(file, "csv")[1])
+    before = state(db, account)
+
+    def then_changed() -> Iterator[ahead.Chunk]:
+        for chunk in ahead.chunks(
+            file, "csv", principal, source="changing", match="email", batch_size=50
+        ):
+            with file.open("a") as handle:
+                handle.write("added@example.com,100.00\n")
+            yield chunk
+
+    with pytest.raises(ahead.ReaderStopped, match="the file changed while it was being imported"):
+        Importer(db, principal, source="changing", batch_size=50).run_chunks(then_changed())
+    assert state(db, account) == before
+
+
 def test_batches_written_as_built_refresh_the_planners_figures_on_postgresql(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -283,7 +396,7 @@ def test_a_damaged_chunk_stops_the_import_with_a_clear_error(
     account = seed(db, "damaged", tmp_path)
     principal = import_principal(db, account)
     damaging = (
-        "import struct, sys; sys.stdin.buffer.read(); "
+        "import pickle, struct, sys; pickle.load(sys.stdin.buffer); "
         "sys.stdout.buffer.write(struct.pack('!Q', 9) + b'\\x80\\x05garbage')"
     )
     process = subprocess.Popen(

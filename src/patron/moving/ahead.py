@@ -15,9 +15,12 @@ no one does (a first import), or builds them itself if someone does (a re-run).
 
 The chunks come through a pipe, in the file's order, each sent by a thread of the reader
 while the next is built; the reader waits while one chunk is being sent and the next is
-ready, so memory stays bounded. A chunk's rows come packed: the importing process unpacks
-them only for a batch it cannot write as built (a row refused, or a contact there already),
-so a first import's batches cost it their statements and little more.
+ready, so memory stays bounded. A chunk with a row refused comes with its rows packed: the
+importing process writes it row by row. One whose rows were all accepted comes without them
+(packing them cost the reader a twelfth of its work, and a first import never needs them):
+if its batch cannot be written as built after all (a contact there already: a re-run), the
+importing process reads those rows again from the file (``_Rereader``) and asks the reader,
+through its stdin, to pack every chunk's rows from then on, as a re-run needs them all.
 
 The reader runs in a session of its own (Ctrl-C reaches the importing process only, which
 stops it), and it stops when the pipe closes: it never outlives the import, however that
@@ -26,13 +29,15 @@ ends (kill -9 included).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import queue
+import select
 import struct
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -89,11 +94,12 @@ def _unpack(packed: _Packed) -> tuple[SourceRow, ParsedRow | list[DomainError]]:
 @dataclass
 class Chunk:
     """Rows in the file's order, refused ones among them; the accepted ones are one batch,
-    with its rows built ahead (None: no row accepted). The rows themselves come packed
-    (``items``, a pickle of each ``ParsedRow`` or ``Refused`` as ``_pack`` makes it): the
-    importing process unpacks them only when it cannot write the batch as it was built."""
+    with its rows built ahead (None: no row accepted). The rows themselves (``items``, a
+    pickle of each ``ParsedRow`` or ``Refused`` as ``_pack`` makes it) come only if one was
+    refused or the importing process asked for them; else (None) it reads them again from
+    the file if it cannot write the batch as it was built (``again``, set on arrival)."""
 
-    items: bytes
+    items: bytes | None
     count: int
     accepted: int
     prepared: Prepared | None
@@ -101,6 +107,7 @@ class Chunk:
     # The unique values of the accepted rows (their ``ImportedCustomer.claims``), as the
     # reader cut the chunk by them: the importing process waits on them, never computes them.
     claims: set[tuple[str, str]]
+    again: _Rereader | None = None
 
     def complete(self) -> Prepared | None:
         """The batch built ahead, if every row of the chunk was accepted into it."""
@@ -108,9 +115,72 @@ class Chunk:
 
     def rows(self) -> Iterator[tuple[SourceRow, ParsedRow | list[DomainError]]]:
         """Each row as ``parse_row`` answered it."""
+        if self.items is None:
+            assert self.again is not None, "a chunk sent without its rows is read again"
+            yield from self.again.rows(self.first, self.count)
+            return
         items: list[_Packed] = pickle.loads(self.items)  # noqa: S301 - our own
         for item in items:
             yield _unpack(item)
+
+
+class _Rereader:
+    """The rows of chunks the reader sent without them, read and checked again in the
+    importing process, as the reader read them: from the same file, by the same rules.
+
+    The file is read on from where the last chunk's rows ended (chunks are taken in the
+    file's order), from its start otherwise. Its first use asks the reader to send every
+    later chunk's rows (``ask``): a batch not new is most often the first of many (a
+    re-run). A file changed since the import began is not read again: its rows may not be
+    the ones the reader built the chunk of."""
+
+    def __init__(
+        self, path: Path, kind: str, principal: Principal, match: str, ask: Callable[[], None]
+    ) -> None:
+        self._path, self._kind, self._principal, self._match = path, kind, principal, match
+        self._ask: Callable[[], None] | None = ask
+        self._stamp = _stamp(path)
+        self._rows: Iterator[SourceRow] | None = None
+        self._line = 0  # the line of the last row taken
+
+    def rows(
+        self, first: int, count: int
+    ) -> Iterator[tuple[SourceRow, ParsedRow | list[DomainError]]]:
+        if self._ask is not None:
+            self._ask()
+            self._ask = None
+        if _stamp(self._path) != self._stamp:
+            raise ReaderStopped(
+                "the file changed while it was being imported; run the import again to finish it",
+                field="file",
+            )
+        if self._rows is None or self._line >= first:
+            self.close()
+            _, self._rows = files.open_rows(self._path, self._kind)
+        taken = 0
+        for row in self._rows:
+            if row.line < first:
+                continue
+            self._line = row.line
+            yield row, parse_row(self._principal, self._match, row)
+            taken += 1
+            if taken == count:
+                return
+        raise ReaderStopped(
+            "the file ended before the rows the reader read; run the import again to finish it",
+            field="file",
+        )
+
+    def close(self) -> None:
+        rows, self._rows = self._rows, None
+        if isinstance(rows, Generator):
+            rows.close()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """The file's size and time of change: another after any write to it."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
 
 
 @dataclass(frozen=True)
@@ -138,21 +208,33 @@ def chunks(
     command started early, or one started now); it is stopped when the iteration ends,
     however it ends."""
     process = reader.take() or reader.spawn()
-    assert process.stdin is not None
-    assert process.stdout is not None
+    asking, out = process.stdin, process.stdout
+    assert asking is not None
+    assert out is not None
+
+    def ask() -> None:
+        """Ask the reader to send every later chunk's rows (one byte on its stdin)."""
+        with contextlib.suppress(OSError):  # it is gone: the import learns so from its pipe
+            asking.write(b"P")
+            asking.flush()
+
+    again: _Rereader | None = None
     try:
-        with process.stdin:
-            pickle.dump(
-                (str(path), kind, principal, source, match, batch_size),
-                process.stdin,
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
+        if path.is_file():
+            again = _Rereader(path, kind, principal, match, ask)
+        pickle.dump(
+            (str(path), kind, principal, source, match, batch_size),
+            asking,
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        asking.flush()
         while True:
-            message = _receive(process.stdout)
+            message = _receive(out)
             if message is None:
                 return
             if isinstance(message, _Failed):
                 raise ReaderStopped(f"reading the file failed: {message.message}", field="file")
+            message.again = again
             yield message
     except EOFError:
         process.wait(10)
@@ -162,7 +244,11 @@ def chunks(
             field="file",
         ) from None
     finally:
-        process.stdout.close()
+        if again is not None:
+            again.close()
+        with contextlib.suppress(OSError):
+            asking.close()
+        out.close()
         if process.poll() is None:
             process.terminate()
         process.wait(10)
@@ -249,10 +335,14 @@ def read(
     match: str,
     batch_size: int,
     out: IO[bytes],
+    asked: int | None = None,
 ) -> None:
     """The reading process's work: every chunk of the file to ``out``, then None (or why it
-    failed)."""
+    failed). A chunk whose rows were all accepted comes without them until the importing
+    process asks for them: a byte, or the end, on the descriptor ``asked`` (None: always
+    with them)."""
     sender = _Sender(out)
+    packing = asked is None
     try:
         _, rows = files.open_rows(path, kind)
         items: list[ParsedRow | Refused] = []
@@ -260,9 +350,15 @@ def read(
         claims: set[tuple[str, str]] = set()
 
         def cut() -> None:
-            nonlocal items, batch, claims
+            nonlocal items, batch, claims, packing
             prepared = prepare_batch(principal, source, match, batch) if batch else None
-            packed = pickle.dumps([_pack(item) for item in items], protocol=pickle.HIGHEST_PROTOCOL)
+            if not packing and asked is not None and _asked(asked):
+                packing = True
+            packed = (
+                pickle.dumps([_pack(item) for item in items], protocol=pickle.HIGHEST_PROTOCOL)
+                if packing or len(batch) < len(items)
+                else None
+            )
             first = _source(items[0]).line
             sender.send(Chunk(packed, len(items), len(batch), prepared, first, claims))
             items, batch, claims = [], [], set()
@@ -299,4 +395,17 @@ def reader_main() -> None:
     settle_for_bulk_job()
     arguments: Any = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the importing process
     path, kind, principal, source, match, batch_size = arguments
-    read(Path(path), kind, principal, source, match, batch_size, sys.stdout.buffer)
+    # Then stdin stays open: a byte on it asks for every later chunk's rows.
+    asked = sys.stdin.buffer.fileno()
+    read(Path(path), kind, principal, source, match, batch_size, sys.stdout.buffer, asked)
+
+
+def _asked(descriptor: int) -> bool:
+    """Whether the importing process asked for the chunks' rows (or closed the pipe, ending
+    the import: packing them then costs nothing worth saving)."""
+    ready, _, _ = select.select([descriptor], [], [], 0)
+    if not ready:
+        return False
+    with contextlib.suppress(OSError):
+        os.read(descriptor, 64)
+    return True
