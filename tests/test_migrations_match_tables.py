@@ -7,6 +7,8 @@ Autogenerate does not compare CHECK constraints, so their names are compared apa
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint, create_engine, inspect
+from sqlalchemy.exc import IntegrityError
 
-from patron.core.db import normalise_url
+from patron.core import migrate
+from patron.core.db import Database, normalise_url
 from patron.tables import metadata
+from patron.wallets.tables import credit_entries
 from tests.support.databases import own_store
+from tests.support.tenants import Tenant, make_contact
 
 
 def differences(url: str) -> list[Any]:
@@ -87,3 +93,53 @@ def test_the_tables_updated_by_every_posting_keep_room_on_each_page_on_postgresq
         "account_counters": ["fillfactor=70"],
         "credit_entries": None,  # only ever inserted into
     }
+
+
+def test_no_check_of_a_table_written_by_the_row_builds_a_table_of_its_own_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    """SQLite evaluates a CHECK ``x IN (three or more values)`` by building a temporary table
+    for every row written (two an entry cost an import a seventh of its work): the ledger's
+    and the contacts' tables check their values by equalities instead."""
+    url = f"sqlite:///{tmp_path / 'checks.db'}"
+    migrate.upgrade(url)
+    engine = create_engine(normalise_url(url))
+    try:
+        with engine.connect() as connection:
+            for table in ("credit_entries", "wallets", "customers", "identities", "outbox_events"):
+                names = [
+                    row[1] for row in connection.exec_driver_sql(f"PRAGMA table_info({table})")
+                ]
+                values = ", ".join("NULL" for _ in names)
+                program = connection.exec_driver_sql(
+                    f"EXPLAIN INSERT INTO {table} ({', '.join(names)}) VALUES ({values})"
+                ).all()
+                assert "OpenEphemeral" not in {row[1] for row in program}, table
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("action", "ADDED"), ("reason", "GIFT"), ("action", "add")]
+)
+def test_the_ledger_still_refuses_an_action_or_reason_it_does_not_know(
+    db: Database, tenant: Tenant, column: str, value: str
+) -> None:
+    wallet_uuid = make_contact(db, tenant).wallet_uuid
+    row = {
+        "account_id": tenant.uuid,
+        "uuid": str(uuid.uuid4()),
+        "wallet_uuid": wallet_uuid,
+        "seq": 1,
+        "action": "ADD",
+        "credit_type": "GLOBAL",
+        "amount": 1,
+        "balance_after": 1,
+        "reason": "MANUAL",
+        "created_at": datetime(2026, 12, 7, tzinfo=UTC),
+    }
+    with (
+        pytest.raises(IntegrityError, match=f"ck_credit_entries_{column}"),
+        db.write() as connection,
+    ):
+        connection.execute(credit_entries.insert().values(**{**row, column: value}))
