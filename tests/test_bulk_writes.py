@@ -6,7 +6,7 @@ import json
 import random
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -259,20 +259,25 @@ def test_the_tables_an_import_fills_go_by_binary_copy() -> None:
 
 
 def test_a_statements_shape_binds_what_every_row_shares_once() -> None:
-    """Per column: a value every row holds is bound once (by identity unless told how to
-    compare), a NULL every row has is written as NULL, the rest vary by row."""
+    """Per column: a value every row holds is bound once (a text by its value, anything else
+    by identity, unless told how to compare), a NULL every row has is written as NULL, the
+    rest vary by row."""
     stamp, flag = datetime(2026, 12, 7, tzinfo=UTC), "ADD"
     cells = [("a", "a"), (stamp, stamp), (None, None), (1, 2), (flag, flag)]
 
     shape, shared, varying = statement_shape(cells)
     built = "".join(["ab", "c"])  # equal to "abc", another object
+    same_text, _, _ = statement_shape([("abc", built), ("x", "y")])
+    # Equal, not the same: a time in another zone is written as other text.
+    elsewhere = datetime(2026, 12, 7, 1, tzinfo=timezone(timedelta(hours=1)))
+    same_time, _, _ = statement_shape([(stamp, elsewhere), (stamp, stamp)])
     equal_shape, _, _ = statement_shape(
-        [("abc", built), ("x", "y")], lambda column, first: all(v == first for v in column)
+        [(stamp, elsewhere), ("x", "y")], lambda column, first: all(v == first for v in column)
     )
-    same_shape, _, _ = statement_shape([("abc", built), ("x", "y")])
 
     assert shape == (1, 2, None, 0, 3)
     assert shared == ["a", stamp, flag]
     assert varying == [(1, 2)]
+    assert same_text == (1, 0)
+    assert same_time == (0, 1)
     assert equal_shape == (1, 0)
-    assert same_shape == (0, -1)

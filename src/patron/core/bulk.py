@@ -383,7 +383,14 @@ def _wire_types(table: Table, names: tuple[str, ...]) -> list[str] | None:
 
 def _all_is(values: Iterable[Any], first: Any) -> bool:
     """Whether every one of ``values`` is the object ``first``: a value every row shares (a
-    batch's time, a flag), which is processed or bound once."""
+    batch's time, a flag), which is processed or bound once.
+
+    A text or None is bound as its value: for them an equal value is as good as the same
+    object, and a list's ``count`` finds them equal in C (identical ones at a pointer's
+    comparison each) rather than through a call to ``operator.is_`` for each (a twentieth
+    of what an import's writing process executed went to those calls)."""
+    if (first is None or type(first) is str) and isinstance(values, list | tuple):
+        return values[-1] == first and values.count(first) == len(values)
     return all(map(operator.is_, values, repeat(first)))
 
 
