@@ -80,7 +80,7 @@ def check_source(source: str) -> str:
 
 
 def balance_key(source: str, customer_uuid: str, credit_type: CreditType) -> str:
-    return f"import:{source}:{customer_uuid}:{credit_type.value}"
+    return f"import:{source}:{customer_uuid}:{credit_type._value_}"  # a plain attribute
 
 
 @dataclass

@@ -218,10 +218,8 @@ def _apply_openings(
     would take a balance past the maximum is refused in ``results``. The entries are
     written as rows; each posted result has its ``CreditEntry`` if ``with_entries``."""
     written = _Openings()
-    places = {
-        CreditType.GLOBAL: ledger.precision(principal, CreditType.GLOBAL),
-        CreditType.LOCAL: ledger.precision(principal, CreditType.LOCAL),
-    }
+    currency_places = ledger.precision(principal, CreditType.GLOBAL)
+    points_places = ledger.precision(principal, CreditType.LOCAL)
     added = EVENT_FOR_ACTION[Action.ADD]
     account_id, actor, actor_name = principal.account_id, principal.actor, principal.actor_name
     entries, events = written.entries, written.events
@@ -240,6 +238,9 @@ def _apply_openings(
         balance = wallet[column] = wallet[column] + opening.amount
         seq = wallet["entry_count"] = wallet["entry_count"] + 1
         credit_type = opening.credit_type
+        # The type's text: ``_value_`` is a plain attribute (``value`` a property, a call).
+        type_text = credit_type._value_
+        places = currency_places if credit_type is CreditType.GLOBAL else points_places
         # The row ``insert_entries`` writes of the CreditEntry below, built directly.
         entries.append(
             (
@@ -248,7 +249,7 @@ def _apply_openings(
                 opening.wallet_uuid,
                 seq,
                 "ADD",
-                credit_type.value,
+                type_text,
                 opening.amount,
                 balance,
                 "IMPORT",
@@ -271,9 +272,9 @@ def _apply_openings(
             (
                 added,
                 f'{{"entry_uuid": "{entry_uuid}", "wallet_uuid": {wallet_json}, '
-                f'"action": "ADD", "credit_type": "{credit_type.value}", '
-                f'"amount": "{minor_text(opening.amount, places[credit_type])}", '
-                f'"balance_after": "{minor_text(balance, places[credit_type])}", '
+                f'"action": "ADD", "credit_type": "{type_text}", '
+                f'"amount": "{minor_text(opening.amount, places)}", '
+                f'"balance_after": "{minor_text(balance, places)}", '
                 '"reason": "IMPORT"}',
             )
         )
