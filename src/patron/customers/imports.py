@@ -85,7 +85,7 @@ class ImportedCustomer:
         found = [("key", self.key(match) or "")]
         if self.profile.get("email_normalized"):
             found.append(("email", self.profile["email_normalized"]))
-        found += [(service, external) for service, external in self.identities.items()]
+        found.extend(self.identities.items())  # (service, external id) each
         return found
 
 
@@ -135,10 +135,9 @@ def clean_import(values: Mapping[str, Any]) -> ImportedCustomer:
         raise errors[0]
     if errors:
         raise ValidationErrors(errors)
-    return ImportedCustomer(
-        profile={key: value for key, value in profile.items() if value is not None},
-        identities=external,
-    )
+    if None in profile.values():  # a field cleaned to nothing is not given
+        profile = {key: value for key, value in profile.items() if value is not None}
+    return ImportedCustomer(profile=profile, identities=external)
 
 
 def _owners_by_key(
@@ -406,7 +405,7 @@ def prepare_created(
                 account_id,
                 customer_uuid,
                 None,
-                *[profile.get(name) for name in _PROFILE_COLUMNS],
+                *map(profile.get, _PROFILE_COLUMNS),
                 source,
                 False,
                 False,
