@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 
 from patron.core.db import metadata
-from patron.wallets.models import Reason
+from patron.wallets.models import Action, Reason
 
 
 def one_of(column: str, values: Iterable[str]) -> str:
@@ -29,8 +29,9 @@ def one_of(column: str, values: Iterable[str]) -> str:
     return " OR ".join(f"{column} = '{value}'" for value in values)
 
 
-_ACTIONS = ("ADD", "SPEND", "REMOVE")
-# Every reason the ledger knows, from its one declaration (a new one needs a migration too).
+# Every action and reason the ledger knows, from their one declaration (a new one needs a
+# migration too).
+_ACTIONS = tuple(action.value for action in Action)
 _REASONS = tuple(reason.value for reason in Reason)
 
 wallets = Table(
