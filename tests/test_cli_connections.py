@@ -8,9 +8,11 @@ import os
 import time
 from pathlib import Path
 
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
+from sqlalchemy.pool import Pool
 from typer.testing import CliRunner
 
+from patron.cli.common import BULK_POOL_SIZE
 from patron.cli.main import app
 from patron.core.db import Database
 from tests.support.tenants import Tenant
@@ -79,3 +81,37 @@ def test_commands_run_in_process_leave_no_connection_open(
     # The first round may leave what a process keeps once (the driver's own); later rounds
     # add nothing.
     assert held[1] == held[2] == held[0], held
+
+
+def test_an_import_reuses_its_connections_from_batch_to_batch(
+    database_url: str, tenant: Tenant, tmp_path: Path
+) -> None:
+    """Each batch an import writes on PostgreSQL takes two connections (its transaction, and
+    one that reserves its customer numbers and commits at once), two batches at a time: the
+    command keeps all four open, so 50 batches open no more connections than one does. With
+    two kept, the others were opened and closed for every batch (a new server backend each)."""
+    file = tmp_path / "contacts.csv"
+    with file.open("w") as handle:
+        handle.write("email,name,global_balance\n")
+        for i in range(1_000):
+            handle.write(f"pooled{i}@example.com,Pooled {i},{i % 7}.50\n")
+    opened: list[object] = []
+
+    def connected(dbapi_connection: object, _record: object) -> None:
+        opened.append(dbapi_connection)
+
+    event.listen(Pool, "connect", connected)
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                *("import", "contacts", str(file), "--account", tenant.uuid),
+                *("--batch-size", "20", "--database", database_url),
+            ],
+        )
+    finally:
+        event.remove(Pool, "connect", connected)
+    assert result.exit_code == 0, result.output
+    assert '"created": 1000' in result.output
+    # The schema check's own connection, then at most BULK_POOL_SIZE for the batches.
+    assert len(opened) <= 1 + BULK_POOL_SIZE, len(opened)
