@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import subprocess
 import tempfile
@@ -61,6 +62,8 @@ class MovingResult:
     import_cpu_us: float = 0.0
     database_cpu_us: float | None = None
     load_average: float = 0.0
+    # How busy the machine's cores were during the import, all processes (100: every core).
+    machine_busy_pct: float = 0.0
     # The database alone, loading the same rows: contacts/s, and its CPU per contact.
     floor_rate: float = 0.0
     floor_database_cpu_us: float | None = None
@@ -175,13 +178,16 @@ def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -
     if use.database_pct is not None:
         result.database_cpu_us = use.database_pct / 100 * use.seconds / rows * 1e6
     result.load_average = use.load_average
+    result.machine_busy_pct = use.machine_pct / (os.cpu_count() or 1)
     database = (
         f", database {result.database_cpu_us:,.0f} µs" if result.database_cpu_us is not None else ""
     )
     say(
         f"  import {rows:,} rows: {result.import_rate:,.0f} rows/s "
         f"({seconds:,.1f} s with start-up), peak {peak:,.0f} MB; CPU per contact: "
-        f"import {result.import_cpu_us:,.0f} µs{database} (load average {use.load_average:.2f})"
+        f"import {result.import_cpu_us:,.0f} µs{database}; the machine's "
+        f"{os.cpu_count() or 1} cores {result.machine_busy_pct:.0f}% busy "
+        f"(load average {use.load_average:.2f})"
     )
     _, _, out = _timed(["import", "contacts", str(file), *base])
     again = json.loads(out)
@@ -222,6 +228,7 @@ def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -
             )
             + f"; the import at {result.import_rate / result.parallel_floor_rate:.0%} of it"
         )
+        say("  " + _verdict(result))
     if url.startswith("sqlite"):
         batches = max(1, rows // 1000)
         result.batched_rate = rows / _sqlite_floor(url, account["uuid"], workdir, batches)
@@ -249,6 +256,26 @@ def run_moving(url: str, rows: int, workdir: Path, say: Callable[[str], None]) -
         "ledger_verify": verified.get("ok"),
     }
     return result
+
+
+def _verdict(result: MovingResult) -> str:
+    """Whether the import's goal is within what the database itself stores on this machine
+    (PostgreSQL: its best, ``COPY`` on two connections), and where the import's CPU went."""
+    floor = result.parallel_floor_rate
+    shares = ""
+    if result.database_cpu_us is not None:
+        total = result.import_cpu_us + result.database_cpu_us
+        shares = (
+            f"; of the CPU the import took, the database used "
+            f"{result.database_cpu_us / total:.0%}, the import's own processes "
+            f"{result.import_cpu_us / total:.0%}"
+        )
+    if floor >= GOAL_IMPORT:
+        return f"the database alone stores {floor:,.0f} contacts/s, above the goal{shares}"
+    return (
+        f"the goal ({GOAL_IMPORT:,} rows/s) is above what the database alone stores on this "
+        f"machine ({floor:,.0f} contacts/s): no client reaches it here{shares}"
+    )
 
 
 def _migrate(url: str) -> None:
