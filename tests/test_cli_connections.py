@@ -12,9 +12,9 @@ from sqlalchemy import event, make_url, text
 from sqlalchemy.pool import Pool
 from typer.testing import CliRunner
 
-from patron.cli.common import BULK_POOL_SIZE
 from patron.cli.main import app
 from patron.core.db import Database
+from patron.moving.importer import CONNECTIONS
 from tests.support.tenants import Tenant
 
 
@@ -113,5 +113,5 @@ def test_an_import_reuses_its_connections_from_batch_to_batch(
         event.remove(Pool, "connect", connected)
     assert result.exit_code == 0, result.output
     assert '"created": 1000' in result.output
-    # The schema check's own connection, then at most BULK_POOL_SIZE for the batches.
-    assert len(opened) <= 1 + BULK_POOL_SIZE, len(opened)
+    # The schema check's own connection, then at most CONNECTIONS for the batches.
+    assert len(opened) <= 1 + CONNECTIONS, len(opened)

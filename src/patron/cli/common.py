@@ -26,26 +26,18 @@ DatabaseOption = Annotated[
 ]
 
 
-# Connections a command keeps open for reuse. A bulk job (an import) on PostgreSQL writes two
-# batches at once, each also reserving its customer numbers on a second connection that
-# commits at once: four at a time. With two kept, the other two were opened for each batch
-# and closed after it (37 server sessions for an import of 100,000 contacts, each paying a
-# new backend's start-up and its first plans: 12 % of the import's rate).
-POOL_SIZE = 2
-BULK_POOL_SIZE = 4
-
-
 def database_url(given: str | None) -> str:
     return load_settings(database_url=given).database_url
 
 
-def open_database(given: str | None, *, bulk: bool = False) -> Database:
+def open_database(given: str | None, *, bulk: bool = False, connections: int = 2) -> Database:
     """The store, once it is known to exist at this Patron's schema revision.
 
     Only ``patron migrate`` and ``patron serve`` create or change a schema; any other command on
     a missing, unmigrated or unreachable store says what to run and exits 1, creating nothing.
     ``bulk``: for a command that writes by the thousand rows (an import), with the page cache
-    that takes (``BULK_PAGE_CACHE_MB``).
+    that takes (``BULK_PAGE_CACHE_MB``). ``connections``: how many it keeps open for reuse
+    (an import: ``importer.CONNECTIONS``).
     """
     settings = load_settings(database_url=given)
     url = settings.database_url
@@ -55,7 +47,7 @@ def open_database(given: str | None, *, bulk: bool = False) -> Database:
         refuse(problem.code, problem.message)
     db = Database(
         url,
-        pool_size=BULK_POOL_SIZE if bulk else POOL_SIZE,
+        pool_size=connections,
         prepared_statements=settings.database_prepared_statements,
         page_cache_mb=BULK_PAGE_CACHE_MB if bulk else None,
     )

@@ -112,9 +112,9 @@ def import_contacts(
 ) -> None:
     """Upsert contacts from a file; balances become IMPORT entries, applied once per source."""
     from patron.moving import ahead, files
-    from patron.moving.importer import Importer, import_principal
+    from patron.moving.importer import CONNECTIONS, Importer, import_principal
 
-    db = open_database(database, bulk=True)
+    db = open_database(database, bulk=True, connections=CONNECTIONS)
     try:
         principal = import_principal(db, account)
         settle_for_bulk_job()
@@ -273,9 +273,9 @@ def _vendor_command(vendor: str, title: str) -> None:
         import httpx
 
         from patron.moving import files, vendors
-        from patron.moving.importer import check_source, import_principal
+        from patron.moving.importer import CONNECTIONS, check_source, import_principal
 
-        db = open_database(database, bulk=True)
+        db = open_database(database, bulk=True, connections=CONNECTIONS)
         rejected: files.RejectsFile | None = None
         try:
             principal = import_principal(db, account)

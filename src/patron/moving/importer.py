@@ -50,6 +50,12 @@ _T = TypeVar("_T")
 BATCH_SIZE = 1000
 # Batches written at once on PostgreSQL.
 POSTGRESQL_LANES = 2
+# Connections an import holds at once: each lane's transaction, and the one beside it that
+# reserves the batch's customer numbers and commits at once (``accounts.service``). The
+# command keeps them all open: with fewer kept, the rest were opened and closed for every
+# batch, each a new server backend paying its start-up and first plans (37 sessions for an
+# import of 100,000 contacts against 9; 10,993 rows/s on average against 11,953).
+CONNECTIONS = 2 * POSTGRESQL_LANES
 MAX_SOURCE_LENGTH = 100
 KEY_COLUMN = {"email": "email", "shopify": "shopify_id", "external": "external_id"}
 _KNOWN = frozenset(COLUMNS)
